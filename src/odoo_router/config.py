@@ -1,0 +1,765 @@
+"""The typed, validated configuration model, built once from router.yaml.
+
+Theory of operation
+-------------------
+``load_config(path)`` parses YAML with line marks, validates everything and returns a frozen
+``Config``; it never stops at the first problem: every problem is collected and raised
+together in one ``ConfigError`` whose lines read
+``hosts[2].routes[0].proxy.pool: unknown pool 'tenant_lpp' (router.yaml:41)``.
+
+Static settings (``server``, ``metrics``, ``logging``) need a restart to change; pools and
+hosts form the reloadable routing table (see routing.compile_table).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from .yamlmarks import load_marked
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    # append: nginx's $proxy_add_x_forwarded_for, X-Forwarded-Proto "https" trusted from anyone.
+    # trusted: client X-Forwarded-* honoured only from trusted_proxies; Odoo gets one address.
+    mode: Literal["append", "trusted"] = "append"
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    listen: tuple[tuple[str, int], ...] = (("0.0.0.0", 80),)
+    workers: int = 1  # 0 means "auto": one per CPU
+    server_name: str = "_"
+    client_max_body_size: int = 50 * 1024 * 1024
+    large_client_header_buffers: int = 8192
+    max_header_count: int = 100
+    keepalive_timeout: float = 75.0
+    keepalive_requests: int = 1000
+    client_header_timeout: float = 60.0
+    client_body_timeout: float = 60.0
+    shutdown_grace: float = 30.0
+    underscores_in_headers: bool = False
+    request_buffer_memory: int = 1024 * 1024
+    response_buffer: int = 1024 * 1024
+    temp_dir: str | None = None
+    forwarded: Forwarded = field(default_factory=Forwarded)
+    secure_cookies: bool = True
+    session_cookie_samesite: str | None = None
+    dbfilter_anchor: bool = False
+    server_header: str = "odoo-router"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    listen: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    access_log: str | None = "-"
+    error_log: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    name: str
+    servers: tuple[tuple[str, int], ...]
+    keepalive: int = 16
+    connect_timeout: float = 60.0
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyAction:
+    pool: str
+    connect_timeout: float | None = None  # None: the pool's
+    send_timeout: float = 60.0
+    read_timeout: float = 60.0
+    websocket: bool = False
+    request_buffering: bool = True
+    response_buffering: bool = True
+    rpc_firewall: bool = False
+    rpc_body_limit: int = 1024 * 1024
+    cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectAction:
+    status: int
+    location: str  # template: {host} and the host rule's named groups
+
+
+@dataclass(frozen=True, slots=True)
+class RespondAction:
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+Action = ProxyAction | RedirectAction | RespondAction
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    realm: str
+    users: tuple[tuple[str, str], ...]  # (user, "pbkdf2_sha256$iterations$salt_hex$hash_hex")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    kind: Literal["exact", "prefix", "regex"]
+    pattern: str
+    action: Action
+    lang_prefix: bool = False
+    auth: BasicAuth | None = None
+    where: str = ""  # "router.yaml:41", for explain and errors
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    name: str
+    exact: tuple[str, ...] = ()
+    regex: str | None = None
+    default: bool = False
+    dbfilter: str | None = None  # template with the regex's named groups, e.g. "ten_{sub}"
+    allow: tuple[IPNetwork, ...] | None = None
+    routes: tuple[Route, ...] = ()
+    where: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerSettings
+    metrics: MetricsSettings
+    logging: LoggingSettings
+    pools: dict[str, Pool]
+    hosts: tuple[HostRule, ...]
+    source: str = "<config>"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    message: str
+    where: str | None
+
+    def __str__(self) -> str:
+        suffix = f" ({self.where})" if self.where else ""
+        return f"{self.path or '<top>'}: {self.message}{suffix}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(dict.fromkeys(problems))  # a route set used twice reports once
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# --------------------------------------------------------------------------- value parsers
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_size(value: object) -> int:
+    """nginx-style sizes: 1024, "8k", "50m", "50M", "50MiB", "1g"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 50m, got a boolean")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    m = _SIZE_RE.match(str(value))
+    if not m:
+        raise ValueError(f"expected a size such as 8k or 50m, got {value!r}")
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+
+
+def parse_duration(value: object) -> float:
+    """Durations: 60, "60s", "500ms", "5m", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 60s, got a boolean")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(f"expected a duration such as 60s or 500ms, got {value!r}")
+    scale = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+def parse_hostport(value: object, default_port: int | None = None) -> tuple[str, int]:
+    """"host:port", "[::1]:80", or a bare host when a default port is given."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected 'host:port', got {value!r}")
+    text = value.strip()
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"unclosed '[' in {value!r}")
+        host, rest = text[1:end], text[end + 1 :]
+        port_text = rest[1:] if rest.startswith(":") else None
+        if rest and port_text is None:
+            raise ValueError(f"expected ':port' after ']' in {value!r}")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif ":" in text:
+        raise ValueError(f"write IPv6 addresses in brackets: '[{text}]:80'")
+    else:
+        host, port_text = text, None
+    if port_text is None:
+        if default_port is None:
+            raise ValueError(f"missing port in {value!r}")
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad port {port_text!r} in {value!r}")
+    if not host:
+        raise ValueError(f"missing host in {value!r}")
+    return host, int(port_text)
+
+
+def parse_network(value: object) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError as exc:
+        raise ValueError(f"not a CIDR or address: {value!r}") from exc
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _Reader:
+    """Collects problems; each check names the key path and the line it came from."""
+
+    def __init__(self, lines: dict[str, int], filename: str) -> None:
+        self.lines = lines
+        self.filename = filename
+        self.problems: list[Problem] = []
+
+    def where(self, path: str) -> str | None:
+        probe = path
+        while True:
+            if probe in self.lines:
+                return f"{self.filename}:{self.lines[probe]}"
+            cut = max(probe.rfind("."), probe.rfind("["))
+            if cut <= 0:
+                return f"{self.filename}:{self.lines[probe]}" if probe in self.lines else None
+            probe = probe[:cut]
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, self.where(path)))
+
+    def mapping(
+        self, value: object, path: str, required: tuple[str, ...], optional: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.error(path, f"expected a mapping, got {_kind(value)}")
+            return None
+        allowed = set(required) | set(optional)
+        for key in value:
+            if key not in allowed:
+                hint = _closest(str(key), allowed)
+                self.error(_sub(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
+        for key in required:
+            if key not in value:
+                self.error(_sub(path, key), "missing required key")
+        return value
+
+    def get(
+        self,
+        data: dict[str, Any],
+        path: str,
+        key: str,
+        parse: Callable[[object], T],
+        default: T,
+    ) -> T:
+        if key not in data:
+            return default
+        try:
+            return parse(data[key])
+        except (ValueError, TypeError) as exc:
+            self.error(_sub(path, key), str(exc))
+            return default
+
+
+def _sub(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _closest(word: str, options: set[str]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _as_bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_kind(value)}")
+    return value
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _as_opt_str(value: object) -> str | None:
+    return None if value is None else _as_str(value)
+
+
+def _as_int(lo: int, hi: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number, got {_kind(value)}")
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _as_status(allowed: range | tuple[int, ...]) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        status = _as_int(100, 599)(value)
+        if status not in allowed:
+            raise ValueError(f"status {status} is not allowed here")
+        return status
+
+    return parse
+
+
+def _as_networks(value: object) -> tuple[IPNetwork, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of CIDRs, got {_kind(value)}")
+    return tuple(parse_network(v) for v in value)
+
+
+def _as_workers(value: object) -> int:
+    if value == "auto":
+        return 0
+    return _as_int(1, 256)(value)
+
+
+def _as_listen(value: object) -> tuple[tuple[str, int], ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("at least one listen address is needed")
+    return tuple(parse_hostport(v) for v in items)
+
+
+def _as_samesite(value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in ("Lax", "Strict", "None"):
+        raise ValueError(f"expected Lax, Strict, None or null, got {value!r}")
+    return str(value)
+
+
+_SERVER_KEYS = tuple(f for f in ServerSettings.__dataclass_fields__ if f != "forwarded") + (
+    "forwarded",
+)
+
+
+def _read_server(r: _Reader, value: object) -> ServerSettings:
+    d = ServerSettings()
+    data = r.mapping(value if value is not None else {}, "server", (), _SERVER_KEYS)
+    if data is None:
+        return d
+    p = "server"
+    forwarded = d.forwarded
+    if "forwarded" in data:
+        fw = r.mapping(data["forwarded"], "server.forwarded", (), ("mode", "trusted_proxies"))
+        if fw is not None:
+            mode = r.get(fw, "server.forwarded", "mode", _as_str, "append")
+            if mode not in ("append", "trusted"):
+                r.error("server.forwarded.mode", f"expected 'append' or 'trusted', got {mode!r}")
+                mode = "append"
+            nets = r.get(fw, "server.forwarded", "trusted_proxies", _as_networks, ())
+            forwarded = Forwarded(mode=mode, trusted_proxies=nets)  # type: ignore[arg-type]
+    return ServerSettings(
+        listen=r.get(data, p, "listen", _as_listen, d.listen),
+        workers=r.get(data, p, "workers", _as_workers, d.workers),
+        server_name=r.get(data, p, "server_name", _as_str, d.server_name),
+        client_max_body_size=r.get(data, p, "client_max_body_size", parse_size, d.client_max_body_size),
+        large_client_header_buffers=r.get(
+            data, p, "large_client_header_buffers", parse_size, d.large_client_header_buffers
+        ),
+        max_header_count=r.get(data, p, "max_header_count", _as_int(1, 10000), d.max_header_count),
+        keepalive_timeout=r.get(data, p, "keepalive_timeout", parse_duration, d.keepalive_timeout),
+        keepalive_requests=r.get(data, p, "keepalive_requests", _as_int(1, 1 << 30), d.keepalive_requests),
+        client_header_timeout=r.get(data, p, "client_header_timeout", parse_duration, d.client_header_timeout),
+        client_body_timeout=r.get(data, p, "client_body_timeout", parse_duration, d.client_body_timeout),
+        shutdown_grace=r.get(data, p, "shutdown_grace", parse_duration, d.shutdown_grace),
+        underscores_in_headers=r.get(data, p, "underscores_in_headers", _as_bool, d.underscores_in_headers),
+        request_buffer_memory=r.get(data, p, "request_buffer_memory", parse_size, d.request_buffer_memory),
+        response_buffer=r.get(data, p, "response_buffer", parse_size, d.response_buffer),
+        temp_dir=r.get(data, p, "temp_dir", _as_opt_str, d.temp_dir),
+        forwarded=forwarded,
+        secure_cookies=r.get(data, p, "secure_cookies", _as_bool, d.secure_cookies),
+        session_cookie_samesite=r.get(data, p, "session_cookie_samesite", _as_samesite, None),
+        dbfilter_anchor=r.get(data, p, "dbfilter_anchor", _as_bool, d.dbfilter_anchor),
+        server_header=r.get(data, p, "server_header", _as_str, d.server_header),
+    )
+
+
+def _read_pools(r: _Reader, value: object) -> dict[str, Pool]:
+    pools: dict[str, Pool] = {}
+    if not isinstance(value, dict) or not value:
+        r.error("pools", "expected a non-empty mapping of pool name -> pool")
+        return pools
+    keys = ("keepalive", "connect_timeout", "max_fails", "fail_timeout")
+    for name, spec in value.items():
+        p = f"pools.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+            r.error(p, "pool names are letters, digits, '_' and '-'")
+            continue
+        data = r.mapping(spec, p, ("servers",), keys)
+        if data is None:
+            continue
+        servers: list[tuple[str, int]] = []
+        raw = data.get("servers")
+        if not isinstance(raw, list) or not raw:
+            if "servers" in data:
+                r.error(f"{p}.servers", "expected a non-empty list of 'host:port'")
+        else:
+            for i, item in enumerate(raw):
+                try:
+                    servers.append(parse_hostport(item))
+                except ValueError as exc:
+                    r.error(f"{p}.servers[{i}]", str(exc))
+        pools[name] = Pool(
+            name=name,
+            servers=tuple(servers),
+            keepalive=r.get(data, p, "keepalive", _as_int(0, 100000), 16),
+            connect_timeout=r.get(data, p, "connect_timeout", parse_duration, 60.0),
+            max_fails=r.get(data, p, "max_fails", _as_int(0, 1000), 1),
+            fail_timeout=r.get(data, p, "fail_timeout", parse_duration, 10.0),
+        )
+    return pools
+
+
+_PROXY_KEYS = tuple(f for f in ProxyAction.__dataclass_fields__ if f != "pool")
+
+
+def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool]) -> Action | None:
+    present = [k for k in ("proxy", "redirect", "respond") if k in data]
+    if len(present) != 1:
+        what = "none" if not present else " and ".join(present)
+        r.error(p, f"a route needs exactly one action of proxy, redirect, respond (has {what})")
+        return None
+    kind = present[0]
+    ap = f"{p}.{kind}"
+    if kind == "proxy":
+        d = r.mapping(data["proxy"], ap, ("pool",), _PROXY_KEYS)
+        if d is None:
+            return None
+        pool = d.get("pool")
+        if not isinstance(pool, str):
+            if "pool" in d:
+                r.error(f"{ap}.pool", f"expected a pool name, got {_kind(pool)}")
+            return None
+        if pool not in pools:
+            hint = _closest(pool, set(pools))
+            r.error(f"{ap}.pool", f"unknown pool {pool!r}" + (f" (did you mean '{hint}'?)" if hint else ""))
+        dflt = ProxyAction(pool=pool)
+        action = ProxyAction(
+            pool=pool,
+            connect_timeout=r.get(d, ap, "connect_timeout", parse_duration, None),
+            send_timeout=r.get(d, ap, "send_timeout", parse_duration, dflt.send_timeout),
+            read_timeout=r.get(d, ap, "read_timeout", parse_duration, dflt.read_timeout),
+            websocket=r.get(d, ap, "websocket", _as_bool, False),
+            request_buffering=r.get(d, ap, "request_buffering", _as_bool, True),
+            response_buffering=r.get(d, ap, "response_buffering", _as_bool, True),
+            rpc_firewall=r.get(d, ap, "rpc_firewall", _as_bool, False),
+            rpc_body_limit=r.get(d, ap, "rpc_body_limit", parse_size, dflt.rpc_body_limit),
+            cache=r.get(d, ap, "cache", _as_bool, False),
+        )
+        if action.rpc_firewall and not action.request_buffering:
+            r.error(f"{ap}.rpc_firewall", "the RPC firewall reads the whole body: needs request_buffering")
+        return action
+    if kind == "redirect":
+        d = r.mapping(data["redirect"], ap, ("location",), ("status",))
+        if d is None:
+            return None
+        return RedirectAction(
+            status=r.get(d, ap, "status", _as_status((301, 302, 303, 307, 308)), 302),
+            location=r.get(d, ap, "location", _as_str, "/"),
+        )
+    d = r.mapping(data["respond"], ap, ("status",), ("body", "content_type", "headers"))
+    if d is None:
+        return None
+    headers: list[tuple[str, str]] = []
+    raw_headers = d.get("headers", [])
+    if not isinstance(raw_headers, list) or not all(
+        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in raw_headers
+    ):
+        r.error(f"{ap}.headers", "expected a list of [name, value] pairs")
+    else:
+        headers = [(h[0], h[1]) for h in raw_headers]
+    return RespondAction(
+        status=r.get(d, ap, "status", _as_status(range(200, 600)), 200),
+        body=r.get(d, ap, "body", _as_str, ""),
+        content_type=r.get(d, ap, "content_type", _as_str, "text/plain"),
+        headers=tuple(headers),
+    )
+
+
+_ROUTE_KEYS = ("name", "exact", "prefix", "regex", "lang_prefix", "auth", "proxy", "redirect", "respond")
+
+
+def _read_auth(r: _Reader, value: object, p: str) -> BasicAuth | None:
+    d = r.mapping(value, p, ("users",), ("realm",))
+    if d is None:
+        return None
+    users = d.get("users")
+    if not isinstance(users, dict) or not users:
+        r.error(f"{p}.users", "expected a mapping of user -> password hash")
+        return None
+    out = []
+    for user, hashed in users.items():
+        if not isinstance(hashed, str) or not re.fullmatch(
+            r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}", hashed
+        ):
+            r.error(
+                f"{p}.users.{user}",
+                "expected a hash made by 'odoo-router hash-password' (pbkdf2_sha256$...), "
+                "never a clear-text password",
+            )
+            continue
+        out.append((str(user), hashed))
+    return BasicAuth(realm=r.get(d, p, "realm", _as_str, "odoo-router"), users=tuple(out))
+
+
+def _read_route(
+    r: _Reader, item: object, p: str, pools: dict[str, Pool], index: int
+) -> Route | None:
+    data = r.mapping(item, p, (), _ROUTE_KEYS)
+    if data is None:
+        return None
+    kinds = [k for k in ("exact", "prefix", "regex") if k in data]
+    if len(kinds) != 1:
+        r.error(p, "a route needs exactly one of exact, prefix, regex")
+        return None
+    kind = kinds[0]
+    pattern = data[kind]
+    if not isinstance(pattern, str) or (kind != "regex" and not pattern.startswith("/")):
+        r.error(f"{p}.{kind}", "expected a path starting with '/'")
+        return None
+    if kind == "regex":
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            r.error(f"{p}.regex", f"bad regex: {exc}")
+            return None
+    action = _read_action(r, data, p, pools)
+    auth = _read_auth(r, data["auth"], f"{p}.auth") if "auth" in data else None
+    if action is None:
+        return None
+    return Route(
+        name=r.get(data, p, "name", _as_str, f"route{index}"),
+        kind=kind,  # type: ignore[arg-type]
+        pattern=pattern,
+        action=action,
+        lang_prefix=r.get(data, p, "lang_prefix", _as_bool, False),
+        auth=auth,
+        where=r.where(p) or "",
+    )
+
+
+def _read_routes(
+    r: _Reader,
+    value: object,
+    p: str,
+    pools: dict[str, Pool],
+    route_sets: dict[str, Any],
+    seen: tuple[str, ...] = (),
+) -> list[Route]:
+    if not isinstance(value, list):
+        r.error(p, f"expected a list of routes, got {_kind(value)}")
+        return []
+    routes: list[Route] = []
+    for i, item in enumerate(value):
+        ip = f"{p}[{i}]"
+        if isinstance(item, dict) and "use" in item:
+            if len(item) != 1:
+                r.error(ip, "'use' stands alone in its list item")
+                continue
+            name = item["use"]
+            if not isinstance(name, str) or name not in route_sets:
+                r.error(f"{ip}.use", f"unknown route set {name!r}")
+                continue
+            if name in seen:
+                r.error(f"{ip}.use", f"route set {name!r} includes itself")
+                continue
+            routes.extend(
+                _read_routes(r, route_sets[name], f"route_sets.{name}", pools, route_sets, (*seen, name))
+            )
+            continue
+        route = _read_route(r, item, ip, pools, i)
+        if route is not None:
+            routes.append(route)
+    return routes
+
+
+_HOST_KEYS = ("name", "exact", "regex", "default", "dbfilter", "allow", "routes")
+
+
+def _read_hosts(
+    r: _Reader, value: object, pools: dict[str, Pool], route_sets: dict[str, Any]
+) -> tuple[HostRule, ...]:
+    if not isinstance(value, list) or not value:
+        r.error("hosts", "expected a non-empty list of host rules")
+        return ()
+    rules: list[HostRule] = []
+    defaults: list[str] = []
+    exact_seen: dict[str, str] = {}
+    names: set[str] = set()
+    for i, item in enumerate(value):
+        p = f"hosts[{i}]"
+        data = r.mapping(item, p, ("name", "routes"), _HOST_KEYS)
+        if data is None:
+            continue
+        name = r.get(data, p, "name", _as_str, f"host{i}")
+        if name in names:
+            r.error(f"{p}.name", f"duplicate host rule name {name!r}")
+        names.add(name)
+        selectors = [k for k in ("exact", "regex", "default") if k in data]
+        if len(selectors) != 1:
+            r.error(p, "a host rule needs exactly one of exact, regex, default")
+        exact: tuple[str, ...] = ()
+        if "exact" in data:
+            raw = data["exact"]
+            if not isinstance(raw, list) or not raw or not all(isinstance(h, str) for h in raw):
+                r.error(f"{p}.exact", "expected a non-empty list of host names")
+            else:
+                exact = tuple(h.lower().rstrip(".") for h in raw)
+                for h in exact:
+                    if h in exact_seen:
+                        r.error(f"{p}.exact", f"host {h!r} is already in host rule {exact_seen[h]!r}")
+                    exact_seen[h] = name
+        regex = None
+        groups: set[str] = set()
+        if "regex" in data:
+            regex = r.get(data, p, "regex", _as_str, None)
+            if regex is not None:
+                try:
+                    groups = set(re.compile(regex).groupindex)
+                except re.error as exc:
+                    r.error(f"{p}.regex", f"bad regex: {exc}")
+                    regex = None
+        if data.get("default") is not None and data.get("default") is not True:
+            r.error(f"{p}.default", "expected true")
+        if data.get("default") is True:
+            defaults.append(p)
+        dbfilter = r.get(data, p, "dbfilter", _as_opt_str, None)
+        if dbfilter:
+            for field_name in re.findall(r"\{(\w*)\}", dbfilter):
+                if field_name not in groups:
+                    r.error(
+                        f"{p}.dbfilter",
+                        f"{{{field_name}}} is not a named group of this host rule's regex",
+                    )
+        allow = r.get(data, p, "allow", _as_networks, None) if "allow" in data else None
+        routes = _read_routes(r, data.get("routes"), f"{p}.routes", pools, route_sets)
+        if "routes" in data and not routes and isinstance(data.get("routes"), list):
+            r.error(f"{p}.routes", "a host rule needs at least one route")
+        rules.append(
+            HostRule(
+                name=name,
+                exact=exact,
+                regex=regex,
+                default=data.get("default") is True,
+                dbfilter=dbfilter or None,
+                allow=allow,
+                routes=tuple(routes),
+                where=r.where(p) or "",
+            )
+        )
+    if len(defaults) > 1:
+        for p in defaults[1:]:
+            r.error(f"{p}.default", f"two default host rules ({defaults[0]} is the first)")
+    return tuple(rules)
+
+
+def build_config(text: str, filename: str = "<config>") -> Config:
+    """Validate ``text`` (YAML) into a Config, or raise ConfigError listing every problem."""
+    short = os.path.basename(filename)
+    try:
+        marked = load_marked(text, short)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{short}:{mark.line + 1}" if mark is not None else short
+        raise ConfigError([Problem("", f"YAML syntax error: {getattr(exc, 'problem', exc)}", where)]) from exc
+    r = _Reader(marked.lines, short)
+    for path, line in marked.duplicate_keys:
+        r.problems.append(Problem(path, "duplicate key", f"{short}:{line}"))
+    top = r.mapping(
+        marked.data, "", ("pools", "hosts"), ("server", "metrics", "logging", "route_sets")
+    )
+    if top is None:
+        raise ConfigError(r.problems)
+    server = _read_server(r, top.get("server"))
+    metrics = MetricsSettings()
+    if top.get("metrics") is not None:
+        m = r.mapping(top["metrics"], "metrics", (), ("listen",))
+        if m is not None and m.get("listen") is not None:
+            metrics = MetricsSettings(listen=r.get(m, "metrics", "listen", parse_hostport, None))
+    logging_settings = LoggingSettings()
+    if top.get("logging") is not None:
+        lg = r.mapping(top["logging"], "logging", (), ("access_log", "error_log"))
+        if lg is not None:
+            logging_settings = LoggingSettings(
+                access_log=r.get(lg, "logging", "access_log", _as_opt_str, "-"),
+                error_log=r.get(lg, "logging", "error_log", _as_str, "-"),
+            )
+    pools = _read_pools(r, top.get("pools"))
+    route_sets = top.get("route_sets") or {}
+    if not isinstance(route_sets, dict):
+        r.error("route_sets", "expected a mapping of name -> list of routes")
+        route_sets = {}
+    hosts = _read_hosts(r, top.get("hosts"), pools, route_sets)
+    if hosts and not any(h.default for h in hosts):
+        r.error("hosts", "one host rule needs 'default: true' (what unknown hosts get)")
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Config(
+        server=server, metrics=metrics, logging=logging_settings, pools=pools, hosts=hosts, source=filename
+    )
+
+
+def load_config(path: str) -> Config:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError([Problem("", f"cannot read config: {exc.strerror}", path)]) from exc
+    return build_config(text, path)
