@@ -2,8 +2,8 @@
 
 Theory of operation
 -------------------
-``format_access`` builds the line by hand instead of ``json.dumps(dict)`` (about 3x
-faster): every string goes through the stdlib's C escaper ``encode_basestring_ascii``, so
+``format_access`` builds the line by hand instead of ``json.dumps(dict)`` (about 5 us instead of 7
+on one core): every string goes through the stdlib's C escaper ``encode_basestring_ascii``, so
 quotes, backslashes, newlines and control characters in client-controlled values (Host,
 path, method) come out escaped and the output is pure ASCII: a hostile request can never
 split or corrupt a line. Bytes that were not UTF-8 (carried as surrogateescape'd ``str``)
