@@ -1,0 +1,77 @@
+"""odoo-router under test: config/nginx-compat.yaml pointed at the echo upstreams."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .nginx_ref import REPO
+from .procs import wait_ready
+
+COMPAT_CONFIG = REPO / "config" / "nginx-compat.yaml"
+
+
+def router_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
+    """A copy of nginx-compat.yaml on loopback: own port, echo upstreams, no metrics or log."""
+    data: dict[str, Any] = yaml.safe_load(COMPAT_CONFIG.read_text(encoding="utf-8"))
+    if set(data["pools"]) != set(upstream_ports):
+        raise AssertionError(
+            f"{COMPAT_CONFIG}: pools {sorted(data['pools'])} != {sorted(upstream_ports)}"
+        )
+    data["server"]["listen"] = [f"127.0.0.1:{port}"]
+    for name, pool in data["pools"].items():
+        pool["servers"] = [f"127.0.0.1:{upstream_ports[name]}"]
+    data["metrics"] = {"listen": None}
+    data["logging"] = {"access_log": None}
+    return data
+
+
+def router_command(config: Path) -> list[str]:
+    script = Path(sys.executable).parent / "odoo-router"
+    if script.exists():
+        return [str(script), "--config", str(config)]
+    return [sys.executable, "-m", "odoo_router", "--config", str(config)]
+
+
+@dataclass
+class RouterProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    tmp: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.tmp / "router.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+def start_router(port: int, upstream_ports: dict[str, int]) -> RouterProcess:
+    tmp = Path(tempfile.mkdtemp(prefix="conformance-router-"))
+    config = tmp / "router.yaml"
+    config.write_text(yaml.safe_dump(router_config(port, upstream_ports)), encoding="utf-8")
+    with (tmp / "router.out").open("wb") as out:
+        proc = subprocess.Popen(router_command(config), stdout=out, stderr=subprocess.STDOUT)
+    handle = RouterProcess(proc, port, tmp)
+    try:
+        wait_ready(proc, port, "odoo-router")
+    except BaseException as exc:
+        log = handle.log()
+        handle.stop()
+        raise RuntimeError(f"odoo-router did not start:\n{log[-4000:]}") from exc
+    return handle

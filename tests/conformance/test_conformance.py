@@ -1,0 +1,37 @@
+"""One test per generated case: nginx with the reference and odoo-router, same bytes in."""
+
+from __future__ import annotations
+
+import pytest
+
+from .cases import Case, generate
+from .client import exchange
+from .conftest import Target
+from .deviations import compare
+from .observe import Fields, observe
+from .upstreams import Upstreams
+
+CASES = generate()
+
+
+def run(case: Case, target: Target, upstreams: Upstreams) -> Fields:
+    upstreams.recorder.take()  # nothing left over from an earlier exchange
+    answer = exchange(target.port, case.raw, head=case.head)
+    return observe(case, answer, upstreams.recorder.take())
+
+
+@pytest.mark.nginx
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_agrees_with_nginx(
+    case: Case,
+    reference: Target,
+    candidate: Target,
+    upstreams: Upstreams,
+    tally: dict[str, bool],
+    request: pytest.FixtureRequest,
+) -> None:
+    ref = run(case, reference, upstreams)
+    ours = run(case, candidate, upstreams)
+    problems = compare(case, ref, ours, deviations=candidate.deviates)
+    tally[request.node.nodeid] = not problems
+    assert not problems, f"{candidate.name} differs from nginx:\n" + "\n".join(problems)
