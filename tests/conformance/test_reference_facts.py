@@ -18,7 +18,11 @@ from .upstreams import Upstreams
 BY_ID = {c.id: c for c in generate()}
 SUB = "acme.erp.seisei.tokyo"
 ADMIN = "admin.erp.seisei.tokyo"
-DENIED = {"status": 403, "upstream": None, "body": b"Database management disabled"}
+DENIED: dict[str, object] = {
+    "status": 403,
+    "upstream": None,
+    "body": b"Database management disabled",
+}
 
 # case id -> the fields nginx must show (a subset of observe()'s fields).
 FACTS: dict[str, dict[str, object]] = {
