@@ -316,6 +316,9 @@ HEADER_VARIANTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     ("via", (("Via", "1.1 evil"),)),
+    ("proxy-authorization", (("Proxy-Authorization", "Basic Zm9vOmJhcg=="),)),
+    ("trailer", (("Trailer", "X-Checksum"),)),
+    ("x-request-id", (("X-Request-ID", "client-chosen"),)),
 )
 HEADER_HOSTS = ("admin", "testodoo", "sub", "unknown")
 HEADER_PATHS = ("/jsonrpc", "/odoo", "/websocket", "/qr/x")

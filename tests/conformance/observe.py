@@ -47,6 +47,7 @@ def observe(case: Case, answer: Answer, received: list[Received]) -> Fields:
     fields: Fields = {
         "error": answer.error,
         "status": answer.status,
+        "reason": answer.reason,
         "location": answer.values("Location"),
         "content_type": answer.values("Content-Type"),
         "set_cookie": answer.values("Set-Cookie"),
