@@ -223,7 +223,7 @@ def _check_call(service: str, method: str | None, args: Sequence[object], tenant
     methods = _DB_METHODS.get(service)
     if methods is None:
         raise _Reject(403, f"unknown RPC service {service!r:.40}", f"service {service!r:.40}")
-    call = f"{service}.{method!r:.40}"
+    call = f"{service}.{method if method.isidentifier() else repr(method)}"[:80]
     if service == "db" and method not in methods:
         raise _Reject(403, "database management is not available on this host", call)
     takes_db = methods.get(method)
