@@ -1,0 +1,131 @@
+"""nginx configurations: the reference (loadable variant), nginx tuned, and the sink.
+
+The reference file is read from ../shared/reference/nginx-default.conf (relative to the repo)
+and edited by code, never copied by hand:
+* ``try_files /nonexistent @admin_proxy[_lp];`` inside ``if`` does not load (NOTES.md #1):
+  it becomes ``return 418;`` / ``return 419;`` with server-level
+  ``error_page 418 = @admin_proxy; error_page 419 = @admin_proxy_lp;``.
+* upstream servers and ``listen`` are mapped to loopback ports.
+The tuned variant adds, to every location that proxies, ``proxy_http_version 1.1`` and
+``Connection $connection_upgrade`` ("" for plain requests, "upgrade" for websockets), and
+raises every upstream's ``keepalive`` to at least the load's concurrency.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO.parent / "shared" / "reference" / "nginx-default.conf"
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """Loopback ports standing in for odoo-tenant/odoo-admin :8069 and :8072."""
+
+    http: int
+    websocket: int
+
+
+def _user_line() -> str:
+    # As root, nginx workers run as nobody and could not write our temp dirs.
+    return "user root;\n" if os.geteuid() == 0 else ""
+
+
+def wrap(prefix: Path, body: str, workers: int, connections: int = 8192) -> str:
+    """A whole nginx.conf around an http-level snippet, everything under ``prefix``."""
+    temp = "\n".join(
+        f"    {kind}_temp_path {prefix}/{kind}_temp;"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return f"""{_user_line()}worker_processes {workers};
+worker_rlimit_nofile {connections * 2};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections {connections}; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    access_log off;
+{temp}
+{body}
+}}
+"""
+
+
+def reference(port: int, up: Upstreams, text: str | None = None) -> str:
+    """The reference router, loadable, listening on 127.0.0.1:port."""
+    conf = text if text is not None else REFERENCE.read_text(encoding="utf-8")
+    edits = [
+        ("try_files /nonexistent @admin_proxy_lp;", "return 419;"),
+        ("try_files /nonexistent @admin_proxy;", "return 418;"),
+        ("server odoo-tenant:8069;", f"server 127.0.0.1:{up.http};"),
+        ("server odoo-admin:8069;", f"server 127.0.0.1:{up.http};"),
+        ("server odoo-tenant:8072;", f"server 127.0.0.1:{up.websocket};"),
+        ("server odoo-admin:8072;", f"server 127.0.0.1:{up.websocket};"),
+    ]
+    for old, new in edits:
+        if old not in conf:
+            raise ValueError(f"reference changed: {old!r} not found")
+        conf = conf.replace(old, new)
+    conf, n = re.subn(r"\n(\s*)listen 80;", rf"\n\1listen 127.0.0.1:{port};", conf)
+    if n != 1:
+        raise ValueError("reference changed: expected one 'listen 80;'")
+    conf, n = re.subn(
+        r"(server_name _;\n)",
+        r"\1    error_page 418 = @admin_proxy;\n    error_page 419 = @admin_proxy_lp;\n",
+        conf,
+    )
+    if n != 1:
+        raise ValueError("reference changed: expected one 'server_name _;'")
+    return conf
+
+
+def tuned(port: int, up: Upstreams, keepalive: int) -> str:
+    """The reference routes with nginx's usual throughput settings."""
+    conf = reference(port, up)
+    conf = re.sub(
+        r"keepalive \d+;", f"keepalive {keepalive};\n    keepalive_requests 1000000;", conf
+    )
+    conf = re.sub(r"\n\s*proxy_http_version 1\.1;", "", conf)
+    conf = re.sub(r'\n\s*proxy_set_header Connection "upgrade";', "", conf)
+    conf = re.sub(
+        r"(\n(\s*)proxy_pass [^;]+;)",
+        r"\1\n\2proxy_http_version 1.1;\n\2proxy_set_header Connection $connection_upgrade;",
+        conf,
+    )
+    upgrade_map = 'map $http_upgrade $connection_upgrade {\n    default upgrade;\n    "" "";\n}\n'
+    return upgrade_map + conf
+
+
+def sink(port: int, big_file: Path, body_size: int = 1024) -> str:
+    """The upstream for every target: 1 KiB answers, a big file, request bodies discarded."""
+    body = "x" * (body_size - 1)
+    return f"""server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_max_body_size 0;
+    location = /web/content/bench-5m {{
+        alias {big_file};
+        default_type application/octet-stream;
+    }}
+    location / {{
+        default_type text/plain;
+        return 200 "{body}\\n";
+    }}
+}}
+"""
+
+
+def check_reference() -> list[str]:
+    """What the edits rely on, for a clear message if the reference file moved or changed."""
+    problems = []
+    if not REFERENCE.is_file():
+        problems.append(f"reference not found: {REFERENCE}")
+    return problems

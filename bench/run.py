@@ -1,0 +1,204 @@
+"""One command for the whole comparison: ``.venv/bin/python -m bench [--quick]``.
+
+Starts the sink, then for each worker count nginx (reference), nginx (tuned) and
+odoo-router, runs every row against each in turn for a few rounds, and prints the table
+(median round). Everything listens on 127.0.0.1, every load is bounded in time, and every
+process started here is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import measure, report
+from bench.measure import Row
+from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS, STATIC, Scenario
+from bench.targets import (
+    ROUTER_BIN,
+    Running,
+    Sink,
+    start_fake_odoo,
+    start_nginx,
+    start_router,
+    start_sink,
+)
+
+ALL_TARGETS = ("nginx-ref", "nginx-tuned", "odoo-router")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="smoke run: 1 worker, 1 s rows, < 1 min")
+    p.add_argument("--workers", default=None, help="comma list, default 1,2 (quick: 1)")
+    p.add_argument("--duration", type=float, default=None, help="seconds per row (default 5)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds, median kept (default 3)")
+    p.add_argument(
+        "--rows",
+        default=None,
+        help="comma list of rows: " + ",".join(s.key for s in (*SCENARIOS, *STATIC)),
+    )
+    p.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma list of targets")
+    p.add_argument("--ws-count", type=int, default=None, help="idle websockets (default 1000)")
+    p.add_argument("--keepalive", type=int, default=256, help="tuned nginx upstream keepalive")
+    p.add_argument("--no-sink-baseline", action="store_true", help="skip wrk straight at the sink")
+    p.add_argument("--out", type=Path, help="also write the markdown table here")
+    p.add_argument("--json", type=Path, help="also write every measurement here")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    args = p.parse_args(argv)
+    args.workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
+    args.duration = args.duration or (1.0 if args.quick else 5.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.ws_count = args.ws_count or (200 if args.quick else 1000)
+    keys = {s.key for s in (*SCENARIOS, *STATIC)}
+    args.rows = set(args.rows.split(",")) if args.rows else keys
+    if unknown := args.rows - keys:
+        p.error(f"unknown rows: {', '.join(sorted(unknown))}")
+    args.targets = [t for t in args.targets.split(",") if t]
+    if unknown_t := set(args.targets) - set(ALL_TARGETS):
+        p.error(f"unknown targets: {', '.join(sorted(unknown_t))}")
+    return args
+
+
+def _scenario(sc: Scenario, ws_count: int) -> Scenario:
+    if sc.request is None:
+        return Scenario(sc.key, sc.title, None, ws_count)
+    return sc
+
+
+def _start(kind: str, workdir: Path, sink: Sink, workers: int, keepalive: int) -> Running:
+    if kind == "odoo-router":
+        return start_router(workdir, sink.upstreams, workers)
+    return start_nginx(kind, workdir, sink.upstreams, workers, keepalive)
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str]]:
+    rows: list[Row] = []
+    problems: list[str] = []
+    scenarios = [_scenario(s, args.ws_count) for s in SCENARIOS if s.key in args.rows]
+    sink = start_sink(workdir, DOWNLOAD_BYTES)
+    try:
+        if not args.no_sink_baseline:
+            for sc in scenarios:
+                if sc.key in ("get8", "get64"):
+                    direct = Running("sink", sink.http.port, sink.http.proc)
+                    rows.append(measure.run(direct, sc, 1, args.duration, workdir))
+        for workers in args.workers:
+            targets: list[Running] = []
+            for kind in args.targets:
+                try:
+                    targets.append(_start(kind, workdir, sink, workers, args.keepalive))
+                except (RuntimeError, OSError) as exc:
+                    problems.append(f"{kind} (w{workers}) did not start: {str(exc)[-600:]}")
+                    _log(problems[-1])
+            try:
+                for sc in scenarios:
+                    for t in targets:
+                        _log(f"w{workers} {sc.key} {t.name} (warm-up)")
+                        _warm(t, sc, workers, workdir)
+                    rounds: dict[str, list[Row]] = {t.name: [] for t in targets}
+                    for n in range(args.rounds):
+                        for t in targets:
+                            _log(f"w{workers} {sc.key} {t.name} round {n + 1}")
+                            seconds = args.duration * sc.seconds_scale
+                            try:
+                                rounds[t.name].append(measure.run(t, sc, workers, seconds, workdir))
+                            except (RuntimeError, OSError) as exc:
+                                problems.append(f"{t.name} w{workers} {sc.key}: {str(exc)[-600:]}")
+                                _log(problems[-1])
+                    rows += [report.combine(r) for r in rounds.values() if r]
+            finally:
+                for t in targets:
+                    t.stop()
+        static = [s for s in STATIC if s.key in args.rows]
+        if static:
+            rows += _static_rows(args, workdir, sink, static, problems)
+    finally:
+        sink.stop()
+    return rows, problems
+
+
+def _warm(t: Running, sc: Scenario, workers: int, workdir: Path) -> None:
+    if sc.request is not None and sc.key not in ("upload", "download", "newconn"):
+        with contextlib.suppress(RuntimeError, OSError):
+            measure.run(t, sc, workers, 1.0, workdir)
+
+
+def _static_rows(
+    args: argparse.Namespace, workdir: Path, sink: Sink, static: list[Scenario], problems: list[str]
+) -> list[Row]:
+    """nginx as configured (every static request reaches the 5 ms Odoo) beside the cache."""
+    rows: list[Row] = []
+    odoo = start_fake_odoo(workdir, 0.005)
+    up = type(sink.upstreams)(odoo.port, sink.websocket.port)
+    targets: list[Running] = []
+    try:
+        if "nginx-ref" in args.targets:
+            targets.append(start_nginx("nginx-ref", workdir, up, 1, args.keepalive))
+        if "odoo-router" in args.targets:
+            try:
+                targets.append(start_router(workdir, up, 1, cache=True))
+            except (RuntimeError, OSError) as exc:
+                problems.append(f"odoo-router (cache) did not start: {str(exc)[-600:]}")
+        for sc in static:
+            for t in targets:
+                _log(f"static {sc.key} {t.name}")
+                _warm(t, sc, 1, workdir)
+                try:
+                    rows.append(measure.run(t, sc, 1, args.duration, workdir))
+                except (RuntimeError, OSError) as exc:
+                    problems.append(f"{t.name} {sc.key}: {str(exc)[-600:]}")
+    finally:
+        for t in targets:
+            t.stop()
+        odoo.stop()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if "odoo-router" in args.targets and not ROUTER_BIN.exists():
+        _log(f"{ROUTER_BIN} missing: run without odoo-router")
+        args.targets.remove("odoo-router")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    workdir = Path(tempfile.mkdtemp(prefix="odoo-router-bench-"))
+    load_before = os.getloadavg()
+    started = time.time()
+    try:
+        rows, problems = main_rows(args, workdir)
+    finally:
+        if args.keep:
+            _log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    load_after = os.getloadavg()
+    header = (
+        f"odoo-router bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
+        f"{os.cpu_count()} CPUs, {args.duration:g} s per row, {args.rounds} round(s) (median), "
+        f"loadavg before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
+        f"took {time.time() - started:.0f} s"
+    )
+    text = header + "\n\n" + report.table(rows) + "\n\n" + report.legend()
+    if problems:
+        text += "\n\nProblems:\n" + "\n".join(f"- {p}" for p in problems)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    errors = sum(r.errors for r in rows)
+    return 1 if problems or errors else 0

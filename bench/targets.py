@@ -1,0 +1,158 @@
+"""The processes under test and their upstreams, each started in its own directory."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import nginx_conf
+from bench.procs import Spawned, free_port, wait_http, wait_tcp
+
+REPO = nginx_conf.REPO
+ROUTER_BIN = REPO / ".venv" / "bin" / "odoo-router"
+COMPAT = REPO / "config" / "nginx-compat.yaml"
+NGINX = "/usr/sbin/nginx"
+
+
+@dataclass
+class Running:
+    name: str
+    port: int
+    proc: Spawned
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def _nginx(name: str, workdir: Path, http_body: str, workers: int) -> Spawned:
+    prefix = workdir / name
+    for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / f"{kind}_temp").mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_conf.wrap(prefix, http_body, workers))
+    argv = [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
+    return Spawned(name, argv, prefix / "stdout.log")
+
+
+@dataclass
+class Sink:
+    """The one upstream for every target: nginx for HTTP, a uvloop echo for websockets."""
+
+    http: Running
+    websocket: Running
+
+    @property
+    def upstreams(self) -> nginx_conf.Upstreams:
+        return nginx_conf.Upstreams(self.http.port, self.websocket.port)
+
+    def stop(self) -> None:
+        self.http.stop()
+        self.websocket.stop()
+
+
+def start_sink(workdir: Path, download_bytes: int, workers: int = 1) -> Sink:
+    big = workdir / "download.bin"
+    with big.open("wb") as fh:
+        fh.truncate(0)
+        fh.write(
+            os.urandom(1 << 20) * (download_bytes >> 20) + os.urandom(download_bytes % (1 << 20))
+        )
+    port = free_port()
+    http = Running("sink", port, _nginx("sink", workdir, nginx_conf.sink(port, big), workers))
+    ws_port = free_port()
+    ws_log = workdir / "ws_sink.log"
+    ws = Running(
+        "ws-sink",
+        ws_port,
+        Spawned("ws-sink", [sys.executable, "-m", "bench.ws_sink", str(ws_port)], ws_log, _env()),
+    )
+    wait_http(port, "/", 10)
+    wait_tcp(ws_port, 10)
+    return Sink(http, ws)
+
+
+def start_fake_odoo(workdir: Path, delay: float) -> Running:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.fake_odoo", str(port), "--delay", str(delay)]
+    proc = Spawned("fake-odoo", argv, workdir / "fake_odoo.log", _env())
+    wait_http(port, "/web/health", 15)
+    return Running("fake-odoo", port, proc)
+
+
+def start_nginx(
+    kind: str, workdir: Path, up: nginx_conf.Upstreams, workers: int, keepalive: int
+) -> Running:
+    """kind: "nginx-ref" (reference as configured) or "nginx-tuned"."""
+    port = free_port()
+    if kind == "nginx-ref":
+        body = nginx_conf.reference(port, up)
+    else:
+        body = nginx_conf.tuned(port, up, keepalive)
+    name = f"{kind}-w{workers}-{port}"
+    running = Running(kind, port, _nginx(name, workdir, body, workers))
+    _ready(running, 10)
+    return running
+
+
+def router_config(
+    port: int, up: nginx_conf.Upstreams, workers: int, cache: bool = False
+) -> dict[str, Any]:
+    """config/nginx-compat.yaml on loopback; ``cache`` adds a cached module_static route."""
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(COMPAT.read_text(encoding="utf-8")))
+    data["server"]["listen"] = [f"127.0.0.1:{port}"]
+    data["server"]["workers"] = workers
+    data["metrics"] = {"listen": None}
+    data["logging"] = {"access_log": None}
+    for name, pool in data["pools"].items():
+        target = up.websocket if name.endswith("_lp") else up.http
+        pool["servers"] = [f"127.0.0.1:{target}"]
+    if cache:
+        routes = data["route_sets"]["tenant_locations"]
+        at = next(i for i, r in enumerate(routes) if r.get("name") == "static")
+        routes.insert(
+            at,
+            {
+                "name": "module_static",
+                "regex": "^/[a-z0-9_]+/static/",
+                "proxy": {"pool": "tenant", "cache": True},
+            },
+        )
+    return data
+
+
+def start_router(
+    workdir: Path, up: nginx_conf.Upstreams, workers: int, cache: bool = False
+) -> Running:
+    port = free_port()
+    name = f"odoo-router-w{workers}-{port}"
+    conf = workdir / f"{name}.yaml"
+    conf.write_text(yaml.safe_dump(router_config(port, up, workers, cache), sort_keys=False))
+    argv = [str(ROUTER_BIN), "--config", str(conf)]
+    running = Running("odoo-router", port, Spawned(name, argv, workdir / f"{name}.log", _env()))
+    _ready(running, 20)
+    return running
+
+
+def _ready(running: Running, timeout: float) -> None:
+    try:
+        wait_http(running.port, "/nginx-health", timeout)
+    except RuntimeError:
+        running.proc.check()
+        running.stop()
+        raise
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
