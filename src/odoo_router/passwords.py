@@ -39,6 +39,8 @@ def hash_password(password: str, iterations: int = DEFAULT_ITERATIONS) -> str:
     """A new salted hash of ``password`` in the ``pbkdf2_sha256$...`` format."""
     if not 1 <= iterations <= MAX_ITERATIONS:
         raise ValueError(f"iterations must be between 1 and {MAX_ITERATIONS}")
+    if "\x00" in password:
+        raise ValueError("a password cannot contain NUL")
     salt = secrets.token_bytes(16)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, 32)
     return f"{SCHEME}${iterations}${salt.hex()}${digest.hex()}"
@@ -49,6 +51,8 @@ def verify_password(password: str, hashed: str) -> bool:
     m = _HASH_RE.fullmatch(hashed)
     if m is None or not 1 <= int(m.group(1)) <= MAX_ITERATIONS:
         return False
+    # HMAC pads short keys with NULs: "pw" and "pw\x00" would give the same digest.
+    refuse = "\x00" in password
     expected = bytes.fromhex(m.group(3))
     digest = hashlib.pbkdf2_hmac(
         "sha256",
@@ -57,7 +61,7 @@ def verify_password(password: str, hashed: str) -> bool:
         int(m.group(1)),
         len(expected),
     )
-    return hmac.compare_digest(digest, expected)
+    return hmac.compare_digest(digest, expected) and not refuse
 
 
 def check_basic_auth(header_value: str | None, users: tuple[tuple[str, str], ...]) -> str | None:
