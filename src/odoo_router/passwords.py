@@ -66,7 +66,38 @@ def verify_password(password: str, hashed: str) -> bool:
 
 def check_basic_auth(header_value: str | None, users: tuple[tuple[str, str], ...]) -> str | None:
     """The user name when ``header_value`` is ``Basic base64(user:password)`` for one of
-    ``users`` ((name, hash) pairs), else None."""
+    ``users`` ((name, hash) pairs), else None. Runs PBKDF2 unless the success is cached."""
+    found = _find(header_value, users)
+    if found is None:
+        return None
+    user, password, stored, key = found
+    if stored is None:
+        verify_password(password, users[0][1])  # same cost as a real check: no user oracle
+        return None
+    if _cache_hit(key):
+        return user
+    if not verify_password(password, stored):
+        return None
+    with _cache_lock:
+        _cache[key] = None
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return user
+
+
+def cached_basic_auth(header_value: str | None, users: tuple[tuple[str, str], ...]) -> str | None:
+    """The user name when this exact success is cached; never runs PBKDF2. For callers that
+    answer cache hits inline and send misses to ``check_basic_auth`` in a thread."""
+    found = _find(header_value, users)
+    if found is None or found[2] is None:
+        return None
+    return found[0] if _cache_hit(found[3]) else None
+
+
+def _find(
+    header_value: str | None, users: tuple[tuple[str, str], ...]
+) -> tuple[str, str, str | None, tuple[str, str, bytes]] | None:
+    """(user, password, stored hash or None, cache key) for a Basic header, None if no Basic."""
     credentials = _parse_basic(header_value)
     if credentials is None or not users:
         return None
@@ -75,21 +106,16 @@ def check_basic_auth(header_value: str | None, users: tuple[tuple[str, str], ...
     for name, hashed in users:  # no early exit: the scan takes as long for every name
         if hmac.compare_digest(name.encode("utf-8"), user.encode("utf-8")):
             stored = hashed
-    if stored is None:
-        verify_password(password, users[0][1])  # same cost as a real check: no user oracle
-        return None
-    key = (user, stored, hmac.new(_cache_key_secret, raw, hashlib.sha256).digest())
+    key = (user, stored or "", hmac.new(_cache_key_secret, raw, hashlib.sha256).digest())
+    return user, password, stored, key
+
+
+def _cache_hit(key: tuple[str, str, bytes]) -> bool:
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
-            return user
-    if not verify_password(password, stored):
-        return None
-    with _cache_lock:
-        _cache[key] = None
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return user
+            return True
+    return False
 
 
 def clear_auth_cache() -> None:

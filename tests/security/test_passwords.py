@@ -10,6 +10,7 @@ import pytest
 
 from odoo_router import passwords
 from odoo_router.passwords import (
+    cached_basic_auth,
     check_basic_auth,
     clear_auth_cache,
     hash_password,
@@ -189,3 +190,15 @@ def test_cache_does_not_hold_the_password_in_clear() -> None:
     (key,) = passwords._cache
     assert all(b"s3cret" not in part for part in key if isinstance(part, bytes))
     assert all("s3cret" not in part for part in key if isinstance(part, str))
+
+
+def test_cache_probe_never_verifies(counter: CountingVerify) -> None:
+    header = basic("admin:s3cret")
+    assert cached_basic_auth(header, USERS) is None
+    assert counter.calls == 0
+    assert check_basic_auth(header, USERS) == "admin"
+    assert cached_basic_auth(header, USERS) == "admin"
+    assert cached_basic_auth(basic("admin:wrong"), USERS) is None
+    assert cached_basic_auth(basic("nobody:s3cret"), USERS) is None
+    assert cached_basic_auth(header, (("admin", hash_password("s3cret", FAST)),)) is None
+    assert counter.calls == 1
