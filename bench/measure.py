@@ -60,7 +60,8 @@ def run_wrk(target: Running, sc: Scenario, workers: int, seconds: float, workdir
         p999_us=res.p999_us,
         cpu_s=usage.cpu,
         peak_rss=usage.peak_rss,
-        errors=res.errors + res.non2xx,
+        # A run that completed nothing (a stuck response) counts every connection as failed.
+        errors=res.errors + res.non2xx + (sc.connections if res.requests == 0 else 0),
         payload_bytes=sc.payload_bytes,
     )
 

@@ -1,0 +1,106 @@
+"""A py-spy profile of odoo-router's hot path under load: ``python -m bench.profile``.
+
+Starts the sink and odoo-router (one worker), runs wrk against it and, meanwhile,
+``py-spy record --format raw`` on the worker process; prints the frames where the worker
+spends its own time (self) and the frames it spends the most time under (total).
+py-spy is not a project dependency: ``.venv/bin/pip install py-spy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from pathlib import Path
+
+from bench import wrk
+from bench.procs import descendants
+from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
+from bench.targets import start_router, start_sink
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(found).exists():
+        raise SystemExit("py-spy not found: .venv/bin/pip install py-spy")
+    return found
+
+
+def top_frames(raw: Path, count: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    """(self, total) shares of samples per frame, from py-spy's collapsed-stack output."""
+    own: Counter[str] = Counter()
+    under: Counter[str] = Counter()
+    samples = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, n_text = line.rpartition(" ")
+        if not stack or not n_text.isdigit():
+            continue
+        n = int(n_text)
+        frames = stack.split(";")
+        samples += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            under[frame] += n
+    if not samples:
+        return [], []
+    return (
+        [(f, n / samples) for f, n in own.most_common(count)],
+        [(f, n / samples) for f, n in under.most_common(count)],
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    p.add_argument("--row", default="get64", help="a wrk row of the bench (default get64)")
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    p.add_argument("--top", type=int, default=25)
+    p.add_argument("--out", type=Path, help="keep the collapsed stacks here (for a flame graph)")
+    args = p.parse_args(argv)
+    sc = next(s for s in SCENARIOS if s.key == args.row and s.request is not None)
+    request = sc.request
+    assert request is not None
+    workdir = Path(tempfile.mkdtemp(prefix="odoo-router-profile-"))
+    raw = args.out or workdir / "stacks.txt"
+    sink = start_sink(workdir, DOWNLOAD_BYTES)
+    try:
+        router = start_router(workdir, sink.upstreams, 1)
+        try:
+            pids = descendants(router.pid)
+            worker = pids[-1]  # the single worker (or the server itself if it does not fork)
+            spy = [py_spy(), "record", "--pid", str(worker), "--rate", str(args.rate)]
+            spy += ["--duration", str(args.seconds), "--format", "raw", "--nonblocking"]
+            spy += ["--output", str(raw)]
+            result: list[wrk.WrkResult] = []
+            load = threading.Thread(
+                target=lambda: result.append(
+                    wrk.run(router.port, request, sc.connections, args.seconds + 1, workdir, 2)
+                )
+            )
+            load.start()
+            subprocess.run(spy, check=True, capture_output=True, timeout=args.seconds + 60)
+            load.join()
+        finally:
+            router.stop()
+    finally:
+        sink.stop()
+    own, under = top_frames(raw, args.top)
+    if result:
+        print(f"{sc.title}: {result[0].rps:,.0f} req/s while sampled (worker pid {worker})")
+    print("\nself time (frame: share of samples)")
+    for frame, share in own:
+        print(f"{share:6.1%}  {frame}")
+    print("\ntotal time (frame and everything it calls)")
+    for frame, share in under:
+        print(f"{share:6.1%}  {frame}")
+    if not args.out:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
