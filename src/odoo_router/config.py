@@ -210,7 +210,7 @@ def parse_duration(value: object) -> float:
 
 
 def parse_hostport(value: object, default_port: int | None = None) -> tuple[str, int]:
-    """"host:port", "[::1]:80", or a bare host when a default port is given."""
+    """ "host:port", "[::1]:80", or a bare host when a default port is given."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected 'host:port', got {value!r}")
     text = value.strip()
@@ -280,7 +280,9 @@ class _Reader:
         for key in value:
             if key not in allowed:
                 hint = _closest(str(key), allowed)
-                self.error(_sub(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else ""))
+                self.error(
+                    _sub(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else "")
+                )
         for key in required:
             if key not in value:
                 self.error(_sub(path, key), "missing required key")
@@ -384,7 +386,8 @@ def _as_samesite(value: object) -> str | None:
     return str(value)
 
 
-_SERVER_KEYS = tuple(f for f in ServerSettings.__dataclass_fields__ if f != "forwarded") + (
+_SERVER_KEYS = (
+    *tuple(f for f in ServerSettings.__dataclass_fields__ if f != "forwarded"),
     "forwarded",
 )
 
@@ -403,24 +406,38 @@ def _read_server(r: _Reader, value: object) -> ServerSettings:
             if mode not in ("append", "trusted"):
                 r.error("server.forwarded.mode", f"expected 'append' or 'trusted', got {mode!r}")
                 mode = "append"
-            nets = r.get(fw, "server.forwarded", "trusted_proxies", _as_networks, ())
+            nets: tuple[IPNetwork, ...] = r.get(
+                fw, "server.forwarded", "trusted_proxies", _as_networks, ()
+            )
             forwarded = Forwarded(mode=mode, trusted_proxies=nets)  # type: ignore[arg-type]
     return ServerSettings(
         listen=r.get(data, p, "listen", _as_listen, d.listen),
         workers=r.get(data, p, "workers", _as_workers, d.workers),
         server_name=r.get(data, p, "server_name", _as_str, d.server_name),
-        client_max_body_size=r.get(data, p, "client_max_body_size", parse_size, d.client_max_body_size),
+        client_max_body_size=r.get(
+            data, p, "client_max_body_size", parse_size, d.client_max_body_size
+        ),
         large_client_header_buffers=r.get(
             data, p, "large_client_header_buffers", parse_size, d.large_client_header_buffers
         ),
         max_header_count=r.get(data, p, "max_header_count", _as_int(1, 10000), d.max_header_count),
         keepalive_timeout=r.get(data, p, "keepalive_timeout", parse_duration, d.keepalive_timeout),
-        keepalive_requests=r.get(data, p, "keepalive_requests", _as_int(1, 1 << 30), d.keepalive_requests),
-        client_header_timeout=r.get(data, p, "client_header_timeout", parse_duration, d.client_header_timeout),
-        client_body_timeout=r.get(data, p, "client_body_timeout", parse_duration, d.client_body_timeout),
+        keepalive_requests=r.get(
+            data, p, "keepalive_requests", _as_int(1, 1 << 30), d.keepalive_requests
+        ),
+        client_header_timeout=r.get(
+            data, p, "client_header_timeout", parse_duration, d.client_header_timeout
+        ),
+        client_body_timeout=r.get(
+            data, p, "client_body_timeout", parse_duration, d.client_body_timeout
+        ),
         shutdown_grace=r.get(data, p, "shutdown_grace", parse_duration, d.shutdown_grace),
-        underscores_in_headers=r.get(data, p, "underscores_in_headers", _as_bool, d.underscores_in_headers),
-        request_buffer_memory=r.get(data, p, "request_buffer_memory", parse_size, d.request_buffer_memory),
+        underscores_in_headers=r.get(
+            data, p, "underscores_in_headers", _as_bool, d.underscores_in_headers
+        ),
+        request_buffer_memory=r.get(
+            data, p, "request_buffer_memory", parse_size, d.request_buffer_memory
+        ),
         response_buffer=r.get(data, p, "response_buffer", parse_size, d.response_buffer),
         temp_dir=r.get(data, p, "temp_dir", _as_opt_str, d.temp_dir),
         forwarded=forwarded,
@@ -489,7 +506,10 @@ def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool
             return None
         if pool not in pools:
             hint = _closest(pool, set(pools))
-            r.error(f"{ap}.pool", f"unknown pool {pool!r}" + (f" (did you mean '{hint}'?)" if hint else ""))
+            r.error(
+                f"{ap}.pool",
+                f"unknown pool {pool!r}" + (f" (did you mean '{hint}'?)" if hint else ""),
+            )
         dflt = ProxyAction(pool=pool)
         action = ProxyAction(
             pool=pool,
@@ -504,7 +524,10 @@ def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool
             cache=r.get(d, ap, "cache", _as_bool, False),
         )
         if action.rpc_firewall and not action.request_buffering:
-            r.error(f"{ap}.rpc_firewall", "the RPC firewall reads the whole body: needs request_buffering")
+            r.error(
+                f"{ap}.rpc_firewall",
+                "the RPC firewall reads the whole body: needs request_buffering",
+            )
         return action
     if kind == "redirect":
         d = r.mapping(data["redirect"], ap, ("location",), ("status",))
@@ -520,7 +543,8 @@ def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool
     headers: list[tuple[str, str]] = []
     raw_headers = d.get("headers", [])
     if not isinstance(raw_headers, list) or not all(
-        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in raw_headers
+        isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
+        for h in raw_headers
     ):
         r.error(f"{ap}.headers", "expected a list of [name, value] pairs")
     else:
@@ -533,7 +557,17 @@ def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool
     )
 
 
-_ROUTE_KEYS = ("name", "exact", "prefix", "regex", "lang_prefix", "auth", "proxy", "redirect", "respond")
+_ROUTE_KEYS = (
+    "name",
+    "exact",
+    "prefix",
+    "regex",
+    "lang_prefix",
+    "auth",
+    "proxy",
+    "redirect",
+    "respond",
+)
 
 
 def _read_auth(r: _Reader, value: object, p: str) -> BasicAuth | None:
@@ -586,7 +620,7 @@ def _read_route(
         return None
     return Route(
         name=r.get(data, p, "name", _as_str, f"route{index}"),
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         pattern=pattern,
         action=action,
         lang_prefix=r.get(data, p, "lang_prefix", _as_bool, False),
@@ -621,7 +655,9 @@ def _read_routes(
                 r.error(f"{ip}.use", f"route set {name!r} includes itself")
                 continue
             routes.extend(
-                _read_routes(r, route_sets[name], f"route_sets.{name}", pools, route_sets, (*seen, name))
+                _read_routes(
+                    r, route_sets[name], f"route_sets.{name}", pools, route_sets, (*seen, name)
+                )
             )
             continue
         route = _read_route(r, item, ip, pools, i)
@@ -664,7 +700,9 @@ def _read_hosts(
                 exact = tuple(h.lower().rstrip(".") for h in raw)
                 for h in exact:
                     if h in exact_seen:
-                        r.error(f"{p}.exact", f"host {h!r} is already in host rule {exact_seen[h]!r}")
+                        r.error(
+                            f"{p}.exact", f"host {h!r} is already in host rule {exact_seen[h]!r}"
+                        )
                     exact_seen[h] = name
         regex = None
         groups: set[str] = set()
@@ -710,6 +748,9 @@ def _read_hosts(
     return tuple(rules)
 
 
+_DEFAULT_LOG: str | None = "-"
+
+
 def build_config(text: str, filename: str = "<config>") -> Config:
     """Validate ``text`` (YAML) into a Config, or raise ConfigError listing every problem."""
     short = os.path.basename(filename)
@@ -718,7 +759,9 @@ def build_config(text: str, filename: str = "<config>") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{short}:{mark.line + 1}" if mark is not None else short
-        raise ConfigError([Problem("", f"YAML syntax error: {getattr(exc, 'problem', exc)}", where)]) from exc
+        raise ConfigError(
+            [Problem("", f"YAML syntax error: {getattr(exc, 'problem', exc)}", where)]
+        ) from exc
     r = _Reader(marked.lines, short)
     for path, line in marked.duplicate_keys:
         r.problems.append(Problem(path, "duplicate key", f"{short}:{line}"))
@@ -738,7 +781,7 @@ def build_config(text: str, filename: str = "<config>") -> Config:
         lg = r.mapping(top["logging"], "logging", (), ("access_log", "error_log"))
         if lg is not None:
             logging_settings = LoggingSettings(
-                access_log=r.get(lg, "logging", "access_log", _as_opt_str, "-"),
+                access_log=r.get(lg, "logging", "access_log", _as_opt_str, _DEFAULT_LOG),
                 error_log=r.get(lg, "logging", "error_log", _as_str, "-"),
             )
     pools = _read_pools(r, top.get("pools"))
@@ -752,7 +795,12 @@ def build_config(text: str, filename: str = "<config>") -> Config:
     if r.problems:
         raise ConfigError(r.problems)
     return Config(
-        server=server, metrics=metrics, logging=logging_settings, pools=pools, hosts=hosts, source=filename
+        server=server,
+        metrics=metrics,
+        logging=logging_settings,
+        pools=pools,
+        hosts=hosts,
+        source=filename,
     )
 
 

@@ -1,0 +1,248 @@
+"""One request/response exchange with an upstream, written straight to the client.
+
+The response parser (httptools/llhttp) calls back into the Exchange; the head and body
+chunks are written to the client transport as they arrive (no per-chunk await). The
+client transport's high-water mark is the read-ahead buffer: only when that much is
+waiting for a slow client is the upstream paused.
+
+Failure edges (pingora's, see STYLE.md):
+* nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
+  closed an idle keep-alive connection while we sent; the request was never seen);
+* connection lost or garbage before the response head: 502;
+* no response head within the route's read timeout: 504;
+* failure after the head went to the client: the client connection is aborted, never a
+  second response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import httptools
+
+from .headers import filter_response_headers
+
+if TYPE_CHECKING:
+    from .pools import UpstreamConnection
+    from .proxy import ClientConnection, Request
+
+
+class Outcome(Enum):
+    COMPLETE = "complete"  # response fully relayed; connection reusable if keep_alive
+    UPGRADED = "upgraded"  # 101 relayed; the tunnel takes over both transports
+    RETRY = "retry"  # failed before any byte came back on a reused connection
+    FAILED = "failed"  # an error answer was (or could not be) sent; see .error_status
+    ABORTED = "aborted"  # failed after the head was sent: the client connection is aborted
+
+
+_NO_BODY_STATUS = frozenset({204, 304})
+_HIDDEN = frozenset({b"server", b"date", b"x-pad"})
+
+
+class Exchange:
+    __slots__ = (
+        "bytes_out",
+        "chunked_out",
+        "client",
+        "close_delimited",
+        "conn",
+        "done",
+        "error_status",
+        "got_bytes",
+        "head_only",
+        "head_sent",
+        "headers",
+        "keep_alive",
+        "parser",
+        "reason",
+        "req",
+        "skip_interim",
+        "status",
+        "upgrade",
+    )
+
+    def __init__(
+        self,
+        client: ClientConnection,
+        req: Request,
+        conn: UpstreamConnection,
+        *,
+        head_only: bool,
+        upgrade: bool,
+    ) -> None:
+        self.client = client
+        self.req = req
+        self.conn = conn
+        self.head_only = head_only
+        self.upgrade = upgrade
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.reason = b""
+        self.status = 0
+        self.head_sent = False
+        self.got_bytes = False
+        self.chunked_out = False
+        self.close_delimited = False
+        self.keep_alive = False
+        self.skip_interim = False
+        self.bytes_out = 0
+        self.error_status = 0
+        self.done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+    # -- input from the upstream connection ---------------------------------------
+
+    def upstream_data(self, data: bytes) -> None:
+        self.got_bytes = True
+        self.conn.last_read = self.client.state.now
+        if self.done.done():  # bytes after the end of the response: never reuse
+            self.conn.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            if self.status == 101 and self.upgrade:
+                rest = data[exc.args[0] :]
+                self._finish(Outcome.UPGRADED)
+                if rest:
+                    self.client.write_raw(rest)
+            else:
+                self.fail(502, "upstream sent an unexpected upgrade")
+        except httptools.HttpParserError as exc:
+            self.fail(502, f"upstream sent an invalid response: {exc}")
+        else:
+            if self.status == 101 and not self.done.done():
+                if self.upgrade:
+                    self._finish(Outcome.UPGRADED)
+                else:
+                    self.fail(502, "upstream sent an unexpected upgrade")
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        if self.done.done():
+            return
+        if self.head_sent and self.close_delimited:
+            self._end_body()
+            self.keep_alive = False
+            self._finish(Outcome.COMPLETE)
+        elif not self.got_bytes and self.conn.reused:
+            self._finish(Outcome.RETRY)
+        else:
+            self.fail(502, "upstream closed the connection prematurely")
+
+    def timed_out(self) -> None:
+        self.fail(504, "upstream timed out")
+
+    # -- parser callbacks ---------------------------------------------------------
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason = reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # Interim answer (we never send Expect upstream, but an upstream may): drop it.
+            self.skip_interim = True
+            self.headers = []
+            return
+        self.status = status
+        self.keep_alive = self.parser.should_keep_alive()
+        self._send_head()
+        if self.head_only and not self.done.done():
+            # httptools cannot be told the response is to HEAD: end here and never let
+            # this parser read another byte (the connection gets a new one next time).
+            self._finish(Outcome.COMPLETE)
+
+    def on_body(self, body: bytes) -> None:
+        if self.done.done():
+            return
+        self.bytes_out += len(body)
+        client = self.client
+        if self.chunked_out:
+            client.write_raw(b"%x\r\n%b\r\n" % (len(body), body))
+        else:
+            client.write_raw(body)
+        if client.paused_writing and self.conn.transport is not None:
+            self.conn.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        if self.skip_interim:
+            self.skip_interim = False
+            return
+        if self.done.done() or self.status == 101:  # 101: HttpParserUpgrade follows
+            return
+        self._end_body()
+        self._finish(Outcome.COMPLETE)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _send_head(self) -> None:
+        state = self.client.state
+        settings = state.settings
+        status = self.status
+        headers = filter_response_headers(
+            self.headers, settings.secure_cookies, state.samesite, keep_upgrade=status == 101
+        )
+        has_length = False
+        for name, _ in self.headers:
+            low = name.lower()
+            if low == b"content-length":
+                has_length = True
+            elif low == b"transfer-encoding":
+                has_length = False
+                break
+        no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
+        req = self.req
+        parts = [
+            b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
+            % (status, self.reason or b"", state.server_header, state.date_header)
+        ]
+        for name, value in headers:
+            if name.lower() in _HIDDEN:
+                continue
+            parts += (name, b": ", value, b"\r\n")
+        if status == 101:
+            parts.append(b"Connection: upgrade\r\n\r\n")
+        else:
+            if not no_body and not has_length:
+                if req.http11:
+                    self.chunked_out = True
+                    parts.append(b"Transfer-Encoding: chunked\r\n")
+                else:
+                    req.keep_alive = False
+            if not self.keep_alive and not no_body and not has_length and not self._chunked_in():
+                self.close_delimited = True
+            parts.append(
+                b"Connection: keep-alive\r\n\r\n"
+                if req.keep_alive
+                else b"Connection: close\r\n\r\n"
+            )
+        req.status = status
+        self.head_sent = True
+        self.client.write_raw(b"".join(parts))
+
+    def _chunked_in(self) -> bool:
+        for name, value in self.headers:
+            if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                return True
+        return False
+
+    def _end_body(self) -> None:
+        if self.chunked_out:
+            self.chunked_out = False
+            self.client.write_raw(b"0\r\n\r\n")
+
+    def fail(self, status: int, reason: str) -> None:
+        if self.done.done():
+            return
+        self.req.error = reason
+        self.error_status = status
+        self.conn.close()
+        self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)
+
+    def _finish(self, outcome: Outcome) -> None:
+        if not self.done.done():
+            self.done.set_result(outcome)

@@ -1,0 +1,218 @@
+"""Header rules, both directions (pure; bytes in, bytes out, on the hot path).
+
+To the upstream
+---------------
+* Removed from the client's request: hop-by-hop headers (Connection, Keep-Alive,
+  Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
+  Proxy-Authenticate) and every header the client's Connection header names; Host,
+  Content-Length and Expect (the router frames the body itself); every header the router
+  sets (X-Real-IP, X-Forwarded-*, X-Request-ID, X-Odoo-dbfilter) in any case and count;
+  names with '_' unless ``underscores_in_headers`` (nginx's default). Even with underscores
+  allowed, a name that is one of ours once '_' reads as '-' is removed: Werkzeug maps
+  ``X_Odoo_dbfilter`` to the same WSGI key as ``X-Odoo-dbfilter`` (NOTES.md).
+* Set by the router, after the filtering, so a client's Connection header cannot remove
+  them: Host, X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host,
+  X-Odoo-dbfilter (only when the host rule has one), X-Request-ID.
+
+Forwarding modes
+----------------
+* ``append`` (nginx): X-Forwarded-For = client's values joined ", " + ", " + peer;
+  X-Forwarded-Proto = "https" when the client's first value is https (any case), else the
+  connection's scheme; X-Real-IP = peer.
+* ``trusted``: client values count only when the peer is a trusted proxy; the client
+  address is the right-most X-Forwarded-For entry that is not itself a trusted proxy, and
+  Odoo receives that one address (ProxyFix x_for=1 takes the last entry).
+
+From the upstream
+-----------------
+Hop-by-hop headers and those its Connection header names are removed; ``Secure`` is added
+to each Set-Cookie that lacks it (nginx ``proxy_cookie_flags ~ secure``) and
+``SameSite`` to the session cookie when configured.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .config import Forwarded
+
+Header = tuple[bytes, bytes]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-authenticate",
+    }
+)
+ROUTER_SET = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"expect",
+        b"x-real-ip",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-odoo-dbfilter",
+        b"x-request-id",
+    }
+)
+_DROP_REQUEST = HOP_BY_HOP | ROUTER_SET
+_RESPONSE_DROP = HOP_BY_HOP - {b"proxy-authenticate"}
+
+
+@dataclass(slots=True)
+class ClientView:
+    """What the forwarding rule concluded about the client."""
+
+    client_ip: str
+    proto: str
+    forwarded_for: str
+
+
+def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
+    tokens: set[bytes] = set()
+    for value in values:
+        for token in value.split(b","):
+            token = token.strip().lower()
+            if token:
+                tokens.add(token)
+    return frozenset(tokens)
+
+
+def _is_trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in n for n in nets)
+
+
+def client_view(
+    forwarded: Forwarded,
+    peer: str,
+    scheme: str,
+    xff: list[bytes],
+    xfp: bytes | None,
+) -> ClientView:
+    """Apply the forwarding rule to the client's X-Forwarded-For / -Proto values."""
+    if forwarded.mode == "append":
+        proto = "https" if xfp is not None and xfp.lower() == b"https" else scheme
+        if xff:
+            joined = b", ".join(xff).decode("latin-1")
+            return ClientView(peer, proto, f"{joined}, {peer}")
+        return ClientView(peer, proto, peer)
+    nets = forwarded.trusted_proxies
+    if not _is_trusted(peer, nets):
+        return ClientView(peer, scheme, peer)
+    client = peer
+    chain = [p.strip() for v in xff for p in v.decode("latin-1").split(",") if p.strip()]
+    for hop in reversed(chain):
+        client = hop
+        if not _is_trusted(hop, nets):
+            break
+    try:
+        client = str(ipaddress.ip_address(client))
+    except ValueError:
+        client = peer  # a garbage entry from a trusted proxy's client: fall back to the peer
+    proto = scheme
+    if xfp is not None:
+        first = xfp.split(b",")[0].strip().lower()
+        if first in (b"http", b"https"):
+            proto = first.decode("ascii")
+    return ClientView(client, proto, client)
+
+
+def upstream_request_head(
+    method: bytes,
+    target: bytes,
+    headers: list[Header],
+    *,
+    host: str,
+    view: ClientView,
+    dbfilter: str | None,
+    request_id: str,
+    underscores: bool,
+    body_length: int | None,
+    chunked: bool = False,
+    upgrade: bytes | None = None,
+) -> bytes:
+    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading)."""
+    conn_values = [v for n, v in headers if n.lower() == b"connection"]
+    named = connection_tokens(conn_values) if conn_values else frozenset()
+    host_b = host.encode("latin-1")
+    parts = [
+        method, b" ", target, b" HTTP/1.1\r\nHost: ", host_b,
+        b"\r\nX-Real-IP: ", view.client_ip.encode("latin-1"),
+        b"\r\nX-Forwarded-For: ", view.forwarded_for.encode("latin-1"),
+        b"\r\nX-Forwarded-Proto: ", view.proto.encode("latin-1"),
+        b"\r\nX-Forwarded-Host: ", host_b,
+        b"\r\nX-Request-ID: ", request_id.encode("latin-1"), b"\r\n",
+    ]  # fmt: skip
+    if dbfilter:
+        parts += (b"X-Odoo-dbfilter: ", dbfilter.encode("latin-1"), b"\r\n")
+    if upgrade is not None:
+        parts += (b"Connection: upgrade\r\nUpgrade: ", upgrade, b"\r\n")
+    else:
+        parts.append(b"Connection: keep-alive\r\n")
+    if chunked:
+        parts.append(b"Transfer-Encoding: chunked\r\n")
+    elif body_length is not None:
+        parts += (b"Content-Length: ", str(body_length).encode("ascii"), b"\r\n")
+    for name, value in headers:
+        low = name.lower()
+        if low in _DROP_REQUEST or low in named:
+            continue
+        if b"_" in low and (not underscores or low.replace(b"_", b"-") in _DROP_REQUEST):
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def _has_attr(cookie: bytes, attr: bytes) -> bool:
+    return any(part.split(b"=", 1)[0].strip().lower() == attr for part in cookie.split(b";")[1:])
+
+
+def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> bytes:
+    if secure and not _has_attr(value, b"secure"):
+        value += b"; Secure"
+    if (
+        samesite is not None
+        and value.lstrip().startswith(b"session_id=")
+        and not _has_attr(value, b"samesite")
+    ):
+        value += b"; SameSite=" + samesite
+    return value
+
+
+def filter_response_headers(
+    headers: list[Header], secure: bool, samesite: bytes | None, keep_upgrade: bool
+) -> list[Header]:
+    """Upstream response headers as the client gets them (Content-Length kept as sent)."""
+    named: frozenset[bytes] = frozenset()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            named = named | connection_tokens([value])
+    out: list[Header] = []
+    for name, value in headers:
+        low = name.lower()
+        if low in _RESPONSE_DROP:
+            if keep_upgrade and low == b"upgrade":
+                out.append((name, value))
+            continue
+        if low in named and not (keep_upgrade and low == b"upgrade"):
+            continue
+        if low == b"set-cookie" and (secure or samesite is not None):
+            value = rewrite_set_cookie(value, secure, samesite)
+        out.append((name, value))
+    return out

@@ -1,0 +1,236 @@
+"""Upstream pools: keep-alive connections, round robin, passive health (nginx semantics).
+
+* ``keepalive`` is the number of *idle* connections kept per pool (nginx ``keepalive N``),
+  not a cap on concurrency: under load new connections are opened as needed.
+* A connection returns to the idle list only after a complete, well-framed exchange whose
+  response allowed keep-alive; anything else is closed.
+* Names are resolved for every new connection (Docker's DNS changes when a container is
+  recreated), so a server that is down or unresolvable at start never stops the router.
+* Passive health: ``max_fails`` failures within ``fail_timeout`` take a server out for
+  ``fail_timeout``; a pool with one server never marks it down (as nginx), and when every
+  server is down the least recently failed one is tried anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .config import Pool as PoolConfig
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
+
+class UpstreamError(Exception):
+    """Connecting to or talking with an upstream failed; ``kind`` is connect | timeout | reset."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One TCP connection to an upstream server; carries one exchange at a time."""
+
+    __slots__ = (
+        "addr",
+        "closed",
+        "drain_waiter",
+        "exchange",
+        "last_read",
+        "paused_writing",
+        "pool",
+        "reused",
+        "server",
+        "transport",
+    )
+
+    def __init__(self, pool: UpstreamPool, server: int) -> None:
+        self.pool = pool
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.closed = False
+        self.reused = False
+        self.addr = ""
+        self.last_read = 0.0
+        self.paused_writing = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.addr = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
+
+    def data_received(self, data: bytes) -> None:
+        ex = self.exchange
+        if ex is None:  # bytes on an idle connection: framing is in doubt, never reuse it
+            self.close()
+            return
+        ex.upstream_data(data)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_exception(UpstreamError("reset", "upstream closed"))
+        ex = self.exchange
+        if ex is not None:
+            self.exchange = None
+            ex.upstream_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.paused_writing = True
+
+    def resume_writing(self) -> None:
+        self.paused_writing = False
+        w = self.drain_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    async def drain(self) -> None:
+        if self.paused_writing and not self.closed:
+            self.drain_waiter = asyncio.get_running_loop().create_future()
+            await self.drain_waiter
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pool.forget(self)
+            if self.transport is not None:
+                self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self.closed = True
+        self.pool.forget(self)
+
+
+class UpstreamPool:
+    def __init__(self, cfg: PoolConfig, on_error: Callable[[str, str], None] | None = None) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.idle: deque[UpstreamConnection] = deque()
+        self.active: set[UpstreamConnection] = set()
+        self._next = 0
+        self._fails = [0] * len(cfg.servers)
+        self._first_fail = [0.0] * len(cfg.servers)
+        self._down_until = [0.0] * len(cfg.servers)
+        self.on_error = on_error
+
+    # -- selection and health -------------------------------------------------------
+
+    def _pick(self) -> int:
+        n = len(self.cfg.servers)
+        if n == 1:
+            return 0
+        now = time.monotonic()
+        for _ in range(n):
+            i = self._next % n
+            self._next += 1
+            if self._down_until[i] <= now:
+                return i
+        return min(range(n), key=lambda i: self._down_until[i])
+
+    def mark_failed(self, server: int) -> None:
+        cfg = self.cfg
+        if len(cfg.servers) == 1 or cfg.max_fails == 0:
+            return
+        now = time.monotonic()
+        if now - self._first_fail[server] > cfg.fail_timeout:
+            self._first_fail[server] = now
+            self._fails[server] = 0
+        self._fails[server] += 1
+        if self._fails[server] >= cfg.max_fails:
+            self._down_until[server] = now + cfg.fail_timeout
+            self._fails[server] = 0
+
+    def mark_ok(self, server: int) -> None:
+        self._fails[server] = 0
+
+    # -- connections ----------------------------------------------------------------
+
+    def take_idle(self) -> UpstreamConnection | None:
+        idle = self.idle
+        while idle:
+            conn = idle.pop()  # most recently used first: the least likely to be stale
+            if not conn.closed:
+                self.active.add(conn)
+                conn.reused = True
+                return conn
+        return None
+
+    async def connect(self, timeout: float, avoid: int | None = None) -> UpstreamConnection:
+        server = self._pick()
+        if avoid is not None and server == avoid and len(self.cfg.servers) > 1:
+            server = self._pick()
+        host, port = self.cfg.servers[server]
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                _, conn = await loop.create_connection(
+                    lambda: UpstreamConnection(self, server), host, port
+                )
+        except TimeoutError:
+            self.mark_failed(server)
+            self._report("timeout")
+            raise UpstreamError("timeout", f"connect to {host}:{port} timed out") from None
+        except OSError as exc:
+            self.mark_failed(server)
+            self._report("connect")
+            raise UpstreamError(
+                "connect", f"connect to {host}:{port}: {exc.strerror or exc}"
+            ) from None
+        self.active.add(conn)
+        return conn
+
+    def _report(self, kind: str) -> None:
+        if self.on_error is not None:
+            self.on_error(self.name, kind)
+
+    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+        self.active.discard(conn)
+        if not reusable or conn.closed or len(self.idle) >= self.cfg.keepalive:
+            conn.close()
+            return
+        conn.exchange = None
+        self.idle.append(conn)
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        self.active.discard(conn)
+        with contextlib.suppress(ValueError):
+            self.idle.remove(conn)
+
+    def close_idle(self) -> None:
+        while self.idle:
+            self.idle.pop().close()
+
+
+class Pools:
+    """All pools of one routing table generation; a reload makes a new set."""
+
+    def __init__(
+        self, configs: dict[str, PoolConfig], on_error: Callable[[str, str], None] | None = None
+    ) -> None:
+        self.by_name = {name: UpstreamPool(cfg, on_error) for name, cfg in configs.items()}
+
+    def __getitem__(self, name: str) -> UpstreamPool:
+        return self.by_name[name]
+
+    def close_idle(self) -> None:
+        for pool in self.by_name.values():
+            pool.close_idle()

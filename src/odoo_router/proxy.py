@@ -1,0 +1,611 @@
+"""The client side of the data path: one asyncio Protocol per client connection.
+
+Phases of a request (pingora's, see STYLE.md), each a method below:
+1. request filter  -- ``on_headers_complete``: framing and limits (400/413/414/494), host
+   and path normalisation, the forwarding rule, then ``routing.decide`` (pure);
+2. local answers   -- redirect / respond / refusals are written without an upstream;
+3. request body    -- buffered whole (memory, then a temp file) before any upstream is
+   contacted, unless the route streams; the RPC firewall reads it here;
+4. upstream peer   -- an idle keep-alive connection of the pool, or a new one;
+5. upstream request headers -- ``headers.upstream_request_head``;
+6. response        -- exchange.Exchange relays head and body as they arrive;
+7. logging         -- ``WorkerState.finish`` runs for every request, whatever happened.
+
+httptools parses requests in order as bytes arrive; requests queue here and one task per
+connection answers them in order, so pipelined requests are answered in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections import deque
+from typing import IO, TYPE_CHECKING
+
+import httptools
+
+from . import headers as hdr
+from .exchange import Exchange, Outcome
+from .pages import error_page, status_line
+from .pools import UpstreamConnection, UpstreamError
+from .routing import Decision, Facts, LocalAnswer, decide
+from .uri import BadRequest, normalise_host, normalise_path, split_absolute
+
+if TYPE_CHECKING:
+    from .state import WorkerState
+    from .tunnel import Tunnel
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_MAX_QUEUED = 16
+
+
+class Request:
+    """One request and everything known about it: the per-request context."""
+
+    __slots__ = (
+        "body",
+        "body_file",
+        "body_size",
+        "body_waiter",
+        "bytes_out",
+        "chunked",
+        "client_ip",
+        "complete",
+        "content_length",
+        "decision",
+        "error",
+        "error_status",
+        "expect_continue",
+        "headers",
+        "host",
+        "http11",
+        "keep_alive",
+        "method",
+        "path",
+        "request_id",
+        "sink",
+        "start",
+        "status",
+        "target",
+        "upgrade",
+        "upstream_addr",
+        "upstream_start",
+        "upstream_status",
+        "upstream_time",
+        "url",
+        "view",
+    )
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.method = "GET"
+        self.http11 = True
+        self.keep_alive = False
+        self.upgrade = False
+        self.host = "-"
+        self.path = "-"
+        self.target = b""
+        self.content_length: int | None = None
+        self.chunked = False
+        self.expect_continue = False
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.body_file: IO[bytes] | None = None
+        self.complete = False
+        self.body_waiter: asyncio.Future[None] | None = None
+        self.sink: UpstreamConnection | None = None
+        self.decision: Decision | None = None
+        self.view: hdr.ClientView | None = None
+        self.client_ip = ""
+        self.request_id = ""
+        self.status = 0
+        self.bytes_out = 0
+        self.error: str | None = None
+        self.error_status = 0
+        self.upstream_addr = ""
+        self.upstream_status = 0
+        self.upstream_start = 0.0
+        self.upstream_time: float | None = None
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, state: WorkerState) -> None:
+        self.state = state
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.peer = "127.0.0.1"
+        self.scheme = "http"
+        self.queue: deque[Request] = deque()
+        self.cur: Request | None = None  # the request being parsed
+        self.cur_done = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.exchange: Exchange | None = None
+        self.tunnel: Tunnel | None = None
+        self.upgrade_rest = b""
+        self.paused_writing = False
+        self.paused_reading = False
+        self.drain_waiter: asyncio.Future[None] | None = None
+        self.closed = False
+        self.parse_failed = False
+        self.header_bytes = 0
+        self.served = 0
+        self.last_activity = state.now
+        self.task: asyncio.Task[None] | None = None
+
+    # -- transport events -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.peer = peer[0]
+        elif peer:
+            self.peer = "unix"
+        transport.set_write_buffer_limits(high=self.state.settings.response_buffer)  # type: ignore[attr-defined]
+        self.state.connection_opened(self)
+        self.task = asyncio.get_running_loop().create_task(self._serve())
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = self.state.now
+        if self.tunnel is not None:
+            self.tunnel.from_client(data)
+            return
+        if self.parse_failed:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self.upgrade_rest = data[exc.args[0] :]
+            self.pause_reading()  # the rest belongs to the tunnel, if one is made
+        except httptools.HttpParserCallbackError as exc:
+            ctx = exc.__context__
+            self._parse_error(ctx.status if isinstance(ctx, BadRequest) else 400)
+        except httptools.HttpParserError:
+            self._parse_error(400)
+
+    def eof_received(self) -> bool:
+        if self.tunnel is not None:
+            self.tunnel.client_eof()
+            return True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.state.connection_closed(self)
+        if self.tunnel is not None:
+            self.tunnel.close()
+        ex = self.exchange
+        if ex is not None and not ex.done.done():
+            ex.req.status = ex.req.status or 499
+            ex.req.error = "client closed the connection"
+            ex.conn.close()  # never reuse an upstream connection whose exchange was cut
+            ex.done.set_result(Outcome.ABORTED)
+        for req in self.queue:
+            if req.body_waiter is not None and not req.body_waiter.done():
+                req.body_waiter.set_result(None)
+        self._wake()
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.paused_writing = True
+
+    def resume_writing(self) -> None:
+        self.paused_writing = False
+        ex = self.exchange
+        if ex is not None and ex.conn.transport is not None and not ex.conn.closed:
+            ex.conn.transport.resume_reading()
+        if self.tunnel is not None:
+            self.tunnel.client_drained()
+        if self.drain_waiter is not None and not self.drain_waiter.done():
+            self.drain_waiter.set_result(None)
+
+    def pause_reading(self) -> None:
+        if not self.paused_reading and self.transport is not None:
+            self.paused_reading = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.paused_reading and self.transport is not None and not self.closed:
+            self.paused_reading = False
+            self.transport.resume_reading()
+
+    def write_raw(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.paused_writing and not self.closed:
+            self.drain_waiter = asyncio.get_running_loop().create_future()
+            await self.drain_waiter
+
+    # -- parser callbacks: phase 1, the request filter -------------------------------
+
+    def on_message_begin(self) -> None:
+        self.cur = Request(time.monotonic())
+        self.cur_done = False
+        self.header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        req = self.cur
+        assert req is not None
+        req.url += url
+        if len(req.url) > self.state.settings.large_client_header_buffers:
+            raise BadRequest("request URI too long", 414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self.cur
+        assert req is not None
+        size = len(name) + len(value) + 4
+        limit = self.state.settings.large_client_header_buffers
+        self.header_bytes += size
+        if size > limit or self.header_bytes > 4 * limit:
+            raise BadRequest("request header or cookie too large", 494)
+        req.headers.append((name, value))
+        if len(req.headers) > self.state.settings.max_header_count:
+            raise BadRequest("too many request headers", 494)
+
+    def on_headers_complete(self) -> None:
+        req = self.cur
+        assert req is not None
+        parser = self.parser
+        req.method = parser.get_method().decode("ascii", "replace")
+        req.http11 = parser.get_http_version() == "1.1"
+        req.keep_alive = parser.should_keep_alive()
+        req.upgrade = parser.should_upgrade()
+        self._filter(req)
+        self.queue.append(req)
+        if len(self.queue) > _MAX_QUEUED:
+            self.pause_reading()
+        self._wake()
+
+    def on_body(self, body: bytes) -> None:
+        req = self.cur
+        assert req is not None
+        req.body_size += len(body)
+        if req.body_size > self.state.settings.client_max_body_size:
+            raise BadRequest("request body too large", 413)
+        if req.error_status or (req.decision is not None and req.decision.local is not None):
+            return  # nobody will read it
+        sink = req.sink
+        if sink is not None:
+            if not sink.closed and sink.transport is not None:
+                sink.transport.write(b"%x\r\n%b\r\n" % (len(body), body) if req.chunked else body)
+            return
+        if req.body_file is not None:
+            req.body_file.write(body)
+        elif req.body_size > self.state.settings.request_buffer_memory:
+            f = tempfile.TemporaryFile(dir=self.state.settings.temp_dir)  # noqa: SIM115 - closed by _serve
+            f.writelines(req.body)
+            f.write(body)
+            req.body = []
+            req.body_file = f
+        else:
+            req.body.append(body)
+
+    def on_message_complete(self) -> None:
+        req = self.cur
+        assert req is not None
+        req.complete = True
+        self.cur_done = True
+        if req.sink is not None and req.chunked and not req.sink.closed and req.sink.transport:
+            req.sink.transport.write(b"0\r\n\r\n")
+        w = req.body_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _filter(self, req: Request) -> None:
+        """Framing, limits, normalisation, forwarding rule and the routing decision."""
+        settings = self.state.settings
+        hosts: list[bytes] = []
+        xff: list[bytes] = []
+        xfp: bytes | None = None
+        authorization: str | None = None
+        for name, value in req.headers:
+            low = name.lower()
+            if low == b"host":
+                hosts.append(value)
+            elif low == b"content-length":
+                req.content_length = int(value)  # llhttp has validated the digits
+            elif low == b"transfer-encoding":
+                req.chunked = True
+                if not req.http11:
+                    raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
+            elif low == b"x-forwarded-for":
+                xff.append(value)
+            elif low == b"x-forwarded-proto":
+                if xfp is None:
+                    xfp = value
+            elif low == b"expect":
+                req.expect_continue = value.lower() == b"100-continue"
+            elif low == b"authorization":
+                authorization = value.decode("latin-1")
+        if len(hosts) > 1:
+            raise BadRequest("client sent duplicate host header")
+        target = req.url
+        if target[:1] == b"/":
+            host_raw = hosts[0].decode("latin-1") if hosts else None
+        elif target[:4].lower() == b"http":
+            host_raw, target = split_absolute(target)
+        else:
+            raise BadRequest("client sent invalid request")
+        if not hosts and req.http11:
+            raise BadRequest('client sent HTTP/1.1 request without "Host" header')
+        req.host = normalise_host(host_raw) if host_raw is not None else settings.server_name
+        req.target = target
+        req.path, _ = normalise_path(target)
+        if req.content_length is not None and req.content_length > settings.client_max_body_size:
+            raise BadRequest("request body too large", 413)
+        view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
+        req.view = view
+        req.client_ip = view.client_ip
+        req.request_id = self.state.new_request_id()
+        req.decision = decide(
+            self.state.table,
+            Facts(req.method, req.host, req.path, view.client_ip, authorization, req.upgrade),
+        )
+        if req.content_length is None and not req.chunked:
+            req.complete = True
+
+    def _parse_error(self, status: int) -> None:
+        """A request that cannot be parsed or is refused before routing ends the connection."""
+        self.parse_failed = True
+        req = self.cur
+        if req is None or self.cur_done:  # the error is in a message not yet begun
+            req = Request(time.monotonic())
+        req.error_status = status
+        req.keep_alive = False
+        req.complete = True
+        if not self.queue or self.queue[-1] is not req:
+            self.queue.append(req)
+        w = req.body_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+        self.pause_reading()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self.waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # -- the per-connection task: phases 2..7 ------------------------------------------
+
+    async def _serve(self) -> None:
+        state = self.state
+        loop = asyncio.get_running_loop()
+        try:
+            while not self.closed:
+                if not self.queue:
+                    if state.draining:
+                        break
+                    self.waiter = loop.create_future()
+                    await self.waiter
+                    self.waiter = None
+                    continue
+                req = self.queue[0]
+                try:
+                    await self._handle(req)
+                finally:
+                    self.queue.popleft()
+                    if req.body_file is not None:
+                        req.body_file.close()
+                    state.finish(self, req)
+                if self.tunnel is not None:
+                    await self.tunnel.closed
+                    break
+                self.served += 1
+                if (
+                    not req.keep_alive
+                    or self.served >= state.settings.keepalive_requests
+                    or state.draining
+                ):
+                    break
+                if len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
+                    self.resume_reading()
+        except Exception as exc:  # a bug must cost one connection, never the worker
+            state.log_error(f"internal error on connection from {self.peer}: {exc!r}")
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def _answer(self, req: Request, answer: LocalAnswer) -> None:
+        """Write a response the router makes itself (phase 2)."""
+        state = self.state
+        req.status = answer.status
+        body = b"" if req.method == "HEAD" else answer.body
+        first, *rest = answer.headers or (("Content-Type", "text/html"),)
+        parts = [
+            status_line(answer.status),
+            b"Server: %b\r\nDate: %b\r\n%b: %b\r\nContent-Length: %d\r\n"
+            % (
+                state.server_header,
+                state.date_header,
+                first[0].encode("latin-1"),
+                first[1].encode("latin-1"),
+                len(answer.body),
+            ),
+            b"Connection: keep-alive\r\n" if req.keep_alive else b"Connection: close\r\n",
+        ]
+        for name, value in rest:
+            parts.append(b"%b: %b\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
+        parts.append(b"\r\n")
+        parts.append(body)
+        req.bytes_out = len(body)
+        self.write_raw(b"".join(parts))
+
+    def _error(self, req: Request, status: int) -> None:
+        if status in (400, 408, 413, 414, 494, 501) or not req.complete:
+            req.keep_alive = False  # framing is in doubt, or the body was never read
+        self._answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
+
+    async def _handle(self, req: Request) -> None:
+        if req.error_status:
+            self._error(req, req.error_status)
+            return
+        decision = req.decision
+        assert decision is not None
+        if decision.local is not None:
+            if not req.complete and req.upgrade:
+                req.keep_alive = False
+            self._answer(req, decision.local)
+            if self.upgrade_rest or req.upgrade:
+                req.keep_alive = False  # the parser is in upgrade mode: no further requests
+            return
+        action = decision.proxy
+        assert action is not None
+        websocket = req.upgrade and action.websocket
+        if req.upgrade and not websocket:
+            req.keep_alive = False  # forwarded as a plain request; the parser cannot go on
+        if action.request_buffering or action.rpc_firewall:
+            if not await self._read_body(req):
+                return
+            if action.rpc_firewall and decision.tenant_db is not None:
+                refusal = self.state.rpc_check(req, decision.tenant_db, action.rpc_body_limit)
+                if refusal is not None:
+                    self._answer(req, refusal)
+                    return
+        await self._proxy(req, decision, websocket)
+
+    async def _read_body(self, req: Request) -> bool:
+        """Phase 3: wait for the whole body; False when the request was answered already."""
+        if req.complete:
+            return not req.error_status or self._late_error(req)
+        if req.expect_continue:
+            self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+        req.body_waiter = asyncio.get_running_loop().create_future()
+        await req.body_waiter
+        if self.closed:
+            req.status = 499
+            return False
+        return not req.error_status or self._late_error(req)
+
+    def _late_error(self, req: Request) -> bool:
+        self._error(req, req.error_status)
+        return False
+
+    async def _proxy(self, req: Request, decision: Decision, websocket: bool) -> None:
+        """Phases 4-6: pick a connection, send the request, relay the response."""
+        action = decision.proxy
+        assert action is not None and req.view is not None
+        state = self.state
+        pool = state.pools[action.pool]
+        connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
+        settings = state.settings
+        head = hdr.upstream_request_head(
+            req.method.encode("ascii"),
+            req.target,
+            req.headers,
+            host=req.host,
+            view=req.view,
+            dbfilter=decision.dbfilter,
+            request_id=req.request_id,
+            underscores=settings.underscores_in_headers,
+            body_length=req.body_size if req.complete else req.content_length,
+            chunked=not req.complete and req.chunked,
+            upgrade=self._upgrade_value(req) if websocket else None,
+        )
+        retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
+        stale_retry = req.complete  # a replayable request survives one stale keep-alive
+        req.upstream_start = time.monotonic()
+        while True:
+            conn = pool.take_idle()
+            if conn is None:
+                try:
+                    conn = await pool.connect(connect_timeout)
+                except UpstreamError as exc:
+                    if self.closed:
+                        req.status = 499
+                        return
+                    if retries > 0:
+                        retries -= 1
+                        continue
+                    req.error = str(exc)
+                    self._error(req, 504 if exc.kind == "timeout" else 502)
+                    return
+            if self.closed:
+                pool.release(conn, True)
+                req.status = 499
+                return
+            req.upstream_addr = conn.addr
+            ex = Exchange(self, req, conn, head_only=req.method == "HEAD", upgrade=websocket)
+            conn.exchange = ex
+            conn.last_read = state.now
+            self.exchange = ex
+            outcome = await self._send_and_wait(req, conn, ex, head)
+            self.exchange = None
+            if outcome is Outcome.RETRY and stale_retry:
+                stale_retry = False
+                conn.close()
+                continue
+            break
+        req.upstream_status = ex.status
+        req.upstream_time = time.monotonic() - req.upstream_start
+        req.bytes_out = ex.bytes_out
+        if outcome is Outcome.COMPLETE:
+            pool.mark_ok(conn.server)
+            reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
+            conn.exchange = None
+            pool.release(conn, reusable and not conn.closed)
+            if ex.head_only:
+                conn.close()
+        elif outcome is Outcome.UPGRADED:
+            from .tunnel import Tunnel
+
+            pool.forget(conn)
+            self.tunnel = Tunnel(self, conn, action.read_timeout, self.upgrade_rest)
+            self.upgrade_rest = b""
+            self.resume_reading()
+        elif outcome is Outcome.ABORTED:
+            conn.close()
+            if req.status != 499 and self.transport is not None:
+                self.transport.abort()
+            self.closed = True
+        else:  # FAILED or a second RETRY
+            conn.close()
+            if outcome is Outcome.FAILED and ex.error_status == 502:
+                pool.mark_failed(conn.server)
+            state.upstream_error(action.pool, "timeout" if ex.error_status == 504 else "reset")
+            self._error(req, ex.error_status or 502)
+
+    @staticmethod
+    def _upgrade_value(req: Request) -> bytes:
+        for name, value in req.headers:
+            if name.lower() == b"upgrade":
+                return value
+        return b"websocket"
+
+    async def _send_and_wait(
+        self, req: Request, conn: UpstreamConnection, ex: Exchange, head: bytes
+    ) -> Outcome:
+        transport = conn.transport
+        assert transport is not None
+        if req.body_file is not None:
+            transport.write(head)
+            req.body_file.seek(0)
+            while chunk := req.body_file.read(256 * 1024):
+                transport.write(chunk)
+                await conn.drain()
+                if ex.done.done():
+                    break
+        elif req.complete:
+            transport.write(head + b"".join(req.body) if req.body else head)
+        else:  # streaming body: what came so far, then on_body writes straight through
+            transport.write(head)
+            for chunk in req.body:
+                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if req.chunked else chunk)
+            req.body = []
+            req.sink = conn
+        with contextlib.suppress(asyncio.CancelledError):
+            return await ex.done
+        return Outcome.ABORTED

@@ -1,0 +1,258 @@
+"""Routing: compile the config into an immutable table, then decide (pure, no I/O).
+
+Theory of operation
+-------------------
+Host first, then path, then exactly one action.
+
+1. Host rule: exact names (a dict lookup), then the regex rules in file order, then the
+   default rule. The host is already normalised (uri.normalise_host), so a rule never sees
+   case or port variants. Named regex groups feed the dbfilter and redirect templates.
+2. Route: the host rule's routes in order, first match wins, on the *normalised* path
+   (uri.normalise_path); a ``lang_prefix`` route also matches ``/<lang>/...``, which Odoo's
+   http_routing rewrites to ``/...`` (docs/security.md).
+3. Access: a host rule with ``allow`` answers 403 to client addresses outside it; a route
+   with ``auth`` answers 401 without valid basic credentials.
+4. Action: proxy (pool + options), redirect, or respond. Local answers carry their full
+   status, headers and body so the I/O layer only writes bytes.
+
+nginx-compat translation keeps nginx's location precedence by listing each host's exact
+locations first, its regex locations in file order, then the prefix catch-all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .config import (
+    Action,
+    BasicAuth,
+    Config,
+    HostRule,
+    Pool,
+    ProxyAction,
+    RedirectAction,
+    RespondAction,
+    Route,
+)
+from .pages import error_page
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What routing may look at. ``client_ip`` is the address after the trusted-proxy rule."""
+
+    method: str
+    host: str
+    path: str
+    client_ip: str = "127.0.0.1"
+    authorization: str | None = None
+    upgrade: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    host_rule: str
+    route: str
+    action: Action | None  # None when access control answered before the route's action
+    tenant_db: str | None  # the host's database (template filled), None for "all databases"
+    dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
+    local: LocalAnswer | None = None  # set for redirect / respond / access refusals
+
+    @property
+    def proxy(self) -> ProxyAction | None:
+        return self.action if isinstance(self.action, ProxyAction) and self.local is None else None
+
+
+Matcher = Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRoute:
+    route: Route
+    match: Matcher
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledHost:
+    rule: HostRule
+    routes: tuple[_CompiledRoute, ...]
+
+
+@dataclass(slots=True)
+class RoutingTable:
+    """Immutable after compile; a reload builds a new one and swaps the reference."""
+
+    exact: dict[str, _CompiledHost]
+    patterns: tuple[tuple[re.Pattern[str], _CompiledHost], ...]
+    default: _CompiledHost
+    pools: dict[str, Pool]
+    dbfilter_anchor: bool
+    _host_cache: dict[str, tuple[_CompiledHost, dict[str, str]]] = field(default_factory=dict)
+
+
+_HOST_CACHE_MAX = 4096
+
+
+def _path_matcher(route: Route) -> Matcher:
+    pattern = route.pattern
+    base: Matcher
+    if route.kind == "exact":
+        base = lambda path: path == pattern  # noqa: E731
+    elif route.kind == "prefix":
+        base = lambda path: path.startswith(pattern)  # noqa: E731
+    else:
+        search = re.compile(pattern).search
+        base = lambda path: search(path) is not None  # noqa: E731
+    if not route.lang_prefix:
+        return base
+    from .langprefix import strip_lang_prefix
+
+    def with_lang(path: str) -> bool:
+        if base(path):
+            return True
+        stripped = strip_lang_prefix(path)
+        return stripped is not None and base(stripped)
+
+    return with_lang
+
+
+def compile_table(config: Config) -> RoutingTable:
+    exact: dict[str, _CompiledHost] = {}
+    patterns: list[tuple[re.Pattern[str], _CompiledHost]] = []
+    default: _CompiledHost | None = None
+    for rule in config.hosts:
+        compiled = _CompiledHost(
+            rule, tuple(_CompiledRoute(r, _path_matcher(r)) for r in rule.routes)
+        )
+        for name in rule.exact:
+            exact[name] = compiled
+        if rule.regex is not None:
+            patterns.append((re.compile(rule.regex), compiled))
+        if rule.default:
+            default = compiled
+    assert default is not None, "config validation guarantees one default host rule"
+    return RoutingTable(
+        exact=exact,
+        patterns=tuple(patterns),
+        default=default,
+        pools=config.pools,
+        dbfilter_anchor=config.server.dbfilter_anchor,
+    )
+
+
+def match_host(table: RoutingTable, host: str) -> tuple[_CompiledHost, dict[str, str]]:
+    cached = table._host_cache.get(host)
+    if cached is not None:
+        return cached
+    found: tuple[_CompiledHost, dict[str, str]] | None = None
+    compiled = table.exact.get(host)
+    if compiled is not None:
+        found = (compiled, {})
+    else:
+        for regex, compiled in table.patterns:
+            m = regex.search(host)
+            if m is not None:
+                found = (compiled, {k: v or "" for k, v in m.groupdict().items()})
+                break
+    if found is None:
+        found = (table.default, {})
+    if len(table._host_cache) >= _HOST_CACHE_MAX:  # hosts are client-controlled: stay bounded
+        table._host_cache.clear()
+    table._host_cache[host] = found
+    return found
+
+
+def _fill(template: str, host: str, groups: dict[str, str]) -> str:
+    return template.format_map({"host": host, **groups})
+
+
+def _redirect(action: RedirectAction, host: str, groups: dict[str, str]) -> LocalAnswer:
+    location = _fill(action.location, host, groups)
+    return LocalAnswer(
+        action.status,
+        (("Content-Type", "text/html"), ("Location", location)),
+        error_page(action.status),
+    )
+
+
+def _respond(action: RespondAction) -> LocalAnswer:
+    return LocalAnswer(
+        action.status,
+        (("Content-Type", action.content_type), *action.headers),
+        action.body.encode("utf-8"),
+    )
+
+
+def _allowed(rule: HostRule, client_ip: str) -> bool:
+    if rule.allow is None:
+        return True
+    try:
+        addr = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(addr in net for net in rule.allow)
+
+
+def _authorised(auth: BasicAuth, header: str | None) -> bool:
+    from .passwords import check_basic_auth
+
+    return check_basic_auth(header, auth.users) is not None
+
+
+FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
+
+
+def decide(table: RoutingTable, facts: Facts) -> Decision:
+    compiled, groups = match_host(table, facts.host)
+    rule = compiled.rule
+    tenant_db = _fill(rule.dbfilter, facts.host, groups) if rule.dbfilter else None
+    dbfilter = tenant_db
+    if tenant_db is not None and table.dbfilter_anchor:
+        dbfilter = "^" + re.escape(tenant_db) + "$"
+    if not _allowed(rule, facts.client_ip):
+        return Decision(rule.name, "-", None, tenant_db, dbfilter, FORBIDDEN)
+    path = facts.path
+    for cr in compiled.routes:
+        if not cr.match(path):
+            continue
+        route = cr.route
+        if route.auth is not None and not _authorised(route.auth, facts.authorization):
+            realm = route.auth.realm.replace('"', "")
+            return Decision(
+                rule.name,
+                route.name,
+                None,
+                tenant_db,
+                dbfilter,
+                LocalAnswer(
+                    401,
+                    (("Content-Type", "text/html"), ("WWW-Authenticate", f'Basic realm="{realm}"')),
+                    error_page(401),
+                ),
+            )
+        action = route.action
+        local = None
+        if isinstance(action, RedirectAction):
+            local = _redirect(action, facts.host, groups)
+        elif isinstance(action, RespondAction):
+            local = _respond(action)
+        return Decision(rule.name, route.name, action, tenant_db, dbfilter, local)
+    # A host rule whose routes all miss: nginx would have no location either.
+    return Decision(
+        rule.name,
+        "-",
+        None,
+        tenant_db,
+        dbfilter,
+        LocalAnswer(404, (("Content-Type", "text/html"),), error_page(404)),
+    )

@@ -1,0 +1,155 @@
+"""Per-worker state shared by every connection: the routing table generation, pools,
+timers, and the logging phase.
+
+A reload calls ``swap``: new requests route on the new table and pools, while requests and
+websockets already in flight keep the objects they hold; the old pools' idle connections
+are closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from .config import Config, ServerSettings
+from .pools import Pools
+from .routing import LocalAnswer, RoutingTable, compile_table
+
+if TYPE_CHECKING:
+    from .proxy import ClientConnection, Request
+
+RequestObserver = Callable[["ClientConnection", "Request"], None]
+
+
+class WorkerState:
+    def __init__(self, config: Config) -> None:
+        self.settings: ServerSettings = config.server
+        self.config = config
+        self.table: RoutingTable = compile_table(config)
+        self.upstream_error_hooks: list[Callable[[str, str], None]] = []
+        self.pools = Pools(config.pools, self.upstream_error)
+        self.server_header = self.settings.server_header.encode("latin-1")
+        samesite = self.settings.session_cookie_samesite
+        self.samesite = samesite.encode("ascii") if samesite else None
+        self.now = time.monotonic()
+        self._date_second = 0
+        self.date_header = b""
+        self._update_date()
+        self.connections: set[ClientConnection] = set()
+        self.observers: list[RequestObserver] = []
+        self.conn_hooks: list[Callable[[int], None]] = []  # +1 opened / -1 closed
+        self.websocket_hooks: list[Callable[[int], None]] = []
+        self.open_websockets = 0
+        self.draining = False
+        self._ticker: asyncio.TimerHandle | None = None
+        self._rid_prefix = os.urandom(6).hex()
+        self._rid_counter = 0
+
+    # -- generation swap (reload) ---------------------------------------------------
+
+    def swap(self, config: Config) -> None:
+        table = compile_table(config)
+        old = self.pools
+        self.config = config
+        self.table = table
+        self.pools = Pools(config.pools, self.upstream_error)
+        old.close_idle()
+
+    # -- connections and timers -----------------------------------------------------
+
+    def connection_opened(self, conn: ClientConnection) -> None:
+        self.connections.add(conn)
+        for hook in self.conn_hooks:
+            hook(1)
+
+    def connection_closed(self, conn: ClientConnection) -> None:
+        self.connections.discard(conn)
+        for hook in self.conn_hooks:
+            hook(-1)
+
+    def websocket_change(self, delta: int) -> None:
+        self.open_websockets += delta
+        for hook in self.websocket_hooks:
+            hook(delta)
+
+    def start_ticker(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            self.now = time.monotonic()
+            self._update_date()
+            self.check_timeouts(self.now)
+            self._ticker = loop.call_later(0.25, tick)
+
+        self._ticker = loop.call_later(0.25, tick)
+
+    def stop_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    def _update_date(self) -> None:
+        second = int(time.time())
+        if second != self._date_second:
+            self._date_second = second
+            self.date_header = formatdate(second, usegmt=True).encode("ascii")
+
+    def check_timeouts(self, now: float) -> None:
+        s = self.settings
+        for conn in list(self.connections):
+            if conn.closed:
+                continue
+            tunnel = conn.tunnel
+            if tunnel is not None:
+                tunnel.check_idle(now)
+                continue
+            ex = conn.exchange
+            if ex is not None:
+                action = ex.req.decision.proxy if ex.req.decision else None
+                limit = action.read_timeout if action else 60.0
+                if not ex.done.done() and now - ex.conn.last_read > limit:
+                    ex.timed_out()
+                continue
+            idle = now - conn.last_activity
+            if conn.queue:
+                req = conn.queue[0]
+                if not req.complete and idle > s.client_body_timeout:
+                    req.error_status = 408
+                    req.complete = True
+                    conn.parse_failed = True
+                    if req.body_waiter is not None and not req.body_waiter.done():
+                        req.body_waiter.set_result(None)
+            elif conn.cur is not None and not conn.cur_done:
+                if idle > s.client_header_timeout:
+                    conn.close()  # nginx closes silently on a header timeout
+            elif idle > s.keepalive_timeout:
+                conn.close()
+
+    # -- ids, errors, logging phase -------------------------------------------------
+
+    def new_request_id(self) -> str:
+        self._rid_counter += 1
+        return f"{self._rid_prefix}{self._rid_counter:010x}"
+
+    def upstream_error(self, pool: str, kind: str) -> None:
+        for hook in self.upstream_error_hooks:
+            hook(pool, kind)
+
+    def log_error(self, message: str) -> None:
+        print(f"odoo-router: {message}", file=sys.stderr, flush=True)
+
+    def finish(self, conn: ClientConnection, req: Request) -> None:
+        for observer in self.observers:
+            try:
+                observer(conn, req)
+            except Exception as exc:  # logging must never break the data path
+                self.log_error(f"request observer failed: {exc!r}")
+
+    def rpc_check(self, req: Request, tenant_db: str, limit: int) -> LocalAnswer | None:
+        from .rpc_guard import check_request
+
+        return check_request(req, tenant_db, limit)
