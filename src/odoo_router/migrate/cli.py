@@ -1,0 +1,277 @@
+"""odoo-router-migrate: argv -> Context -> one subcommand; the only sys.exit.
+
+Exit codes: see exitcodes.py and docs/migrate.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import exitcodes as X
+from .apply import apply, rollback
+from .backup import run_backup
+from .console import confirm, say
+from .context import Context
+from .docker_api import Docker, detect_compose
+from .exitcodes import MigrateError
+from .inventory import gather
+from .journal import hold_lock, latest_run
+from .layout import Layout
+from .pg import Pg
+from .plan import Settings, format_plan, load_plan_file
+from .preflight import make_plan, stage
+from .runner import CommandError, SubprocessRunner
+from .traefik import TraefikAPI
+from .verify import format_checks, run_checks
+
+CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo"
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("where")
+    g.add_argument(
+        "--root", default="/", help="every path below is under this root (tests: a temp copy)"
+    )
+    g.add_argument("--stacks", default="/srv/stacks")
+    g.add_argument("--state-dir", default="/var/lib/odoo-router-migrate")
+    g.add_argument(
+        "--backup-dir", default="/mnt/backup", help="parent of the write-once backup folders"
+    )
+    d = common.add_argument_group("docker and postgres")
+    d.add_argument("--docker", default="docker")
+    d.add_argument(
+        "--compose",
+        default=None,
+        help="compose command (default: docker compose, else docker-compose)",
+    )
+    d.add_argument(
+        "--pg-exec",
+        choices=("docker", "local"),
+        default="docker",
+        help="docker: `docker exec -i CONTAINER tool`; local: run the tools here",
+    )
+    d.add_argument("--pg-container", default="seisei-db")
+    d.add_argument("--pg-user", default="odoo")
+    d.add_argument("--pg-host", default=None)
+    d.add_argument("--pg-port", default=None)
+    d.add_argument("--pg-bindir", default="", help="directory of pg_dump & co (local mode)")
+    d.add_argument(
+        "--helper-image",
+        default=None,
+        help="image with tar/du for the data volume (default: Odoo's)",
+    )
+    d.add_argument("--stop-timeout", type=int, default=30)
+    d.add_argument("--health-timeout", type=float, default=120.0)
+    t = common.add_argument_group("traefik and router")
+    t.add_argument("--traefik-api", default="http://127.0.0.1:8888")
+    t.add_argument("--traefik-version", default=None, help="when the API cannot be reached")
+    t.add_argument("--router-url", default=None, help="default: the router container's address")
+    t.add_argument("--router-image", default=Settings.router_image)
+    t.add_argument("--router-command", default=shlex.join(Settings.router_command))
+    t.add_argument("--admin-allow", action="append", default=None, help="CIDR, repeatable")
+    t.add_argument("--trusted-proxy", action="append", default=None, help="CIDR, repeatable")
+    t.add_argument("--master-password-file", default=None)
+    o = common.add_argument_group("behaviour")
+    o.add_argument("--yes", action="store_true", help="do not ask (non-interactive runs)")
+    o.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = argparse.ArgumentParser(
+        prog="odoo-router-migrate",
+        description="Split the Odoo container and replace the nginx router by odoo-router, safely.",
+        epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in X.DESCRIPTIONS.items()),
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("inventory", parents=[common], help="read the current state")
+    sub.add_parser("plan", parents=[common], help="pre-flight, render, diff, steps (read-only)")
+    b = sub.add_parser("backup", parents=[common], help="a verified, write-once backup")
+    b.add_argument("--verify-restore", action="store_true")
+    a = sub.add_parser("apply", parents=[common], help="run or resume the plan")
+    a.add_argument("--verify-restore", action="store_true")
+    sub.add_parser("verify", parents=[common], help="F1-F5 against the running stack")
+    r = sub.add_parser("rollback", parents=[common], help="undo the last run")
+    r.add_argument(
+        "--restore-databases", action="store_true", help="also pg_restore every database"
+    )
+    sub.add_parser("status", parents=[common], help="where the run stands")
+    return p
+
+
+def build_context(args: argparse.Namespace) -> Context:
+    layout = Layout.make(args.root, args.stacks, args.state_dir, args.backup_dir)
+    runner = SubprocessRunner()
+    compose = shlex.split(args.compose) if args.compose else None
+    docker = Docker(runner, args.docker, compose or ["docker", "compose"], args.stop_timeout)
+    if compose is None and args.command in ("apply", "rollback"):
+        docker.compose_cmd = detect_compose(runner, args.docker)
+    conn = ["-U", args.pg_user]
+    if args.pg_exec == "local":
+        if args.pg_host:
+            conn += ["-h", args.pg_host]
+        if args.pg_port:
+            conn += ["-p", str(args.pg_port)]
+        bindir = args.pg_bindir.rstrip("/") + "/" if args.pg_bindir else ""
+        pg = Pg(runner, [], conn, bindir)
+    else:
+        pg = Pg(runner, docker.exec_argv(args.pg_container, []), conn)
+    settings = Settings(
+        admin_allow=tuple(args.admin_allow or Settings.admin_allow),
+        trusted_proxies=tuple(args.trusted_proxy or Settings.trusted_proxies),
+        router_image=args.router_image,
+        router_command=tuple(shlex.split(args.router_command)),
+        stop_timeout=args.stop_timeout,
+    )
+    return Context(
+        layout=layout,
+        runner=runner,
+        docker=docker,
+        pg=pg,
+        traefik=TraefikAPI(args.traefik_api) if args.traefik_api else None,
+        settings=settings,
+        traefik_version=args.traefik_version,
+        password_file=args.master_password_file,
+        helper_image=args.helper_image,
+        router_url=args.router_url,
+        health_timeout=args.health_timeout,
+        verify_restore=getattr(args, "verify_restore", False),
+        yes=args.yes,
+        crash_at=os.environ.get(CRASH_ENV),
+    )
+
+
+def _load_plan(ctx: Context) -> dict[str, Any]:
+    if not ctx.layout.plan_file.exists():
+        raise MigrateError(f"no plan at {ctx.layout.plan_file}: run plan first", X.STALE_PLAN)
+    return load_plan_file(ctx.layout.plan_file)
+
+
+def cmd_inventory(ctx: Context, args: argparse.Namespace) -> int:
+    inv = gather(ctx.layout, ctx.docker, ctx.pg, ctx.traefik, ctx.traefik_version)
+    print(json.dumps(inv.to_json(ctx.layout), indent=2, sort_keys=True, default=str))
+    return X.OK
+
+
+def cmd_plan(ctx: Context, args: argparse.Namespace) -> int:
+    with hold_lock(ctx.layout):
+        plan, _ = make_plan(ctx)
+        if args.json:
+            print(plan.to_json(), end="")
+        else:
+            print(format_plan(plan), end="")
+        if plan.problems:
+            return X.REFUSED
+        stage(ctx, plan)
+    say(f"plan written to {ctx.layout.plan_file}")
+    return X.OK
+
+
+def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
+    with hold_lock(ctx.layout):
+        inv = gather(ctx.layout, ctx.docker, ctx.pg, None, "n/a")
+        touched = [f.path for f in inv.files.values()]
+        folder = run_backup(ctx, inv, touched)
+    print(folder)
+    return X.OK
+
+
+def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
+    plan = _load_plan(ctx)
+    if plan.get("problems"):
+        raise MigrateError("the plan was refused at pre-flight; fix and plan again", X.REFUSED)
+    if not confirm(f"apply plan {plan['plan_id']} (downtime expected)?", ctx.yes):
+        return X.ABORTED
+    with hold_lock(ctx.layout):
+        j = apply(ctx, plan)
+    print(f"run {j.run_id} finished")
+    return X.OK
+
+
+def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
+    plan = _load_plan(ctx)
+    checks = run_checks(ctx, plan["verify"])
+    if args.json:
+        print(json.dumps([c.__dict__ for c in checks], indent=2))
+    else:
+        print(format_checks(checks))
+    return X.OK if all(c.ok for c in checks) else X.VERIFY_FAILED
+
+
+def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
+    plan = _load_plan(ctx)
+    with hold_lock(ctx.layout):
+        j = latest_run(ctx.layout)
+        if j is None or j.outcome == "rolled-back":
+            say("nothing to roll back")
+            return X.OK
+        if j.header.get("plan_id") != plan["plan_id"]:
+            raise MigrateError(
+                f"run {j.run_id} is of another plan than {ctx.layout.plan_file}", X.STALE_PLAN
+            )
+        if not confirm(f"roll back run {j.run_id}?", ctx.yes):
+            return X.ABORTED
+        rollback(ctx, plan, j, restore_databases=args.restore_databases)
+    print(f"run {j.run_id} rolled back")
+    return X.OK
+
+
+def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
+    plan = load_plan_file(ctx.layout.plan_file) if ctx.layout.plan_file.exists() else None
+    j = latest_run(ctx.layout)
+    out: dict[str, Any] = {
+        "plan": plan["plan_id"] if plan else None,
+        "run": j.run_id if j else None,
+        "outcome": (j.outcome or "in progress") if j else None,
+        "steps": {s["id"]: j.step_state(s["id"]) for s in plan["steps"]} if plan and j else {},
+    }
+    if j is not None:
+        backup = next(
+            (e for e in j.events() if e.get("step") == "backup" and e["event"] == "done"), None
+        )
+        out["backup"] = backup.get("folder") if backup else None
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for k, v in out.items():
+            if k != "steps":
+                print(f"{k}: {v}")
+        for sid, state in out["steps"].items():
+            print(f"  {state:12s} {sid}")
+    return X.OK
+
+
+COMMANDS = {
+    "inventory": cmd_inventory,
+    "plan": cmd_plan,
+    "backup": cmd_backup,
+    "apply": cmd_apply,
+    "verify": cmd_verify,
+    "rollback": cmd_rollback,
+    "status": cmd_status,
+}
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        ctx = build_context(args)
+        return COMMANDS[args.command](ctx, args)
+    except MigrateError as exc:
+        say(f"error: {exc}")
+        return exc.code
+    except CommandError as exc:
+        say(f"error: {exc}")
+        return X.ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

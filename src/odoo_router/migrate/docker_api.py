@@ -1,0 +1,184 @@
+"""A narrow interface over the docker CLI.
+
+Why the CLI and not the Docker SDK: compose exists only as a CLI (``docker compose`` or the
+``docker-compose`` binary), the operator's runbook speaks CLI so every command we run can be
+replayed by hand from the journal, and it adds no dependency. Everything goes through a
+``Runner`` so tests can record commands or aim at a private dockerd (DOCKER_HOST).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .runner import CommandError, Runner
+
+
+@dataclass
+class Docker:
+    runner: Runner
+    docker: str = "docker"
+    compose_cmd: list[str] = field(default_factory=lambda: ["docker", "compose"])
+    stop_timeout: int = 30
+
+    # --- containers
+    def ps_all(self) -> list[dict[str, Any]]:
+        out = self.runner.run(
+            [self.docker, "ps", "-a", "--no-trunc", "--format", "{{json .}}"]
+        ).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        res = self.runner.run([self.docker, "inspect", "--type", "container", name], check=False)
+        if res.returncode != 0:
+            return None
+        data = json.loads(res.stdout or "[]")
+        return data[0] if data else None
+
+    def inspect_raw(self, names: Sequence[str]) -> str:
+        """docker inspect output for the backup (missing names are skipped, not fatal)."""
+        res = self.runner.run([self.docker, "inspect", *names], check=False)
+        return res.stdout
+
+    def state(self, name: str) -> tuple[str, str | None] | None:
+        """(status, health) of a container, None when it does not exist."""
+        info = self.inspect(name)
+        if info is None:
+            return None
+        st = info.get("State", {})
+        health = (st.get("Health") or {}).get("Status")
+        return str(st.get("Status", "")), health
+
+    def logs(self, name: str, since: str | None = None) -> str:
+        argv = [self.docker, "logs"]
+        if since:
+            argv += ["--since", since]
+        res = self.runner.run([*argv, name], check=False)
+        return res.stdout + res.stderr
+
+    def exec_argv(self, container: str, argv: Sequence[str]) -> list[str]:
+        # -i keeps stdin open for restores; never -t (a TTY mangles binary output).
+        return [self.docker, "exec", "-i", container, *argv]
+
+    # --- volumes and images
+    def volume_tar(self, volume: str, out: Path, image: str) -> None:
+        self.runner.run_to_file(
+            [
+                self.docker,
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                f"{volume}:/data:ro",
+                "--entrypoint",
+                "tar",
+                image,
+                "-c",
+                "-C",
+                "/data",
+                ".",
+            ],
+            out,
+        )
+
+    def volume_kib(self, volume: str, image: str) -> int:
+        res = self.runner.run(
+            [
+                self.docker,
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                f"{volume}:/data:ro",
+                "--entrypoint",
+                "du",
+                image,
+                "-sk",
+                "/data",
+            ]
+        )
+        return int(res.stdout.split()[0])
+
+    def image_has_file(self, image: str, paths: Sequence[str]) -> bool:
+        """True when any of ``paths`` exists inside ``image``."""
+        test = " || ".join(f"test -e '{p}'" for p in paths)
+        res = self.runner.run(
+            [
+                self.docker,
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "sh",
+                image,
+                "-c",
+                test,
+            ],
+            check=False,
+        )
+        return res.returncode == 0
+
+    # --- compose
+    def _compose(self, project_dir: Path, compose_file: Path) -> list[str]:
+        return [
+            *self.compose_cmd,
+            "--project-directory",
+            str(project_dir),
+            "-p",
+            project_dir.name,
+            "-f",
+            str(compose_file),
+        ]
+
+    def compose_up(self, project_dir: Path, compose_file: Path) -> None:
+        self.runner.run([*self._compose(project_dir, compose_file), "up", "-d", "--remove-orphans"])
+
+    def compose_down(self, project_dir: Path, compose_file: Path) -> None:
+        self.runner.run(
+            [
+                *self._compose(project_dir, compose_file),
+                "down",
+                "--remove-orphans",
+                "--timeout",
+                str(self.stop_timeout),
+            ]
+        )
+
+    def project_containers(self, project: str) -> list[str]:
+        res = self.runner.run(
+            [
+                self.docker,
+                "ps",
+                "-a",
+                "--filter",
+                f"label=com.docker.compose.project={project}",
+                "--format",
+                "{{.Names}}",
+            ]
+        )
+        return sorted(n for n in res.stdout.split() if n)
+
+
+def detect_compose(runner: Runner, docker: str = "docker") -> list[str]:
+    """``docker compose`` when the plugin exists, else a ``docker-compose`` v2 binary."""
+    try:
+        runner.run([docker, "compose", "version"])
+        return [docker, "compose"]
+    except (CommandError, OSError):
+        pass
+    import shutil
+    import sys
+
+    here = Path(sys.executable).parent / "docker-compose"
+    found = shutil.which("docker-compose") or (str(here) if here.exists() else None)
+    if found is None:
+        raise CommandError(
+            [docker, "compose"], 127, "no docker compose plugin nor docker-compose binary"
+        )
+    return [found]

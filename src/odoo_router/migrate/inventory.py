@@ -1,0 +1,189 @@
+"""``inventory``: read the current state. Files are read from disk; docker, PostgreSQL and
+Traefik through their interfaces, each optional (a missing one is reported, not fatal, so
+``plan`` can say exactly what it could not check)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .docker_api import Docker
+from .fsops import sha256_bytes
+from .layout import Layout
+from .pg import Pg
+from .render_compose import find_odoo_service, labels_dict
+from .runner import CommandError
+from .traefik import TraefikAPI, TraefikError
+from .yamledit import load_plain
+
+# Files the plan reads (role -> Layout attribute); their sha256 make the plan's identity.
+INPUT_ROLES = (
+    "odoo_compose",
+    "odoo_conf",
+    "tenant_conf",
+    "admin_conf",
+    "middlewares",
+    "services",
+    "router_compose",
+    "nginx_conf",
+    "router_yaml",
+)
+
+
+@dataclass
+class FileInput:
+    path: Path
+    data: bytes | None
+
+    @property
+    def sha256(self) -> str | None:
+        return None if self.data is None else sha256_bytes(self.data)
+
+    @property
+    def text(self) -> str:
+        return "" if self.data is None else self.data.decode("utf-8")
+
+
+@dataclass
+class ComposeService:
+    name: str
+    container_name: str | None
+    image: str | None
+    traefik_routers: list[str]
+    volumes: list[str]
+
+
+@dataclass
+class Inventory:
+    files: dict[str, FileInput]
+    compose_services: dict[str, list[ComposeService]] = field(default_factory=dict)
+    bind_files: set[Path] = field(default_factory=set)  # host files bind-mounted one by one
+    bind_dirs: set[Path] = field(default_factory=set)
+    traefik_version: str | None = None
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    odoo_container: str | None = None
+    odoo_image: str | None = None
+    data_volume: str | None = None
+    databases: list[str] = field(default_factory=list)
+    db_sizes: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
+
+    def to_json(self, layout: Layout) -> dict[str, Any]:
+        return {
+            "files": {
+                k: {"path": layout.rel(v.path), "sha256": v.sha256} for k, v in self.files.items()
+            },
+            "compose_services": {
+                layout.rel(Path(k)): [s.__dict__ for s in v]
+                for k, v in self.compose_services.items()
+            },
+            "traefik_version": self.traefik_version,
+            "containers": [
+                {"name": c.get("Names"), "image": c.get("Image"), "state": c.get("State")}
+                for c in self.containers
+            ],
+            "odoo_container": self.odoo_container,
+            "odoo_image": self.odoo_image,
+            "data_volume": self.data_volume,
+            "databases": self.databases,
+            "db_sizes": self.db_sizes,
+            "errors": self.errors,
+        }
+
+
+def read_files(layout: Layout) -> dict[str, FileInput]:
+    out = {}
+    for role in INPUT_ROLES:
+        path: Path = getattr(layout, role)
+        try:
+            out[role] = FileInput(path, path.read_bytes())
+        except FileNotFoundError:
+            out[role] = FileInput(path, None)
+    return out
+
+
+def compose_facts(
+    text: str, project_dir: Path
+) -> tuple[list[ComposeService], set[Path], set[Path]]:
+    """Services with their Traefik routers (labels in list or mapping form) and the host paths
+    they bind-mount (files one by one vs directories)."""
+    data = load_plain(text) or {}
+    services = []
+    files: set[Path] = set()
+    dirs: set[Path] = set()
+    for name, svc in (data.get("services") or {}).items():
+        svc = svc or {}
+        labels = labels_dict(svc.get("labels"))
+        routers = sorted(
+            {
+                k.split(".")[3]
+                for k in labels
+                if k.startswith("traefik.http.routers.") and k.count(".") >= 4
+            }
+        )
+        vols = [
+            str(v) if not isinstance(v, dict) else f"{v.get('source')}:{v.get('target')}"
+            for v in svc.get("volumes") or ()
+        ]
+        for v in vols:
+            src = v.split(":")[0]
+            if src.startswith((".", "/")):
+                host = (project_dir / src).resolve() if src.startswith(".") else Path(src)
+                (dirs if host.is_dir() else files).add(host)
+        services.append(
+            ComposeService(str(name), svc.get("container_name"), svc.get("image"), routers, vols)
+        )
+    return services, files, dirs
+
+
+def gather(
+    layout: Layout,
+    docker: Docker | None,
+    pg: Pg | None,
+    traefik: TraefikAPI | None,
+    traefik_version: str | None = None,
+) -> Inventory:
+    inv = Inventory(files=read_files(layout))
+    for role, project in (("odoo_compose", layout.odoo_dir), ("router_compose", layout.router_dir)):
+        f = inv.files[role]
+        if f.data is None:
+            inv.errors[role] = f"{layout.rel(f.path)} not found"
+            continue
+        try:
+            services, files, dirs = compose_facts(f.text, project)
+        except Exception as exc:  # any YAML problem is reported by plan
+            inv.errors[role] = f"{layout.rel(f.path)}: {exc}"
+            continue
+        inv.compose_services[str(f.path)] = services
+        inv.bind_files |= files
+        inv.bind_dirs |= dirs
+        if role == "odoo_compose":
+            web = find_odoo_service({s.name: {"volumes": s.volumes} for s in services})
+            for s in services:
+                if s.name == web:
+                    inv.odoo_container = s.container_name or f"{project.name}-{s.name}-1"
+    inv.traefik_version = traefik_version
+    if traefik is not None and traefik_version is None:
+        try:
+            inv.traefik_version = traefik.version()
+        except TraefikError as exc:
+            inv.errors["traefik"] = str(exc)
+    if docker is not None:
+        try:
+            inv.containers = docker.ps_all()
+            info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
+            if info is not None:
+                inv.odoo_image = str(info.get("Config", {}).get("Image") or "") or None
+                for m in info.get("Mounts") or ():
+                    if m.get("Type") == "volume" and m.get("Destination") == "/var/lib/odoo":
+                        inv.data_volume = m.get("Name")
+        except (CommandError, OSError, ValueError) as exc:
+            inv.errors["docker"] = str(exc)
+    if pg is not None:
+        try:
+            inv.databases = pg.databases()
+            inv.db_sizes = pg.sizes(inv.databases)
+        except (CommandError, OSError) as exc:
+            inv.errors["postgres"] = str(exc)
+    return inv

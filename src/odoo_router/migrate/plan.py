@@ -1,0 +1,430 @@
+"""``plan``, pure: an Inventory and the operator's settings in; rendered files, pre-flight
+problems and the ordered steps out. The same inputs give the same plan, byte for byte: no
+clock, no randomness (the generated master password is an input, kept in the state dir).
+
+Theory of operation: every input file's sha256 is recorded; ``apply`` refuses when a file
+differs from both its planned input and its planned output (stale plan). Steps are data
+(id, kind, target); apply.py gives each kind its precheck / act / verify / undo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from .fsops import sha256_bytes
+from .inventory import Inventory
+from .layout import Layout
+from .nginxconf import NginxParseError, RouterFacts, parse_router_conf
+from .render_compose import split_odoo_compose
+from .render_odoo import WEAK_PASSWORDS, read_options, render_admin_conf, render_tenant_conf
+from .render_router import edit_router_compose, render_router_yaml
+from .render_traefik import OdooHosts, edit_middlewares, edit_services, lint
+from .traefik import major_version
+from .yamledit import RoundTripError, YamlDoc, load_roundtrip
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    admin_allow: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "172.16.0.0/12", "10.0.0.0/8")
+    router_image: str = "odoo-router:latest"
+    router_command: tuple[str, ...] = (
+        "odoo-router",
+        "serve",
+        "--config",
+        "/etc/odoo-router/router.yaml",
+    )
+    stop_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What pre-flight learned through I/O (plan.py does none itself)."""
+
+    admin_password: str  # the one the rendered confs will carry (only its hash is written)
+    admin_hash: str
+    dbfilter_module: str | None  # where dbfilter_from_header was found, None: not found
+    dbfilter_error: str | None = None
+    backup_bytes: int | None = None  # estimated size of the backups
+    free_bytes: int | None = None  # free space where backups go
+
+
+@dataclass
+class FileChange:
+    role: str
+    path: str  # as the operator knows it: /srv/stacks/...
+    old_sha256: str | None
+    new_sha256: str
+    write: str  # "atomic" | "in-place"
+    watched: bool  # inside a directory a watcher reads (Traefik's dynamic/)
+    diff: str = field(default="", repr=False)
+
+
+@dataclass
+class Step:
+    id: str
+    title: str
+    kind: str  # backup | write | compose-down | compose-up | verify
+    target: str = ""  # role of the file, or the compose project
+    downtime: bool = False
+    seconds: int = 5
+
+
+@dataclass
+class Plan:
+    inputs: dict[str, str | None]
+    traefik_version: str | None
+    files: list[FileChange]
+    steps: list[Step]
+    problems: list[str]
+    warnings: list[str]
+    verify: dict[str, Any]
+    settings: dict[str, Any]
+    rendered: dict[str, bytes] = field(default_factory=dict, repr=False)  # role -> content
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "format": PLAN_FORMAT,
+            "inputs": self.inputs,
+            "traefik_version": self.traefik_version,
+            "files": [{k: v for k, v in asdict(f).items() if k != "diff"} for f in self.files],
+            "steps": [asdict(s) for s in self.steps],
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "verify": self.verify,
+            "settings": self.settings,
+        }
+
+    @property
+    def plan_id(self) -> str:
+        return sha256_bytes(json.dumps(self.body(), sort_keys=True).encode())[:16]
+
+    def to_json(self) -> str:
+        return json.dumps({"plan_id": self.plan_id, **self.body()}, indent=2, sort_keys=True) + "\n"
+
+    @property
+    def downtime_seconds(self) -> int:
+        return sum(s.seconds for s in self.steps if s.downtime)
+
+
+_REDACT = re.compile(r"^(.admin_passwd = ).*$", re.M)
+
+
+def _diff(path: str, old: bytes | None, new: bytes) -> str:
+    a = [] if old is None else old.decode("utf-8").splitlines(keepends=True)
+    b = new.decode("utf-8").splitlines(keepends=True)
+    text = "".join(
+        difflib.unified_diff(a, b, fromfile="/dev/null" if old is None else path, tofile=path)
+    )
+    return _REDACT.sub(r"\1<hash of the generated master password>", text)
+
+
+def _sample_tenant(facts: RouterFacts, hosts: OdooHosts, databases: list[str]) -> str | None:
+    """A real tenant subdomain (one whose database exists) to probe in verify."""
+    if not facts.subdomain_regex or not hosts.suffix or not facts.subdomain_dbfilter:
+        return None
+    rx = re.compile(facts.subdomain_regex)
+    prefix, _, rest = facts.subdomain_dbfilter.partition("{")
+    for db in databases:
+        if db.startswith(prefix) and not rest.split("}", 1)[-1]:
+            host = db[len(prefix) :] + hosts.suffix
+            if rx.match(host):
+                return host
+    return "probe" + hosts.suffix
+
+
+def _steps(inv: Inventory, facts: Facts, settings: Settings) -> list[Step]:
+    backup_s = max(30, int((facts.backup_bytes or 0) / 40e6))
+    down = settings.stop_timeout + 5
+    return [
+        Step(
+            "backup",
+            "back up databases, data volume, docker state and every file touched",
+            "backup",
+            seconds=backup_s,
+        ),
+        Step("write-tenant-conf", "write odoo-tenant.conf", "write", "tenant_conf"),
+        Step("write-admin-conf", "write odoo-admin.conf", "write", "admin_conf"),
+        Step("write-router-yaml", "write router.yaml for odoo-router", "write", "router_yaml"),
+        Step(
+            "stop-odoo",
+            "docker compose down odoo18-prod (downtime starts)",
+            "compose-down",
+            "odoo",
+            True,
+            down,
+        ),
+        Step(
+            "stop-router",
+            "docker compose down seisei-odoo (nginx router)",
+            "compose-down",
+            "router",
+            True,
+            down,
+        ),
+        Step(
+            "write-odoo-compose",
+            "split web into odoo-tenant and odoo-admin",
+            "write",
+            "odoo_compose",
+            True,
+            1,
+        ),
+        Step(
+            "write-router-compose",
+            "replace the nginx container by odoo-router",
+            "write",
+            "router_compose",
+            True,
+            1,
+        ),
+        Step(
+            "write-middlewares",
+            "Traefik: drop dbfilter middlewares, add the allowlist",
+            "write",
+            "middlewares",
+            True,
+            1,
+        ),
+        Step(
+            "write-services",
+            "Traefik: every Odoo host to odoo-router-service",
+            "write",
+            "services",
+            True,
+            1,
+        ),
+        Step(
+            "start-odoo",
+            "docker compose up odoo-tenant and odoo-admin",
+            "compose-up",
+            "odoo",
+            True,
+            60,
+        ),
+        Step(
+            "start-router",
+            "docker compose up odoo-router and wait until healthy",
+            "compose-up",
+            "router",
+            True,
+            30,
+        ),
+        Step(
+            "verify",
+            "F1-F5: Traefik routers, host classes, admin, QR, logs",
+            "verify",
+            downtime=True,
+            seconds=30,
+        ),
+    ]
+
+
+def _router_compose(doc: YamlDoc, settings: Settings) -> str:
+    return edit_router_compose(doc, settings.router_image, settings.router_command)
+
+
+def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings) -> Plan:
+    problems: list[str] = []
+    warnings: list[str] = []
+    files = inv.files
+    for role in (
+        "odoo_compose",
+        "odoo_conf",
+        "middlewares",
+        "services",
+        "router_compose",
+        "nginx_conf",
+    ):
+        if files[role].data is None:
+            problems.append(f"{layout.rel(files[role].path)} does not exist")
+    major = major_version(inv.traefik_version or "")
+    if inv.traefik_version is None:
+        problems.append(
+            f"Traefik version unknown ({inv.errors.get('traefik', 'no API')}); "
+            "give --traefik-api or --traefik-version"
+        )
+    elif major not in (2, 3):
+        problems.append(f"Traefik {inv.traefik_version}: only v2 and v3 syntax can be rendered")
+    if facts.admin_password.strip() in WEAK_PASSWORDS:
+        problems.append("master password is empty or a default (changeme): refusing to render it")
+    if facts.dbfilter_module is None:
+        problems.append(
+            "dbfilter_from_header is not available to the Odoo image "
+            f"({facts.dbfilter_error or 'not found in the addons paths'}): without it Odoo "
+            "ignores X-Odoo-dbfilter and every host sees every database"
+        )
+    if facts.backup_bytes is not None and facts.free_bytes is not None:
+        need = int(facts.backup_bytes * 1.2) + (64 << 20)
+        if facts.free_bytes < need:
+            problems.append(
+                f"too little disk for the backups: {facts.free_bytes >> 20} MiB free in "
+                f"{layout.rel(layout.backups)}, about {need >> 20} MiB needed"
+            )
+    if files["odoo_conf"].data is not None:
+        opts = read_options(files["odoo_conf"].text)
+        if opts.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
+            warnings.append(
+                "current odoo.conf has a default master password; the new confs will not"
+            )
+    for source in ("docker", "postgres"):
+        if source in inv.errors:
+            problems.append(f"{source}: {inv.errors[source]}")
+    for role in ("tenant_conf", "admin_conf", "router_yaml"):
+        if files[role].data is not None:
+            warnings.append(f"{layout.rel(files[role].path)} exists already and will be replaced")
+
+    rendered: dict[str, bytes] = {}
+    facts_nginx: RouterFacts | None = None
+    if files["nginx_conf"].data is not None:
+        try:
+            facts_nginx = parse_router_conf(files["nginx_conf"].text)
+        except NginxParseError as exc:
+            problems.append(f"{layout.rel(files['nginx_conf'].path)}: {exc}")
+    if facts_nginx is not None:
+        try:
+            rendered["router_yaml"] = render_router_yaml(
+                facts_nginx, settings.admin_allow, settings.trusted_proxies
+            ).encode()
+        except ConfigError as exc:
+            problems.append(f"rendered router.yaml does not validate:\n{exc}")
+    if files["odoo_conf"].data is not None:
+        rendered["tenant_conf"] = render_tenant_conf(
+            files["odoo_conf"].text, facts.admin_hash
+        ).encode()
+        rendered["admin_conf"] = render_admin_conf(
+            files["odoo_conf"].text, facts.admin_hash
+        ).encode()
+    edits: tuple[tuple[str, Callable[[YamlDoc], str]], ...] = (
+        ("odoo_compose", split_odoo_compose),
+        ("router_compose", partial(_router_compose, settings=settings)),
+    )
+    for role, edit in edits:
+        f = files[role]
+        if f.data is None:
+            continue
+        try:
+            rendered[role] = edit(load_roundtrip(f.text, layout.rel(f.path))).encode()
+        except (RoundTripError, ValueError) as exc:
+            problems.append(str(exc))
+    removed: list[str] = []
+    if major in (2, 3) and facts_nginx is not None:
+        hosts = OdooHosts.from_facts(facts_nginx)
+        try:
+            mw_doc = load_roundtrip(
+                files["middlewares"].text, layout.rel(files["middlewares"].path)
+            )
+            text, removed = edit_middlewares(mw_doc, major, settings.admin_allow)
+            rendered["middlewares"] = text.encode()
+            svc_doc = load_roundtrip(files["services"].text, layout.rel(files["services"].path))
+            rendered["services"] = edit_services(svc_doc, hosts, major, removed).encode()
+        except (RoundTripError, ValueError, AttributeError) as exc:
+            problems.append(str(exc))
+        for role in ("middlewares", "services"):
+            if role in rendered:
+                problems += lint(rendered[role].decode(), major, layout.rel(files[role].path))
+        for other in (
+            sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
+        ):
+            if other not in (layout.middlewares, layout.services):
+                problems += lint(other.read_text("utf-8"), major, layout.rel(other))
+
+    changes = []
+    traefik_dir = layout.traefik_dir.resolve()
+    for role in (
+        "tenant_conf",
+        "admin_conf",
+        "router_yaml",
+        "odoo_compose",
+        "router_compose",
+        "middlewares",
+        "services",
+    ):
+        if role not in rendered:
+            continue
+        f = files[role]
+        new = rendered[role]
+        changes.append(
+            FileChange(
+                role=role,
+                path=layout.rel(f.path),
+                old_sha256=f.sha256,
+                new_sha256=sha256_bytes(new),
+                write="in-place"
+                if f.path.resolve() in inv.bind_files and f.data is not None
+                else "atomic",
+                watched=f.path.resolve().is_relative_to(traefik_dir),
+                diff=_diff(layout.rel(f.path), f.data, new),
+            )
+        )
+    verify: dict[str, Any] = {}
+    if facts_nginx is not None:
+        hosts = OdooHosts.from_facts(facts_nginx)
+        verify = {
+            "admin_hosts": list(facts_nginx.admin_hosts),
+            "named": [list(x) for x in facts_nginx.named],
+            "tenant_sample": _sample_tenant(facts_nginx, hosts, inv.databases),
+            "login_redirect": facts_nginx.login_redirect,
+            "admin_allow": list(settings.admin_allow),
+            "suffix": hosts.suffix,
+            "odoo_containers": ["odoo-tenant", "odoo-admin"],
+            "router_container": "seisei-odoo-router",
+            "old_containers": sorted(
+                {
+                    s.container_name
+                    for svcs in inv.compose_services.values()
+                    for s in svcs
+                    if s.container_name
+                    and s.container_name not in ("odoo-tenant", "odoo-admin", "seisei-odoo-router")
+                    and (s.container_name == inv.odoo_container or s.name == "nginx")
+                }
+            ),
+        }
+    return Plan(
+        inputs={layout.rel(f.path): f.sha256 for f in files.values()},
+        traefik_version=inv.traefik_version,
+        files=changes,
+        steps=_steps(inv, facts, settings),
+        problems=problems,
+        warnings=warnings,
+        verify=verify,
+        settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
+        rendered=rendered,
+    )
+
+
+def format_plan(plan: Plan) -> str:
+    out = [f"plan {plan.plan_id} (Traefik {plan.traefik_version or 'unknown'})", ""]
+    out.append("pre-flight: " + ("OK" if not plan.problems else "REFUSED"))
+    out += [f"  ! {p}" for p in plan.problems]
+    out += [f"  ~ {w}" for w in plan.warnings]
+    out.append("")
+    for f in plan.files:
+        how = f"{f.write}{', watched directory' if f.watched else ''}"
+        out.append(f"--- {f.path} ({'new' if f.old_sha256 is None else 'changed'}, {how})")
+        out.append(f.diff.rstrip("\n") if f.diff else "(no change)")
+        out.append("")
+    out.append("steps:")
+    for n, s in enumerate(plan.steps, start=1):
+        mark = "*" if s.downtime else " "
+        out.append(f"  {n:2d}. {mark} {s.id:22s} ~{s.seconds:4d}s  {s.title}")
+    out.append(
+        f"expected downtime (steps marked *): about {plan.downtime_seconds // 60 + 1} min "
+        f"({plan.downtime_seconds}s)"
+    )
+    return "\n".join(out) + "\n"
+
+
+def load_plan_file(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    return data

@@ -1,0 +1,98 @@
+"""Render odoo-tenant.conf and odoo-admin.conf from the current odoo.conf, pure.
+
+What changes and why (NOTES.md):
+- ``server_wide_modules`` gains ``dbfilter_from_header``: without it Odoo ignores the
+  X-Odoo-dbfilter header the router sends and every host sees every database.
+- ``db_name`` goes: the database is chosen by the header only.
+- ``admin_passwd`` is a generated secret stored as a pbkdf2-sha512 hash (Odoo verifies it
+  with passlib), never ``changeme``.
+- Both containers keep ``data_dir = /var/lib/odoo`` on the same volume, so the filestore
+  and sessions carry over and do not diverge between tenant and admin.
+- ``list_db`` is on only for admin, which sits behind the allowlist.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import hashlib
+import secrets
+
+DBFILTER_MODULE = "dbfilter_from_header"
+WEAK_PASSWORDS = frozenset({"", "changeme", "admin", "odoo", "password"})
+PBKDF2_ROUNDS = 600_000
+
+_TENANT = {"proxy_mode": "True", "list_db": "False", "gevent_port": "8072"}
+_ADMIN = {
+    "proxy_mode": "True",
+    "list_db": "True",
+    "gevent_port": "8072",
+    "workers": "1",
+    "max_cron_threads": "0",  # crons run once, in the tenant container
+    "limit_memory_soft": "536870912",
+    "limit_memory_hard": "671088640",
+}
+_DROP = ("db_name",)
+
+
+def _ab64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode().rstrip("=").replace("+", ".")
+
+
+def hash_admin_password(
+    password: str, salt: bytes | None = None, rounds: int = PBKDF2_ROUNDS
+) -> str:
+    """passlib's pbkdf2_sha512 format, which Odoo's admin_passwd check accepts."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, rounds)
+    return f"$pbkdf2-sha512${rounds}${_ab64(salt)}${_ab64(digest)}"
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def read_options(text: str) -> dict[str, str]:
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.read_string(text)
+    return dict(cp["options"]) if cp.has_section("options") else {}
+
+
+def _render(
+    options: dict[str, str], overrides: dict[str, str], admin_hash: str, header: str
+) -> str:
+    opts = {k: v for k, v in options.items() if k not in _DROP}
+    modules = [
+        m.strip() for m in opts.get("server_wide_modules", "base,web").split(",") if m.strip()
+    ]
+    for m in ("base", "web", DBFILTER_MODULE):
+        if m not in modules:
+            modules.append(m)
+    opts["server_wide_modules"] = ",".join(modules)
+    opts.update(overrides)
+    opts["data_dir"] = options.get("data_dir", "/var/lib/odoo")
+    opts["admin_passwd"] = admin_hash
+    lines = [f"; {line}" if line else ";" for line in header.splitlines()]
+    lines.append("[options]")
+    lines += [f"{k} = {v}" for k, v in opts.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_tenant_conf(odoo_conf: str, admin_hash: str) -> str:
+    return _render(
+        read_options(odoo_conf),
+        _TENANT,
+        admin_hash,
+        "Rendered by odoo-router-migrate from odoo.conf: the tenant container.\n"
+        "The database comes from the router's X-Odoo-dbfilter header (dbfilter_from_header).",
+    )
+
+
+def render_admin_conf(odoo_conf: str, admin_hash: str) -> str:
+    return _render(
+        read_options(odoo_conf),
+        _ADMIN,
+        admin_hash,
+        "Rendered by odoo-router-migrate from odoo.conf: the admin container.\n"
+        "Reachable only on the admin host, behind the router's and Traefik's allowlists.",
+    )

@@ -1,0 +1,164 @@
+"""What each step kind does: precheck (facts recorded at the first start), act, verify and
+undo. Every act is idempotent, so a resumed step simply runs again."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from .backup import run_backup
+from .context import Context
+from .fsops import remove_file, sha256_bytes, sha256_file, write_file, write_new_exclusive
+from .inventory import gather
+from .journal import Journal
+from .verify import format_checks, run_checks, wait_healthy
+
+
+class StepFailed(Exception):
+    pass
+
+
+def crash_hook(ctx: Context, step: str, phase: str) -> None:
+    """Tests: die like a power cut at ``step:phase`` (SIGKILL: no cleanup, no finally)."""
+    if ctx.crash_at == f"{step}:{phase}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _file(ctx: Context, plan: dict[str, Any], role: str) -> tuple[Path, dict[str, Any]]:
+    for f in plan["files"]:
+        if f["role"] == role:
+            return ctx.layout.root / f["path"].lstrip("/"), f
+    raise StepFailed(f"the plan has no file {role}")
+
+
+def _project(ctx: Context, target: str) -> tuple[Path, Path]:
+    if target == "odoo":
+        return ctx.layout.odoo_dir, ctx.layout.odoo_compose
+    return ctx.layout.router_dir, ctx.layout.router_compose
+
+
+# --------------------------------------------------------------------------- write
+
+
+def write_precheck(ctx: Context, j: Journal, plan: dict[str, Any], role: str) -> dict[str, Any]:
+    path, _ = _file(ctx, plan, role)
+    saved = j.originals() / role
+    if path.exists():
+        if not saved.exists():
+            write_new_exclusive(saved, path.read_bytes())
+        return {"existed": True, "sha256": sha256_file(path), "mode": path.stat().st_mode & 0o7777}
+    created = []
+    parent = path.parent
+    while not parent.exists():
+        created.append(str(parent))
+        parent = parent.parent
+    return {"existed": False, "created_dirs": created}
+
+
+def write_act(ctx: Context, plan: dict[str, Any], role: str) -> None:
+    path, f = _file(ctx, plan, role)
+    if sha256_file(path) == f["new_sha256"]:
+        return
+    data = (ctx.layout.staging / role).read_bytes()
+    if sha256_bytes(data) != f["new_sha256"]:
+        raise StepFailed(f"staged {role} differs from the plan: run plan again")
+    write_file(path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir)
+
+
+def write_verify(ctx: Context, plan: dict[str, Any], role: str) -> None:
+    path, f = _file(ctx, plan, role)
+    if sha256_file(path) != f["new_sha256"]:
+        raise StepFailed(f"{path} does not hold the planned content after writing")
+
+
+def write_undo(
+    ctx: Context, j: Journal, plan: dict[str, Any], role: str, pre: dict[str, Any]
+) -> None:
+    path, f = _file(ctx, plan, role)
+    if not pre.get("existed"):
+        remove_file(path)
+        for d in pre.get("created_dirs", []):
+            with contextlib.suppress(OSError):  # not empty: someone else's files
+                Path(d).rmdir()
+        return
+    data = (j.originals() / role).read_bytes()
+    if sha256_bytes(data) != pre["sha256"]:
+        raise StepFailed(f"the saved original of {path} is damaged")
+    if sha256_file(path) != pre["sha256"]:
+        write_file(
+            path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir
+        )
+    os.chmod(path, pre["mode"])
+    if sha256_file(path) != pre["sha256"]:
+        raise StepFailed(f"{path} could not be restored")
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def down_precheck(ctx: Context, target: str) -> dict[str, Any]:
+    project_dir, _ = _project(ctx, target)
+    running = []
+    for name in ctx.docker.project_containers(project_dir.name):
+        st = ctx.docker.state(name)
+        if st is not None and st[0] == "running":
+            running.append(name)
+    return {"running": running}
+
+
+def down_act(ctx: Context, target: str) -> None:
+    ctx.docker.compose_down(*_project(ctx, target))
+
+
+def down_verify(ctx: Context, target: str) -> None:
+    project_dir, _ = _project(ctx, target)
+    left = ctx.docker.project_containers(project_dir.name)
+    if left:
+        raise StepFailed(f"still there after compose down: {', '.join(left)}")
+
+
+def down_undo(ctx: Context, target: str, pre: dict[str, Any]) -> None:
+    if not pre.get("running"):
+        return  # it was not running before the run: leave it down
+    ctx.docker.compose_up(*_project(ctx, target))
+    for name in pre["running"]:
+        st = wait_healthy(ctx, name, ctx.health_timeout)
+        if st is None or st[0] != "running":
+            raise StepFailed(f"{name} did not come back: {st}")
+
+
+def up_act(ctx: Context, target: str) -> None:
+    ctx.docker.compose_up(*_project(ctx, target))
+
+
+def up_verify(ctx: Context, plan: dict[str, Any], target: str) -> None:
+    expect = plan["verify"]
+    names = expect["odoo_containers"] if target == "odoo" else [expect["router_container"]]
+    for name in names:
+        st = wait_healthy(ctx, name, ctx.health_timeout)
+        if st is None or st[0] != "running" or st[1] == "unhealthy":
+            raise StepFailed(f"{name} is not up: {st}")
+
+
+def up_undo(ctx: Context, target: str) -> None:
+    ctx.docker.compose_down(*_project(ctx, target))  # --remove-orphans: nothing new stays
+
+
+# --------------------------------------------------------------------------- others
+
+
+def backup_act(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
+    inv = gather(ctx.layout, ctx.docker, ctx.pg, None, plan["traefik_version"])
+    touched = [ctx.layout.root / f["path"].lstrip("/") for f in plan["files"]]
+    folder = run_backup(ctx, inv, touched)
+    return {"folder": str(folder)}
+
+
+def verify_act(ctx: Context, plan: dict[str, Any], since: str | None) -> None:
+    checks = run_checks(ctx, plan["verify"], since)
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise StepFailed("verification failed:\n" + format_checks(failed))

@@ -1,0 +1,233 @@
+"""``verify``: the runbook's F1-F5 as checks, meaningful only with the new stack up.
+
+F0 the stack: new containers running (router healthy), old ones gone - otherwise nothing
+   below proves anything (a check during downtime must fail, not pass vacuously).
+F1 Traefik: every router for an Odoo host is enabled, from the file provider, points at
+   odoo-router-service, one per rule; the admin router carries the allowlist.
+F2 host classes through the router: named tenants get a login page (exactly one database
+   selected: no redirect to the database selector), tenant subdomains get their redirect,
+   unknown hosts 421, /web/database/ refused on tenant hosts.
+F3 admin: the database selector answers from an allowed address (list_db only exists on
+   the admin container) and is refused from outside the allowlist.
+F4 QR: /qr/ on a named tenant reaches Odoo (no 5xx, no router refusal).
+F5 logs since the start: no ERROR / Traceback in Odoo, no upstream errors in the router.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import re
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from .context import Context
+from .render_traefik import ADMIN_ROUTER, ALLOWLIST, ROUTER_SERVICE, OdooHosts, is_odoo_rule
+from .traefik import TraefikError
+
+OUTSIDE_ADDRESS = "203.0.113.7"  # TEST-NET-3: never in an allowlist
+_ODOO_ERRORS = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|KeyError")
+_ROUTER_ERRORS = re.compile(r"\s(502|503|504)\s|\[error\]|\bERROR\b")
+
+
+@dataclass
+class Check:
+    id: str
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+def _request(
+    base: str, host: str, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """(status, Location) of one GET through the router; no redirect following."""
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, resp.getheader("Location") or ""
+    finally:
+        conn.close()
+
+
+def router_url(ctx: Context) -> str | None:
+    if ctx.router_url:
+        return ctx.router_url
+    info = ctx.docker.inspect("seisei-odoo-router")
+    for net in ((info or {}).get("NetworkSettings", {}).get("Networks") or {}).values():
+        if net.get("IPAddress"):
+            return f"http://{net['IPAddress']}:80"
+    return None
+
+
+def _inside_address(allow: list[str]) -> str:
+    net = ipaddress.ip_network(allow[0], strict=False)
+    return str(net.network_address + 1 if net.num_addresses > 1 else net.network_address)
+
+
+def check_stack(ctx: Context, expect: dict[str, Any]) -> list[Check]:
+    out = []
+    for name in [*expect["odoo_containers"], expect["router_container"]]:
+        st = ctx.docker.state(name)
+        ok = st is not None and st[0] == "running" and st[1] != "unhealthy"
+        out.append(Check("F0", f"container {name} running", ok, f"state {st}"))
+    for name in expect.get("old_containers", []):
+        st = ctx.docker.state(name)
+        out.append(Check("F0", f"old container {name} gone", st is None, f"state {st}"))
+    return out
+
+
+def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
+    if ctx.traefik is None:
+        return [Check("F1", "Traefik routers", False, "no Traefik API given")]
+    try:
+        routers = ctx.traefik.routers()
+    except TraefikError as exc:
+        return [Check("F1", "Traefik routers", False, str(exc))]
+    hosts = OdooHosts(
+        exact=tuple(expect["admin_hosts"]) + tuple(h for h, _ in expect["named"]),
+        admin=tuple(expect["admin_hosts"]),
+        suffix=expect.get("suffix"),
+    )
+    ours = [r for r in routers if is_odoo_rule(r.rule, hosts)]
+    out = [Check("F1", "Odoo routers present", bool(ours), f"{len(ours)} routers")]
+    for r in ours:
+        ok = r.status == "enabled" and r.provider == "file" and r.short_service == ROUTER_SERVICE
+        out.append(Check("F1", f"router {r.name}", ok, f"{r.provider} -> {r.service} ({r.status})"))
+    rules = [r.rule for r in ours]
+    dup = sorted({x for x in rules if rules.count(x) > 1})
+    out.append(Check("F1", "one router per rule", not dup, ", ".join(dup)))
+    admin = [r for r in ours if r.short_name == ADMIN_ROUTER]
+    out.append(
+        Check(
+            "F1",
+            "admin router has the allowlist",
+            bool(admin) and any(m.startswith(ALLOWLIST) for m in admin[0].middlewares),
+            str(admin[0].middlewares) if admin else "no odoo-admin router",
+        )
+    )
+    return out
+
+
+def check_http(ctx: Context, expect: dict[str, Any]) -> list[Check]:
+    base = router_url(ctx)
+    if base is None:
+        return [Check("F2", "router reachable", False, "no address for seisei-odoo-router")]
+    out: list[Check] = []
+
+    def probe(
+        cid: str, name: str, host: str, path: str, want: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        try:
+            status, location = _request(base, host, path, headers)
+        except OSError as exc:
+            out.append(Check(cid, name, False, f"{host}{path}: {exc}"))
+            return
+        ok = bool(want(status, location))
+        out.append(Check(cid, name, ok, f"{host}{path} -> {status} {location}".rstrip()))
+
+    def login_page(s: int, loc: str) -> bool:
+        return s == 200 or (
+            s in (302, 303) and "/web/database/selector" not in loc and "/web/login" in loc
+        )
+
+    for host, db in expect["named"]:
+        probe("F2", f"{host} selects only {db}", host, "/web/login", login_page)
+        probe(
+            "F2",
+            f"{host} refuses database manager",
+            host,
+            "/web/database/manager",
+            lambda s, _l: s == 403,
+        )
+    sample = expect.get("tenant_sample")
+    if sample:
+        want_loc = expect.get("login_redirect") or ""
+        probe(
+            "F2",
+            f"{sample} tenant UI redirect",
+            sample,
+            "/web/login",
+            lambda s, loc: s in (301, 302) and loc == want_loc,
+        )
+        probe("F2", f"{sample} health", sample, "/nginx-health", lambda s, _l: s == 200)
+    probe("F2", "unknown host refused", "unknown.invalid", "/web/login", lambda s, _l: s == 421)
+    inside = _inside_address(expect["admin_allow"])
+    for admin in expect["admin_hosts"]:
+        probe(
+            "F3",
+            f"{admin} database selector from {inside}",
+            admin,
+            "/web/database/selector",
+            lambda s, _l: s == 200,
+            {"X-Forwarded-For": inside},
+        )
+        probe(
+            "F3",
+            f"{admin} refused from {OUTSIDE_ADDRESS}",
+            admin,
+            "/web/login",
+            lambda s, _l: s == 403,
+            {"X-Forwarded-For": OUTSIDE_ADDRESS},
+        )
+    for host, _db in expect["named"][:1]:
+        probe(
+            "F4",
+            f"{host} QR reaches Odoo",
+            host,
+            "/qr/order/odoo-router-migrate-probe",
+            lambda s, _l: s < 500 and s not in (403, 421),
+        )
+    return out
+
+
+def check_logs(ctx: Context, expect: dict[str, Any], since: str | None) -> list[Check]:
+    out = []
+    for name in expect["odoo_containers"]:
+        bad = [
+            line for line in ctx.docker.logs(name, since).splitlines() if _ODOO_ERRORS.search(line)
+        ]
+        out.append(Check("F5", f"{name} log clean", not bad, " | ".join(bad[-3:])))
+    name = expect["router_container"]
+    bad = [
+        line for line in ctx.docker.logs(name, since).splitlines() if _ROUTER_ERRORS.search(line)
+    ]
+    out.append(Check("F5", f"{name} log clean", not bad, " | ".join(bad[-3:])))
+    return out
+
+
+def run_checks(ctx: Context, expect: dict[str, Any], since: str | None = None) -> list[Check]:
+    stack = check_stack(ctx, expect)
+    if not all(c.ok for c in stack):
+        return stack  # during downtime nothing else proves anything
+    return [
+        *stack,
+        *check_traefik(ctx, expect),
+        *check_http(ctx, expect),
+        *check_logs(ctx, expect, since),
+    ]
+
+
+def wait_healthy(ctx: Context, name: str, timeout: float) -> tuple[str, str | None] | None:
+    """Poll until running and healthy (or no healthcheck); bounded by ``timeout``."""
+    deadline = time.monotonic() + timeout
+    st = ctx.docker.state(name)
+    while time.monotonic() < deadline:
+        st = ctx.docker.state(name)
+        if st is not None and st[0] == "running" and st[1] in (None, "healthy"):
+            return st
+        if st is not None and (st[1] == "unhealthy" or st[0] in ("exited", "dead")):
+            return st
+        time.sleep(0.5)
+    return st
+
+
+def format_checks(checks: list[Check]) -> str:
+    return "\n".join(
+        f"  {'ok  ' if c.ok else 'FAIL'} {c.id} {c.name}  {c.detail}".rstrip() for c in checks
+    )
