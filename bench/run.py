@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench import measure, report
 from bench.measure import Row
+from bench.procs import descendants, rss_bytes, wait_http
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS, STATIC, Scenario
 from bench.targets import (
     ROUTER_BIN,
@@ -50,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma list of targets")
     p.add_argument("--ws-count", type=int, default=None, help="idle websockets (default 1000)")
     p.add_argument("--keepalive", type=int, default=256, help="tuned nginx upstream keepalive")
+    p.add_argument("--no-warmup", action="store_true", help="no 1 s warm-up (quick: none)")
     p.add_argument("--no-sink-baseline", action="store_true", help="skip wrk straight at the sink")
     p.add_argument("--out", type=Path, help="also write the markdown table here")
     p.add_argument("--json", type=Path, help="also write every measurement here")
@@ -59,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.duration = args.duration or (1.0 if args.quick else 5.0)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.ws_count = args.ws_count or (200 if args.quick else 1000)
+    args.warmup = not (args.no_warmup or args.quick)
     keys = {s.key for s in (*SCENARIOS, *STATIC)}
     args.rows = set(args.rows.split(",")) if args.rows else keys
     if unknown := args.rows - keys:
@@ -85,9 +88,18 @@ def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str]]:
+def idle_rss(t: Running, workers: int) -> str:
+    sizes = [rss_bytes(p) for p in descendants(t.pid)]
+    return (
+        f"{t.name} w{workers}: {len(sizes)} processes, largest {max(sizes) / 1048576:.1f} MiB, "
+        f"total {sum(sizes) / 1048576:.1f} MiB"
+    )
+
+
+def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[str], list[str]]:
     rows: list[Row] = []
     problems: list[str] = []
+    idle: list[str] = []
     scenarios = [_scenario(s, args.ws_count) for s in SCENARIOS if s.key in args.rows]
     sink = start_sink(workdir, DOWNLOAD_BYTES)
     try:
@@ -101,12 +113,13 @@ def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
             for kind in args.targets:
                 try:
                     targets.append(_start(kind, workdir, sink, workers, args.keepalive))
+                    idle.append(idle_rss(targets[-1], workers) + " (after start)")
                 except (RuntimeError, OSError) as exc:
                     problems.append(f"{kind} (w{workers}) did not start: {str(exc)[-600:]}")
                     _log(problems[-1])
             try:
                 for sc in scenarios:
-                    for t in targets:
+                    for t in targets if args.warmup else []:
                         _log(f"w{workers} {sc.key} {t.name} (warm-up)")
                         _warm(t, sc, workers, workdir)
                     rounds: dict[str, list[Row]] = {t.name: [] for t in targets}
@@ -122,13 +135,14 @@ def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
                     rows += [report.combine(r) for r in rounds.values() if r]
             finally:
                 for t in targets:
+                    idle.append(idle_rss(t, workers) + " (after the rows)")
                     t.stop()
         static = [s for s in STATIC if s.key in args.rows]
         if static:
             rows += _static_rows(args, workdir, sink, static, problems)
     finally:
         sink.stop()
-    return rows, problems
+    return rows, problems, idle
 
 
 def _warm(t: Running, sc: Scenario, workers: int, workdir: Path) -> None:
@@ -156,7 +170,8 @@ def _static_rows(
         for sc in static:
             for t in targets:
                 _log(f"static {sc.key} {t.name}")
-                _warm(t, sc, 1, workdir)
+                assert sc.request is not None
+                wait_http(t.port, sc.request.path, 5, host=sc.request.host)  # primes the cache
                 try:
                     rows.append(measure.run(t, sc, 1, args.duration, workdir))
                 except (RuntimeError, OSError) as exc:
@@ -179,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     started = time.time()
     try:
-        rows, problems = main_rows(args, workdir)
+        rows, problems, idle = main_rows(args, workdir)
     finally:
         if args.keep:
             _log(f"work directory kept: {workdir}")
@@ -193,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         f"took {time.time() - started:.0f} s"
     )
     text = header + "\n\n" + report.table(rows) + "\n\n" + report.legend()
+    text += "\n\nIdle RSS:\n" + "\n".join(f"- {line}" for line in idle)
     if problems:
         text += "\n\nProblems:\n" + "\n".join(f"- {p}" for p in problems)
     print(text)
