@@ -210,6 +210,27 @@ CASES = [
         b"<param><value>ten_a</value></param></params></methodCall>",
         403,
     ),
+    (
+        "a stray value after </params> is a parameter too",
+        "common",
+        b"<methodCall><methodName>login</methodName><params></params>"
+        b"<value>ten_b</value></methodCall>",
+        403,
+    ),
+    (
+        "two methodNames: the last one counts (drop)",
+        "db",
+        b"<methodCall><methodName>server_version</methodName><params></params>"
+        b"<methodName>drop</methodName></methodCall>",
+        403,
+    ),
+    (
+        "two methodNames: the last one counts (server_version)",
+        "db",
+        b"<methodCall><methodName>drop</methodName><params></params>"
+        b"<methodName>server_version</methodName></methodCall>",
+        200,
+    ),
     ("object unknown method", "object", dumps("exec_workflow", TENANT, 2, "pw"), 403),
     ("object method with spaces", "object", dumps(" execute_kw ", TENANT, 2, "pw"), 403),
     ("common unknown method", "common", dumps("drop", TENANT), 403),
