@@ -55,6 +55,7 @@ class Exchange:
         "head_sent",
         "headers",
         "keep_alive",
+        "out",
         "parser",
         "reason",
         "req",
@@ -88,6 +89,7 @@ class Exchange:
         self.keep_alive = False
         self.skip_interim = False
         self.bytes_out = 0
+        self.out: list[bytes] | None = None
         self.error_status = 0
         self.done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
@@ -99,6 +101,9 @@ class Exchange:
         if self.done.done():  # bytes after the end of the response: never reuse
             self.conn.close()
             return
+        # Everything one read produces (head, body, chunk end) goes out in one write.
+        out: list[bytes] = []
+        self.out = out
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -106,7 +111,7 @@ class Exchange:
                 rest = data[exc.args[0] :]
                 self._finish(Outcome.UPGRADED)
                 if rest:
-                    self.client.write_raw(rest)
+                    out.append(rest)
             else:
                 self.fail(502, "upstream sent an unexpected upgrade")
         except httptools.HttpParserError as exc:
@@ -117,6 +122,13 @@ class Exchange:
                     self._finish(Outcome.UPGRADED)
                 else:
                     self.fail(502, "upstream sent an unexpected upgrade")
+        finally:
+            self.out = None
+            if out:
+                client = self.client
+                client.write_raw(out[0] if len(out) == 1 else b"".join(out))
+                if client.paused_writing and self.conn.transport is not None:
+                    self.conn.transport.pause_reading()
 
     def upstream_lost(self, exc: Exception | None) -> None:
         if self.done.done():
@@ -160,13 +172,7 @@ class Exchange:
         if self.done.done():
             return
         self.bytes_out += len(body)
-        client = self.client
-        if self.chunked_out:
-            client.write_raw(b"%x\r\n%b\r\n" % (len(body), body))
-        else:
-            client.write_raw(body)
-        if client.paused_writing and self.conn.transport is not None:
-            self.conn.transport.pause_reading()
+        self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
 
     def on_message_complete(self) -> None:
         if self.skip_interim:
@@ -222,7 +228,7 @@ class Exchange:
             )
         req.status = status
         self.head_sent = True
-        self.client.write_raw(b"".join(parts))
+        self._emit(b"".join(parts))
 
     def _chunked_in(self) -> bool:
         for name, value in self.headers:
@@ -233,7 +239,13 @@ class Exchange:
     def _end_body(self) -> None:
         if self.chunked_out:
             self.chunked_out = False
-            self.client.write_raw(b"0\r\n\r\n")
+            self._emit(b"0\r\n\r\n")
+
+    def _emit(self, data: bytes) -> None:
+        if self.out is not None:
+            self.out.append(data)
+        else:
+            self.client.write_raw(data)
 
     def fail(self, status: int, reason: str) -> None:
         if self.done.done():

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# README command 1: the router on config/router.demo.yaml (the production profile) in front
+# of a fake Odoo on loopback, so real routing decisions show without an Odoo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q -e . >/dev/null
+.venv/bin/python -m odoo_router.demo \
+    --listen 127.0.0.1:18069=tenant --listen 127.0.0.1:18072=tenant_lp \
+    --listen 127.0.0.1:18169=admin --listen 127.0.0.1:18172=admin_lp &
+demo=$!
+trap 'kill $demo 2>/dev/null || true' EXIT
+cat <<'TXT'
+
+odoo-router demo on http://127.0.0.1:8080 (Ctrl-C stops it). In another shell try:
+  curl -H 'Host: acme.erp.seisei.tokyo' http://127.0.0.1:8080/jsonrpc -d '{}'
+  curl -i -H 'Host: acme.erp.seisei.tokyo' http://127.0.0.1:8080/web/database/manager
+  curl -i -H 'Host: acme.erp.seisei.tokyo' http://127.0.0.1:8080/web/login
+  curl -i -H 'Host: nobody.example' http://127.0.0.1:8080/
+  curl -H 'Host: admin.erp.seisei.tokyo' http://127.0.0.1:8080/web/database/manager
+  .venv/bin/odoo-router explain --config config/router.demo.yaml acme.erp.seisei.tokyo /jsonrpc
+  curl http://127.0.0.1:9145/metrics
+
+TXT
+.venv/bin/odoo-router --config config/router.demo.yaml
