@@ -56,7 +56,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         8,
         seconds_scale=0.6,  # bounded: every request leaves a TIME_WAIT socket
     ),
-    Scenario("ws", "1,000 idle websockets + echo round trips", None, 1000),
+    Scenario("ws", "1,000 websockets open, echo round trips on 100", None, 1000),
 )
 
 STATIC_PATH = "/web/static/lib/bench/bench.js"

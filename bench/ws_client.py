@@ -2,7 +2,8 @@
 
 Protocol with the harness (stdin/stdout): prints ``OPEN <n> <failed>`` when every handshake
 is done, waits for a line on stdin (the harness measures RSS meanwhile), runs round trips for
-the given seconds on every connection at once, prints ``BENCHJSON {...}`` and exits.
+the given seconds on ``--active`` of them at once (the rest stay idle), prints
+``BENCHJSON {...}`` and exits.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ async def _open(port: int, host: str, path: str) -> Client | None:
     return None
 
 
-async def main_async(port: int, count: int, seconds: float, host: str, path: str) -> None:
+async def main_async(
+    port: int, count: int, active: int, seconds: float, host: str, path: str
+) -> None:
     clients: list[Client] = []
     failed = 0
     for start in range(0, count, 100):  # in batches: the listen backlog stays small
@@ -104,7 +107,7 @@ async def main_async(port: int, count: int, seconds: float, host: str, path: str
             latencies.append(time.perf_counter() - t0)
 
     t0 = time.monotonic()
-    await asyncio.gather(*(loop_one(c) for c in clients))
+    await asyncio.gather(*(loop_one(c) for c in clients[:active]))
     elapsed = time.monotonic() - t0
     latencies.sort()
 
@@ -133,13 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--active", type=int, default=100, help="connections doing round trips")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--host", default="testodoo.seisei.tokyo")
     parser.add_argument("--path", default="/websocket")
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(main_async(args.port, args.count, args.seconds, args.host, args.path))
+    uvloop.run(main_async(args.port, args.count, args.active, args.seconds, args.host, args.path))
 
 
 if __name__ == "__main__":
