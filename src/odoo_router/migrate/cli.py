@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--traefik-version", default=None, help="when the API cannot be reached")
     t.add_argument("--router-url", default=None, help="default: the router container's address")
     t.add_argument("--router-image", default=Settings.router_image)
-    t.add_argument("--router-command", default=shlex.join(Settings.router_command))
+    t.add_argument("--router-command", default="", help="default: the image's own command")
+    t.add_argument("--router-health-interval", default="10s")
     t.add_argument("--admin-allow", action="append", default=None, help="CIDR, repeatable")
     t.add_argument("--trusted-proxy", action="append", default=None, help="CIDR, repeatable")
     t.add_argument("--master-password-file", default=None)
@@ -125,6 +126,7 @@ def build_context(args: argparse.Namespace) -> Context:
         trusted_proxies=tuple(args.trusted_proxy or Settings.trusted_proxies),
         router_image=args.router_image,
         router_command=tuple(shlex.split(args.router_command)),
+        router_health_interval=args.router_health_interval,
         stop_timeout=args.stop_timeout,
     )
     return Context(

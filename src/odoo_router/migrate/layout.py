@@ -79,7 +79,7 @@ class Layout:
 
     @property
     def router_yaml(self) -> Path:
-        return self.router_dir / "router" / "router.yaml"
+        return self.router_dir / "odoo-router" / "router.yaml"
 
     # --- the tool's state
     @property

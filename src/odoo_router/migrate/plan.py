@@ -38,12 +38,8 @@ class Settings:
     admin_allow: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
     trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "172.16.0.0/12", "10.0.0.0/8")
     router_image: str = "odoo-router:latest"
-    router_command: tuple[str, ...] = (
-        "odoo-router",
-        "serve",
-        "--config",
-        "/etc/odoo-router/router.yaml",
-    )
+    router_command: tuple[str, ...] = ()  # () keeps the image's ENTRYPOINT/CMD
+    router_health_interval: str = "10s"
     stop_timeout: int = 30
 
 
@@ -231,7 +227,12 @@ def _steps(inv: Inventory, facts: Facts, settings: Settings) -> list[Step]:
 
 
 def _router_compose(doc: YamlDoc, settings: Settings) -> str:
-    return edit_router_compose(doc, settings.router_image, settings.router_command)
+    return edit_router_compose(
+        doc,
+        settings.router_image,
+        settings.router_command,
+        health_interval=settings.router_health_interval,
+    )
 
 
 def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings) -> Plan:

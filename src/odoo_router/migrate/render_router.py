@@ -18,16 +18,11 @@ from ..config import build_config
 from .nginxconf import RouterFacts
 from .yamledit import YamlDoc, move_trailing_comment, quoted
 
-ROUTER_CONFIG_IN_CONTAINER = "/etc/odoo-router/router.yaml"
+ROUTER_CONFIG_DIR = "/etc/odoo-router"
 ROUTER_SERVICE = "odoo-router"
 ROUTER_CONTAINER = "seisei-odoo-router"
-# No curl in slim images: the health probe is the image's own Python.
-HEALTHCHECK = [
-    "CMD",
-    "python3",
-    "-c",
-    "import urllib.request; urllib.request.urlopen('http://127.0.0.1/nginx-health', timeout=2)",
-]
+# No curl in the image (nor in nginx:alpine): the router ships a stdlib probe.
+HEALTHCHECK = ["CMD", "python", "-m", "odoo_router.probe"]
 
 
 def _q(value: str) -> str:
@@ -177,31 +172,45 @@ def render_router_yaml(
     return text
 
 
-def _router_service(old: Any, image: str, command: Sequence[str], config_rel: str) -> CommentedMap:
+def _router_service(
+    old: Any, image: str, command: Sequence[str], config_dir: str, health_interval: str
+) -> CommentedMap:
+    """The service of deploy/docker-compose.yml (the image's ENTRYPOINT/CMD serve
+    /etc/odoo-router/router.yaml), keeping the old service's restart policy and labels."""
     svc = CommentedMap()
     svc["image"] = image
     svc["container_name"] = ROUTER_CONTAINER
     svc["restart"] = (old.get("restart") if old is not None else None) or "unless-stopped"
     if command:
         svc["command"] = quoted(list(command))
-    vols = CommentedSeq([f"{config_rel}:{ROUTER_CONFIG_IN_CONTAINER}:ro"])
-    svc["volumes"] = vols
-    nets = CommentedSeq(["seisei-odoo-network", "edge"])
-    svc["networks"] = nets
+    # The directory, not the file: a reload must see a replaced router.yaml (new inode).
+    svc["volumes"] = CommentedSeq([f"{config_dir}:{ROUTER_CONFIG_DIR}:ro"])
+    svc["networks"] = CommentedSeq(["seisei-odoo-network", "edge"])
     labels = old.get("labels") if old is not None else None
     if labels is not None:
         svc["labels"] = labels
+    # Port 80 as the image's non-root user, with no capability at all.
+    svc["sysctls"] = CommentedMap([("net.ipv4.ip_unprivileged_port_start", 0)])
+    caps = CommentedSeq(["ALL"])
+    caps.fa.set_flow_style()
+    svc["cap_drop"] = caps
+    svc["security_opt"] = CommentedSeq(["no-new-privileges:true"])
     hc = CommentedMap()
     hc["test"] = quoted(HEALTHCHECK)
-    hc["interval"] = "10s"
-    hc["timeout"] = "3s"
+    hc["interval"] = health_interval
+    hc["timeout"] = "5s"
     hc["retries"] = 3
     svc["healthcheck"] = hc
+    svc["stop_grace_period"] = "40s"  # longer than the router's 30s shutdown_grace
     return svc
 
 
 def edit_router_compose(
-    doc: YamlDoc, image: str, command: Sequence[str], config_rel: str = "./router/router.yaml"
+    doc: YamlDoc,
+    image: str,
+    command: Sequence[str] = (),
+    config_dir: str = "./odoo-router",
+    health_interval: str = "10s",
 ) -> str:
     """The nginx service (the one named container seisei-odoo-router) becomes odoo-router."""
     services = doc.data.get("services")
@@ -217,7 +226,7 @@ def edit_router_compose(
     )
     old = services.get(old_key) if old_key is not None else None
     new = CommentedMap()
-    new_svc = _router_service(old, image, command, config_rel)
+    new_svc = _router_service(old, image, command, config_dir, health_interval)
     placed = False
     for k, v in services.items():
         if k in (old_key, ROUTER_SERVICE):

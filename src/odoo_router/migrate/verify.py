@@ -213,13 +213,18 @@ def run_checks(ctx: Context, expect: dict[str, Any], since: str | None = None) -
     ]
 
 
-def wait_healthy(ctx: Context, name: str, timeout: float) -> tuple[str, str | None] | None:
-    """Poll until running and healthy (or no healthcheck); bounded by ``timeout``."""
+def wait_healthy(
+    ctx: Context, name: str, timeout: float, need_healthy: bool = True
+) -> tuple[str, str | None] | None:
+    """Poll until running (and healthy, or without a healthcheck); bounded by ``timeout``.
+    ``need_healthy=False`` accepts a health check still "starting" (Odoo boots slowly; the
+    verify step's HTTP checks are the real proof)."""
+    ok_health: tuple[str | None, ...] = (None, "healthy") if need_healthy else (None, "healthy", "starting")
     deadline = time.monotonic() + timeout
     st = ctx.docker.state(name)
     while time.monotonic() < deadline:
         st = ctx.docker.state(name)
-        if st is not None and st[0] == "running" and st[1] in (None, "healthy"):
+        if st is not None and st[0] == "running" and st[1] in ok_health:
             return st
         if st is not None and (st[1] == "unhealthy" or st[0] in ("exited", "dead")):
             return st

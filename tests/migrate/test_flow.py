@@ -1,0 +1,152 @@
+"""End to end on a real Docker engine and a real PostgreSQL: plan, apply, verify, rollback,
+kills at every step, a failed verification, a stale plan, the lock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from odoo_router.migrate import exitcodes as X
+from odoo_router.migrate.backup import check_manifest
+from odoo_router.migrate.journal import hold_lock
+from odoo_router.migrate.layout import Layout
+from odoo_router.migrate.pg import Pg
+from odoo_router.migrate.runner import SubprocessRunner
+
+from .servers import DockerEngine, PgServer
+from .stack import DATA_FILE, Stack, old_stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
+
+NEW = ("odoo-tenant", "odoo-admin", "seisei-odoo-router")
+OLD = ("odoo18-prod-web", "odoo-redis", "seisei-odoo-router")
+
+
+@pytest.fixture
+def stack(tree: Path, docker_engine: DockerEngine, pg_server: PgServer) -> Iterator[Stack]:
+    if docker_engine.compose is None:
+        pytest.skip("no compose implementation (docker compose plugin or docker-compose v2)")
+    with old_stack(tree, docker_engine, pg_server) as s:
+        yield s
+
+
+def _pg(stack: Stack) -> Pg:
+    p = stack.pg
+    return Pg(SubprocessRunner(), [], ["-U", p.user, "-h", p.host, "-p", str(p.port)], f"{p.bindir}/")
+
+
+def _backup_folder(stack: Stack) -> Path:
+    folders = sorted((stack.root / "mnt/backup").glob("odoo-router-migrate-*"))
+    complete = [f for f in folders if (f / "MANIFEST.json").exists()]
+    assert complete, folders
+    return complete[-1]
+
+
+def _assert_old_stack_back(stack: Stack, before: dict[str, str]) -> None:
+    assert stack.digest() == before  # every file byte-identical (and same mode)
+    assert stack.state("odoo18-prod-web") == "running"
+    assert stack.state("odoo-tenant") is None and stack.state("odoo-admin") is None
+    img = stack.engine.docker("inspect", "-f", "{{.Config.Image}}", "seisei-odoo-router").strip()
+    assert img == "nginx:alpine"
+
+
+def _assert_dumps_restorable(stack: Stack) -> None:
+    folder = _backup_folder(stack)
+    assert check_manifest(folder) == []
+    pg = _pg(stack)
+    for db in ("ten_testodoo", "ten_acme", "ten_00000001"):
+        assert pg.restore_list(folder / "db" / f"{db}.dump") > 0
+
+
+def test_plan_twice_identical_stale_plan_and_lock(stack: Stack) -> None:
+    code1, out1 = stack.run("plan")
+    plan1 = (stack.root / "var/lib/odoo-router-migrate/plan.json").read_bytes()
+    code2, out2 = stack.run("plan")
+    plan2 = (stack.root / "var/lib/odoo-router-migrate/plan.json").read_bytes()
+    assert (code1, code2) == (X.OK, X.OK), out1
+    assert out1 == out2 and plan1 == plan2
+    assert "pre-flight: OK" in out1 and "expected downtime" in out1
+    # another apply running
+    with hold_lock(Layout.make(stack.root)):
+        code, _ = stack.run("apply")
+    assert code == X.LOCKED
+    # a stale plan: someone edited services.yml after planning
+    services = stack.stacks / "edge-traefik/dynamic/services.yml"
+    services.write_text(services.read_text() + "# edited by hand\n")
+    before = stack.digest()
+    code, _ = stack.run("apply")
+    assert code == X.STALE_PLAN
+    assert stack.digest() == before and stack.state("odoo18-prod-web") == "running"
+
+
+def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
+    before = stack.digest()
+    assert stack.run("verify")[0] == X.VERIFY_FAILED  # the old stack does not pass
+    assert stack.run("plan")[0] == X.OK
+    code, out = stack.run("apply", "--verify-restore")
+    assert code == X.OK, out
+    for name in NEW:
+        assert stack.state(name) == "running"
+    assert stack.state("odoo18-prod-web") is None
+    # tenant and admin share the old data volume: filestore and sessions carried over
+    for name in ("odoo-tenant", "odoo-admin"):
+        assert stack.engine.docker("exec", name, "cat", DATA_FILE).strip() == "filestore"
+    conf = stack.engine.docker("exec", "odoo-admin", "cat", "/etc/odoo/odoo.conf")
+    assert "dbfilter_from_header" in conf and "list_db = True" in conf
+    assert (stack.stacks / "seisei-odoo/odoo-router/router.yaml").exists()
+    code, out = stack.run("verify")
+    assert code == X.OK, out
+    code, out = stack.run("status", "--json")
+    status = json.loads(out)
+    assert status["outcome"] == "finished" and set(status["steps"].values()) == {"done"}
+    manifest = json.loads((_backup_folder(stack) / "MANIFEST.json").read_text())
+    assert manifest["databases"]["ten_acme"]["restore"]["rows"] == 10 + 1 + 3 + 1
+    assert manifest["volume"]["members"] >= 4
+    # a change after the migration, then rollback with the databases
+    stack.pg.psql("DELETE FROM res_partner", "ten_acme")
+    code, out = stack.run("rollback", "--restore-databases")
+    assert code == X.OK, out
+    _assert_old_stack_back(stack, before)
+    assert stack.pg.psql("SELECT count(*) FROM res_partner", "ten_acme").strip() == "11"
+    _assert_dumps_restorable(stack)
+
+
+def test_kill_at_every_step_then_resume_and_kill_rollback(stack: Stack) -> None:
+    before = stack.digest()
+    assert stack.run("plan")[0] == X.OK
+    steps = [s["id"] for s in json.loads((stack.root / "var/lib/odoo-router-migrate/plan.json").read_text())["steps"]]
+    for n, sid in enumerate(steps):
+        phase = "before" if n % 3 == 0 else "after"
+        if sid == "verify":
+            phase = "before"
+        proc = stack.run_sub("apply", crash_at=f"{sid}:{phase}")
+        assert proc.returncode == -9, (sid, proc.stdout, proc.stderr)
+    proc = stack.run_sub("apply")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming run" in proc.stderr
+    for name in NEW:
+        assert stack.state(name) == "running"
+    assert stack.run("verify")[0] == X.OK
+    # rollback killed half way, then run again
+    proc = stack.run_sub("rollback", crash_at="write-odoo-compose:undo")
+    assert proc.returncode == -9, proc.stderr
+    proc = stack.run_sub("rollback")
+    assert proc.returncode == 0, proc.stderr
+    _assert_old_stack_back(stack, before)
+    _assert_dumps_restorable(stack)
+
+
+def test_failed_verification_rolls_back(tree: Path, docker_engine: DockerEngine, pg_server: PgServer) -> None:
+    if docker_engine.compose is None:
+        pytest.skip("no compose implementation (docker compose plugin or docker-compose v2)")
+    with old_stack(tree, docker_engine, pg_server, broken_router=True) as stack:
+        before = stack.digest()
+        assert stack.run("plan")[0] == X.OK
+        code, _ = stack.run("apply")
+        assert code == X.ROLLED_BACK
+        _assert_old_stack_back(stack, before)
+        status = json.loads(stack.run("status", "--json")[1])
+        assert status["outcome"] == "rolled-back" and status["steps"]["verify"] == "undone"
