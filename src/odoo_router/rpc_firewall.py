@@ -38,9 +38,13 @@ batched JSON-RPC (Odoo cannot run it either), duplicate keys in any JSON object,
 differ from ``service``/``method``/``args``/``params``/``db`` only by case, width or invisible
 characters, a byte order mark, charsets other than UTF-8 (JSON) or UTF-8/US-ASCII/ISO-8859-1
 (XML), content types other than Odoo's JSON types and text/xml or application/xml, stacked or
-unknown content codings, unknown RPC services and methods. Paths the RPC routes catch that are
-no Odoo RPC endpoint (``/jsonrpcx``, ``/xmlrpc``, ``/xmlrpc/2/object/x``) get 404: Odoo has
-no route there either.
+unknown content codings, unknown RPC services and methods.
+
+Endpoints are recognised as Odoo would route them, and then some: ``/jsonrpc/`` (werkzeug's
+``strict_slashes=False``) and ``/<lang>/jsonrpc`` (http_routing reroutes it to ``/jsonrpc``)
+are inspected like ``/jsonrpc``; the router's routes must send those spellings here too.
+Paths the RPC routes catch that are no Odoo RPC endpoint (``/jsonrpcx``, ``/xmlrpc``,
+``/xmlrpc/2/object/x``) get 404: Odoo has no route there either.
 
 Statuses: 403 refused call, 400 malformed body, 404 unknown endpoint, 413 body (or its
 decompressed form) above ``limit``, 415 unsupported content type, charset or coding.
@@ -67,6 +71,8 @@ from defusedxml.xmlrpc import (
     EntitiesForbidden,
     ExternalReferenceForbidden,
 )
+
+from .langprefix import strip_lang_prefix
 
 # --------------------------------------------------------------------------- verdicts
 
@@ -125,7 +131,25 @@ class Endpoint:
 
 
 def rpc_endpoint(path: str) -> Endpoint | None:
-    """The Odoo RPC endpoint ``path`` (normalised) reaches, or None when it reaches none."""
+    """The Odoo RPC endpoint ``path`` (normalised) reaches, or None when it reaches none.
+
+    A superset of Odoo's own matching: werkzeug's maps in Odoo use ``strict_slashes=False``, so
+    ``/jsonrpc/`` is ``/jsonrpc``; http_routing reroutes ``/<lang>/jsonrpc`` to ``/jsonrpc``
+    (any first segment counts, as in langprefix). The path as written is tried first.
+    """
+    stripped = strip_lang_prefix(path)
+    for candidate in (path, stripped):
+        if candidate is None:
+            continue
+        found = _endpoint(candidate)
+        if found is None and len(candidate) > 1 and candidate.endswith("/"):
+            found = _endpoint(candidate[:-1])
+        if found is not None:
+            return found
+    return None
+
+
+def _endpoint(path: str) -> Endpoint | None:
     if path == "/jsonrpc":
         return Endpoint("jsonrpc")
     if path == "/web/session/authenticate":
@@ -141,10 +165,11 @@ def rpc_endpoint(path: str) -> Endpoint | None:
 
 class _Reject(Exception):
     def __init__(self, status: int, message: str, reason: str) -> None:
+        reason = "".join(c if c.isprintable() else repr(c)[1:-1] for c in reason)
         super().__init__(reason)
         self.status = status
         self.message = message  # shown to the client
-        self.reason = reason  # logged
+        self.reason = reason  # logged: one line, whatever the client sent
 
 
 def inspect_rpc(

@@ -19,6 +19,20 @@ ENDPOINTS = [
     ("/xmlrpc/2/db", Endpoint("xmlrpc", "db")),
     ("/xmlrpc/2", Endpoint("xmlrpc", "2")),  # Odoo matches /xmlrpc/<service> with service "2"
     ("/xmlrpc/report", Endpoint("xmlrpc", "report")),
+    # werkzeug's strict_slashes=False in Odoo's maps: one trailing slash matches too
+    ("/jsonrpc/", Endpoint("jsonrpc")),
+    ("/web/session/authenticate/", Endpoint("authenticate")),
+    ("/xmlrpc/2/object/", Endpoint("xmlrpc", "object")),
+    ("/xmlrpc/common/", Endpoint("xmlrpc", "common")),
+    ("/xmlrpc/2/", Endpoint("xmlrpc", "2")),
+    # http_routing reroutes /<lang>/<path> to /<path>, RPC routes included
+    ("/en/jsonrpc", Endpoint("jsonrpc")),
+    ("/fr_BE/jsonrpc/", Endpoint("jsonrpc")),
+    ("/sr@latin/xmlrpc/2/object", Endpoint("xmlrpc", "object")),
+    ("/zh_CN/xmlrpc/db", Endpoint("xmlrpc", "db")),
+    ("/english/web/session/authenticate", Endpoint("authenticate")),
+    ("/es_419/web/session/authenticate/", Endpoint("authenticate")),
+    ("/jsonrpc/jsonrpc", Endpoint("jsonrpc")),  # Odoo: 404; inspecting more is harmless
 ]
 
 
@@ -30,20 +44,21 @@ def test_rpc_endpoints(path: str, expected: Endpoint) -> None:
 # Paths the production route '^/(jsonrpc|xmlrpc)' catches that reach no Odoo RPC controller.
 NOT_RPC = [
     "/jsonrpcx",
-    "/jsonrpc/",
     "/jsonrpc/object",
     "/JSONRPC",
     "/xmlrpc",
     "/xmlrpc/",
     "/xmlrpc//object",
-    "/xmlrpc/2/",
-    "/xmlrpc/2/object/",
+    "/xmlrpc/2/object//",
     "/xmlrpc/2/object/extra",
     "/xmlrpc/3/object",
     "/xmlrpcfoo",
     "/XMLRPC/2/object",
-    "/web/session/authenticate/",
     "/web/session/authenticatex",
+    "/web/session/authenticate/x",
+    "/en/jsonrpcx",
+    "/en/fr/jsonrpc",  # Odoo strips one segment
+    "/en/xmlrpc",
 ]
 
 
@@ -71,3 +86,33 @@ def test_reason_is_log_safe() -> None:
     verdict = inspect_rpc("/jsonrpc\r\nX: y", "application/json", None, b"{}", "ten_a")
     assert isinstance(verdict, Refuse)
     assert "\n" not in verdict.reason and "\r" not in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("path", "db", "expected"),
+    [
+        ("/en/jsonrpc", "ten_b", 403),
+        ("/en/jsonrpc", "ten_a", 200),
+        ("/jsonrpc/", "ten_b", 403),
+        ("/fr/jsonrpc/", "ten_b", 403),
+    ],
+)
+def test_prefixed_and_slashed_jsonrpc_is_inspected(path: str, db: str, expected: int) -> None:
+    args = [db, 2, "pw", "res.partner", "read", [[1]]]
+    body = json.dumps({"params": {"service": "object", "method": "execute_kw", "args": args}})
+    verdict = inspect_rpc(path, "application/json", None, body.encode(), "ten_a")
+    assert (200 if not isinstance(verdict, Refuse) else verdict.status) == expected
+
+
+def test_prefixed_xmlrpc_and_authenticate_are_inspected() -> None:
+    xml = b"<methodCall><methodName>drop</methodName><params></params></methodCall>"
+    assert isinstance(inspect_rpc("/en/xmlrpc/2/db", "text/xml", None, xml, "ten_a"), Refuse)
+    auth = json.dumps({"params": {"db": "ten_b", "login": "a", "password": "p"}}).encode()
+    verdict = inspect_rpc("/en/web/session/authenticate/", "application/json", None, auth, "ten_a")
+    assert isinstance(verdict, Refuse) and verdict.status == 403
+
+
+def test_reasons_from_parser_errors_are_one_line() -> None:
+    verdict = inspect_rpc("/xmlrpc/2/object", "text/xml", None, b"<a>\n\n<b>", "ten_a")
+    assert isinstance(verdict, Refuse) and verdict.status == 400
+    assert "\n" not in verdict.reason
