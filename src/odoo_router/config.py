@@ -55,6 +55,8 @@ class ServerSettings:
     underscores_in_headers: bool = False
     request_buffer_memory: int = 1024 * 1024
     response_buffer: int = 1024 * 1024
+    cache_size: int = 32 * 1024 * 1024  # the static cache of routes with cache: true
+    cache_max_entry: int = 1024 * 1024
     temp_dir: str | None = None
     forwarded: Forwarded = field(default_factory=Forwarded)
     secure_cookies: bool = True
@@ -439,6 +441,8 @@ def _read_server(r: _Reader, value: object) -> ServerSettings:
             data, p, "request_buffer_memory", parse_size, d.request_buffer_memory
         ),
         response_buffer=r.get(data, p, "response_buffer", parse_size, d.response_buffer),
+        cache_size=r.get(data, p, "cache_size", parse_size, d.cache_size),
+        cache_max_entry=r.get(data, p, "cache_max_entry", parse_size, d.cache_max_entry),
         temp_dir=r.get(data, p, "temp_dir", _as_opt_str, d.temp_dir),
         forwarded=forwarded,
         secure_cookies=r.get(data, p, "secure_cookies", _as_bool, d.secure_cookies),

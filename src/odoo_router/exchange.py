@@ -44,6 +44,7 @@ _HIDDEN = frozenset({b"server", b"date", b"x-pad"})
 class Exchange:
     __slots__ = (
         "bytes_out",
+        "capture",
         "chunked_out",
         "client",
         "close_delimited",
@@ -90,6 +91,7 @@ class Exchange:
         self.skip_interim = False
         self.bytes_out = 0
         self.out: list[bytes] | None = None
+        self.capture: list[bytes] | None = None  # body kept for the static cache
         self.error_status = 0
         self.done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
@@ -172,6 +174,11 @@ class Exchange:
         if self.done.done():
             return
         self.bytes_out += len(body)
+        if self.capture is not None:
+            if self.bytes_out <= self.client.state.cache.max_entry_bytes:
+                self.capture.append(body)
+            else:
+                self.capture = None
         self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
 
     def on_message_complete(self) -> None:

@@ -27,8 +27,9 @@ from typing import IO, TYPE_CHECKING
 import httptools
 
 from . import headers as hdr
+from .cache import Key, cache_key
 from .exchange import Exchange, Outcome
-from .pages import error_page, status_line
+from .pages import REASONS, error_page, status_line
 from .pools import UpstreamConnection, UpstreamError
 from .routing import Decision, Facts, LocalAnswer, decide
 from .uri import BadRequest, normalise_host, normalise_path, split_absolute
@@ -515,6 +516,11 @@ class ClientConnection(asyncio.Protocol):
             chunked=not req.complete and req.chunked,
             upgrade=self._upgrade_value(req) if websocket else None,
         )
+        cache_key = None
+        if action.cache:
+            cache_key = self._cache_lookup(req)
+            if cache_key is True:
+                return
         retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
         stale_retry = req.complete  # a replayable request survives one stale keep-alive
         req.upstream_start = time.monotonic()
@@ -539,6 +545,8 @@ class ClientConnection(asyncio.Protocol):
                 return
             req.upstream_addr = conn.addr
             ex = Exchange(self, req, conn, head_only=req.method == "HEAD", upgrade=websocket)
+            if cache_key is not None and req.method == "GET":
+                ex.capture = []
             conn.exchange = ex
             conn.last_read = state.now
             self.exchange = ex
@@ -554,6 +562,8 @@ class ClientConnection(asyncio.Protocol):
         req.bytes_out = ex.bytes_out
         if outcome is Outcome.COMPLETE:
             pool.mark_ok(conn.server)
+            if ex.capture is not None and isinstance(cache_key, Key):
+                state.cache.store(cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now)
             reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
             conn.exchange = None
             pool.release(conn, reusable and not conn.closed)
@@ -577,6 +587,33 @@ class ClientConnection(asyncio.Protocol):
                 pool.mark_failed(conn.server)
             state.upstream_error(action.pool, "timeout" if ex.error_status == 504 else "reset")
             self._error(req, ex.error_status or 502)
+
+    def _cache_lookup(self, req: Request) -> Key | bool | None:
+        """True when answered from the static cache; else the key to store under (or None)."""
+        raw_path, _, query = req.target.decode("latin-1").partition("?")
+        key = cache_key(req.method, raw_path, query, req.headers)
+        if key is None:
+            return None
+        cache = self.state.cache
+        entry = cache.lookup(key, self.state.now)
+        if entry is None:
+            return key
+        status, headers, body = cache.answer(entry, req.headers, self.state.now, key.head)
+        state = self.state
+        req.status = status
+        req.bytes_out = len(body)
+        parts = [
+            b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
+            % (status, REASONS.get(status, "OK").encode(), state.server_header, state.date_header)
+        ]
+        for name, value in headers:
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(
+            b"Connection: keep-alive\r\n\r\n" if req.keep_alive else b"Connection: close\r\n\r\n"
+        )
+        parts.append(body)
+        self.write_raw(b"".join(parts))
+        return True
 
     @staticmethod
     def _upgrade_value(req: Request) -> bytes:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
+from .cache import StaticCache
 from .config import Config, ServerSettings
 from .pools import Pools
 from .routing import LocalAnswer, RoutingTable, compile_table
@@ -33,6 +34,8 @@ class WorkerState:
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
         self.pools = Pools(config.pools, self.upstream_error)
+        s = self.settings
+        self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
         self.server_header = self.settings.server_header.encode("latin-1")
         samesite = self.settings.session_cookie_samesite
         self.samesite = samesite.encode("ascii") if samesite else None
@@ -58,6 +61,7 @@ class WorkerState:
         self.config = config
         self.table = table
         self.pools = Pools(config.pools, self.upstream_error)
+        self.cache.clear()  # a reload may point pools at another Odoo image
         old.close_idle()
 
     # -- connections and timers -----------------------------------------------------
