@@ -1,0 +1,49 @@
+"""Session fixtures: the upstream farm and two routers (nginx-compat and production).
+
+Both routers run for the whole session (starting one takes about half a second); tests
+that need a router of their own (bad configs, CLI) start it themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .router import RouterProcess, compat_config, free_port, production_config, start_router
+from .upstreams import Farm, Journal
+
+
+@pytest.fixture(scope="session")
+def farm() -> Iterator[Farm]:
+    running = Farm()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def journal(farm: Farm) -> Journal:
+    return farm.journal
+
+
+@pytest.fixture(scope="session")
+def compat(farm: Farm) -> Iterator[RouterProcess]:
+    port = free_port()
+    router = start_router(compat_config(port, farm.ports), port)
+    try:
+        yield router
+    finally:
+        router.stop()
+
+
+@pytest.fixture(scope="session")
+def prod(farm: Farm) -> Iterator[RouterProcess]:
+    port = free_port()
+    router = start_router(production_config(port, farm.ports), port)
+    try:
+        yield router
+    finally:
+        router.stop()

@@ -1,0 +1,170 @@
+"""odoo-router as a subprocess on a free loopback port, with test configs built from the
+shipped ones (config/nginx-compat.yaml, config/router.yaml).
+
+The test configs keep every shipped host rule and route and only add, before the default
+host, a few host rules of their own for failure tests (a pool on a closed port, routes with
+a 1 s read timeout); ``listen``, pools, metrics and logging point at the test's loopback.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPAT = REPO / "config" / "nginx-compat.yaml"
+PRODUCTION = REPO / "config" / "router.yaml"
+
+# Addresses used by the production profile tests (all on loopback, 127/8 is local on Linux).
+TRUSTED_PROXY = "127.0.0.2"  # the only trusted proxy of the test production config
+UNTRUSTED_PEER = "127.0.0.3"  # neither trusted nor in the admin allowlist
+ADMIN_ALLOW = ["127.0.0.1/32", "10.0.0.0/8"]
+
+TEST_HOSTS: list[dict[str, Any]] = [
+    {
+        "name": "test_timeouts",
+        "exact": ["timeouts.test"],
+        "dbfilter": "ten_timeouts",
+        "routes": [
+            {
+                "name": "short",
+                "prefix": "/",
+                "proxy": {
+                    "pool": "tenant",
+                    "read_timeout": "1s",
+                    "send_timeout": "1s",
+                    "websocket": True,
+                },
+            }
+        ],
+    },
+    {
+        "name": "test_dead",
+        "exact": ["dead.test"],
+        "routes": [{"name": "dead", "prefix": "/", "proxy": {"pool": "dead"}}],
+    },
+]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound and released: connect gets ECONNREFUSED)."""
+    return free_port()
+
+
+def _with_test_hosts(data: dict[str, Any]) -> None:
+    hosts: list[dict[str, Any]] = data["hosts"]
+    default_at = next(i for i, h in enumerate(hosts) if h.get("default"))
+    hosts[default_at:default_at] = [dict(h) for h in TEST_HOSTS]
+
+
+def _loopback(data: dict[str, Any], port: int, upstream_ports: dict[str, int]) -> None:
+    data["server"]["listen"] = [f"127.0.0.1:{port}"]
+    data["server"]["workers"] = 1
+    data["server"]["shutdown_grace"] = "2s"
+    for name, pool in data["pools"].items():
+        pool["servers"] = [f"127.0.0.1:{upstream_ports[name]}"]
+    data["pools"]["dead"] = {
+        "servers": [f"127.0.0.1:{closed_port()}"],
+        "keepalive": 2,
+        "connect_timeout": "2s",
+    }
+    data["metrics"] = {"listen": None}
+    data["logging"] = {"access_log": None}
+    _with_test_hosts(data)
+
+
+def compat_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPAT.read_text(encoding="utf-8"))
+    _loopback(data, port, upstream_ports)
+    return data
+
+
+def production_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(PRODUCTION.read_text(encoding="utf-8"))
+    _loopback(data, port, upstream_ports)
+    data["server"]["forwarded"]["trusted_proxies"] = [f"{TRUSTED_PROXY}/32"]
+    admin = next(h for h in data["hosts"] if h["name"] == "admin")
+    admin["allow"] = list(ADMIN_ALLOW)
+    return data
+
+
+def router_command(config: Path, *args: str) -> list[str]:
+    script = Path(sys.executable).parent / "odoo-router"
+    if script.exists():
+        return [str(script), *args, "--config", str(config)]
+    return [sys.executable, "-m", "odoo_router", *args, "--config", str(config)]
+
+
+def _health_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"GET /nginx-health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            head = s.recv(64)
+    except OSError:
+        return False
+    return head.startswith(b"HTTP/1.1 200")
+
+
+@dataclass
+class RouterProcess:
+    proc: subprocess.Popen[bytes]
+    port: int
+    tmp: Path
+    config: dict[str, Any]
+
+    @property
+    def config_path(self) -> Path:
+        return self.tmp / "router.yaml"
+
+    def log(self) -> str:
+        path = self.tmp / "router.out"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def start_router(config: dict[str, Any], port: int, timeout: float = 20.0) -> RouterProcess:
+    tmp = Path(tempfile.mkdtemp(prefix="integration-router-"))
+    path = tmp / "router.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    with (tmp / "router.out").open("wb") as out:
+        proc = subprocess.Popen(router_command(path), stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+    handle = RouterProcess(proc, port, tmp, config)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        if _health_ok(port):
+            return handle
+        time.sleep(0.05)
+    log = handle.log()
+    handle.stop()
+    raise RuntimeError(f"odoo-router did not become ready on {port}:\n{log[-4000:]}")
