@@ -475,3 +475,17 @@ def test_415_and_413_are_json_rpc_errors_too() -> None:
 def test_client_message_does_not_leak_the_tenant_name() -> None:
     verdict = jsonrpc(execute_kw("ten_b"))
     assert isinstance(verdict, Refuse) and b"ten_a" not in verdict.body
+
+
+@pytest.mark.parametrize(("desc", "body"), ALLOWED, ids=[c[0] for c in ALLOWED])
+def test_what_passes_reads_the_same_in_odoo(desc: str, body: bytes) -> None:
+    # Odoo's own reading: json.loads(get_data(as_text=True)), dict(params), dispatch_rpc.
+    doc = json.loads(body.decode("utf-8", "replace"))
+    params = dict(doc.get("params", {}))
+    service, method, args = params["service"], params["method"], params["args"]
+    if service == "db":
+        assert method == "server_version"
+    elif service == "object" or method in ("login", "authenticate"):
+        assert args[0] == TENANT
+    else:
+        assert method in ("version", "about", "set_loglevel")

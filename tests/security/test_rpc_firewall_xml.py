@@ -499,3 +499,20 @@ def test_reason_names_the_call_and_database_for_logs() -> None:
     assert isinstance(verdict, Refuse)
     assert "common.login" in verdict.reason and "ten_b" in verdict.reason
     assert "secret" not in verdict.reason
+
+
+ALLOWED_BODIES = [(c[0], c[1], c[2]) for c in CASES if c[3] == 200]
+
+
+@pytest.mark.parametrize(
+    ("desc", "service", "body"), ALLOWED_BODIES, ids=[c[0] for c in ALLOWED_BODIES]
+)
+def test_what_passes_reads_the_same_in_odoo(desc: str, service: str, body: bytes) -> None:
+    # Odoo's own reading: xmlrpc.client.loads(data, use_datetime=True), then dispatch_rpc.
+    params, method = xmlrpc.client.loads(body, use_datetime=True)
+    if service == "db":
+        assert method == "server_version"
+    elif service == "object" or method in ("login", "authenticate"):
+        assert params[0] == TENANT
+    else:
+        assert method in ("version", "about", "set_loglevel")
