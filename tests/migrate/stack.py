@@ -38,13 +38,31 @@ class Stack:
     def args(self, command: str, *more: str) -> list[str]:
         assert self.engine.compose is not None
         return [
-            command, "--root", str(self.root), *self.pg.cli_args(),
-            "--traefik-api", self.traefik_url, "--router-url", self.router_url,
-            "--helper-image", "ghcr.io/seisei/seisei-odoo18:latest",
-            "--compose", " ".join(self.engine.compose), "--stop-timeout", "3",
-            "--health-timeout", "30", "--router-health-interval", "1s",
-            "--admin-allow", "127.0.0.0/8", "--admin-allow", "10.0.0.0/8",
-            "--yes", *self.extra, *more,
+            command,
+            "--root",
+            str(self.root),
+            *self.pg.cli_args(),
+            "--traefik-api",
+            self.traefik_url,
+            "--router-url",
+            self.router_url,
+            "--helper-image",
+            "ghcr.io/seisei/seisei-odoo18:latest",
+            "--compose",
+            " ".join(self.engine.compose),
+            "--stop-timeout",
+            "3",
+            "--health-timeout",
+            "30",
+            "--router-health-interval",
+            "1s",
+            "--admin-allow",
+            "127.0.0.0/8",
+            "--admin-allow",
+            "10.0.0.0/8",
+            "--yes",
+            *self.extra,
+            *more,
         ]
 
     def run(self, command: str, *more: str) -> tuple[int, str]:
@@ -54,13 +72,18 @@ class Stack:
             code = cli.run(self.args(command, *more))
         return code, out.getvalue()
 
-    def run_sub(self, command: str, *more: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run_sub(
+        self, command: str, *more: str, crash_at: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = self.engine.env()
         if crash_at:
             env[cli.CRASH_ENV] = crash_at
         return subprocess.run(
             [sys.executable, "-m", "odoo_router.migrate.cli", *self.args(command, *more)],
-            env=env, capture_output=True, text=True, timeout=180,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
 
     def digest(self) -> dict[str, str]:
@@ -74,14 +97,27 @@ class Stack:
         assert self.engine.compose is not None
         d = self.stacks / project
         subprocess.run(
-            [*self.engine.compose, "--project-directory", str(d), "-p", project, "-f",
-             str(d / "docker-compose.yml"), *args],
-            env=self.engine.env(), check=True, capture_output=True, timeout=120,
+            [
+                *self.engine.compose,
+                "--project-directory",
+                str(d),
+                "-p",
+                project,
+                "-f",
+                str(d / "docker-compose.yml"),
+                *args,
+            ],
+            env=self.engine.env(),
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
 
 @contextlib.contextmanager
-def old_stack(root: Path, engine: DockerEngine, pg: PgServer, broken_router: bool = False) -> Iterator[Stack]:
+def old_stack(
+    root: Path, engine: DockerEngine, pg: PgServer, broken_router: bool = False
+) -> Iterator[Stack]:
     ids = engine.docker("ps", "-aq").split()
     if ids:
         engine.docker("rm", "-f", *ids, timeout=120)
@@ -89,14 +125,21 @@ def old_stack(root: Path, engine: DockerEngine, pg: PgServer, broken_router: boo
     old_host = os.environ.get("DOCKER_HOST")
     os.environ["DOCKER_HOST"] = engine.host  # the in-process CLI's docker calls
     try:
-        with fake_traefik(root / "srv/stacks/edge-traefik/dynamic", "3.1.2", engine.env()) as t, \
-                fake_router(broken_dbfilter=broken_router) as r:
+        with (
+            fake_traefik(root / "srv/stacks/edge-traefik/dynamic", "3.1.2", engine.env()) as t,
+            fake_router(broken_dbfilter=broken_router) as r,
+        ):
             s = Stack(root, engine, pg, t, r)
             s.compose("odoo18-prod", "up", "-d")
             s.compose("seisei-odoo", "up", "-d")
-            engine.docker("exec", "odoo18-prod-web", "sh", "-c",
-                          f"mkdir -p {Path(DATA_FILE).parent} /var/lib/odoo/sessions && "
-                          f"echo filestore > {DATA_FILE} && echo sid > /var/lib/odoo/sessions/werkzeug_x.sess")
+            engine.docker(
+                "exec",
+                "odoo18-prod-web",
+                "sh",
+                "-c",
+                f"mkdir -p {Path(DATA_FILE).parent} /var/lib/odoo/sessions && "
+                f"echo filestore > {DATA_FILE} && echo sid > /var/lib/odoo/sessions/werkzeug_x.sess",
+            )
             yield s
     finally:
         if old_host is None:

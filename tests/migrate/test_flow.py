@@ -35,7 +35,9 @@ def stack(tree: Path, docker_engine: DockerEngine, pg_server: PgServer) -> Itera
 
 def _pg(stack: Stack) -> Pg:
     p = stack.pg
-    return Pg(SubprocessRunner(), [], ["-U", p.user, "-h", p.host, "-p", str(p.port)], f"{p.bindir}/")
+    return Pg(
+        SubprocessRunner(), [], ["-U", p.user, "-h", p.host, "-p", str(p.port)], f"{p.bindir}/"
+    )
 
 
 def _backup_folder(stack: Stack) -> Path:
@@ -119,7 +121,12 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
 def test_kill_at_every_step_then_resume_and_kill_rollback(stack: Stack) -> None:
     before = stack.digest()
     assert stack.run("plan")[0] == X.OK
-    steps = [s["id"] for s in json.loads((stack.root / "var/lib/odoo-router-migrate/plan.json").read_text())["steps"]]
+    steps = [
+        s["id"]
+        for s in json.loads((stack.root / "var/lib/odoo-router-migrate/plan.json").read_text())[
+            "steps"
+        ]
+    ]
     for n, sid in enumerate(steps):
         phase = "before" if n % 3 == 0 else "after"
         if sid == "verify":
@@ -141,7 +148,9 @@ def test_kill_at_every_step_then_resume_and_kill_rollback(stack: Stack) -> None:
     _assert_dumps_restorable(stack)
 
 
-def test_failed_verification_rolls_back(tree: Path, docker_engine: DockerEngine, pg_server: PgServer) -> None:
+def test_failed_verification_rolls_back(
+    tree: Path, docker_engine: DockerEngine, pg_server: PgServer
+) -> None:
     if docker_engine.compose is None:
         pytest.skip("no compose implementation (docker compose plugin or docker-compose v2)")
     with old_stack(tree, docker_engine, pg_server, broken_router=True) as stack:

@@ -35,7 +35,8 @@ PLAN_FORMAT = 1
 
 @dataclass(frozen=True)
 class Settings:
-    admin_allow: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+    # config/router.yaml's: loopback, VPN and office ranges; not the docker networks.
+    admin_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "192.168.0.0/16")
     trusted_proxies: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "172.16.0.0/12", "10.0.0.0/8")
     router_image: str = "odoo-router:latest"
     router_command: tuple[str, ...] = ()  # () keeps the image's ENTRYPOINT/CMD
@@ -277,6 +278,12 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
         if opts.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
             warnings.append(
                 "current odoo.conf has a default master password; the new confs will not"
+            )
+    watched = layout.traefik_dir.resolve()
+    for what, where in (("backups", layout.backups), ("state", layout.state)):
+        if where.resolve().is_relative_to(watched):
+            problems.append(
+                f"the {what} folder {layout.rel(where)} is inside Traefik's watched directory"
             )
     for source in ("docker", "postgres"):
         if source in inv.errors:

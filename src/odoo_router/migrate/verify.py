@@ -219,7 +219,9 @@ def wait_healthy(
     """Poll until running (and healthy, or without a healthcheck); bounded by ``timeout``.
     ``need_healthy=False`` accepts a health check still "starting" (Odoo boots slowly; the
     verify step's HTTP checks are the real proof)."""
-    ok_health: tuple[str | None, ...] = (None, "healthy") if need_healthy else (None, "healthy", "starting")
+    ok_health: tuple[str | None, ...] = (
+        (None, "healthy") if need_healthy else (None, "healthy", "starting")
+    )
     deadline = time.monotonic() + timeout
     st = ctx.docker.state(name)
     while time.monotonic() < deadline:

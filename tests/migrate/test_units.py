@@ -1,0 +1,179 @@
+"""Small I/O pieces: replace semantics, journal, lock, the command lines we run (recorded),
+the Traefik client against a fake of its API, confirmation without a TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from odoo_router.migrate import cli
+from odoo_router.migrate import exitcodes as X
+from odoo_router.migrate.docker_api import Docker
+from odoo_router.migrate.exitcodes import MigrateError
+from odoo_router.migrate.fsops import TMP_SUFFIX, tree_digest, write_file
+from odoo_router.migrate.journal import Journal, hold_lock
+from odoo_router.migrate.layout import Layout
+from odoo_router.migrate.pg import Pg
+from odoo_router.migrate.plan import Settings, build_plan
+from odoo_router.migrate.runner import Result
+from odoo_router.migrate.traefik import TraefikAPI, major_version
+
+from .fakes import fake_traefik
+from .test_render import FACTS_OK, _inventory
+
+
+class Recorder:
+    """A Runner that records argv and answers from a table."""
+
+    def __init__(self, answers: dict[str, str] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.answers = answers or {}
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        check: bool = True,
+        input_text: str | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        self.calls.append(list(argv))
+        out = next((v for k, v in self.answers.items() if k in " ".join(argv)), "")
+        return Result(list(argv), 0, out, "")
+
+    def run_to_file(self, argv: Sequence[str], out: Path, *, timeout: float | None = None) -> None:
+        self.calls.append([*argv, ">", str(out)])
+        out.write_bytes(b"PGDMP")
+
+    def run_from_file(
+        self, argv: Sequence[str], src: Path, *, timeout: float | None = None
+    ) -> Result:
+        self.calls.append([*argv, "<", str(src)])
+        return Result(list(argv), 0, "1; 2 TABLE public x\n", "")
+
+
+def test_watched_directory_never_sees_a_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched = tmp_path / "edge-traefik" / "dynamic"
+    watched.mkdir(parents=True)
+    target = watched / "services.yml"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    seen: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        seen.append((str(src), str(dst)))
+        assert not any(p.name.endswith(TMP_SUFFIX) for p in watched.iterdir())
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    write_file(target, b"new\n", watched_dir=watched)
+    assert target.read_text() == "new\n" and target.stat().st_mode & 0o777 == 0o640
+    assert Path(seen[0][0]).parent == watched.parent  # temp next to, not in, dynamic/
+    assert list(watched.iterdir()) == [target]
+
+
+def test_single_file_bind_mount_is_written_in_place(tmp_path: Path) -> None:
+    f = tmp_path / "odoo.conf"
+    f.write_text("a much longer original content\n")
+    inode = f.stat().st_ino
+    write_file(f, b"short\n", in_place=True)
+    assert f.read_bytes() == b"short\n" and f.stat().st_ino == inode
+    write_file(f, b"renamed\n")
+    assert f.stat().st_ino != inode
+
+
+def test_plan_marks_bind_mounted_files_in_place(tree: Path) -> None:
+    conf = tree / "srv/stacks/odoo18-prod/config/odoo-tenant.conf"
+    conf.write_text("[options]\n")
+    layout, inv = _inventory(tree)
+    inv.bind_files = {conf.resolve()}
+    plan = build_plan(layout, inv, FACTS_OK, Settings())
+    modes = {f.role: f.write for f in plan.files}
+    assert modes["tenant_conf"] == "in-place" and modes["services"] == "atomic"
+    assert any("exists already" in w for w in plan.warnings)
+
+
+def test_journal_survives_a_cut_line_and_tracks_states(tmp_path: Path) -> None:
+    j = Journal(tmp_path)
+    j.append("run", plan_id="abc")
+    j.append("start", "backup", pre={})
+    j.append("done", "backup", folder="/x")
+    j.append("start", "stop-odoo", pre={"running": ["odoo18-prod-web"]})
+    with j.path.open("a") as fh:
+        fh.write('{"event": "do')  # the kill came mid-write
+    assert j.step_state("backup") == "done"
+    assert j.step_state("stop-odoo") == "started"
+    assert j.start_data("stop-odoo")["pre"] == {"running": ["odoo18-prod-web"]}
+    assert j.header["plan_id"] == "abc" and j.outcome is None
+
+
+def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
+    layout = Layout.make(tmp_path)
+    with hold_lock(layout):
+        with pytest.raises(MigrateError) as exc, hold_lock(layout):
+            pass
+        assert exc.value.code == X.LOCKED
+    with hold_lock(layout):  # released
+        pass
+
+
+def test_postgres_through_docker_exec_never_allocates_a_tty(tmp_path: Path) -> None:
+    rec = Recorder({"SELECT datname FROM pg_database WHERE NOT": "ten_a\nten_b\n"})
+    docker = Docker(rec)
+    pg = Pg(rec, docker.exec_argv("seisei-db", []), ["-U", "odoo"])
+    assert pg.databases() == ["ten_a", "ten_b"]
+    pg.dump("ten_a", tmp_path / "ten_a.dump")
+    assert pg.restore_list(tmp_path / "ten_a.dump") == 1
+    dump_call = next(c for c in rec.calls if "pg_dump" in c)
+    assert dump_call[:4] == ["docker", "exec", "-i", "seisei-db"]
+    assert dump_call[4:8] == ["pg_dump", "-U", "odoo", "-Fc"]
+    assert all("-t" not in c[:4] and "-it" not in c for c in rec.calls)
+
+
+def test_compose_commands_remove_orphans(tmp_path: Path) -> None:
+    rec = Recorder()
+    d = Docker(rec, compose_cmd=["docker-compose"], stop_timeout=7)
+    d.compose_up(tmp_path / "odoo18-prod", tmp_path / "odoo18-prod" / "docker-compose.yml")
+    d.compose_down(tmp_path / "odoo18-prod", tmp_path / "odoo18-prod" / "docker-compose.yml")
+    up, down = rec.calls
+    assert up[-3:] == ["up", "-d", "--remove-orphans"]
+    assert down[-4:] == ["down", "--remove-orphans", "--timeout", "7"]
+    assert ["-p", "odoo18-prod"] == up[3:5]
+
+
+def test_traefik_client_reads_the_api(tree: Path) -> None:
+    dynamic = tree / "srv/stacks/edge-traefik/dynamic"
+    with fake_traefik(dynamic, "2.11.3") as url:
+        api = TraefikAPI(url)
+        assert major_version(api.version()) == 2
+        routers = {r.name: r for r in api.routers()}
+    assert routers["odoo-qr@file"].short_service == "odoo18-qr"
+    assert routers["erp@file"].middlewares == ("secure-headers@file",)
+    assert all(r.status == "enabled" for r in routers.values())
+
+
+def test_apply_without_tty_or_yes_is_aborted(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = tree / "var/lib/odoo-router-migrate"
+    state.mkdir(parents=True)
+    (state / "plan.json").write_text(json.dumps({"plan_id": "x", "problems": [], "steps": []}))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code = cli.run(["apply", "--root", str(tree), "--compose", "docker-compose"])
+    assert code == X.ABORTED
+    assert (
+        cli.run(["apply", "--root", str(tree / "nowhere"), "--compose", "x", "--yes"])
+        == X.STALE_PLAN
+    )
+
+
+def test_tree_digest_sees_mode_and_content(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("x")
+    before = tree_digest(tmp_path)
+    (tmp_path / "a").chmod(0o600)
+    assert tree_digest(tmp_path) != before
