@@ -502,12 +502,28 @@ def test_container_starts_turns_healthy_reloads_and_stops(engine: Engine, image:
             if status == "healthy" or not state["Running"]:
                 break
             time.sleep(0.5)
-        logs = engine.run("logs", name, check=False).stderr.decode(errors="replace")
-        assert status == "healthy", f"health {status!r}; logs:\n{logs[-3000:]}"
+        logs = engine.run("logs", name, check=False)
+        errors = logs.stderr.decode(errors="replace")
+        assert status == "healthy", f"health {status!r}; logs:\n{errors[-3000:]}"
+        # The HEALTHCHECK's own requests show up in the JSON access log (stdout)...
+        lines = [ln for ln in logs.stdout.decode().splitlines() if ln.startswith("{")]
+        health = [json.loads(ln) for ln in lines if '"/nginx-health"' in ln]
+        assert health, f"no access-log line for the health checks:\n{logs.stdout[-2000:]!r}"
+        assert {(h["status"], h["route"], h["host"]) for h in health} == {
+            (200, "health", "127.0.0.1")
+        }
         engine.run("kill", "-s", "HUP", name)
         time.sleep(2)
         state = _inspect(engine, "--type", "container", name)["State"]
         assert state["Running"], "the router died on SIGHUP"
+        # ...and in the metrics, served on the container's loopback (config/router.yaml).
+        scrape = engine.text(
+            "exec", name, "python", "-c",
+            "import urllib.request as u;"
+            "print(u.urlopen('http://127.0.0.1:9145/metrics', timeout=5).read().decode())",
+        )  # fmt: skip
+        assert 'odoo_router_requests_total{host_rule="default",pool="",route="health",' in scrape
+        assert 'odoo_router_reloads_total{outcome="ok"}' in scrape
         engine.run("stop", "-t", "40", name, timeout=90)
         state = _inspect(engine, "--type", "container", name)["State"]
         assert state["ExitCode"] == 0, engine.run("logs", name, check=False).stderr.decode()
