@@ -178,11 +178,12 @@ async def exchange(
     version: str = "HTTP/1.1",
     source: str | None = None,
     timeout: float = TIMEOUT,
+    length: bool = True,
 ) -> Response:
     """One request on a fresh connection, one response."""
     conn = await connect(port, source)
     try:
-        await conn.send(build(method, target, headers, body, version))
+        await conn.send(build(method, target, headers, body, version, length=length))
         return await conn.response(method, timeout)
     finally:
         await conn.close()

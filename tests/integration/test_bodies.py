@@ -1,0 +1,235 @@
+"""Request and response bodies through a real router: framing both ways, limits, 100-continue,
+pipelining, HEAD/204/304, chunked and close-delimited responses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+
+import pytest
+
+from .client import build, connect, exchange, new_tag
+from .router import RouterProcess
+from .upstreams import Journal
+
+NAMED = "testodoo.seisei.tokyo"
+MiB = 1024 * 1024
+LIMIT = 50 * MiB
+
+
+async def test_declared_body_over_limit_is_413_before_any_byte(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Tag", tag), ("Content-Length", str(LIMIT + 1))]
+        await conn.send(build("POST", "/web/binary/upload", head))
+        resp = await conn.response()
+        assert resp.status == 413
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
+    assert journal.by_tag(tag) == []
+
+
+async def test_declared_body_at_limit_is_accepted(compat: RouterProcess) -> None:
+    # Only the head: the router must not answer 413 for exactly 50 MiB (it waits for the body).
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("Content-Length", str(LIMIT)), ("Expect", "100-continue")]
+        await conn.send(build("POST", "/web/x", head))
+        resp = await conn.response()
+        assert resp.status == 100
+    finally:
+        await conn.close()
+
+
+async def test_chunked_body_over_limit_is_413(compat: RouterProcess, journal: Journal) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    head = [("Host", NAMED), ("X-Test-Tag", tag), ("Transfer-Encoding", "chunked")]
+    chunk = b"%x\r\n%b\r\n" % (MiB, b"z" * MiB)
+
+    async def upload() -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await conn.send(build("POST", "/web/x", head))
+            for _ in range(LIMIT // MiB + 2):
+                await conn.send(chunk)
+
+    sender = asyncio.create_task(upload())
+    try:
+        resp = await conn.response(timeout=20)
+        assert resp.status == 413
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await conn.close()
+    assert journal.by_tag(tag) == []
+
+
+async def test_chunked_request_body_is_forwarded_whole(compat: RouterProcess) -> None:
+    parts = [os.urandom(n) for n in (1, 1000, 70000, 5)]
+    body = b"".join(b"%x;ext=1\r\n%b\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    head = [("Host", NAMED), ("Transfer-Encoding", "chunked")]
+    resp = await exchange(compat.port, "POST", "/web/x", head, body, length=False)
+    assert resp.status == 200
+    seen = resp.json()
+    whole = b"".join(parts)
+    assert seen["body_length"] == len(whole)
+    assert seen["body_sha256"] == hashlib.sha256(whole).hexdigest()
+    assert resp.seen("Transfer-Encoding") == [], "buffered: sent with a Content-Length"
+    assert resp.seen("Content-Length") == [str(len(whole))]
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 3 * MiB])
+async def test_content_length_body_is_forwarded(compat: RouterProcess, size: int) -> None:
+    body = os.urandom(size)
+    resp = await exchange(compat.port, "POST", "/web/x", [("Host", NAMED)], body)
+    assert resp.status == 200
+    seen = resp.json()
+    assert seen["body_length"] == size
+    assert seen["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_expect_100_continue(compat: RouterProcess) -> None:
+    body = os.urandom(2000)
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("Content-Length", str(len(body))), ("Expect", "100-continue")]
+        await conn.send(build("POST", "/web/x", head))
+        interim = await conn.response()
+        assert interim.status == 100
+        await conn.send(body)
+        resp = await conn.response()
+        assert resp.status == 200
+        assert resp.json()["body_length"] == len(body)
+        assert resp.seen("Expect") == [], "the router answered the expectation itself"
+    finally:
+        await conn.close()
+
+
+async def test_expect_100_continue_over_limit_gets_413_not_100(compat: RouterProcess) -> None:
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("Content-Length", str(LIMIT + 1)), ("Expect", "100-continue")]
+        await conn.send(build("POST", "/web/x", head))
+        resp = await conn.response()
+        assert resp.status == 413
+    finally:
+        await conn.close()
+
+
+async def test_pipelined_requests_answered_in_order(compat: RouterProcess) -> None:
+    tags = [new_tag() for _ in range(3)]
+    data = (
+        build("GET", "/web/one", [("Host", NAMED), ("X-Test-Tag", tags[0])])
+        + build("POST", "/web/two", [("Host", NAMED), ("X-Test-Tag", tags[1])], b"payload")
+        + build("GET", "/web/three", [("Host", "admin.erp.seisei.tokyo"), ("X-Test-Tag", tags[2])])
+    )
+    conn = await connect(compat.port)
+    try:
+        await conn.send(data)
+        got = [await conn.response() for _ in range(3)]
+    finally:
+        await conn.close()
+    assert [r.status for r in got] == [200, 200, 200]
+    assert [r.json()["target"] for r in got] == ["/web/one", "/web/two", "/web/three"]
+    assert [r.seen("X-Test-Tag") for r in got] == [[t] for t in tags]
+    assert [r.upstream() for r in got] == ["tenant", "tenant", "admin"]
+    assert got[1].json()["body_length"] == len(b"payload")
+
+
+async def test_pipelined_with_local_answers_in_between(compat: RouterProcess) -> None:
+    data = (
+        build("GET", "/web/a", [("Host", NAMED)])
+        + build("GET", "/nginx-health", [("Host", NAMED)])
+        + build("GET", "/web/database/x", [("Host", NAMED)])
+        + build("GET", "/web/b", [("Host", NAMED)])
+    )
+    conn = await connect(compat.port)
+    try:
+        await conn.send(data)
+        got = [await conn.response() for _ in range(4)]
+    finally:
+        await conn.close()
+    assert [r.status for r in got] == [200, 200, 403, 200]
+    assert got[0].json()["target"] == "/web/a"
+    assert got[3].json()["target"] == "/web/b"
+
+
+async def _two_on_one_connection(port: int, first: bytes, method: str) -> tuple[object, object]:
+    conn = await connect(port)
+    try:
+        await conn.send(first)
+        a = await conn.response(method)
+        await conn.send(build("GET", "/web/after", [("Host", NAMED)]))
+        b = await conn.response()
+    finally:
+        await conn.close()
+    return a, b
+
+
+async def test_head_has_no_body_and_keeps_framing(compat: RouterProcess) -> None:
+    first = build("HEAD", "/web/x", [("Host", NAMED)])
+    a, b = await _two_on_one_connection(compat.port, first, "HEAD")
+    assert a.status == 200 and a.body == b""  # type: ignore[attr-defined]
+    assert int(a.header("Content-Length") or 0) > 0  # type: ignore[attr-defined]
+    assert b.status == 200 and b.json()["target"] == "/web/after"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_body_statuses_keep_framing(compat: RouterProcess, status: int) -> None:
+    first = build("GET", "/web/x", [("Host", NAMED), ("X-Test-Behave", f"status:{status}")])
+    a, b = await _two_on_one_connection(compat.port, first, "GET")
+    assert a.status == status  # type: ignore[attr-defined]
+    assert a.header("Transfer-Encoding") is None  # type: ignore[attr-defined]
+    assert b.status == 200 and b.json()["target"] == "/web/after"  # type: ignore[attr-defined]
+
+
+async def test_head_on_local_answer_has_no_body(compat: RouterProcess) -> None:
+    resp = await exchange(compat.port, "HEAD", "/web/database/x", [("Host", NAMED)])
+    assert resp.status == 403
+    assert resp.body == b""
+
+
+async def test_chunked_response_relayed(compat: RouterProcess) -> None:
+    extra = [("Host", NAMED), ("X-Test-Behave", "chunked")]
+    a, b = await _two_on_one_connection(compat.port, build("GET", "/web/c", extra), "GET")
+    assert a.status == 200  # type: ignore[attr-defined]
+    assert "chunked" in (a.header("Transfer-Encoding") or "")  # type: ignore[attr-defined]
+    assert a.json()["target"] == "/web/c"  # type: ignore[attr-defined]
+    assert b.status == 200  # type: ignore[attr-defined]
+
+
+async def test_close_delimited_response_relayed(compat: RouterProcess) -> None:
+    extra = [("Host", NAMED), ("X-Test-Behave", "close-delimited")]
+    resp = await exchange(compat.port, "GET", "/web/cd", extra)
+    assert resp.status == 200
+    assert resp.json()["target"] == "/web/cd"
+
+
+async def test_http10_client_gets_a_close_delimited_or_sized_body(compat: RouterProcess) -> None:
+    extra = [("Host", NAMED), ("X-Test-Behave", "chunked")]
+    resp = await exchange(compat.port, "GET", "/web/c10", extra, version="HTTP/1.0")
+    assert resp.status == 200
+    assert resp.header("Transfer-Encoding") is None, "no chunked coding to an HTTP/1.0 client"
+    assert resp.json()["target"] == "/web/c10"
+
+
+async def test_slow_body_relayed(compat: RouterProcess) -> None:
+    extra = [("Host", NAMED), ("X-Test-Behave", "slow-body")]
+    resp = await exchange(compat.port, "GET", "/web/slow", extra)
+    assert resp.status == 200
+    assert resp.json()["target"] == "/web/slow"
+
+
+async def test_large_response_relayed(compat: RouterProcess) -> None:
+    size = 8 * MiB
+    extra = [("Host", NAMED), ("X-Test-Behave", f"size:{size}")]
+    resp = await exchange(compat.port, "GET", "/web/big", extra, timeout=20)
+    assert resp.status == 200
+    assert len(resp.body) == size
