@@ -225,30 +225,57 @@ class Merged:
     def empty(cls) -> Merged:
         return cls({}, {}, {}, {}, {}, {})
 
-    def add(self, snap: dict[str, Any], *, gauges: bool = True) -> None:
-        """Add one snapshot. Malformed rows are skipped rather than failing the scrape."""
+    def add(self, snap: dict[str, Any], *, gauges: bool = True) -> bool:
+        """Add one snapshot, all or nothing: a file of another version or a malformed one is
+        skipped (False) rather than failing the scrape or being half counted."""
         if snap.get("version") != SNAPSHOT_VERSION or snap.get("buckets") != list(BUCKETS):
-            return
-        for row in snap.get("requests", ()):
-            key = (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
-            mine = self.requests.setdefault(key, [0, 0, 0])
-            for i in range(3):
-                mine[i] += int(row[4 + i])
-        for hr, rt, counts, total in snap.get("request_duration", ()):
-            self.request_duration.setdefault((hr, rt), Histogram()).add(counts, total)
-        for p, counts, total in snap.get("upstream_duration", ()):
-            self.upstream_duration.setdefault(p, Histogram()).add(counts, total)
-        for p, k, n in snap.get("upstream_errors", ()):
-            self.upstream_errors[(p, k)] = self.upstream_errors.get((p, k), 0) + int(n)
-        for o, n in snap.get("reloads", ()):
-            self.reloads[o] = self.reloads.get(o, 0) + int(n)
+            return False
+        slots = len(BUCKETS) + 1
+
+        def hist(counts: Any, total: Any) -> tuple[list[int], float]:
+            out = [int(n) for n in counts]
+            if len(out) != slots:
+                raise ValueError("bucket count")
+            return out, float(total)
+
+        try:  # convert everything first, then apply
+            requests = [
+                ((str(r[0]), str(r[1]), str(r[2]), str(r[3])), (int(r[4]), int(r[5]), int(r[6])))
+                for r in snap.get("requests", ())
+            ]
+            req_dur = [
+                ((str(hr), str(rt)), *hist(c, t))
+                for hr, rt, c, t in snap.get("request_duration", ())
+            ]
+            up_dur = [(str(p), *hist(c, t)) for p, c, t in snap.get("upstream_duration", ())]
+            errors = [((str(p), str(k)), int(n)) for p, k, n in snap.get("upstream_errors", ())]
+            reloads = [(str(o), int(n)) for o, n in snap.get("reloads", ())]
+            conns = int(snap.get("open_connections", 0))
+            sockets = int(snap.get("open_websockets", 0))
+            pools = [(str(p), int(i), int(a)) for p, i, a in snap.get("pools", ())]
+        except (TypeError, ValueError, IndexError):
+            return False
+        for key, (n, b_in, b_out) in requests:
+            row = self.requests.setdefault(key, [0, 0, 0])
+            row[0] += n
+            row[1] += b_in
+            row[2] += b_out
+        for hkey, counts, total in req_dur:
+            self.request_duration.setdefault(hkey, Histogram()).add(counts, total)
+        for pool, counts, total in up_dur:
+            self.upstream_duration.setdefault(pool, Histogram()).add(counts, total)
+        for ekey, n in errors:
+            self.upstream_errors[ekey] = self.upstream_errors.get(ekey, 0) + n
+        for outcome, n in reloads:
+            self.reloads[outcome] = self.reloads.get(outcome, 0) + n
         if gauges:
-            self.open_connections += int(snap.get("open_connections", 0))
-            self.open_websockets += int(snap.get("open_websockets", 0))
-            for p, idle, active in snap.get("pools", ()):
-                mine_p = self.pools.setdefault(p, [0, 0])
-                mine_p[0] += int(idle)
-                mine_p[1] += int(active)
+            self.open_connections += conns
+            self.open_websockets += sockets
+            for pool, idle, active in pools:
+                acc = self.pools.setdefault(pool, [0, 0])
+                acc[0] += idle
+                acc[1] += active
+        return True
 
     def as_retired_snapshot(self) -> dict[str, Any]:
         """Counters and histograms only: a departed worker holds no connections."""
@@ -350,10 +377,7 @@ def read_merged(directory: str) -> Merged:
             if m is None and name != f"{RETIRED}.json":
                 continue
             snap = _read_json(os.path.join(directory, name))
-            if snap is None:
-                continue
-            merged.add(snap, gauges=m is not None)
-            if m is not None:
+            if snap is not None and merged.add(snap, gauges=m is not None) and m is not None:
                 merged.workers += 1
     return merged
 

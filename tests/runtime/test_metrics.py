@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,8 +243,6 @@ def test_snapshot_is_json(snapdir: str) -> None:
 
 
 def test_request_done_is_cheap() -> None:
-    import time
-
     s = Stats()
     n = 20_000
     t0 = time.perf_counter()
@@ -249,3 +250,58 @@ def test_request_done_is_cheap() -> None:
         s.request_done("named_tenant", "default", "tenant", 200, 0.004, 0.003, 300, 5000)
     per_call = (time.perf_counter() - t0) / n
     assert per_call < 20e-6  # generous for a loaded CI box; about 1 us on an idle core
+
+
+def test_malformed_snapshot_is_skipped_whole(snapdir: str, server: MetricsServer) -> None:
+    write_snapshot(worker_one(), snapdir, 1)
+    bad = worker_two().snapshot()
+    bad["request_duration"] = [["named_tenant", "default", [1, 2, 3], 0.5]]  # wrong buckets
+    Path(snapdir, "worker-2.json").write_text(json.dumps(bad))
+    worse = worker_two().snapshot()
+    worse["upstream_errors"] = [["tenant", "connect", "many"]]
+    Path(snapdir, "worker-3.json").write_text(json.dumps(worse))
+    m = scrape(server)
+    # Nothing of workers 2 and 3 was counted, not even their valid rows.
+    assert value(m, "odoo_router_upstream_errors_total", pool="tenant", kind="connect") == 1
+    assert (
+        "odoo_router_upstream_errors_total",
+        (("kind", "timeout"), ("pool", "tenant_lp")),
+    ) not in m
+    assert value(m, "odoo_router_workers") == 1
+
+
+WRITER = """
+import sys
+from odoo_router.metrics import Stats, write_snapshot
+directory, worker_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+stats = Stats()
+for i in range(n):
+    stats.request_done("named_tenant", "default", "tenant", 200, 0.01, 0.005, 10, 100)
+    write_snapshot(stats, directory, worker_id)
+"""
+
+
+def test_concurrent_writers_and_scrapes_stay_consistent(
+    snapdir: str, server: MetricsServer
+) -> None:
+    """Two worker processes rewrite their snapshots as fast as they can while we scrape:
+    every scrape parses, and the request count never goes down."""
+    n = 300
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, snapdir, str(i), str(n)]) for i in (1, 2)
+    ]
+    labels = {"host_rule": "named_tenant", "route": "default", "pool": "tenant"}
+    seen: list[float] = []
+    try:
+        while any(p.poll() is None for p in procs) and len(seen) < 500:
+            m = scrape(server)
+            seen.append(m.get(("odoo_router_requests_total", tuple(sorted(
+                {**labels, "status_class": "2xx"}.items()))), 0.0))  # fmt: skip
+    finally:
+        for p in procs:
+            assert p.wait(timeout=60) == 0
+    assert seen == sorted(seen)
+    final = scrape(server)
+    assert value(final, "odoo_router_requests_total", status_class="2xx", **labels) == 2 * n
+    assert value(final, "odoo_router_bytes_sent_total", **labels) == 2 * n * 100
+    assert not [f for f in os.listdir(snapdir) if f.endswith(".tmp")]
