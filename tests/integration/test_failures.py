@@ -1,0 +1,158 @@
+"""Failure edges through a real router: 502, 504, abort after the head, client gone, and
+keep-alive reuse only after a complete exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from .client import ConnectionCut, build, connect, exchange, get, new_tag
+from .router import RouterProcess
+from .upstreams import Journal
+
+NAMED = "testodoo.seisei.tokyo"
+
+
+async def test_connect_refused_is_502(compat: RouterProcess) -> None:
+    for method, body in (("GET", b""), ("POST", b"{}")):
+        start = time.monotonic()
+        resp = await exchange(compat.port, method, "/jsonrpc", [("Host", "dead.test")], body)
+        assert resp.status == 502
+        assert b"502 Bad Gateway" in resp.body
+        assert time.monotonic() - start < 3
+
+
+async def test_no_answer_within_read_timeout_is_504(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    tag = new_tag()
+    start = time.monotonic()
+    extra = [("X-Test-Behave", "never"), ("X-Test-Tag", tag)]
+    resp = await get(compat.port, "timeouts.test", "/web/x", extra)
+    took = time.monotonic() - start
+    assert resp.status == 504
+    assert 0.9 <= took < 4, took
+    rec = await journal.record(tag)
+    assert rec.values("X-Odoo-dbfilter") == ["ten_timeouts"]
+    assert await journal.wait_for(lambda: journal.is_closed(rec.conn_id), 3), (
+        "an upstream connection that timed out is closed, never reused"
+    )
+
+
+async def test_answer_within_read_timeout_passes(compat: RouterProcess) -> None:
+    resp = await get(compat.port, "timeouts.test", "/web/x", [("X-Test-Behave", "delay:0.3")])
+    assert resp.status == 200
+
+
+async def test_abort_after_head_cuts_the_client(compat: RouterProcess, journal: Journal) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Behave", "abort-after-head"), ("X-Test-Tag", tag)]
+        await conn.send(build("GET", "/web/x", head))
+        data = await conn.rest(timeout=5)
+    finally:
+        await conn.close()
+    assert data.startswith(b"HTTP/1.1 200 "), data[:100]
+    assert data.count(b"HTTP/1.1 ") == 1, "never a second response after the head"
+    head_end = data.index(b"\r\n\r\n") + 4
+    assert len(data) - head_end < 100000, "the body was cut short, the client can tell"
+    assert b"Content-Length: 100000" in data[:head_end]
+
+
+async def test_abort_after_head_on_a_keep_alive_connection(compat: RouterProcess) -> None:
+    """A pipelined request behind the aborted one is never answered on that connection."""
+    conn = await connect(compat.port)
+    try:
+        await conn.send(
+            build("GET", "/web/x", [("Host", NAMED), ("X-Test-Behave", "abort-after-head")])
+            + build("GET", "/web/y", [("Host", NAMED)])
+        )
+        data = await conn.rest(timeout=5)
+    finally:
+        await conn.close()
+    assert data.count(b"HTTP/1.1 ") == 1
+
+
+async def test_router_serves_normally_after_failures(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/after-failures")
+    assert resp.status == 200
+    assert compat.alive()
+
+
+async def test_client_gone_before_the_head_closes_the_upstream_connection(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    await conn.send(
+        build("GET", "/web/x", [("Host", NAMED), ("X-Test-Behave", "never"), ("X-Test-Tag", tag)])
+    )
+    rec = await journal.record(tag)
+    await conn.close()
+    assert await journal.wait_for(lambda: journal.is_closed(rec.conn_id), 3), (
+        "the upstream connection of a cancelled exchange must be closed"
+    )
+    resp = await get(compat.port, NAMED, "/web/next")
+    assert resp.status == 200
+    assert resp.json()["conn_id"] != rec.conn_id
+
+
+async def test_client_gone_mid_body_closes_the_upstream_connection(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    try:
+        await conn.send(
+            build(
+                "GET",
+                "/web/x",
+                [("Host", NAMED), ("X-Test-Behave", "slow-body"), ("X-Test-Tag", tag)],
+            )
+        )
+        line = await asyncio.wait_for(conn.reader.readuntil(b"\r\n"), 5)
+        assert line.startswith(b"HTTP/1.1 200")
+    finally:
+        await conn.close()
+    rec = await journal.record(tag)
+    assert await journal.wait_for(lambda: journal.is_closed(rec.conn_id), 3)
+
+
+async def test_client_gone_during_upload_never_reaches_the_upstream(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    tag = new_tag()
+    conn = await connect(compat.port)
+    head = [("Host", NAMED), ("X-Test-Tag", tag), ("Content-Length", "100000")]
+    await conn.send(build("POST", "/web/upload", head) + b"x" * 1000)
+    await asyncio.sleep(0.2)
+    await conn.close()
+    await asyncio.sleep(0.3)
+    assert journal.by_tag(tag) == [], "request bodies are buffered whole before the upstream"
+    assert compat.alive()
+
+
+async def test_complete_exchange_reuses_the_upstream_connection(compat: RouterProcess) -> None:
+    first = await get(compat.port, "admin.erp.seisei.tokyo", "/web/one")
+    second = await get(compat.port, "admin.erp.seisei.tokyo", "/web/two")
+    assert first.upstream() == second.upstream() == "admin"
+    assert first.json()["conn_id"] == second.json()["conn_id"], "keepalive: idle connection reused"
+    assert second.json()["seq"] == first.json()["seq"] + 1
+
+
+async def test_cut_response_is_not_reused(compat: RouterProcess, journal: Journal) -> None:
+    tag = new_tag()
+    extra = [("X-Test-Behave", "abort-after-head"), ("X-Test-Tag", tag)]
+    with pytest.raises(ConnectionCut):
+        await get(compat.port, "admin.erp.seisei.tokyo", "/web/cut", extra)
+    rec = await journal.record(tag)
+    after = await get(compat.port, "admin.erp.seisei.tokyo", "/web/after")
+    assert after.json()["conn_id"] != rec.conn_id
+
+
+async def test_no_traceback_in_the_router_log(compat: RouterProcess) -> None:
+    assert "Traceback" not in compat.log()
+    assert "internal error" not in compat.log()
