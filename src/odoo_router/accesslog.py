@@ -14,7 +14,8 @@ strict JSON readers reject.
 ``write`` flushes by itself past 64 KiB, so the event loop does one write() of a few KiB
 at a time. ``reopen()`` reopens a file target after logrotate moved it (SIGUSR1, as nginx).
 A failed write (full disk, closed pipe) drops the buffered lines and counts them: logging
-never fails a request.
+never fails a request. stdout is usually a pipe to Docker's log driver: if that reader
+stalls for longer than the pipe buffer lasts, write() waits, as nginx's does.
 """
 
 from __future__ import annotations
