@@ -405,12 +405,12 @@ def families(merged: Merged) -> Iterator[Metric]:
     )
     bytes_in = CounterMetricFamily(
         PREFIX + "bytes_received",
-        "Request bytes received from clients (head and body).",
+        "Request body bytes received from clients.",
         labels=["host_rule", "route", "pool"],
     )
     bytes_out = CounterMetricFamily(
         PREFIX + "bytes_sent",
-        "Response bytes sent to clients (head and body).",
+        "Response body bytes sent to clients.",
         labels=["host_rule", "route", "pool"],
     )
     by_route: dict[tuple[str, str, str], list[int]] = {}
