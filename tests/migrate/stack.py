@@ -138,7 +138,8 @@ def old_stack(
                 "sh",
                 "-c",
                 f"mkdir -p {Path(DATA_FILE).parent} /var/lib/odoo/sessions && "
-                f"echo filestore > {DATA_FILE} && echo sid > /var/lib/odoo/sessions/werkzeug_x.sess",
+                f"echo filestore > {DATA_FILE} && "
+                "echo sid > /var/lib/odoo/sessions/werkzeug_x.sess",
             )
             yield s
     finally:

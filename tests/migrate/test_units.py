@@ -145,7 +145,7 @@ def test_compose_commands_remove_orphans(tmp_path: Path) -> None:
     up, down = rec.calls
     assert up[-3:] == ["up", "-d", "--remove-orphans"]
     assert down[-4:] == ["down", "--remove-orphans", "--timeout", "7"]
-    assert ["-p", "odoo18-prod"] == up[3:5]
+    assert up[3:5] == ["-p", "odoo18-prod"]
 
 
 def test_traefik_client_reads_the_api(tree: Path) -> None:
