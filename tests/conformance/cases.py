@@ -251,6 +251,9 @@ def _case(
         classes.add("connection-tokens")
     if any(k.lower() == "proxy-connection" for k, _ in headers):
         classes.add("proxy-connection")
+    connection = ",".join(v for k, v in headers if k.lower() == "connection").lower()
+    if any(k.lower() == "upgrade" for k, _ in headers) and "upgrade" not in connection:
+        classes.add("upgrade-without-connection")
     suffix = f"-{variant}" if variant else ""
     return Case(
         id=f"{group}-{form.name}-{method}-{path}{suffix}",

@@ -18,7 +18,15 @@ from .procs import free_port
 from .router_proc import start_router
 from .upstreams import Upstreams, running_upstreams
 
-TALLY = pytest.StashKey[dict[str, bool]]()
+
+class Tally(dict[str, bool]):
+    """Conformance case node id -> agreed; a short repr keeps failure reports readable."""
+
+    def __repr__(self) -> str:
+        return f"<Tally agree {sum(self.values())}/{len(self)}>"
+
+
+TALLY = pytest.StashKey[Tally]()
 
 
 @dataclass(frozen=True)
@@ -60,12 +68,12 @@ def candidate(upstreams: Upstreams) -> Iterator[Target]:
 
 
 @pytest.fixture(scope="session")
-def tally(request: pytest.FixtureRequest) -> dict[str, bool]:
-    return request.config.stash.setdefault(TALLY, {})
+def tally(request: pytest.FixtureRequest) -> Tally:
+    return request.config.stash.setdefault(TALLY, Tally())
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tally = config.stash.setdefault(TALLY, {})
+    tally = config.stash.setdefault(TALLY, Tally())
     for item in items:
         if "tally" in getattr(item, "fixturenames", ()):
             tally[item.nodeid] = False

@@ -1,60 +1,130 @@
 """Intended differences from nginx, per field and per case class (docs/deviations.md).
 
-A deviation never skips a case: for one field on one class of cases it replaces "equal to
-nginx" by a check of what we intend instead, computed from the case, nginx's observation
-and ours. Every other field of those cases is still compared with nginx.
+A deviation never skips a case: for some fields on one class of cases it replaces "equal to
+nginx" by a check of what we intend instead, computed from the case, nginx's observation and
+ours. Every other field of those cases is still compared with nginx.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .cases import Case
-from .observe import Fields
+from .observe import Fields, normalise_body
+from .upstreams import UPSTREAM_COOKIES
 
-# (case, nginx's fields, our value of the field) -> does our value match what we intend?
-Check = Callable[[Case, Fields, object], bool]
-ABSENT = "<absent>"
+# (case, nginx's fields, our fields, the field) -> does our value match what we intend?
+Check = Callable[[Case, Fields, Fields, str], bool]
+_REQUEST_ID = re.compile(r"[0-9a-f]{16,64}")
 
 
 @dataclass(frozen=True)
 class Deviation:
     anchor: str  # heading in docs/deviations.md
-    field: str
+    fields: tuple[str, ...]
     case_class: str  # one of Case.classes, or "*" for every case
     intended: str  # what we do instead, shown when the check fails
     check: Check
 
     def applies(self, case: Case, field: str) -> bool:
-        return field == self.field and (self.case_class == "*" or self.case_class in case.classes)
+        return field in self.fields and (self.case_class == "*" or self.case_class in case.classes)
 
 
-def _none(case: Case, ref: Fields, ours: object) -> bool:
-    return ours == ()
+def _nothing(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    return ours[field] == ()
+
+
+def _keep_alive(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    if field == "upstream_version":
+        return ours[field] == "1.1"
+    return ours[field] == (("upgrade",) if ours["upgrade"] else ("keep-alive",))
+
+
+def _stated_length(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    received = ours["body_received"]
+    assert isinstance(received, tuple)
+    return ours[field] == (str(received[0]),) and ours["transfer_encoding"] == ()
+
+
+def _own_request_id(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    value = ours[field]
+    return isinstance(value, tuple) and len(value) == 1 and bool(_REQUEST_ID.fullmatch(value[0]))
+
+
+def _secured(cookie: str) -> str:
+    return cookie if "secure" in cookie.lower() else f"{cookie}; Secure"
+
+
+def _plain_answer(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    """What the same upstream answers to a plain (not upgraded) request."""
+    if ref["upstream"] is None:  # answered by the proxy itself: no upgrade involved
+        return ours[field] == ref[field]
+    plain: Fields = {
+        "status": 200,
+        "reason": "OK",
+        "content_type": ("text/plain; charset=utf-8",),
+        "set_cookie": tuple(_secured(c) for c in UPSTREAM_COOKIES),
+        "body": normalise_body(f"upstream={ref['upstream']}\n".encode()),
+        "upgrade": (),
+        "websocket_upstream": False,
+        "upstream_connection": ("keep-alive",),
+    }
+    return ours[field] == plain[field]
 
 
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "upstream-http11-keep-alive",
-        "upstream_version",
+        ("upstream_version", "upstream_connection"),
         "*",
-        "HTTP/1.1 to every pool",
-        lambda case, ref, ours: ours == "1.1",
+        "HTTP/1.1 to every pool; Connection: keep-alive, or upgrade on an upgrade",
+        _keep_alive,
+    ),
+    Deviation(
+        "upstream-content-length",
+        ("content_length",),
+        "*",
+        "Content-Length upstream states the body length, 0 included",
+        _stated_length,
+    ),
+    Deviation(
+        "x-request-id",
+        ("x_request_id",),
+        "*",
+        "one X-Request-ID of the router's own, whatever the client sent",
+        _own_request_id,
     ),
     Deviation(
         "connection-named-headers-dropped",
-        "connection_named",
+        ("connection_named",),
         "connection-tokens",
         "no header named by the client's Connection header reaches the upstream",
-        _none,
+        _nothing,
     ),
     Deviation(
-        "proxy-connection-dropped",
-        "proxy_connection",
-        "proxy-connection",
-        "no Proxy-Connection upstream",
-        _none,
+        "hop-by-hop-headers-dropped",
+        ("hop_by_hop",),
+        "*",
+        "no Proxy-Connection, Proxy-Authorization, Proxy-Authenticate or Trailer upstream",
+        _nothing,
+    ),
+    Deviation(
+        "upgrade-needs-connection-upgrade",
+        (
+            "status",
+            "reason",
+            "content_type",
+            "set_cookie",
+            "body",
+            "upgrade",
+            "websocket_upstream",
+            "upstream_connection",
+        ),
+        "upgrade-without-connection",
+        "an Upgrade header without Connection: upgrade is dropped; the request stays plain",
+        _plain_answer,
     ),
 )
 
@@ -66,12 +136,17 @@ def deviation_for(case: Case, field: str) -> Deviation | None:
 def compare(case: Case, ref: Fields, ours: Fields, *, deviations: bool = True) -> list[str]:
     """Every field that differs after the deviations, as readable lines."""
     problems = []
-    for field in dict.fromkeys([*ref, *ours]):
-        want = ref.get(field, ABSENT)
-        got = ours.get(field, ABSENT)
+    if ref.keys() != ours.keys():  # one side reached an upstream, the other did not
+        problems.append(
+            f"reached an upstream: nginx {'target' in ref}, ours {'target' in ours}"
+            " (fields seen upstream not compared)"
+        )
+    for field in [f for f in ref if f in ours]:
+        want = ref[field]
+        got = ours[field]
         deviation = deviation_for(case, field) if deviations else None
-        if deviation is not None and field in ref and field in ours:
-            if not deviation.check(case, ref, got):
+        if deviation is not None:
+            if not deviation.check(case, ref, ours, field):
                 problems.append(
                     f"{field} [deviation {deviation.anchor}: {deviation.intended}]: "
                     f"nginx {want!r}, ours {got!r}"

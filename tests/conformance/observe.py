@@ -4,8 +4,10 @@ Fields seen by the client: status, Location, Content-Type (every copy), Set-Cook
 (normalised: the server's own name and version), the websocket echo. Fields seen by the
 upstream: which upstream answered, the method, the raw target, Host, every X-Odoo-dbfilter
 copy, X-Forwarded-For/-Proto/-Host, X-Real-IP, Upgrade, headers with `_` in their name, the
-headers the client's Connection header named, Proxy-Connection, every other header (sorted),
-the body's length and hash, the upstream HTTP version and its Connection header.
+headers the client's Connection header named, Proxy-Connection and the other hop-by-hop
+headers nginx forwards, the body framing headers,
+X-Request-ID, every other header (sorted), the body's length and hash, the upstream HTTP
+version and its Connection header.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from .upstreams import Received
 Fields = dict[str, object]
 
 _SERVER_TOKEN = re.compile(rb"(nginx|odoo-router)(/[0-9][0-9A-Za-z.]*)?")
-_OWN_FIELDS = frozenset(
+# Hop-by-hop in the router's list (RFC 9110 7.6.1 and RFC 2616's list) that nginx forwards.
+_HOP_BY_HOP_EXTRA = frozenset(
+    {"proxy-connection", "proxy-authorization", "proxy-authenticate", "trailer"}
+)
+_OWN_FIELDS = _HOP_BY_HOP_EXTRA | frozenset(
     {
         "host",
         "x-odoo-dbfilter",
@@ -29,7 +35,9 @@ _OWN_FIELDS = frozenset(
         "x-real-ip",
         "upgrade",
         "connection",
-        "proxy-connection",
+        "content-length",
+        "transfer-encoding",
+        "x-request-id",
     }
 )
 
@@ -73,7 +81,7 @@ def observe(case: Case, answer: Answer, received: list[Received]) -> Fields:
             "upgrade": _values(headers, "upgrade"),
             "underscore_headers": tuple((k, v) for k, v in headers if "_" in k),
             "connection_named": tuple((k, v) for k, v in headers if k.lower() in named),
-            "proxy_connection": _values(headers, "proxy-connection"),
+            "hop_by_hop": tuple((k, v) for k, v in headers if k.lower() in _HOP_BY_HOP_EXTRA),
             "other_headers": tuple(
                 sorted(
                     (k.lower(), v)
@@ -81,6 +89,9 @@ def observe(case: Case, answer: Answer, received: list[Received]) -> Fields:
                     if "_" not in k and k.lower() not in _OWN_FIELDS | named
                 )
             ),
+            "content_length": _values(headers, "content-length"),
+            "transfer_encoding": _values(headers, "transfer-encoding"),
+            "x_request_id": _values(headers, "x-request-id"),
             "body_received": (got.body_length, got.body_sha256[:16]),
             "websocket_upstream": got.websocket,
             "upstream_version": got.version,

@@ -6,7 +6,7 @@ import pytest
 
 from .cases import Case, generate
 from .client import exchange
-from .conftest import Target
+from .conftest import Tally, Target
 from .deviations import compare
 from .observe import Fields, observe
 from .upstreams import Upstreams
@@ -27,11 +27,16 @@ def test_agrees_with_nginx(
     reference: Target,
     candidate: Target,
     upstreams: Upstreams,
-    tally: dict[str, bool],
+    tally: Tally,
     request: pytest.FixtureRequest,
 ) -> None:
     ref = run(case, reference, upstreams)
     ours = run(case, candidate, upstreams)
     problems = compare(case, ref, ours, deviations=candidate.deviates)
     tally[request.node.nodeid] = not problems
-    assert not problems, f"{candidate.name} differs from nginx:\n" + "\n".join(problems)
+    if problems:
+        lines = "\n  ".join(problems)
+        pytest.fail(
+            f"{candidate.name} differs from nginx on\n  {case.raw[:300]!r}\n  {lines}",
+            pytrace=False,
+        )

@@ -73,7 +73,9 @@ FACTS: dict[str, dict[str, object]] = {
     },
     # Connection-named headers and Proxy-Connection pass (the documented deviation's base).
     "header-sub-GET-/jsonrpc-conn-custom": {"connection_named": (("X-Custom", "1"),)},
-    "header-sub-GET-/jsonrpc-proxy-connection": {"proxy_connection": ("keep-alive",)},
+    "header-sub-GET-/jsonrpc-proxy-connection": {
+        "hop_by_hop": (("Proxy-Connection", "keep-alive"),)
+    },
     # The health answer carries two Content-Type lines.
     "path-sub-GET-/nginx-health": {
         "status": 200,
