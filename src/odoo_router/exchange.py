@@ -209,6 +209,8 @@ class Exchange:
                 break
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
         req = self.req
+        if state.draining:
+            req.keep_alive = False
         parts = [
             b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
             % (status, self.reason or b"", state.server_header, state.date_header)

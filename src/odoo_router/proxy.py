@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import socket
 import tempfile
 import time
 from collections import deque
@@ -28,6 +30,7 @@ import httptools
 
 from . import headers as hdr
 from .cache import Key, cache_key
+from .config import BasicAuth
 from .exchange import Exchange, Outcome
 from .pages import REASONS, error_page, status_line
 from .pools import UpstreamConnection, UpstreamError
@@ -141,6 +144,10 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            # Head and body may leave in two writes: never let Nagle hold the second one.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer = peer[0]
@@ -424,6 +431,8 @@ class ClientConnection(asyncio.Protocol):
         """Write a response the router makes itself (phase 2)."""
         state = self.state
         req.status = answer.status
+        if state.draining:
+            req.keep_alive = False
         body = b"" if req.method == "HEAD" else answer.body
         first, *rest = answer.headers or (("Content-Type", "text/html"),)
         parts = [
@@ -456,6 +465,8 @@ class ClientConnection(asyncio.Protocol):
             return
         decision = req.decision
         assert decision is not None
+        if decision.pending_auth is not None:
+            decision = await self._verify_auth(req, decision.pending_auth)
         if decision.local is not None:
             if not req.complete and req.upgrade:
                 req.keep_alive = False
@@ -477,6 +488,28 @@ class ClientConnection(asyncio.Protocol):
                     self._answer(req, refusal)
                     return
         await self._proxy(req, decision, websocket)
+
+    async def _verify_auth(self, req: Request, auth: BasicAuth) -> Decision:
+        """PBKDF2 takes ~0.2 s: run it in a thread, then decide again with the result."""
+        from .passwords import check_basic_auth
+
+        header = next(
+            (v.decode("latin-1") for n, v in req.headers if n.lower() == b"authorization"), None
+        )
+        loop = asyncio.get_running_loop()
+        user = await loop.run_in_executor(None, check_basic_auth, header, auth.users)
+        assert req.view is not None
+        facts = Facts(
+            req.method,
+            req.host,
+            req.path,
+            req.view.client_ip,
+            header,
+            req.upgrade,
+            user is not None,
+        )
+        req.decision = decide(self.state.table, facts)
+        return req.decision
 
     async def _read_body(self, req: Request) -> bool:
         """Phase 3: wait for the whole body; False when the request was answered already."""
@@ -594,6 +627,9 @@ class ClientConnection(asyncio.Protocol):
         key = cache_key(req.method, raw_path, query, req.headers)
         if key is None:
             return None
+        # Per host: an unknown /<word>/static/... falls back to the tenant's own attachments
+        # in Odoo, so one tenant's content must never be served on another tenant's host.
+        key = dataclasses.replace(key, path=f"{req.host}{key.path}")
         cache = self.state.cache
         entry = cache.lookup(key, self.state.now)
         if entry is None:

@@ -50,6 +50,9 @@ class Facts:
     client_ip: str = "127.0.0.1"
     authorization: str | None = None
     upgrade: bool = False
+    # Basic auth: None = only the cache of verified credentials is consulted (PBKDF2 never
+    # runs here); True/False = the I/O layer ran the full check off the event loop.
+    auth_verified: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Decision:
     tenant_db: str | None  # the host's database (template filled), None for "all databases"
     dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
     local: LocalAnswer | None = None  # set for redirect / respond / access refusals
+    pending_auth: BasicAuth | None = None  # credentials to verify, then decide again
 
     @property
     def proxy(self) -> ProxyAction | None:
@@ -203,10 +207,15 @@ def _allowed(rule: HostRule, client_ip: str) -> bool:
     return any(addr in net for net in rule.allow)
 
 
-def _authorised(auth: BasicAuth, header: str | None) -> bool:
-    from .passwords import check_basic_auth
+def _auth_state(auth: BasicAuth, facts: Facts) -> bool | None:
+    """True/False when known; None when credentials were given but are not verified yet."""
+    if facts.auth_verified is not None:
+        return facts.auth_verified
+    if not facts.authorization:
+        return False
+    from .passwords import cached_basic_auth
 
-    return check_basic_auth(header, auth.users) is not None
+    return True if cached_basic_auth(facts.authorization, auth.users) is not None else None
 
 
 FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
@@ -226,7 +235,12 @@ def decide(table: RoutingTable, facts: Facts) -> Decision:
         if not cr.match(path):
             continue
         route = cr.route
-        if route.auth is not None and not _authorised(route.auth, facts.authorization):
+        verdict = _auth_state(route.auth, facts) if route.auth is not None else True
+        if verdict is None:
+            return Decision(
+                rule.name, route.name, None, tenant_db, dbfilter, pending_auth=route.auth
+            )
+        if route.auth is not None and not verdict:
             realm = route.auth.realm.replace('"', "")
             return Decision(
                 rule.name,

@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 
 def _header(req: Request, name: bytes) -> str | None:
-    for key, value in req.headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
+    """The header's value; ValueError when it comes more than once (parser differentials)."""
+    values = [v for k, v in req.headers if k.lower() == name]
+    if len(values) > 1:
+        raise ValueError(name.decode())
+    return values[0].decode("latin-1") if values else None
 
 
 def check_request(req: Request, tenant_db: str, limit: int) -> LocalAnswer | None:
@@ -28,14 +29,14 @@ def check_request(req: Request, tenant_db: str, limit: int) -> LocalAnswer | Non
             body = req.body_file.read()
         else:
             body = b"".join(req.body)
-        verdict = inspect_rpc(
-            req.path,
-            _header(req, b"content-type"),
-            _header(req, b"content-encoding"),
-            body,
-            tenant_db,
-            limit,
-        )
+        try:
+            content_type = _header(req, b"content-type")
+            content_encoding = _header(req, b"content-encoding")
+        except ValueError as exc:
+            message = f"duplicate {exc} header in an RPC request\n".encode()
+            verdict = Refuse(400, "text/plain", message, f"duplicate {exc}")
+        else:
+            verdict = inspect_rpc(req.path, content_type, content_encoding, body, tenant_db, limit)
     if isinstance(verdict, Refuse):
         req.error = f"rpc firewall: {verdict.reason}"
         return LocalAnswer(verdict.status, (("Content-Type", verdict.content_type),), verdict.body)
