@@ -63,6 +63,24 @@ def _assert_dumps_restorable(stack: Stack) -> None:
         assert pg.restore_list(folder / "db" / f"{db}.dump") > 0
 
 
+def test_inventory_reads_the_current_state(stack: Stack) -> None:
+    code, out = stack.run("inventory")
+    assert code == X.OK
+    inv = json.loads(out)
+    assert inv["errors"] == {}
+    assert inv["traefik_version"] == "3.1.2"
+    assert inv["odoo_container"] == "odoo18-prod-web"
+    assert inv["data_volume"] == "odoo18-prod_odoo18-prod-data" in inv["volumes"]
+    assert inv["databases"] == ["ten_00000001", "ten_acme", "ten_testodoo"]
+    services = inv["compose_services"]["/srv/stacks/odoo18-prod/docker-compose.yml"]
+    web = next(s for s in services if s["name"] == "web")
+    assert "odoo18-nagashiro" in web["traefik_routers"]  # list-form labels
+    files = inv["traefik_routers"]["/srv/stacks/edge-traefik/dynamic/services.yml"]
+    assert files["odoo-qr"] == "odoo18-qr" and files["dify"] == "dify-svc"
+    names = {c["name"] for c in inv["containers"]}
+    assert {"odoo18-prod-web", "odoo-redis", "seisei-odoo-router"} <= names
+
+
 def test_plan_twice_identical_stale_plan_and_lock(stack: Stack) -> None:
     code1, out1 = stack.run("plan")
     plan1 = (stack.root / "var/lib/odoo-router-migrate/plan.json").read_bytes()

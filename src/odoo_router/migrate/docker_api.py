@@ -64,6 +64,10 @@ class Docker:
         return [self.docker, "exec", "-i", container, *argv]
 
     # --- volumes and images
+    def volumes(self) -> list[str]:
+        out = self.runner.run([self.docker, "volume", "ls", "--format", "{{.Name}}"]).stdout
+        return sorted(v for v in out.split() if v)
+
     def volume_tar(self, volume: str, out: Path, image: str) -> None:
         self.runner.run_to_file(
             [

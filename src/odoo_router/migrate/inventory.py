@@ -61,6 +61,10 @@ class Inventory:
     bind_files: set[Path] = field(default_factory=set)  # host files bind-mounted one by one
     bind_dirs: set[Path] = field(default_factory=set)
     traefik_version: str | None = None
+    traefik_routers: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # file -> router -> service
+    volumes: list[str] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
     odoo_image: str | None = None
@@ -79,6 +83,8 @@ class Inventory:
                 for k, v in self.compose_services.items()
             },
             "traefik_version": self.traefik_version,
+            "traefik_routers": self.traefik_routers,
+            "volumes": self.volumes,
             "containers": [
                 {"name": c.get("Names"), "image": c.get("Image"), "state": c.get("State")}
                 for c in self.containers
@@ -163,6 +169,17 @@ def gather(
             for s in services:
                 if s.name == web:
                     inv.odoo_container = s.container_name or f"{project.name}-{s.name}-1"
+    dynamic = sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
+    for dyn in dynamic:
+        try:
+            http = (load_plain(dyn.read_text("utf-8")) or {}).get("http") or {}
+        except Exception as exc:  # reported, plan decides
+            inv.errors[layout.rel(dyn)] = str(exc)
+            continue
+        routers = http.get("routers") or {}
+        inv.traefik_routers[layout.rel(dyn)] = {
+            str(k): str((v or {}).get("service", "")) for k, v in routers.items()
+        }
     inv.traefik_version = traefik_version
     if traefik is not None and traefik_version is None:
         try:
@@ -172,6 +189,7 @@ def gather(
     if docker is not None:
         try:
             inv.containers = docker.ps_all()
+            inv.volumes = docker.volumes()
             info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
             if info is not None:
                 inv.odoo_image = str(info.get("Config", {}).get("Image") or "") or None
