@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -33,11 +34,22 @@ def router_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
     return data
 
 
-def router_command(config: Path) -> list[str]:
+def router_command(config: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that serve `config`.
+
+    CONFORMANCE_ROUTER_SRC=DIR runs the package found in DIR instead of the installed one:
+    a patched copy, to show that the suite catches a broken router without touching the
+    working tree.
+    """
+    env = dict(os.environ)
+    other_src = env.pop("CONFORMANCE_ROUTER_SRC", None)
+    if other_src:
+        env["PYTHONPATH"] = other_src
+        return [sys.executable, "-m", "odoo_router", "--config", str(config)], env
     script = Path(sys.executable).parent / "odoo-router"
     if script.exists():
-        return [str(script), "--config", str(config)]
-    return [sys.executable, "-m", "odoo_router", "--config", str(config)]
+        return [str(script), "--config", str(config)], env
+    return [sys.executable, "-m", "odoo_router", "--config", str(config)], env
 
 
 @dataclass
@@ -66,7 +78,8 @@ def start_router(port: int, upstream_ports: dict[str, int]) -> RouterProcess:
     config = tmp / "router.yaml"
     config.write_text(yaml.safe_dump(router_config(port, upstream_ports)), encoding="utf-8")
     with (tmp / "router.out").open("wb") as out:
-        proc = subprocess.Popen(router_command(config), stdout=out, stderr=subprocess.STDOUT)
+        command, env = router_command(config)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     handle = RouterProcess(proc, port, tmp)
     try:
         wait_ready(proc, port, "odoo-router")
