@@ -79,6 +79,14 @@ def test_inventory_reads_the_current_state(stack: Stack) -> None:
     assert files["odoo-qr"] == "odoo18-qr" and files["dify"] == "dify-svc"
     names = {c["name"] for c in inv["containers"]}
     assert {"odoo18-prod-web", "odoo-redis", "seisei-odoo-router"} <= names
+    # a standalone backup: write-once folder, manifest, volume archive
+    code, out = stack.run("backup")
+    assert code == X.OK
+    folder = Path(out.strip())
+    assert check_manifest(folder) == []
+    manifest = json.loads((folder / "MANIFEST.json").read_text())
+    assert manifest["volume"]["name"] == "odoo18-prod_odoo18-prod-data"
+    assert "/srv/stacks/edge-traefik/dynamic/services.yml" in manifest["touched"]
 
 
 def test_plan_twice_identical_stale_plan_and_lock(stack: Stack) -> None:
@@ -127,6 +135,8 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
     manifest = json.loads((_backup_folder(stack) / "MANIFEST.json").read_text())
     assert manifest["databases"]["ten_acme"]["restore"]["rows"] == 10 + 1 + 3 + 1
     assert manifest["volume"]["members"] >= 4
+    # a later plan (of the migrated tree) does not change what rollback undoes
+    stack.run("plan")
     # a change after the migration, then rollback with the databases
     stack.pg.psql("DELETE FROM res_partner", "ten_acme")
     code, out = stack.run("rollback", "--restore-databases")

@@ -68,8 +68,12 @@ def router(tmp_path: Path) -> Iterator[str]:
         conf = tmp_path / "router.yaml"
         conf.write_text(text)
         log = (tmp_path / "router.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "odoo_router", "--config", str(conf)],
-                                stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "odoo_router", "--config", str(conf)],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 20
@@ -81,7 +85,9 @@ def router(tmp_path: Path) -> Iterator[str]:
                 except OSError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("odoo-router did not start: " + (tmp_path / "router.log").read_text()[-400:])
+                    pytest.skip(
+                        "odoo-router did not start: " + (tmp_path / "router.log").read_text()[-400:]
+                    )
                 time.sleep(0.2)
             yield base
         finally:

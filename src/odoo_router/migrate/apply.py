@@ -24,7 +24,7 @@ from .runner import CommandError
 from .traefik import TraefikError, major_version
 
 
-def check_fresh(ctx: Context, plan: dict[str, Any], resuming: bool) -> None:
+def check_fresh(ctx: Context, plan: dict[str, Any], j: Journal | None) -> None:
     """Refuse a plan whose inputs changed since planning. A file may also hold its planned
     output (this run, or an earlier identical one, wrote it)."""
     planned = {f["path"]: f["new_sha256"] for f in plan["files"]}
@@ -38,13 +38,14 @@ def check_fresh(ctx: Context, plan: dict[str, Any], resuming: bool) -> None:
             "stale plan: changed since planning: " + ", ".join(changed) + "; run plan again",
             STALE_PLAN,
         )
+    staging = ctx.layout.staging if j is None else j.staging
     for f in plan["files"]:
-        staged = ctx.layout.staging / f["role"]
+        staged = staging / f["role"]
         if sha256_file(staged) != f["new_sha256"]:
             raise MigrateError(
                 f"staged file {staged} does not match the plan; run plan again", STALE_PLAN
             )
-    if ctx.traefik is not None and ctx.traefik_version is None and not resuming:
+    if ctx.traefik is not None and ctx.traefik_version is None and j is None:
         try:
             version = ctx.traefik.version()
         except TraefikError as exc:
@@ -74,7 +75,7 @@ def _act(ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any]) -
         S.crash_hook(ctx, step["id"], "after")
         return result
     if kind == "write":
-        S.write_act(ctx, plan, target)
+        S.write_act(ctx, j, plan, target)
         S.crash_hook(ctx, step["id"], "after")
         S.write_verify(ctx, plan, target)
     elif kind == "compose-down":
@@ -94,13 +95,18 @@ def _act(ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any]) -
 def apply(ctx: Context, plan: dict[str, Any]) -> Journal:
     """Run (or resume) the plan; the caller holds the lock."""
     j = current_run(ctx.layout)
+    if j is not None and j.outcome == "rollback-incomplete":
+        raise MigrateError(
+            f"run {j.run_id} was not completely rolled back: run rollback again first",
+            ROLLBACK_FAILED,
+        )
     if j is not None and j.header.get("plan_id") != plan["plan_id"]:
         raise MigrateError(
             f"run {j.run_id} of another plan ({j.header.get('plan_id')}) is unfinished: "
             "roll it back first",
             STALE_PLAN,
         )
-    check_fresh(ctx, plan, resuming=j is not None)
+    check_fresh(ctx, plan, j)
     if j is None:
         j = new_run(ctx.layout, plan["plan_id"])
     else:

@@ -205,16 +205,12 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
-    plan = _load_plan(ctx)
     with hold_lock(ctx.layout):
         j = latest_run(ctx.layout)
         if j is None or j.outcome == "rolled-back":
             say("nothing to roll back")
             return X.OK
-        if j.header.get("plan_id") != plan["plan_id"]:
-            raise MigrateError(
-                f"run {j.run_id} is of another plan than {ctx.layout.plan_file}", X.STALE_PLAN
-            )
+        plan = j.plan()  # the run's own copy: a later plan does not change what it undoes
         if not confirm(f"roll back run {j.run_id}?", ctx.yes):
             return X.ABORTED
         rollback(ctx, plan, j, restore_databases=args.restore_databases)
@@ -223,8 +219,10 @@ def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
-    plan = load_plan_file(ctx.layout.plan_file) if ctx.layout.plan_file.exists() else None
     j = latest_run(ctx.layout)
+    plan = j.plan() if j is not None else None
+    if plan is None and ctx.layout.plan_file.exists():
+        plan = load_plan_file(ctx.layout.plan_file)
     out: dict[str, Any] = {
         "plan": plan["plan_id"] if plan else None,
         "run": j.run_id if j else None,

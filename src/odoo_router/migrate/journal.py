@@ -12,6 +12,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,14 @@ class Journal:
                 return str(e["event"])
         return None
 
+    @property
+    def staging(self) -> Path:
+        return self.run_dir / "staging"
+
+    def plan(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "plan.json").read_text("utf-8"))
+        return data
+
     def originals(self) -> Path:
         p = self.run_dir / "originals"
         p.mkdir(exist_ok=True, mode=0o700)
@@ -116,6 +125,8 @@ def current_run(layout: Layout) -> Journal | None:
 
 
 def new_run(layout: Layout, plan_id: str) -> Journal:
+    """A run folder with its own copy of the plan and staged files: a later ``plan`` may
+    replace the state dir's, the run still resumes and rolls back what it planned."""
     layout.runs.mkdir(parents=True, exist_ok=True, mode=0o700)
     base = f"{utc_stamp()}-{plan_id[:8]}"
     run_dir = layout.runs / base
@@ -128,6 +139,8 @@ def new_run(layout: Layout, plan_id: str) -> Journal:
             n += 1
             run_dir = layout.runs / f"{base}-{n}"
     j = Journal(run_dir)
+    shutil.copytree(layout.staging, run_dir / "staging")
+    shutil.copy2(layout.plan_file, run_dir / "plan.json")
     j.append("run", plan_id=plan_id)
     write_atomic(layout.state / "current", (j.run_id + "\n").encode(), mode=0o600)
     return j

@@ -58,11 +58,11 @@ def write_precheck(ctx: Context, j: Journal, plan: dict[str, Any], role: str) ->
     return {"existed": False, "created_dirs": created}
 
 
-def write_act(ctx: Context, plan: dict[str, Any], role: str) -> None:
+def write_act(ctx: Context, j: Journal, plan: dict[str, Any], role: str) -> None:
     path, f = _file(ctx, plan, role)
     if sha256_file(path) == f["new_sha256"]:
         return
-    data = (ctx.layout.staging / role).read_bytes()
+    data = (j.staging / role).read_bytes()
     if sha256_bytes(data) != f["new_sha256"]:
         raise StepFailed(f"staged {role} differs from the plan: run plan again")
     write_file(path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir)
