@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import httptools
 
 from .headers import filter_response_headers
+from .spool import Spool
 
 if TYPE_CHECKING:
     from .pools import UpstreamConnection
@@ -61,6 +62,7 @@ class Exchange:
         "reason",
         "req",
         "skip_interim",
+        "spool",
         "status",
         "upgrade",
     )
@@ -92,6 +94,7 @@ class Exchange:
         self.bytes_out = 0
         self.out: list[bytes] | None = None
         self.capture: list[bytes] | None = None  # body kept for the static cache
+        self.spool: Spool | None = None
         self.error_status = 0
         self.done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
 
@@ -127,10 +130,7 @@ class Exchange:
         finally:
             self.out = None
             if out:
-                client = self.client
-                client.write_raw(out[0] if len(out) == 1 else b"".join(out))
-                if client.paused_writing and self.conn.transport is not None:
-                    self.conn.transport.pause_reading()
+                self._deliver(out[0] if len(out) == 1 else b"".join(out))
 
     def upstream_lost(self, exc: Exception | None) -> None:
         if self.done.done():
@@ -254,7 +254,25 @@ class Exchange:
         if self.out is not None:
             self.out.append(data)
         else:
-            self.client.write_raw(data)
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        """To the client; past its read-ahead buffer, to a spool file or (when the route does
+        not buffer responses, or the spool is full) by pausing the upstream."""
+        client = self.client
+        spool = self.spool
+        if spool is not None:
+            spool.add(data)
+            spool.pump()
+        else:
+            client.write_raw(data)
+        if not client.paused_writing or self.conn.transport is None:
+            return
+        action = self.req.decision.proxy if self.req.decision is not None else None
+        if spool is None and action is not None and action.response_buffering and not self.upgrade:
+            self.spool = Spool(client, client.state.settings.temp_dir)
+        elif spool is None or spool.full:
+            self.conn.transport.pause_reading()
 
     def fail(self, status: int, reason: str) -> None:
         if self.done.done():

@@ -35,6 +35,7 @@ from .exchange import Exchange, Outcome
 from .pages import REASONS, error_page, status_line
 from .pools import UpstreamConnection, UpstreamError
 from .routing import Decision, Facts, LocalAnswer, decide
+from .spool import Spool
 from .uri import BadRequest, normalise_host, normalise_path, split_absolute
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class ClientConnection(asyncio.Protocol):
         self.cur_done = False
         self.waiter: asyncio.Future[None] | None = None
         self.exchange: Exchange | None = None
+        self.spool: Spool | None = None  # the response being fed from a temp file
         self.tunnel: Tunnel | None = None
         self.upgrade_rest = b""
         self.paused_writing = False
@@ -186,6 +188,8 @@ class ClientConnection(asyncio.Protocol):
         self.state.connection_closed(self)
         if self.tunnel is not None:
             self.tunnel.close()
+        if self.spool is not None:
+            self.spool.abort()
         ex = self.exchange
         if ex is not None and not ex.done.done():
             ex.req.status = ex.req.status or 499
@@ -204,6 +208,8 @@ class ClientConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused_writing = False
+        if self.spool is not None:
+            self.spool.pump()
         ex = self.exchange
         if ex is not None and ex.conn.transport is not None and not ex.conn.closed:
             ex.conn.transport.resume_reading()
@@ -593,6 +599,7 @@ class ClientConnection(asyncio.Protocol):
         req.upstream_status = ex.status
         req.upstream_time = time.monotonic() - req.upstream_start
         req.bytes_out = ex.bytes_out
+        spool = ex.spool
         if outcome is Outcome.COMPLETE:
             pool.mark_ok(conn.server)
             if ex.capture is not None and isinstance(cache_key, Key):
@@ -602,6 +609,11 @@ class ClientConnection(asyncio.Protocol):
             pool.release(conn, reusable and not conn.closed)
             if ex.head_only:
                 conn.close()
+            if spool is not None:  # the upstream is free; the client still reads the file
+                self.spool = spool
+                spool.finish()
+                await spool.done
+                self.spool = None
         elif outcome is Outcome.UPGRADED:
             from .tunnel import Tunnel
 
@@ -610,11 +622,15 @@ class ClientConnection(asyncio.Protocol):
             self.upgrade_rest = b""
             self.resume_reading()
         elif outcome is Outcome.ABORTED:
+            if spool is not None:
+                spool.abort()
             conn.close()
             if req.status != 499 and self.transport is not None:
                 self.transport.abort()
             self.closed = True
         else:  # FAILED or a second RETRY
+            if spool is not None:
+                spool.abort()
             conn.close()
             if outcome is Outcome.FAILED and ex.error_status == 502:
                 pool.mark_failed(conn.server)

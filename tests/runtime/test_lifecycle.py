@@ -254,26 +254,26 @@ def test_slow_uploader_never_reaches_upstream_before_its_body_is_complete(farm: 
 
 
 def test_slow_reader_releases_the_upstream_once_the_response_is_buffered(farm: Farm) -> None:
-    upstream = RawUpstream(response_size=600_000)
+    upstream = RawUpstream(response_size=20_000_000)
     upstream.start()
     router = _start(farm, lambda c: c["pools"]["tenant"].update(servers=[f"127.0.0.1:{upstream.port}"]))
     try:
         sock = socket.create_connection(("127.0.0.1", router.port), timeout=10)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(b"GET /web/big HTTP/1.1\r\nHost: %b\r\n\r\n" % HOST.encode())
-        # The router takes the whole response (600 kB < the 1 MiB read-ahead) while the
-        # client reads nothing: the upstream finishes sending at once.
+        # The router takes the whole 20 MB response (more than the kernel's socket buffers
+        # and the 1 MiB read-ahead: the rest is spooled to a temporary file) while the
+        # client reads nothing: the upstream finishes at once.
         deadline = time.monotonic() + 3
         while not upstream.sent and time.monotonic() < deadline:
             time.sleep(0.05)
         assert upstream.sent, "the upstream was held by the slow reader"
         received = 0
-        while received < 600_000:
+        while received < 20_000_000:
             chunk = sock.recv(65536)
             if not chunk:
                 break
             received += len(chunk)
-        assert received > 600_000
+        assert received > 20_000_000
         sock.close()
     finally:
         router.stop()
