@@ -141,14 +141,13 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
         try:
             new = load_config(opts.config_path)
         except ConfigError as exc:
+            # The master validated the file; it changed again before this worker read it.
             for problem in exc.problems:
                 log(f"reload refused: {problem}")
             if stats is not None:
-                stats.reload("invalid")
+                stats.reload("error")
             return
         state.swap(new)
-        if stats is not None:
-            stats.reload("ok")
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -192,6 +191,7 @@ class Master:
         self.stopping = False
         self.pending: list[int] = []
         self.crash_times: list[float] = []
+        self.stats = Stats()
 
     def worker_count(self) -> int:
         n = self.config.server.workers
@@ -202,7 +202,13 @@ class Master:
         if pid == 0:  # child
             code = 0
             try:
-                for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                for sig in (
+                    signal.SIGHUP,
+                    signal.SIGTERM,
+                    signal.SIGINT,
+                    signal.SIGCHLD,
+                    signal.SIGUSR1,
+                ):
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, [])
                 worker_main(
@@ -225,7 +231,7 @@ class Master:
             host, port = self.config.metrics.listen
             metrics = start_metrics_server(host, port, self.metrics_dir)
             log(f"metrics on http://{host}:{metrics.port}/metrics")
-        signals = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD)
+        signals = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1)
         signal.pthread_sigmask(signal.SIG_BLOCK, signals)
         for i in range(self.worker_count()):
             self.spawn(i)
@@ -261,6 +267,10 @@ class Master:
                         os.kill(pid, signal.SIGTERM)
             elif info.si_signo == signal.SIGHUP and not self.stopping:
                 self._reload()
+            elif info.si_signo == signal.SIGUSR1:  # reopen logs (logrotate)
+                for pid in self.workers:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGUSR1)
 
     def _reap(self) -> None:
         while True:
@@ -289,6 +299,7 @@ class Master:
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
+            self._count_reload("invalid")
             n = len(exc.problems)
             log(f"reload refused, still serving the previous configuration ({n} problem(s)):")
             for problem in exc.problems:
@@ -309,7 +320,14 @@ class Master:
             hosts=new.hosts,
             source=new.source,
         )
+        self._count_reload("ok")
         log("reloaded")
+
+    def _count_reload(self, outcome: str) -> None:
+        """Reloads are counted once, here, not once per worker."""
+        self.stats.reload(outcome)
+        if self.metrics_dir:
+            write_snapshot(self.stats, self.metrics_dir, "master")
 
 
 def _describe(status: int) -> str:

@@ -36,7 +36,7 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
                     client_ip=req.client_ip or conn.peer,
                     host=req.host,
                     method=req.method,
-                    path=req.target.decode("latin-1") if req.target else req.url.decode("latin-1"),
+                    path=(req.target or req.url).decode("utf-8", "surrogateescape"),
                     status=status,
                     bytes_in=bytes_in,
                     bytes_out=req.bytes_out,
