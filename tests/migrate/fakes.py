@@ -14,6 +14,7 @@ import ipaddress
 import json
 import subprocess
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -121,7 +122,10 @@ def _docker_routers(env: dict[str, str]) -> list[dict[str, Any]]:
 
 @contextlib.contextmanager
 def fake_traefik(
-    dynamic: Path, version: str = "3.1.2", docker_env: dict[str, str] | None = None
+    dynamic: Path,
+    version: str = "3.1.2",
+    docker_env: dict[str, str] | None = None,
+    per_page_cap: int = 100,
 ) -> Iterator[str]:
     major = int(version.split(".")[0])
 
@@ -137,6 +141,18 @@ def fake_traefik(
             if docker_env is not None:
                 body += _docker_routers(docker_env)
             body.sort(key=lambda r: r["name"])
+            # Traefik's paging: X-Next-Page is the next page, "1" on the last one.
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)
+            page = int(query.get("page", ["1"])[0])
+            per_page = min(int(query.get("per_page", ["100"])[0]), per_page_cap)
+            start = (page - 1) * per_page
+            more = start + per_page < len(body)
+            body = body[start : start + per_page]
+            headers = {
+                "Content-Type": "application/json",
+                "X-Next-Page": str(page + 1 if more else 1),
+            }
+            return 200, headers, json.dumps(body).encode()
         else:
             return 404, {}, b"404 page not found\n"
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()

@@ -150,13 +150,14 @@ def test_compose_commands_remove_orphans(tmp_path: Path) -> None:
 
 def test_traefik_client_reads_the_api(tree: Path) -> None:
     dynamic = tree / "srv/stacks/edge-traefik/dynamic"
-    with fake_traefik(dynamic, "2.11.3") as url:
+    with fake_traefik(dynamic, "2.11.3", per_page_cap=3) as url:  # 8 routers: 3 pages
         api = TraefikAPI(url)
         assert major_version(api.version()) == 2
         routers = {r.name: r for r in api.routers()}
     assert routers["odoo-qr@file"].short_service == "odoo18-qr"
     assert routers["erp@file"].middlewares == ("secure-headers@file",)
     assert all(r.status == "enabled" for r in routers.values())
+    assert len(routers) == 8
 
 
 def test_apply_without_tty_or_yes_is_aborted(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:

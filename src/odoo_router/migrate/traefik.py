@@ -62,7 +62,7 @@ class TraefikAPI:
 
     def routers(self) -> list[Router]:
         out: list[Router] = []
-        page: str | None = "1"
+        page = "1"
         for _ in range(100):  # bounded: 100 pages of 100 routers
             data, nxt = self._get(f"/api/http/routers?per_page=100&page={page}")
             if not isinstance(data, list):
@@ -79,7 +79,8 @@ class TraefikAPI:
                         entry_points=tuple(r.get("entryPoints") or ()),
                     )
                 )
-            if not nxt or nxt in ("0", page):
+            # Traefik sends the next page number, and "1" on the last page.
+            if not nxt or not nxt.isdigit() or int(nxt) <= int(page):
                 break
             page = nxt
         return out
