@@ -5,13 +5,20 @@ needs (case classes for the documented deviations, whether the answer to HEAD ha
 Groups: `path` (every location and its boundaries on the main host classes), `hostform`
 (host normalisation forms on the locations), `method`, `header` (dbfilter spellings,
 X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host class),
-`oversize` (a declared body over the 50 MiB limit, headers only) and `malformed`.
+`oversize` (a declared body over the 50 MiB limit, headers only), `malformed`, and `table`
+(the compat rows of the shared routing case table, tests/cases/routing_cases.yaml).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CASE_TABLE = Path(__file__).resolve().parents[1] / "cases" / "routing_cases.yaml"
 
 LIMIT = 50 * 1024 * 1024  # client_max_body_size 50M
 HOP_BY_HOP = frozenset({"close", "keep-alive", "upgrade"})
@@ -114,6 +121,7 @@ PATHS = (
     "/en/web/database/manager",
     "/en_US/web/database/list",
     "/qr/table/5",
+    "/qr/table/5?t=%2e%2e",
     "/qr/",
     "/qr",
     "/qrx/",
@@ -130,6 +138,7 @@ PATHS = (
     "/longpolling/poll",
     "/longpolling",
     "/jsonrpc",
+    "/jsonrpc?db=other",
     "/jsonrpc/",
     "/jsonrpcx",
     "/JSONRPC",
@@ -377,14 +386,25 @@ OVERSIZE_PATHS = (
 )
 
 
-def _ws_headers(form: HostForm) -> tuple[tuple[str, str], ...]:
+def _ws_headers(
+    form: HostForm, upgrade: str = "websocket", connection: str = "Upgrade"
+) -> tuple[tuple[str, str], ...]:
     return (
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
+        ("Upgrade", upgrade),
+        ("Connection", connection),
         ("Sec-WebSocket-Key", "Y29uZm9ybWFuY2Uta2V5IQ=="),
         ("Sec-WebSocket-Version", "13"),
         ("Origin", form.origin()),
     )
+
+
+# Handshake spellings browsers and attackers send, on the main host classes.
+WS_VARIANTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("firefox", "websocket", "keep-alive, Upgrade", ()),
+    ("mixed-case", "WebSocket", "upgrade", ()),
+    ("dbf-spoof", "websocket", "Upgrade", (("X-Odoo-dbfilter", "evil"), ("X_Odoo_dbfilter", "x"))),
+)
+WS_VARIANT_PATHS = ("/websocket", "/odoo", "/web/login")
 
 
 def _malformed() -> list[Case]:
@@ -420,6 +440,32 @@ def _malformed() -> list[Case]:
     return cases
 
 
+def table_rows() -> list[dict[str, Any]]:
+    """The shared routing case table's rows for config/nginx-compat.yaml (tests/cases/)."""
+    rows: list[dict[str, Any]] = yaml.safe_load(CASE_TABLE.read_text(encoding="utf-8"))
+    return [r for r in rows if r["config"] == "compat"]
+
+
+def table_case(row: dict[str, Any]) -> Case:
+    method = row.get("method", "GET")
+    body = str(row.get("body", "")).encode()
+    headers = [f"Host: {row['host']}"]
+    if row.get("content_type"):
+        headers.append(f"Content-Type: {row['content_type']}")
+    headers += [f"{k}: {v}" for k, v in (row.get("headers") or {}).items()]
+    if body:
+        headers.append(f"Content-Length: {len(body)}")
+    head = "\r\n".join([f"{method} {row['path']} HTTP/1.1", *headers]) + "\r\n\r\n"
+    form = HostForm("table", (str(row["host"]),))
+    return Case(
+        id=f"table-{row['desc']}",
+        group="table",
+        raw=head.encode("latin-1") + body,
+        method=method,
+        classes=frozenset({"table", f"host:{form.name}"}),
+    )
+
+
 def generate() -> list[Case]:
     cases: list[Case] = []
     for form in MAIN_HOSTS:
@@ -441,6 +487,11 @@ def generate() -> list[Case]:
         paths = WS_PATHS_ALL + (WS_PATHS_MAIN if form in MAIN_HOSTS else ())
         for path in paths:
             cases.append(_case("websocket", form, "GET", path, "", _ws_headers(form)))
+    for form in MAIN_HOSTS:
+        for path in WS_VARIANT_PATHS:
+            for variant, upgrade, connection, extra in WS_VARIANTS:
+                headers = _ws_headers(form, upgrade, connection) + extra
+                cases.append(_case("websocket", form, "GET", path, variant, headers))
     for host in OVERSIZE_HOSTS:
         for path in OVERSIZE_PATHS:
             for declared in (LIMIT + 1, 10**12):
@@ -449,6 +500,7 @@ def generate() -> list[Case]:
     limit = body_bytes(LIMIT)
     cases.append(_case("method", by_name["testodoo"], "POST", "/jsonrpc", "at-limit", (), limit))
     cases.extend(_malformed())
+    cases.extend(table_case(row) for row in table_rows())
     duplicates = [i for i, n in Counter(c.id for c in cases).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)[:5]}"
     return cases
