@@ -18,7 +18,11 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``chunked``           -- a chunked body in three chunks;
 * ``close-delimited``   -- no Content-Length, no chunking, ``Connection: close``;
 * ``status:<code>``     -- answer that status (204/304 get no body);
-* ``size:<n>``          -- a body of n bytes of ``x``.
+* ``size:<n>``          -- a body of n bytes of ``x``;
+* ``interim``           -- a ``100 Continue`` before the answer;
+* ``garbage``           -- a response that is not HTTP, then close;
+* ``cl-and-te``         -- a response with both Content-Length and chunked coding;
+* ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101.
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
@@ -184,6 +188,8 @@ class _Conn(asyncio.Protocol):
                 self._accept_websocket(self.pending_ws)
                 self.ws_buf = rest
                 self._ws_process()
+            else:  # a refused upgrade: the connection cannot carry another request
+                self.parser = httptools.HttpRequestParser(self)
         except httptools.HttpParserError as exc:
             with self.journal.lock:
                 self.journal.errors.append(f"{self.server.name}: {exc}")
@@ -225,10 +231,10 @@ class _Conn(asyncio.Protocol):
         rec.websocket = upgrade == ["websocket"]
         with self.journal.lock:
             self.journal.records.append(rec)
-        if rec.websocket:
+        behave = rec.values("x-test-behave")
+        if rec.websocket and behave != ["refuse-upgrade"]:
             self.pending_ws = rec  # the handshake answer follows HttpParserUpgrade
             return
-        behave = rec.values("x-test-behave")
         self._spawn(self._respond(rec, behave[0] if behave else ""))
 
     # -- HTTP answers --------------------------------------------------------------------
@@ -265,6 +271,23 @@ class _Conn(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
             return
+        if kind == "garbage":
+            self._write(b"this is not HTTP\r\n\r\n")
+            self._close()
+            return
+        if kind == "cl-and-te":
+            self._write(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5\r\nhello\r\n0\r\n\r\n"
+            )
+            return
+        if kind == "interim":
+            self._write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            await asyncio.sleep(0.05)
+        if kind == "refuse-upgrade":
+            self._write(b"HTTP/1.1 400 No\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
+            self._close()
+            return
         if kind == "status":
             code = int(arg)
             extra = b'ETag: "v1"\r\n' if code == 304 else b""
@@ -279,6 +302,8 @@ class _Conn(asyncio.Protocol):
             b"HTTP/1.1 200 OK",
             b"Content-Type: application/json",
             b"X-Upstream: " + self.server.name.encode(),
+            b"Server: fake-odoo/18.0",
+            b"Date: Thu, 01 Jan 1970 00:00:00 GMT",
         ]
         base += [b"Set-Cookie: " + c for c in UPSTREAM_COOKIES]
         if kind == "chunked":

@@ -1,0 +1,196 @@
+"""Edges of the data path: keep-alive and Connection: close, ordering under delay, what the
+upstream may send that it should not, early websocket data, idle tunnels."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+
+import aiohttp
+
+from .client import build, connect, exchange, get
+from .router import RouterProcess
+
+NAMED = "testodoo.seisei.tokyo"
+
+
+async def test_connection_close_is_honoured(compat: RouterProcess) -> None:
+    conn = await connect(compat.port)
+    try:
+        await conn.send(build("GET", "/web/x", [("Host", NAMED), ("Connection", "close")]))
+        resp = await conn.response()
+        assert resp.status == 200
+        assert resp.values("Connection") == ["close"]
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
+
+
+async def test_http10_keep_alive(compat: RouterProcess) -> None:
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("Connection", "keep-alive")]
+        for path in ("/web/a", "/web/b"):
+            await conn.send(build("GET", path, head, version="HTTP/1.0"))
+            resp = await conn.response()
+            assert resp.status == 200
+            assert resp.json()["target"] == path
+    finally:
+        await conn.close()
+
+
+async def test_http10_without_keep_alive_is_closed(compat: RouterProcess) -> None:
+    conn = await connect(compat.port)
+    try:
+        await conn.send(build("GET", "/web/a", [("Host", NAMED)], version="HTTP/1.0"))
+        resp = await conn.response()
+        assert resp.status == 200
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
+
+
+async def test_pipelined_order_holds_when_the_first_is_slow(compat: RouterProcess) -> None:
+    data = (
+        build("GET", "/web/slow", [("Host", NAMED), ("X-Test-Behave", "delay:0.4")])
+        + build("GET", "/web/fast", [("Host", "admin.erp.seisei.tokyo")])
+        + build("POST", "/web/body", [("Host", NAMED)], os.urandom(3000))
+    )
+    conn = await connect(compat.port)
+    try:
+        await conn.send(data)
+        got = [await conn.response() for _ in range(3)]
+    finally:
+        await conn.close()
+    assert [r.json()["target"] for r in got] == ["/web/slow", "/web/fast", "/web/body"]
+    assert got[2].json()["body_length"] == 3000
+
+
+async def test_many_pipelined_requests(compat: RouterProcess) -> None:
+    n = 40
+    data = b"".join(build("GET", f"/web/p{i}", [("Host", NAMED)]) for i in range(n))
+    conn = await connect(compat.port)
+    try:
+        await conn.send(data)
+        got = [await conn.response() for _ in range(n)]
+    finally:
+        await conn.close()
+    assert [r.json()["target"] for r in got] == [f"/web/p{i}" for i in range(n)]
+
+
+async def test_upstream_server_and_date_are_replaced(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/x")
+    assert resp.values("Server") == ["odoo-router"]
+    assert len(resp.values("Date")) == 1
+    assert "1970" not in resp.values("Date")[0]
+
+
+async def test_upstream_interim_100_is_not_relayed(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Behave", "interim")])
+    assert resp.status == 200
+    assert resp.json()["target"] == "/web/x"
+
+
+async def test_upstream_garbage_is_502(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Behave", "garbage")])
+    assert resp.status == 502
+
+
+async def test_upstream_cl_and_te_is_502(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Behave", "cl-and-te")])
+    assert resp.status == 502, "ambiguous upstream framing is never relayed"
+
+
+async def test_refused_upgrade_answer_is_relayed_and_framing_holds(
+    compat: RouterProcess,
+) -> None:
+    headers = [
+        ("Host", NAMED),
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("X-Test-Behave", "refuse-upgrade"),
+    ]
+    conn = await connect(compat.port)
+    try:
+        await conn.send(build("GET", "/websocket", headers))
+        resp = await conn.response()
+        assert resp.status == 400
+        assert resp.body == b"no"
+        # Either the router closes, or the connection goes on with well-framed requests.
+        if resp.values("Connection") != ["close"]:
+            await conn.send(build("GET", "/web/second", [("Host", NAMED)]))
+            second = await conn.response()
+            assert second.json()["target"] == "/web/second"
+        else:
+            assert await conn.at_eof()
+    finally:
+        await conn.close()
+
+
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_websocket_data_in_the_handshake_packet(compat: RouterProcess) -> None:
+    key = base64.b64encode(os.urandom(16)).decode()
+    headers = [
+        ("Host", NAMED),
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", key),
+    ]
+    conn = await connect(compat.port)
+    try:
+        await conn.send(build("GET", "/websocket", headers) + _client_frame(0x1, b"early"))
+        resp = await conn.response()
+        assert resp.status == 101
+        frame = await asyncio.wait_for(conn.reader.readexactly(2), 5)
+        assert frame[0] == 0x81
+        payload = await asyncio.wait_for(conn.reader.readexactly(frame[1]), 5)
+        assert payload == b"tenant_lp:early"
+        await conn.send(_client_frame(0x8, struct.pack("!H", 1000)))
+        close = await asyncio.wait_for(conn.reader.readexactly(4), 5)
+        assert close == b"\x88\x02\x03\xe8"
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
+
+
+async def test_idle_websocket_closed_after_the_route_timeout(compat: RouterProcess) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"http://127.0.0.1:{compat.port}/websocket",
+            headers={"Host": "timeouts.test"},
+            autoping=False,
+        ) as ws,
+    ):
+        await ws.send_str("hi")
+        assert (await ws.receive(timeout=5)).data == "tenant:hi"
+        msg = await ws.receive(timeout=5)  # idle: the 1 s route read timeout closes the tunnel
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_get_with_a_body_is_forwarded(compat: RouterProcess) -> None:
+    resp = await exchange(compat.port, "GET", "/web/x", [("Host", NAMED)], b"abc")
+    assert resp.json()["body_length"] == 3
+
+
+async def test_too_many_headers(compat: RouterProcess) -> None:
+    headers = [("Host", NAMED)] + [(f"X-H{i}", "v") for i in range(150)]
+    conn = await connect(compat.port)
+    try:
+        await conn.send(build("GET", "/web/x", headers))
+        resp = await conn.response()
+        assert resp.status == 400
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
