@@ -20,6 +20,7 @@ REASONS: dict[int, str] = {
     415: "Unsupported Media Type", 421: "Misdirected Request", 429: "Too Many Requests",
     500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
     503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+    505: "HTTP Version Not Supported",
 }  # fmt: skip
 
 _TITLES: dict[int, str] = {
@@ -40,8 +41,11 @@ def status_line(status: int) -> bytes:
 @lru_cache(maxsize=64)
 def error_page(status: int) -> bytes:
     title = _TITLES.get(status) or f"{status} {REASONS.get(status, 'Error')}"
+    heading = f"<center><h1>{title}</h1></center>\r\n"
+    if status == 494:  # nginx shows the 400 heading, then the detail on its own line
+        heading = "<center><h1>400 Bad Request</h1></center>\r\n"
+        heading += "<center>Request Header Or Cookie Too Large</center>\r\n"
     return (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>{PRODUCT}</center>\r\n"
-        f"</body>\r\n</html>\r\n"
+        f"{heading}<hr><center>{PRODUCT}</center>\r\n</body>\r\n</html>\r\n"
     ).encode("latin-1")

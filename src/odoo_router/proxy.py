@@ -166,6 +166,11 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.parse_failed:
             return
+        if self.cur_done or self.cur is None:
+            first = data.find(b"\n")
+            if first >= 0 and b" HTTP/" not in data[:first]:
+                self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -174,8 +179,9 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserCallbackError as exc:
             ctx = exc.__context__
             self._parse_error(ctx.status if isinstance(ctx, BadRequest) else 400)
-        except httptools.HttpParserError:
-            self._parse_error(400)
+        except httptools.HttpParserError as exc:
+            # nginx answers a transfer coding it does not know with 501, other framing errors 400.
+            self._parse_error(501 if "invalid `Transfer-Encoding`" in str(exc) else 400)
 
     def eof_received(self) -> bool:
         if self.tunnel is not None:
@@ -268,7 +274,10 @@ class ClientConnection(asyncio.Protocol):
         assert req is not None
         parser = self.parser
         req.method = parser.get_method().decode("ascii", "replace")
-        req.http11 = parser.get_http_version() == "1.1"
+        version = parser.get_http_version()
+        if version[0] != "1":
+            raise BadRequest("unsupported HTTP version", 505)
+        req.http11 = version != "1.0"
         req.keep_alive = parser.should_keep_alive()
         req.upgrade = parser.should_upgrade()
         self._filter(req)

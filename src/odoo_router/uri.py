@@ -11,7 +11,7 @@ target up to '?' (query) or '#' (fragment). ``%XX`` is decoded and the decoded b
 processed as if it had been sent plain, so ``%2e%2e`` is a dot segment and ``%2F``
 a slash that merges -- except decoded '%', NUL and '?', which are written literally.
 ``//`` merges, ``/./`` drops, ``/../`` climbs; climbing above the root, a bad escape
-or a dangling '%' is a 400. The upstream still receives the raw target unchanged.
+or a dangling '%' or an encoded NUL is a 400. The upstream still receives the raw target unchanged.
 """
 
 from __future__ import annotations
@@ -129,7 +129,9 @@ def _complex(target: bytes) -> tuple[str, bytes]:
             if ch not in _HEX:
                 raise BadRequest("client sent invalid request")
             ch = (decoded << 4) + _HEX[ch]
-            if ch in (0x25, 0x00, 0x3F):  # decoded '%', NUL, '?': literal, never re-parsed
+            if ch == 0x00:  # nginx >= 1.21.1 refuses a decoded NUL
+                raise BadRequest("client sent invalid request")
+            if ch in (0x25, 0x3F):  # decoded '%' and '?': literal, never re-parsed
                 out.append(ch)
                 state = _USUAL
                 continue
