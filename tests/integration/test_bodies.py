@@ -233,3 +233,33 @@ async def test_large_response_relayed(compat: RouterProcess) -> None:
     resp = await exchange(compat.port, "GET", "/web/big", extra, timeout=20)
     assert resp.status == 200
     assert len(resp.body) == size
+
+
+async def test_local_answer_with_an_oversized_chunked_body_is_answered_once(
+    compat: RouterProcess,
+) -> None:
+    """A local answer (403) goes out at once while the body is discarded; once that body
+    passes the limit there must not be a second response (413) for the same request."""
+    conn = await connect(compat.port)
+    head = [("Host", NAMED), ("Transfer-Encoding", "chunked")]
+    chunk = b"%x\r\n%b\r\n" % (MiB, b"z" * MiB)
+
+    async def upload() -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await conn.send(build("POST", "/web/database/restore", head))
+            for _ in range(LIMIT // MiB + 3):
+                await conn.send(chunk)
+            await conn.send(b"0\r\n\r\n")
+
+    sender = asyncio.create_task(upload())
+    try:
+        data = await conn.rest(timeout=15)
+    except TimeoutError:
+        data = b"(still open)"
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await conn.close()
+    assert data.startswith(b"HTTP/1.1 403 "), data[:100]
+    assert data.count(b"HTTP/1.1 ") == 1, data[:600]
