@@ -72,9 +72,10 @@ def tally(request: pytest.FixtureRequest) -> Tally:
     return request.config.stash.setdefault(TALLY, Tally())
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tally = config.stash.setdefault(TALLY, Tally())
-    for item in items:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Every conformance case that will run starts as "not agreed" (after -k, deselection)."""
+    tally = session.config.stash.setdefault(TALLY, Tally())
+    for item in session.items:
         if "tally" in getattr(item, "fixturenames", ()):
             tally[item.nodeid] = False
 
