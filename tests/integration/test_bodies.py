@@ -263,3 +263,48 @@ async def test_local_answer_with_an_oversized_chunked_body_is_answered_once(
         await conn.close()
     assert data.startswith(b"HTTP/1.1 403 "), data[:100]
     assert data.count(b"HTTP/1.1 ") == 1, data[:600]
+
+
+# --------------------------------------------------------------------------- streaming routes
+# The production profile streams request bodies on the websocket/longpolling routes
+# (request_buffering: false): the body goes upstream as it arrives.
+
+
+async def test_streamed_content_length_body(prod: RouterProcess) -> None:
+    body = os.urandom(300_000)
+    resp = await exchange(prod.port, "POST", "/longpolling/poll", [("Host", NAMED)], body)
+    assert resp.status == 200
+    assert resp.upstream() == "tenant_lp"
+    assert resp.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_streamed_slow_chunked_body(prod: RouterProcess) -> None:
+    conn = await connect(prod.port)
+    try:
+        head = [("Host", NAMED), ("Transfer-Encoding", "chunked")]
+        await conn.send(build("POST", "/longpolling/poll", head))
+        for _ in range(3):
+            await conn.send(b"5\r\nhello\r\n")
+            await asyncio.sleep(0.1)
+        await conn.send(b"0\r\n\r\n")
+        resp = await conn.response()
+    finally:
+        await conn.close()
+    assert resp.status == 200
+    assert resp.json()["body_length"] == 15
+    assert resp.json()["body_sha256"] == hashlib.sha256(b"hello" * 3).hexdigest()
+
+
+async def test_expect_100_continue_on_a_streaming_route(prod: RouterProcess) -> None:
+    conn = await connect(prod.port)
+    try:
+        head = [("Host", NAMED), ("Content-Length", "10"), ("Expect", "100-continue")]
+        await conn.send(build("POST", "/longpolling/poll", head))
+        interim = await conn.response(timeout=3)
+        assert interim.status == 100, "the client waits for 100 Continue before its body"
+        await conn.send(b"0123456789")
+        resp = await conn.response()
+        assert resp.status == 200
+        assert resp.json()["body_length"] == 10
+    finally:
+        await conn.close()
