@@ -12,7 +12,7 @@ X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -436,7 +436,10 @@ def _malformed() -> list[Case]:
     cases = []
     for name, text in raw_cases.items():
         method = text.split(" ", 1)[0]
-        cases.append(_case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode()))
+        case = _case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode())
+        if name == "http09":
+            case = replace(case, classes=case.classes | {"http09"})
+        cases.append(case)
     return cases
 
 
