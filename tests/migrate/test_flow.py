@@ -135,6 +135,14 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
     manifest = json.loads((_backup_folder(stack) / "MANIFEST.json").read_text())
     assert manifest["databases"]["ten_acme"]["restore"]["rows"] == 10 + 1 + 3 + 1
     assert manifest["volume"]["members"] >= 4
+    # a v2 key slipped into a v3 file: Traefik drops the file, verify sees it
+    mw = stack.stacks / "edge-traefik/dynamic/middlewares.yml"
+    mw.write_text(
+        mw.read_text() + "    legacy:\n      ipWhiteList:\n        sourceRange: [10.0.0.0/8]\n"
+    )
+    code, out = stack.run("verify")
+    assert code == X.VERIFY_FAILED
+    assert "FAIL F1 router odoo-admin@file loaded" in out
     # a later plan (of the migrated tree) does not change what rollback undoes
     stack.run("plan")
     # a change after the migration, then rollback with the databases
@@ -143,6 +151,9 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
     assert code == X.OK, out
     _assert_old_stack_back(stack, before)
     assert stack.pg.psql("SELECT count(*) FROM res_partner", "ten_acme").strip() == "11"
+    (run,) = (stack.root / "var/lib/odoo-router-migrate/runs").iterdir()
+    (kept,) = (run / "displaced").iterdir()  # the hand edit is not lost
+    assert kept.name.startswith("middlewares.") and b"legacy:" in kept.read_bytes()
     _assert_dumps_restorable(stack)
 
 

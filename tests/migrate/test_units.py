@@ -12,6 +12,7 @@ import pytest
 
 from odoo_router.migrate import cli
 from odoo_router.migrate import exitcodes as X
+from odoo_router.migrate.context import Context
 from odoo_router.migrate.docker_api import Docker
 from odoo_router.migrate.exitcodes import MigrateError
 from odoo_router.migrate.fsops import TMP_SUFFIX, tree_digest, write_file
@@ -178,3 +179,23 @@ def test_tree_digest_sees_mode_and_content(tmp_path: Path) -> None:
     before = tree_digest(tmp_path)
     (tmp_path / "a").chmod(0o600)
     assert tree_digest(tmp_path) != before
+
+
+def test_master_password_generated_once_and_weak_ones_refused(tmp_path: Path) -> None:
+    from odoo_router.migrate.preflight import load_secrets
+
+    ctx = _ctx_for(tmp_path)
+    first = load_secrets(ctx)
+    assert first == load_secrets(ctx)  # the same on every plan: plans are repeatable
+    assert len(first[0]) >= 24 and first[1].startswith("$pbkdf2-sha512$")
+    assert (ctx.layout.secrets_file.stat().st_mode & 0o777) == 0o600
+    weak = tmp_path / "pw"
+    weak.write_text("changeme\n")
+    ctx.password_file = str(weak)
+    assert load_secrets(ctx) == ("changeme", "")  # plan refuses it; nothing stored
+    assert load_secrets(_ctx_for(tmp_path)) == first
+
+
+def _ctx_for(tmp_path: Path) -> Context:
+    rec = Recorder()
+    return Context(Layout.make(tmp_path), rec, Docker(rec), Pg(rec), None)

@@ -154,12 +154,23 @@ def rollback(
 ) -> None:
     """Undo every started step, last first. Raises MigrateError(ROLLBACK_FAILED) when an undo
     fails (the others are still tried: a half rollback is worse than a best effort)."""
-    errors = []
+    errors: list[str] = []
+
+    def databases() -> None:
+        # While no Odoo runs: after the new containers went, before the old ones come back.
+        if restore_databases and not errors and j.last("databases-restored") is None:
+            problems = restore_dbs(ctx, j)
+            errors.extend(problems)
+            if not problems:
+                j.append("databases-restored")
+
     for step in reversed(plan["steps"]):
         sid = step["id"]
         start = j.start_data(sid)
         if start is None or j.step_state(sid) == "undone":
             continue
+        if step["kind"] == "compose-down" and step["target"] == "odoo":
+            databases()
         S.crash_hook(ctx, sid, "undo")
         try:
             _undo(ctx, j, plan, step, start.get("pre") or {})
@@ -168,8 +179,7 @@ def rollback(
         except (S.StepFailed, CommandError, OSError) as exc:
             j.append("undo-failed", sid, error=str(exc))
             errors.append(f"{sid}: {exc}")
-    if restore_databases and not errors:
-        errors += restore_dbs(ctx, j)
+    databases()  # stop-odoo never ran: Odoo may be up, pg_restore waits for its locks
     if errors:
         j.append("rollback-incomplete", errors=errors)
         raise MigrateError("rollback incomplete:\n  " + "\n  ".join(errors), ROLLBACK_FAILED)

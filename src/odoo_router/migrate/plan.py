@@ -26,9 +26,9 @@ from .nginxconf import NginxParseError, RouterFacts, parse_router_conf
 from .render_compose import split_odoo_compose
 from .render_odoo import WEAK_PASSWORDS, read_options, render_admin_conf, render_tenant_conf
 from .render_router import edit_router_compose, render_router_yaml
-from .render_traefik import OdooHosts, edit_middlewares, edit_services, lint
+from .render_traefik import OdooHosts, edit_middlewares, edit_services, is_odoo_rule, lint
 from .traefik import major_version
-from .yamledit import RoundTripError, YamlDoc, load_roundtrip
+from .yamledit import RoundTripError, YamlDoc, load_plain, load_roundtrip
 
 PLAN_FORMAT = 1
 
@@ -227,6 +227,16 @@ def _steps(inv: Inventory, facts: Facts, settings: Settings) -> list[Step]:
     ]
 
 
+def _odoo_routers(services: bytes | None, hosts: OdooHosts) -> list[str]:
+    """The Odoo routers the rendered services.yml defines: verify expects each enabled."""
+    if services is None:
+        return []
+    routers = ((load_plain(services.decode()) or {}).get("http") or {}).get("routers") or {}
+    return sorted(
+        str(k) for k, v in routers.items() if is_odoo_rule(str((v or {}).get("rule", "")), hosts)
+    )
+
+
 def _router_compose(doc: YamlDoc, settings: Settings) -> str:
     return edit_router_compose(
         doc,
@@ -387,16 +397,11 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
             "suffix": hosts.suffix,
             "odoo_containers": ["odoo-tenant", "odoo-admin"],
             "router_container": "seisei-odoo-router",
-            "old_containers": sorted(
-                {
-                    s.container_name
-                    for svcs in inv.compose_services.values()
-                    for s in svcs
-                    if s.container_name
-                    and s.container_name not in ("odoo-tenant", "odoo-admin", "seisei-odoo-router")
-                    and (s.container_name == inv.odoo_container or s.name == "nginx")
-                }
-            ),
+            "old_containers": [inv.odoo_container]
+            if inv.odoo_container not in (None, "odoo-tenant", "odoo-admin")
+            else [],
+            "router_image": settings.router_image,
+            "traefik_routers": _odoo_routers(rendered.get("services"), hosts),
         }
     return Plan(
         inputs={layout.rel(f.path): f.sha256 for f in files.values()},

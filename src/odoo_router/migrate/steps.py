@@ -74,11 +74,24 @@ def write_verify(ctx: Context, plan: dict[str, Any], role: str) -> None:
         raise StepFailed(f"{path} does not hold the planned content after writing")
 
 
+def _keep_displaced(j: Journal, path: Path, role: str, known: tuple[str, str]) -> None:
+    """A file edited by hand after the run wrote it is kept in the run folder before the
+    rollback overwrites it: rollback restores, it never silently discards someone's work."""
+    now = sha256_file(path)
+    if now is None or now in known:
+        return
+    keep = j.run_dir / "displaced" / f"{role}.{now[:12]}"
+    keep.parent.mkdir(exist_ok=True, mode=0o700)
+    if not keep.exists():
+        write_new_exclusive(keep, path.read_bytes())
+
+
 def write_undo(
     ctx: Context, j: Journal, plan: dict[str, Any], role: str, pre: dict[str, Any]
 ) -> None:
     path, f = _file(ctx, plan, role)
     if not pre.get("existed"):
+        _keep_displaced(j, path, role, ("", f["new_sha256"]))
         remove_file(path)
         for d in pre.get("created_dirs", []):
             with contextlib.suppress(OSError):  # not empty: someone else's files
@@ -87,6 +100,7 @@ def write_undo(
     data = (j.originals() / role).read_bytes()
     if sha256_bytes(data) != pre["sha256"]:
         raise StepFailed(f"the saved original of {path} is damaged")
+    _keep_displaced(j, path, role, (pre["sha256"], f["new_sha256"]))
     if sha256_file(path) != pre["sha256"]:
         write_file(
             path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir

@@ -76,6 +76,11 @@ def check_stack(ctx: Context, expect: dict[str, Any]) -> list[Check]:
         st = ctx.docker.state(name)
         ok = st is not None and st[0] == "running" and st[1] != "unhealthy"
         out.append(Check("F0", f"container {name} running", ok, f"state {st}"))
+    want = expect.get("router_image")
+    if want:
+        info = ctx.docker.inspect(expect["router_container"]) or {}
+        image = (info.get("Config") or {}).get("Image")
+        out.append(Check("F0", f"router runs {want}", image == want, f"image {image}"))
     for name in expect.get("old_containers", []):
         st = ctx.docker.state(name)
         out.append(Check("F0", f"old container {name} gone", st is None, f"state {st}"))
@@ -99,6 +104,17 @@ def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
     for r in ours:
         ok = r.status == "enabled" and r.provider == "file" and r.short_service == ROUTER_SERVICE
         out.append(Check("F1", f"router {r.name}", ok, f"{r.provider} -> {r.service} ({r.status})"))
+    present = {r.name: r for r in routers}
+    for name in expect.get("traefik_routers", []):
+        found = present.get(f"{name}@file")
+        out.append(
+            Check(
+                "F1",
+                f"router {name}@file loaded",
+                found is not None and found.status == "enabled",
+                "missing: Traefik did not load it" if found is None else found.status,
+            )
+        )
     rules = [r.rule for r in ours]
     dup = sorted({x for x in rules if rules.count(x) > 1})
     out.append(Check("F1", "one router per rule", not dup, ", ".join(dup)))
