@@ -308,3 +308,36 @@ async def test_expect_100_continue_on_a_streaming_route(prod: RouterProcess) -> 
         assert resp.json()["body_length"] == 10
     finally:
         await conn.close()
+
+
+async def test_early_answer_on_a_streaming_route_does_not_leak_the_connection(
+    prod: RouterProcess, journal: Journal
+) -> None:
+    """The upstream answers before a streamed body is complete. Its connection still owes
+    the rest of that body: it must not go back to the pool for another client's request,
+    and the rest of the body must never be read by the upstream as a request of its own."""
+    a_tag, b_tag, smuggled_tag = new_tag(), new_tag(), new_tag()
+    a = await connect(prod.port)
+    try:
+        head = [
+            ("Host", NAMED),
+            ("Content-Length", "1000"),
+            ("X-Test-Behave", "early-answer"),
+            ("X-Test-Tag", a_tag),
+        ]
+        await a.send(build("POST", "/longpolling/poll", head) + b"0123456789")
+        early = await a.response()
+        assert early.status == 200 and early.body == b"early"
+        await asyncio.sleep(0.1)
+        b = await asyncio.wait_for(
+            exchange(prod.port, "GET", "/longpolling/b", [("Host", NAMED), ("X-Test-Tag", b_tag)]),
+            4,
+        )
+        assert b.status == 200
+        assert b.seen("X-Test-Tag") == [b_tag]
+        smuggled = f"GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Test-Tag: {smuggled_tag}\r\n\r\n"
+        await a.send(smuggled.encode().ljust(990, b"x"))
+        await asyncio.sleep(0.3)
+    finally:
+        await a.close()
+    assert journal.by_tag(smuggled_tag) == []

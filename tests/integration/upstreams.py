@@ -22,7 +22,8 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``interim``           -- a ``100 Continue`` before the answer;
 * ``garbage``           -- a response that is not HTTP, then close;
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
-* ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101.
+* ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
+* ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body.
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
@@ -210,6 +211,14 @@ class _Conn(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
+    def on_headers_complete(self) -> None:
+        behave = [v for k, v in self.headers if k.lower() == "x-test-behave"]
+        if behave == ["early-answer"]:  # answer before the body has come (Odoo may do so)
+            self._write(
+                b"HTTP/1.1 200 OK\r\nX-Upstream: %b\r\nContent-Length: 5\r\n\r\nearly"
+                % self.server.name.encode()
+            )
+
     def on_body(self, body: bytes) -> None:
         self.digest.update(body)
         self.length += len(body)
@@ -255,7 +264,7 @@ class _Conn(asyncio.Protocol):
     async def _respond(self, rec: Record, behave: str) -> None:
         kind, _, arg = behave.partition(":")
         head_only = rec.method == "HEAD"
-        if kind == "never":
+        if kind in ("never", "early-answer"):
             return
         if kind == "delay":
             await asyncio.sleep(float(arg))
