@@ -96,3 +96,17 @@ def test_a_failed_dump_stops_the_backup_and_leaves_no_manifest(
     (folder,) = (tree / "mnt/backup").iterdir()
     assert not (folder / MANIFEST).exists()
     assert check_manifest(folder) == [f"{folder}: no {MANIFEST} (an interrupted backup)"]
+
+
+def test_globals_without_superuser_fall_back_to_no_role_passwords(
+    tree: Path, pg_server: PgServer
+) -> None:
+    pg_server.psql(
+        "DO $$ BEGIN CREATE ROLE limited LOGIN; EXCEPTION WHEN duplicate_object THEN END $$"
+    )
+    ctx = _ctx(tree, pg_server, verify_restore=False)
+    ctx.pg.conn = ["-U", "limited", "-h", pg_server.host, "-p", str(pg_server.port)]
+    folder = run_backup(ctx, _inv(ctx, []), [])
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["globals"] == "without role passwords (not a superuser)"
+    assert b"CREATE ROLE limited" in (folder / "db/globals-no-role-passwords.sql").read_bytes()

@@ -77,6 +77,8 @@ def test_inventory_reads_the_current_state(stack: Stack) -> None:
     assert "odoo18-nagashiro" in web["traefik_routers"]  # list-form labels
     files = inv["traefik_routers"]["/srv/stacks/edge-traefik/dynamic/services.yml"]
     assert files["odoo-qr"] == "odoo18-qr" and files["dify"] == "dify-svc"
+    assert inv["odoo_conf"]["admin_passwd"] == "changeme"  # shown: it is the hazard
+    assert inv["odoo_conf"]["db_password"] == "<set>"
     names = {c["name"] for c in inv["containers"]}
     assert {"odoo18-prod-web", "odoo-redis", "seisei-odoo-router"} <= names
     # a standalone backup: write-once folder, manifest, volume archive
@@ -200,3 +202,14 @@ def test_failed_verification_rolls_back(
         _assert_old_stack_back(stack, before)
         status = json.loads(stack.run("status", "--json")[1])
         assert status["outcome"] == "rolled-back" and status["steps"]["verify"] == "undone"
+
+
+def test_plan_refuses_without_the_dbfilter_module(stack: Stack) -> None:
+    """Not in the bind-mounted addons and not in the image: Odoo would ignore the header."""
+    import shutil
+
+    shutil.rmtree(stack.stacks / "odoo18-prod/community/dbfilter_from_header")
+    code, out = stack.run("plan")
+    assert code == X.REFUSED
+    assert "dbfilter_from_header is not available to the Odoo image" in out
+    assert not (stack.root / "var/lib/odoo-router-migrate/plan.json").exists()

@@ -88,8 +88,16 @@ def run_backup(ctx: Context, inv: Inventory, touched: list[Path]) -> Path:
             if ctx.verify_restore:
                 info["restore"] = verify_restore(ctx, db, out)
             manifest["databases"][db] = info
-        ctx.pg.dump_globals(folder / "db" / "globals.sql")
-        if b"CREATE ROLE" not in (folder / "db" / "globals.sql").read_bytes():
+        globals_sql = folder / "db" / "globals.sql"
+        try:
+            ctx.pg.dump_globals(globals_sql)
+        except CommandError:
+            # Not a superuser: pg_authid is out of reach, the roles without passwords are not.
+            globals_sql.rename(folder / "db" / "globals.failed")
+            globals_sql = folder / "db" / "globals-no-role-passwords.sql"
+            ctx.pg.dump_globals(globals_sql, no_passwords=True)
+            manifest["globals"] = "without role passwords (not a superuser)"
+        if b"CREATE ROLE" not in globals_sql.read_bytes():
             raise MigrateError("pg_dumpall --globals-only wrote no roles", BACKUP_FAILED)
         image = ctx.helper_image or inv.odoo_image
         if inv.data_volume and image:

@@ -4,6 +4,7 @@ Traefik through their interfaces, each optional (a missing one is reported, not 
 
 from __future__ import annotations
 
+import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ class Inventory:
                 {"name": c.get("Names"), "image": c.get("Image"), "state": c.get("State")}
                 for c in self.containers
             ],
+            "odoo_conf": _redacted_options(self.files["odoo_conf"]),
             "odoo_container": self.odoo_container,
             "odoo_image": self.odoo_image,
             "data_volume": self.data_volume,
@@ -96,6 +98,23 @@ class Inventory:
             "db_sizes": self.db_sizes,
             "errors": self.errors,
         }
+
+
+_SECRET_OPTIONS = ("admin_passwd", "db_password", "smtp_password")
+
+
+def _redacted_options(f: FileInput) -> dict[str, str]:
+    """odoo.conf's options as read, secrets shown only as set / empty / a known default."""
+    if f.data is None:
+        return {}
+    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp.read_string(f.text)
+    opts = dict(cp["options"]) if cp.has_section("options") else {}
+    for key in _SECRET_OPTIONS:
+        if key in opts:
+            value = opts[key].strip()
+            opts[key] = value if value in ("", "changeme", "admin", "False") else "<set>"
+    return opts
 
 
 def read_files(layout: Layout) -> dict[str, FileInput]:

@@ -67,8 +67,9 @@ class Pg:
     def dump(self, db: str, out: Path) -> None:
         self.runner.run_to_file(self.tool("pg_dump", "-Fc", "-d", db), out)
 
-    def dump_globals(self, out: Path) -> None:
-        self.runner.run_to_file(self.tool("pg_dumpall", "--globals-only"), out)
+    def dump_globals(self, out: Path, no_passwords: bool = False) -> None:
+        extra = ("--no-role-passwords",) if no_passwords else ()
+        self.runner.run_to_file(self.tool("pg_dumpall", "--globals-only", *extra), out)
 
     def restore_list(self, dump: Path) -> int:
         """Entries in a custom-format dump (pg_restore --list); raises when unreadable."""
