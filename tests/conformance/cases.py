@@ -55,6 +55,7 @@ FORM_HOSTS = (
     HostForm("admin-dot-port", ("admin.erp.seisei.tokyo.:443",)),
     HostForm("admin-2dots", ("admin.erp.seisei.tokyo..",)),
     HostForm("admin-prefixed", ("xadmin.erp.seisei.tokyo",)),
+    HostForm("admin-spaces", ("  admin.erp.seisei.tokyo  ",)),
     HostForm("testodoo-upper-port", ("TestOdoo.Seisei.Tokyo:80",)),
     HostForm("demo-dot", ("demo.nagashiro.top.",)),
     HostForm("sub-upper", ("ACME.erp.seisei.tokyo",)),
@@ -291,23 +292,29 @@ HEADER_VARIANTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("dbf-connection-only", (("Connection", "X-Odoo-dbfilter"),)),
     ("dbf-connection-close", (("Connection", "close, x-odoo-dbfilter"),)),
     ("dbf-ws-before-colon", (("X-Odoo-dbfilter ", "evil"),)),
+    ("dbf-tab-before-colon", (("X-Odoo-dbfilter\t", "evil"),)),
+    ("dbf-spaces", (("X-Odoo-dbfilter", "  evil  "),)),
     ("xff", (("X-Forwarded-For", "203.0.113.7"),)),
     ("xff-list", (("X-Forwarded-For", "203.0.113.7, 198.51.100.2"),)),
     ("xff-dup", (("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-For", "198.51.100.2"))),
     ("xff-empty", (("X-Forwarded-For", ""),)),
     ("xff-lower", (("x-forwarded-for", "203.0.113.7"),)),
+    ("xff-spaces", (("X-Forwarded-For", "  203.0.113.7  "),)),
     ("xfp-https", (("X-Forwarded-Proto", "https"),)),
     ("xfp-HTTPS", (("X-Forwarded-Proto", "HTTPS"),)),
     ("xfp-http", (("X-Forwarded-Proto", "http"),)),
     ("xfp-wss", (("X-Forwarded-Proto", "wss"),)),
     ("xfp-list", (("X-Forwarded-Proto", "https, http"),)),
     ("xfp-dup", (("X-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "http"))),
+    ("xfp-spaces", (("X-Forwarded-Proto", "  https  "),)),
+    ("xfp-http-then-https", (("X-Forwarded-Proto", "http"), ("X-Forwarded-Proto", "https"))),
     ("xfh", (("X-Forwarded-Host", "evil.example"),)),
     ("xri", (("X-Real-IP", "203.0.113.9"),)),
     ("forwarded", (("Forwarded", "for=203.0.113.7;proto=https"),)),
     ("xff-underscores", (("X_Forwarded_For", "203.0.113.7"),)),
     ("underscore-custom", (("Foo_Bar", "x"),)),
     ("custom", (("X-Custom", "1"),)),
+    ("custom-spaces", (("X-Custom", " \t 1 \t "),)),
     ("cookie", (("Cookie", "session_id=abc; tz=UTC"),)),
     ("conn-custom", (("Connection", "X-Custom"), ("X-Custom", "1"))),
     ("conn-keepalive-custom", (("Connection", "keep-alive, X-Custom"), ("X-Custom", "1"))),
@@ -402,9 +409,42 @@ def _ws_headers(
 WS_VARIANTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("firefox", "websocket", "keep-alive, Upgrade", ()),
     ("mixed-case", "WebSocket", "upgrade", ()),
+    ("spaces", "  websocket  ", "  Upgrade  ", ()),
     ("dbf-spoof", "websocket", "Upgrade", (("X-Odoo-dbfilter", "evil"), ("X_Odoo_dbfilter", "x"))),
 )
 WS_VARIANT_PATHS = ("/websocket", "/odoo", "/web/login")
+
+
+def _chunked_post(form: HostForm, path: str) -> Case:
+    payload = body_bytes(70_000)
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(payload[i : i + 30_000]), payload[i : i + 30_000])
+        for i in range(0, len(payload), 30_000)
+    )
+    head = build(form, "POST", path, (("Transfer-Encoding", "chunked"),))
+    return _case("method", form, "POST", path, "chunked", raw=head + chunks + b"0\r\n\r\n")
+
+
+def _absolute_forms() -> list[Case]:
+    """Odd absolute-form request lines (the host in the target wins over Host)."""
+    host = "Host: example.com\r\n"
+    lines = {
+        "upper-scheme": "GET HTTP://ACME.erp.seisei.tokyo/web/database/x HTTP/1.1",
+        "https-scheme": "GET https://admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "ftp-scheme": "GET ftp://admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "userinfo": "GET http://user@admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "no-path": "GET http://admin.erp.seisei.tokyo HTTP/1.1",
+        "query-no-path": "GET http://admin.erp.seisei.tokyo?x=1 HTTP/1.1",
+        "port-dot": "GET http://acme.erp.seisei.tokyo.:8080/jsonrpc HTTP/1.1",
+        "ipv6": "GET http://[::1]:8080/jsonrpc HTTP/1.1",
+        "encoded-path": "GET http://acme.erp.seisei.tokyo/web/%64atabase/x HTTP/1.1",
+        "underscore-host": "GET http://my_co.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+    }
+    form = HostForm("absolute", ("example.com",))
+    return [
+        _case("absolute", form, "GET", "", name, raw=f"{line}\r\n{host}\r\n".encode())
+        for name, line in lines.items()
+    ]
 
 
 def _malformed() -> list[Case]:
@@ -503,6 +543,10 @@ def generate() -> list[Case]:
     limit = body_bytes(LIMIT)
     cases.append(_case("method", by_name["testodoo"], "POST", "/jsonrpc", "at-limit", (), limit))
     cases.extend(_malformed())
+    cases.extend(_absolute_forms())
+    for host in METHOD_HOSTS:
+        for path in ("/jsonrpc", "/web/login", "/qr/x", "/odoo", "/web/database/restore"):
+            cases.append(_chunked_post(by_name[host], path))
     cases.extend(table_case(row) for row in table_rows())
     duplicates = [i for i, n in Counter(c.id for c in cases).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)[:5]}"
