@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .client import build, connect, exchange, new_tag
+from .client import build, connect, exchange, get, new_tag
 from .router import RouterProcess
 from .upstreams import Journal
 
