@@ -12,6 +12,7 @@ X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host 
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -509,7 +510,9 @@ def table_case(row: dict[str, Any]) -> Case:
     )
 
 
-def generate() -> list[Case]:
+@lru_cache(maxsize=1)
+def generate() -> tuple[Case, ...]:
+    """Every case, once per process (one holds a 50 MiB body)."""
     cases: list[Case] = []
     for form in MAIN_HOSTS:
         for path in PATHS:
@@ -550,4 +553,4 @@ def generate() -> list[Case]:
     cases.extend(table_case(row) for row in table_rows())
     duplicates = [i for i, n in Counter(c.id for c in cases).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)[:5]}"
-    return cases
+    return tuple(cases)
