@@ -12,8 +12,8 @@ X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host 
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
