@@ -2,10 +2,13 @@
 
 Rules / theory of operation
 ---------------------------
-* Only module statics are cached: they are files from the addons path, the same for every
-  tenant on one image, so one copy serves every host. Anything else (``/web/assets``,
-  ``/web/image``, ``/web/content``, pages, RPC) is per database and is never cached:
-  ``cache_key`` returns None for it. The key is (path, query) with no host in it.
+* Only module statics are cached. Anything else (``/web/assets``, ``/web/image``,
+  ``/web/content``, pages, RPC) is per database and is never cached: ``cache_key`` returns
+  None for it. The key is (host, path, query): a file of the addons path is the same for
+  every tenant, but a path under ``/<module>/static/`` that names no file falls through, in
+  Odoo, to the database's ``ir.attachment`` with that URL, which Odoo serves ``public`` when
+  the attachment is public. Pass the normalised host (the proxy does); ``host=""`` shares
+  one copy across hosts and is only safe where no tenant can publish attachments.
 * The path must already be in normal form (no ``%``, ``//``, ``.`` or ``..`` segments): then
   the raw target Odoo sees and the normalised path the router matched are the same string,
   and no spelling can make a per-database URL look like a static one. Other spellings are
@@ -14,15 +17,17 @@ Rules / theory of operation
   ``public`` (Odoo's static files say ``public, max-age=604800``; per-database pages do not)
   and no ``no-store``, ``private`` or ``no-cache``; never a response with ``Set-Cookie``;
   ``Vary`` only on ``Accept-Encoding`` (other ``Vary`` or ``*``: not stored). Lifetime:
-  ``s-maxage``, else ``max-age``, else ``Expires - Date``, else ``default_ttl`` (0 by default:
-  not stored), minus the upstream's ``Age``. Requests with ``Authorization`` or ``Range`` are
-  not served from (or stored to) the cache.
+  ``s-maxage``, else ``max-age``, else ``Expires - Date`` (both needed), else ``default_ttl``
+  (0 by default: not stored), minus the upstream's ``Age``. Requests with ``Authorization``
+  or ``Range`` are not served from (or stored to) the cache.
 * The request's own ``Cache-Control`` (a browser reload sends ``max-age=0``) is ignored, as
   nginx's proxy_cache does; stale entries are dropped and fetched again (no revalidation).
 * ETag and Last-Modified are kept; ``If-None-Match`` (weak comparison, ``*``) or, without
   it, ``If-Modified-Since`` are answered 304 from the cache.
 * Bounded: each entry at most ``max_entry_bytes`` of body, all entries at most ``max_bytes``
   (body plus headers plus a fixed overhead), least recently used evicted first.
+* ``now`` is any clock in seconds that never goes back (the proxy passes its
+  ``time.monotonic()`` tick); it is never compared with an HTTP date.
 * One instance per worker process; no locking (one event loop).
 """
 
@@ -35,6 +40,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 Headers = Iterable[tuple[bytes, bytes]]
+_Slot = tuple[str, str, str, bytes | None]
 
 _STATIC_PATH = re.compile(r"/[A-Za-z0-9_]+/static/[A-Za-z0-9_\-./~+@,=!]*")
 _ENTRY_OVERHEAD = 256  # bookkeeping per entry, counted against max_bytes
@@ -62,12 +68,13 @@ _NOT_MODIFIED_KEEP = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Key:
-    """What a request asks for: ``path``, ``query`` and its Accept-Encoding, normalised."""
+    """What a request asks for: ``path``, ``query``, its Accept-Encoding (normalised), host."""
 
     path: str
     query: str
     accept_encoding: bytes
     head: bool = False
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +132,11 @@ def _etag_matches(etag: bytes, if_none_match: bytes) -> bool:
     return any(t.strip().removeprefix(b"W/") == mine for t in if_none_match.split(b","))
 
 
-def cache_key(method: str, path: str, query: str, headers: Headers) -> Key | None:
+def cache_key(method: str, path: str, query: str, headers: Headers, host: str = "") -> Key | None:
     """The key for a request, or None when the cache must not be used for it.
 
-    ``path`` is the raw request path (before ``?``), ``query`` what follows the ``?``.
+    ``path`` is the raw request path (before ``?``), ``query`` what follows the ``?``,
+    ``host`` the normalised host (see the rules above).
     """
     if method not in ("GET", "HEAD") or not _STATIC_PATH.fullmatch(path):
         return None
@@ -141,7 +149,7 @@ def cache_key(method: str, path: str, query: str, headers: Headers) -> Key | Non
             return None
         if lname == b"accept-encoding":
             accept_encoding = _accept_encoding(value)
-    return Key(path, query, accept_encoding, method == "HEAD")
+    return Key(path, query, accept_encoding, method == "HEAD", host)
 
 
 class StaticCache:
@@ -154,15 +162,16 @@ class StaticCache:
         self.misses = 0
         self.stores = 0
         self.evictions = 0
-        # (path, query, variant): variant None for a response without Vary.
-        self._entries: OrderedDict[tuple[str, str, bytes | None], Entry] = OrderedDict()
+        # (host, path, query, variant): variant None for a response without Vary.
+        self._entries: OrderedDict[_Slot, Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def lookup(self, key: Key, now: float) -> Entry | None:
         """A fresh entry for ``key`` (marked most recently used), or None (a miss)."""
-        for slot in ((key.path, key.query, None), (key.path, key.query, key.accept_encoding)):
+        base = (key.host, key.path, key.query)
+        for slot in ((*base, None), (*base, key.accept_encoding)):
             entry = self._entries.get(slot)
             if entry is None:
                 continue
@@ -175,7 +184,7 @@ class StaticCache:
         self.misses += 1
         return None
 
-    def ttl(self, status: int, headers: Headers, now: float) -> float | None:
+    def ttl(self, status: int, headers: Headers) -> float | None:
         """Seconds the response may be kept, or None if it must not be stored.
 
         Call it on the response head, before buffering the body for ``store``.
@@ -210,8 +219,8 @@ class StaticCache:
             if directive in cc:
                 lifetime = _seconds(cc[directive]) or 0.0  # malformed: already stale
                 break
-        if lifetime is None and expires is not None:
-            lifetime = expires - (date if date is not None else now)
+        if lifetime is None and expires is not None and date is not None:
+            lifetime = expires - date  # without Date there is no clock to read Expires with
         if lifetime is None:
             lifetime = self.default_ttl
         lifetime -= age
@@ -223,7 +232,7 @@ class StaticCache:
         """Keep a complete upstream response to a GET for ``key``; False if it may not be kept."""
         if key.head or len(body) > self.max_entry_bytes:
             return False
-        ttl = self.ttl(status, headers, now)
+        ttl = self.ttl(status, headers)
         if ttl is None:
             return False
         kept: list[tuple[bytes, bytes]] = []
@@ -244,14 +253,15 @@ class StaticCache:
                 last_modified = _http_date(value)
             kept.append((name, value))
         size = len(body) + sum(len(n) + len(v) + 4 for n, v in kept) + _ENTRY_OVERHEAD
-        size += len(key.path) + len(key.query)
+        size += len(key.host) + len(key.path) + len(key.query)
         if size > self.max_bytes:
             return False
-        slot = (key.path, key.query, variant)
+        slot = (key.host, key.path, key.query, variant)
         if slot in self._entries:
             self._drop(slot)
         if variant is None:  # the upstream stopped varying: drop the per-coding copies
-            for other in [s for s in self._entries if s[0] == key.path and s[1] == key.query]:
+            base = (key.host, key.path, key.query)
+            for other in [s for s in self._entries if s[:3] == base]:
                 self._drop(other)
         while self.size + size > self.max_bytes:
             self._drop(next(iter(self._entries)))
@@ -299,6 +309,6 @@ class StaticCache:
         self._entries.clear()
         self.size = 0
 
-    def _drop(self, slot: tuple[str, str, bytes | None]) -> None:
+    def _drop(self, slot: _Slot) -> None:
         entry = self._entries.pop(slot)
         self.size -= entry.size

@@ -111,14 +111,31 @@ def test_key_has_no_host_and_normalises_accept_encoding() -> None:
 # --------------------------------------------------------------------------- store / lookup
 
 
-def test_store_then_hit_is_shared_across_hosts() -> None:
+def test_store_then_hit() -> None:
     cache = StaticCache(1 << 20, 1 << 16)
     stored(cache)
-    other_host = cache_key("GET", "/web/static/src/app.js", "", [(b"Host", b"other.example")])
-    assert other_host is not None
-    entry = cache.lookup(other_host, NOW + 1)
+    entry = cache.lookup(key(), NOW + 1)
     assert entry is not None and entry.body == b"hello"
     assert (cache.hits, cache.misses, cache.stores) == (1, 0, 1)
+
+
+def test_host_is_part_of_the_key() -> None:
+    """A missing static file falls back to the tenant's public attachments in Odoo."""
+    cache = StaticCache(1 << 20, 1 << 16)
+    a = cache_key("GET", "/web/static/x.js", "", [], host="a.example")
+    b = cache_key("GET", "/web/static/x.js", "", [], host="b.example")
+    assert a is not None and b is not None and a != b
+    stored(cache, a)
+    assert cache.lookup(b, NOW) is None
+    assert cache.lookup(a, NOW) is not None
+    assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_empty_host_shares_one_copy() -> None:
+    cache = StaticCache(1 << 20, 1 << 16)
+    stored(cache)
+    other = cache_key("GET", "/web/static/src/app.js", "", [(b"Host", b"other.example")])
+    assert other is not None and cache.lookup(other, NOW) is not None
 
 
 def test_query_is_part_of_the_key() -> None:
@@ -157,25 +174,25 @@ def test_max_age_expiry() -> None:
 )
 def test_cache_control(cache_control: bytes, ttl: float | None) -> None:
     cache = StaticCache(1 << 20, 1 << 16)
-    assert cache.ttl(200, [(b"Cache-Control", cache_control)], NOW) == ttl
+    assert cache.ttl(200, [(b"Cache-Control", cache_control)]) == ttl
 
 
 def test_cache_control_split_over_lines() -> None:
     cache = StaticCache(1 << 20, 1 << 16)
     headers = [(b"Cache-Control", b"public"), (b"cache-control", b"max-age=5")]
-    assert cache.ttl(200, headers, NOW) == 5.0
+    assert cache.ttl(200, headers) == 5.0
     headers.append((b"Cache-Control", b"no-store"))
-    assert cache.ttl(200, headers, NOW) is None
+    assert cache.ttl(200, headers) is None
 
 
 def test_no_cache_control_is_not_stored() -> None:
     cache = StaticCache(1 << 20, 1 << 16, default_ttl=3600)
-    assert cache.ttl(200, [(b"Content-Type", b"text/css")], NOW) is None
+    assert cache.ttl(200, [(b"Content-Type", b"text/css")]) is None
 
 
 def test_default_ttl_when_public_without_lifetime() -> None:
     cache = StaticCache(1 << 20, 1 << 16, default_ttl=3600)
-    assert cache.ttl(200, [(b"Cache-Control", b"public")], NOW) == 3600
+    assert cache.ttl(200, [(b"Cache-Control", b"public")]) == 3600
 
 
 def test_expires_minus_date_and_age() -> None:
@@ -185,12 +202,12 @@ def test_expires_minus_date_and_age() -> None:
         (b"Date", b"Tue, 14 Nov 2023 22:13:20 GMT"),
         (b"Expires", b"Tue, 14 Nov 2023 23:13:20 GMT"),
     ]
-    assert cache.ttl(200, headers, NOW) == 3600
-    assert cache.ttl(200, [*headers, (b"Age", b"600")], NOW) == 3000
-    assert cache.ttl(200, [(b"Cache-Control", b"public"), (b"Expires", b"0")], NOW) is None
-    assert (
-        cache.ttl(200, [(b"Cache-Control", b"public, max-age=100"), (b"Age", b"100")], NOW) is None
-    )
+    assert cache.ttl(200, headers) == 3600
+    assert cache.ttl(200, [*headers, (b"Age", b"600")]) == 3000
+    assert cache.ttl(200, [*headers[:2], (b"Expires", b"0")]) is None
+    # Without Date, Expires cannot be read against any clock: default_ttl (0) applies.
+    assert cache.ttl(200, [headers[0], headers[2]]) is None
+    assert cache.ttl(200, [(b"Cache-Control", b"public, max-age=100"), (b"Age", b"100")]) is None
 
 
 @pytest.mark.parametrize("status", [201, 203, 204, 206, 301, 302, 304, 404, 500])
@@ -267,14 +284,14 @@ def test_hop_by_hop_date_and_length_are_not_stored() -> None:
 def test_per_entry_limit() -> None:
     cache = StaticCache(1 << 20, 4)
     assert not cache.store(key(), 200, ODOO_HEADERS, b"hello", NOW)
-    assert cache.ttl(200, ODOO_HEADERS, NOW) is None  # refused from the head alone
-    assert cache.ttl(200, [*ODOO_HEADERS[:1], *ODOO_HEADERS[2:]], NOW) is not None
+    assert cache.ttl(200, ODOO_HEADERS) is None  # refused from the head alone
+    assert cache.ttl(200, [*ODOO_HEADERS[:1], *ODOO_HEADERS[2:]]) is not None
 
 
 def test_bad_content_length_is_refused() -> None:
     cache = StaticCache(1 << 20, 1 << 16)
     headers = [(b"Cache-Control", b"public, max-age=60"), (b"Content-Length", b"-1")]
-    assert cache.ttl(200, headers, NOW) is None
+    assert cache.ttl(200, headers) is None
 
 
 def test_lru_eviction_by_total_size() -> None:
