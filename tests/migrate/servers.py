@@ -270,10 +270,15 @@ def dockerd(base: Path) -> Iterator[DockerEngine]:
             engine.docker("network", "create", net)
         yield engine
     finally:
+        networks: list[str] = []
         with contextlib.suppress(Exception):
             ids = engine.docker("ps", "-aq", check=False).split()
             if ids:
                 engine.docker("rm", "-f", *ids, check=False, timeout=60)
+            # Bridge interfaces outlive a dockerd whose data root is deleted: remove the
+            # networks while it runs, so it deletes their interfaces itself.
+            networks = engine.docker("network", "ls", "-q", "--no-trunc", check=False).split()
+            engine.docker("network", "prune", "-f", check=False, timeout=60)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
@@ -281,6 +286,8 @@ def dockerd(base: Path) -> Iterator[DockerEngine]:
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+        for net in networks:  # any bridge of ours still there (a dockerd killed mid-way)
+            subprocess.run(["ip", "link", "del", f"br-{net[:12]}"], capture_output=True, timeout=10)
         # overlay mounts are gone with dockerd; whatever is left is removed best-effort
         subprocess.run(["umount", "-R", str(base / "data")], capture_output=True, timeout=30)
         shutil.rmtree(base, ignore_errors=True)

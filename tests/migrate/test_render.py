@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from odoo_router.config import build_config
-from odoo_router.migrate.inventory import Inventory, compose_facts, read_files
+from odoo_router.migrate.inventory import Inventory, compose_facts, read_files, read_traefik_files
 from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.nginxconf import NginxParseError, parse_router_conf
 from odoo_router.migrate.plan import Facts, Settings, build_plan, format_plan
@@ -191,6 +191,7 @@ def _inventory(tmp: Path | None = None, **over: object) -> tuple[Layout, Invento
         files=read_files(layout), traefik_version="3.1.2", databases=["ten_acme", "ten_testodoo"]
     )
     inv.odoo_container = "odoo18-prod-web"
+    read_traefik_files(layout, inv)
     for k, v in over.items():
         setattr(inv, k, v)
     return layout, inv

@@ -62,9 +62,9 @@ class Inventory:
     bind_files: set[Path] = field(default_factory=set)  # host files bind-mounted one by one
     bind_dirs: set[Path] = field(default_factory=set)
     traefik_version: str | None = None
-    traefik_routers: dict[str, dict[str, str]] = field(
-        default_factory=dict
-    )  # file -> router -> service
+    # dynamic file -> router -> service, and the bytes of the dynamic files we do not edit
+    traefik_routers: dict[str, dict[str, str]] = field(default_factory=dict)
+    traefik_files: dict[str, bytes] = field(default_factory=dict)
     volumes: list[str] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
@@ -162,6 +162,24 @@ def compose_facts(
     return services, files, dirs
 
 
+def read_traefik_files(layout: Layout, inv: Inventory) -> None:
+    """Every file of Traefik's dynamic directory: its routers, and the bytes of those we do
+    not edit (lint and staleness cover them too: Traefik loads the whole directory)."""
+    dynamic = sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
+    for dyn in dynamic:
+        if dyn not in (layout.middlewares, layout.services):
+            inv.traefik_files[layout.rel(dyn)] = dyn.read_bytes()
+        try:
+            http = (load_plain(dyn.read_text("utf-8")) or {}).get("http") or {}
+        except Exception as exc:  # reported, plan decides
+            inv.errors[layout.rel(dyn)] = str(exc)
+            continue
+        routers = http.get("routers") or {}
+        inv.traefik_routers[layout.rel(dyn)] = {
+            str(k): str((v or {}).get("service", "")) for k, v in routers.items()
+        }
+
+
 def gather(
     layout: Layout,
     docker: Docker | None,
@@ -188,17 +206,7 @@ def gather(
             for s in services:
                 if s.name == web:
                     inv.odoo_container = s.container_name or f"{project.name}-{s.name}-1"
-    dynamic = sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
-    for dyn in dynamic:
-        try:
-            http = (load_plain(dyn.read_text("utf-8")) or {}).get("http") or {}
-        except Exception as exc:  # reported, plan decides
-            inv.errors[layout.rel(dyn)] = str(exc)
-            continue
-        routers = http.get("routers") or {}
-        inv.traefik_routers[layout.rel(dyn)] = {
-            str(k): str((v or {}).get("service", "")) for k, v in routers.items()
-        }
+    read_traefik_files(layout, inv)
     inv.traefik_version = traefik_version
     if traefik is not None and traefik_version is None:
         try:

@@ -140,90 +140,41 @@ def _sample_tenant(facts: RouterFacts, hosts: OdooHosts, databases: list[str]) -
     return "probe" + hosts.suffix
 
 
-def _steps(inv: Inventory, facts: Facts, settings: Settings) -> list[Step]:
-    backup_s = max(30, int((facts.backup_bytes or 0) / 40e6))
-    down = settings.stop_timeout + 5
+# The runbook's order, as data: (id, kind, target, in the downtime, title). Files that no
+# container reads yet are written before the downtime; Traefik's files only once the old
+# containers are down (Traefik applies them the moment they change).
+STEPS: tuple[tuple[str, str, str, bool, str], ...] = (
+    ("backup", "backup", "", False, "back up databases, data volume, docker state, files"),
+    ("write-tenant-conf", "write", "tenant_conf", False, "write odoo-tenant.conf"),
+    ("write-admin-conf", "write", "admin_conf", False, "write odoo-admin.conf"),
+    ("write-router-yaml", "write", "router_yaml", False, "write router.yaml for odoo-router"),
+    ("stop-odoo", "compose-down", "odoo", True, "compose down odoo18-prod (downtime starts)"),
+    ("stop-router", "compose-down", "router", True, "compose down seisei-odoo (nginx router)"),
+    ("write-odoo-compose", "write", "odoo_compose", True, "split web into tenant and admin"),
+    ("write-router-compose", "write", "router_compose", True, "nginx container -> odoo-router"),
+    ("write-middlewares", "write", "middlewares", True, "Traefik: dbfilter out, allowlist in"),
+    ("write-services", "write", "services", True, "Traefik: Odoo hosts -> odoo-router-service"),
+    ("start-odoo", "compose-up", "odoo", True, "compose up odoo-tenant and odoo-admin"),
+    ("start-router", "compose-up", "router", True, "compose up odoo-router, wait until healthy"),
+    ("verify", "verify", "", True, "F1-F5: Traefik, host classes, admin, QR, logs"),
+)
+
+
+def _seconds(kind: str, target: str, facts: Facts, settings: Settings) -> int:
+    """Rough durations for the downtime estimate."""
+    if kind == "backup":
+        return max(30, int((facts.backup_bytes or 0) / 40e6))  # ~40 MB/s dump + tar
+    if kind == "compose-down":
+        return settings.stop_timeout + 5
+    if kind == "compose-up":
+        return 60 if target == "odoo" else 30
+    return 30 if kind == "verify" else 1
+
+
+def _steps(facts: Facts, settings: Settings) -> list[Step]:
     return [
-        Step(
-            "backup",
-            "back up databases, data volume, docker state and every file touched",
-            "backup",
-            seconds=backup_s,
-        ),
-        Step("write-tenant-conf", "write odoo-tenant.conf", "write", "tenant_conf"),
-        Step("write-admin-conf", "write odoo-admin.conf", "write", "admin_conf"),
-        Step("write-router-yaml", "write router.yaml for odoo-router", "write", "router_yaml"),
-        Step(
-            "stop-odoo",
-            "docker compose down odoo18-prod (downtime starts)",
-            "compose-down",
-            "odoo",
-            True,
-            down,
-        ),
-        Step(
-            "stop-router",
-            "docker compose down seisei-odoo (nginx router)",
-            "compose-down",
-            "router",
-            True,
-            down,
-        ),
-        Step(
-            "write-odoo-compose",
-            "split web into odoo-tenant and odoo-admin",
-            "write",
-            "odoo_compose",
-            True,
-            1,
-        ),
-        Step(
-            "write-router-compose",
-            "replace the nginx container by odoo-router",
-            "write",
-            "router_compose",
-            True,
-            1,
-        ),
-        Step(
-            "write-middlewares",
-            "Traefik: drop dbfilter middlewares, add the allowlist",
-            "write",
-            "middlewares",
-            True,
-            1,
-        ),
-        Step(
-            "write-services",
-            "Traefik: every Odoo host to odoo-router-service",
-            "write",
-            "services",
-            True,
-            1,
-        ),
-        Step(
-            "start-odoo",
-            "docker compose up odoo-tenant and odoo-admin",
-            "compose-up",
-            "odoo",
-            True,
-            60,
-        ),
-        Step(
-            "start-router",
-            "docker compose up odoo-router and wait until healthy",
-            "compose-up",
-            "router",
-            True,
-            30,
-        ),
-        Step(
-            "verify",
-            "F1-F5: Traefik routers, host classes, admin, QR, logs",
-            "verify",
-            downtime=True,
-            seconds=30,
-        ),
+        Step(sid, title, kind, target, down, _seconds(kind, target, facts, settings))
+        for sid, kind, target, down, title in STEPS
     ]
 
 
@@ -246,20 +197,21 @@ def _router_compose(doc: YamlDoc, settings: Settings) -> str:
     )
 
 
-def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings) -> Plan:
+REQUIRED = ("odoo_compose", "odoo_conf", "middlewares", "services", "router_compose", "nginx_conf")
+WRITTEN = (
+    "tenant_conf", "admin_conf", "router_yaml", "odoo_compose", "router_compose",
+    "middlewares", "services",
+)  # fmt: skip
+
+
+def _preflight(layout: Layout, inv: Inventory, facts: Facts) -> tuple[list[str], list[str]]:
+    """(problems that refuse the plan, warnings)."""
     problems: list[str] = []
     warnings: list[str] = []
     files = inv.files
-    for role in (
-        "odoo_compose",
-        "odoo_conf",
-        "middlewares",
-        "services",
-        "router_compose",
-        "nginx_conf",
-    ):
-        if files[role].data is None:
-            problems.append(f"{layout.rel(files[role].path)} does not exist")
+    problems += [
+        f"{layout.rel(files[r].path)} does not exist" for r in REQUIRED if files[r].data is None
+    ]
     major = major_version(inv.traefik_version or "")
     if inv.traefik_version is None:
         problems.append(
@@ -283,134 +235,127 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
                 f"too little disk for the backups: {facts.free_bytes >> 20} MiB free in "
                 f"{layout.rel(layout.backups)}, about {need >> 20} MiB needed"
             )
-    if files["odoo_conf"].data is not None:
-        opts = read_options(files["odoo_conf"].text)
-        if opts.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
-            warnings.append(
-                "current odoo.conf has a default master password; the new confs will not"
-            )
     watched = layout.traefik_dir.resolve()
     for what, where in (("backups", layout.backups), ("state", layout.state)):
         if where.resolve().is_relative_to(watched):
             problems.append(
                 f"the {what} folder {layout.rel(where)} is inside Traefik's watched directory"
             )
-    for source in ("docker", "postgres"):
-        if source in inv.errors:
-            problems.append(f"{source}: {inv.errors[source]}")
+    problems += [f"{src}: {inv.errors[src]}" for src in ("docker", "postgres") if src in inv.errors]
+    current = read_options(files["odoo_conf"].text) if files["odoo_conf"].data else {}
+    if current.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
+        warnings.append("current odoo.conf has a default master password; the new confs will not")
     for role in ("tenant_conf", "admin_conf", "router_yaml"):
         if files[role].data is not None:
             warnings.append(f"{layout.rel(files[role].path)} exists already and will be replaced")
+    return problems, warnings
 
+
+def _render(
+    layout: Layout, inv: Inventory, facts: Facts, settings: Settings, problems: list[str]
+) -> tuple[dict[str, bytes], RouterFacts | None]:
+    """Every new file's content by role; what cannot be rendered becomes a problem."""
+    files = inv.files
     rendered: dict[str, bytes] = {}
-    facts_nginx: RouterFacts | None = None
+    nginx: RouterFacts | None = None
     if files["nginx_conf"].data is not None:
         try:
-            facts_nginx = parse_router_conf(files["nginx_conf"].text)
+            nginx = parse_router_conf(files["nginx_conf"].text)
+            text = render_router_yaml(nginx, settings.admin_allow, settings.trusted_proxies)
+            rendered["router_yaml"] = text.encode()
         except NginxParseError as exc:
             problems.append(f"{layout.rel(files['nginx_conf'].path)}: {exc}")
-    if facts_nginx is not None:
-        try:
-            rendered["router_yaml"] = render_router_yaml(
-                facts_nginx, settings.admin_allow, settings.trusted_proxies
-            ).encode()
         except ConfigError as exc:
             problems.append(f"rendered router.yaml does not validate:\n{exc}")
     if files["odoo_conf"].data is not None:
-        rendered["tenant_conf"] = render_tenant_conf(
-            files["odoo_conf"].text, facts.admin_hash
-        ).encode()
-        rendered["admin_conf"] = render_admin_conf(
-            files["odoo_conf"].text, facts.admin_hash
-        ).encode()
+        conf = files["odoo_conf"].text
+        rendered["tenant_conf"] = render_tenant_conf(conf, facts.admin_hash).encode()
+        rendered["admin_conf"] = render_admin_conf(conf, facts.admin_hash).encode()
     edits: tuple[tuple[str, Callable[[YamlDoc], str]], ...] = (
         ("odoo_compose", split_odoo_compose),
         ("router_compose", partial(_router_compose, settings=settings)),
     )
     for role, edit in edits:
         f = files[role]
-        if f.data is None:
-            continue
-        try:
-            rendered[role] = edit(load_roundtrip(f.text, layout.rel(f.path))).encode()
-        except (RoundTripError, ValueError) as exc:
-            problems.append(str(exc))
-    removed: list[str] = []
-    if major in (2, 3) and facts_nginx is not None:
-        hosts = OdooHosts.from_facts(facts_nginx)
-        try:
-            mw_doc = load_roundtrip(
-                files["middlewares"].text, layout.rel(files["middlewares"].path)
-            )
-            text, removed = edit_middlewares(mw_doc, major, settings.admin_allow)
-            rendered["middlewares"] = text.encode()
-            svc_doc = load_roundtrip(files["services"].text, layout.rel(files["services"].path))
-            rendered["services"] = edit_services(svc_doc, hosts, major, removed).encode()
-        except (RoundTripError, ValueError, AttributeError) as exc:
-            problems.append(str(exc))
-        for role in ("middlewares", "services"):
-            if role in rendered:
-                problems += lint(rendered[role].decode(), major, layout.rel(files[role].path))
-        for other in (
-            sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
-        ):
-            if other not in (layout.middlewares, layout.services):
-                problems += lint(other.read_text("utf-8"), major, layout.rel(other))
+        if f.data is not None:
+            try:
+                rendered[role] = edit(load_roundtrip(f.text, layout.rel(f.path))).encode()
+            except (RoundTripError, ValueError) as exc:
+                problems.append(str(exc))
+    major = major_version(inv.traefik_version or "")
+    if major not in (2, 3) or nginx is None:
+        return rendered, nginx
+    mw, svc = files["middlewares"], files["services"]
+    try:
+        text, removed = edit_middlewares(
+            load_roundtrip(mw.text, layout.rel(mw.path)), major, settings.admin_allow
+        )
+        rendered["middlewares"] = text.encode()
+        hosts = OdooHosts.from_facts(nginx)
+        doc = load_roundtrip(svc.text, layout.rel(svc.path))
+        rendered["services"] = edit_services(doc, hosts, major, removed).encode()
+    except (RoundTripError, ValueError, AttributeError) as exc:
+        problems.append(str(exc))
+    # Traefik loads the whole directory: every file must speak the running version.
+    dynamic = {**inv.traefik_files}
+    for role in ("middlewares", "services"):
+        if role in rendered:
+            dynamic[layout.rel(files[role].path)] = rendered[role]
+    for rel, data in sorted(dynamic.items()):
+        problems += lint(data.decode("utf-8"), major, rel)
+    return rendered, nginx
 
+
+def _expectations(
+    inv: Inventory, nginx: RouterFacts, settings: Settings, rendered: dict[str, bytes]
+) -> dict[str, Any]:
+    """What verify checks after the switch (F0-F5), from the plan's own inputs."""
+    hosts = OdooHosts.from_facts(nginx)
+    old = inv.odoo_container
+    return {
+        "admin_hosts": list(nginx.admin_hosts),
+        "named": [list(x) for x in nginx.named],
+        "tenant_sample": _sample_tenant(nginx, hosts, inv.databases),
+        "login_redirect": nginx.login_redirect,
+        "admin_allow": list(settings.admin_allow),
+        "suffix": hosts.suffix,
+        "odoo_containers": ["odoo-tenant", "odoo-admin"],
+        "router_container": "seisei-odoo-router",
+        "old_containers": [old] if old not in (None, "odoo-tenant", "odoo-admin") else [],
+        "router_image": settings.router_image,
+        "traefik_routers": _odoo_routers(rendered.get("services"), hosts),
+    }
+
+
+def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings) -> Plan:
+    problems, warnings = _preflight(layout, inv, facts)
+    rendered, nginx = _render(layout, inv, facts, settings, problems)
     changes = []
     traefik_dir = layout.traefik_dir.resolve()
-    for role in (
-        "tenant_conf",
-        "admin_conf",
-        "router_yaml",
-        "odoo_compose",
-        "router_compose",
-        "middlewares",
-        "services",
-    ):
-        if role not in rendered:
-            continue
-        f = files[role]
-        new = rendered[role]
+    for role in (r for r in WRITTEN if r in rendered):
+        f, new = inv.files[role], rendered[role]
+        bind_mounted = f.path.resolve() in inv.bind_files and f.data is not None
         changes.append(
             FileChange(
                 role=role,
                 path=layout.rel(f.path),
                 old_sha256=f.sha256,
                 new_sha256=sha256_bytes(new),
-                write="in-place"
-                if f.path.resolve() in inv.bind_files and f.data is not None
-                else "atomic",
+                write="in-place" if bind_mounted else "atomic",
                 watched=f.path.resolve().is_relative_to(traefik_dir),
                 diff=_diff(layout.rel(f.path), f.data, new),
             )
         )
-    verify: dict[str, Any] = {}
-    if facts_nginx is not None:
-        hosts = OdooHosts.from_facts(facts_nginx)
-        verify = {
-            "admin_hosts": list(facts_nginx.admin_hosts),
-            "named": [list(x) for x in facts_nginx.named],
-            "tenant_sample": _sample_tenant(facts_nginx, hosts, inv.databases),
-            "login_redirect": facts_nginx.login_redirect,
-            "admin_allow": list(settings.admin_allow),
-            "suffix": hosts.suffix,
-            "odoo_containers": ["odoo-tenant", "odoo-admin"],
-            "router_container": "seisei-odoo-router",
-            "old_containers": [inv.odoo_container]
-            if inv.odoo_container not in (None, "odoo-tenant", "odoo-admin")
-            else [],
-            "router_image": settings.router_image,
-            "traefik_routers": _odoo_routers(rendered.get("services"), hosts),
-        }
+    inputs = {layout.rel(f.path): f.sha256 for f in inv.files.values()}
+    inputs.update({rel: sha256_bytes(data) for rel, data in inv.traefik_files.items()})
     return Plan(
-        inputs={layout.rel(f.path): f.sha256 for f in files.values()},
+        inputs=dict(sorted(inputs.items())),
         traefik_version=inv.traefik_version,
         files=changes,
-        steps=_steps(inv, facts, settings),
+        steps=_steps(facts, settings),
         problems=problems,
         warnings=warnings,
-        verify=verify,
+        verify=_expectations(inv, nginx, settings, rendered) if nginx is not None else {},
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
         rendered=rendered,
     )
