@@ -349,10 +349,11 @@ async def test_early_answer_to_a_large_buffered_upload_does_not_leak_the_connect
     """Same as above on a buffered route: a body over request_buffer_memory (1 MiB) is sent
     from the spill file in parts; an early answer stops that loop half way."""
     host = "admin.erp.seisei.tokyo"
-    body = os.urandom(5 * MiB)
+    body = os.urandom(20 * MiB)
     head = [("Host", host), ("X-Test-Behave", "early-answer")]
     first = await exchange(compat.port, "POST", "/web/upload", head, body)
     assert first.status == 200 and first.body == b"early"
+    await asyncio.sleep(1.5)  # the upstream reads again after 1 s: the router's send ends
     for i in range(2):  # the next requests on the admin pool get well-framed connections
         resp = await asyncio.wait_for(get(compat.port, host, f"/web/after{i}"), 4)
         assert resp.status == 200

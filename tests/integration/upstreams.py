@@ -164,6 +164,7 @@ class _Conn(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.server.conns.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -171,6 +172,7 @@ class _Conn(asyncio.Protocol):
             self.journal.opened[self.conn_id] = self.server.name
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.server.conns.discard(self)
         with self.journal.lock:
             self.journal.closed[self.conn_id] = time.monotonic()
         for task in self.tasks:
@@ -218,6 +220,15 @@ class _Conn(asyncio.Protocol):
                 b"HTTP/1.1 200 OK\r\nX-Upstream: %b\r\nContent-Length: 5\r\n\r\nearly"
                 % self.server.name.encode()
             )
+            # Stop reading for a while, so a sender of a large body is still sending when
+            # the answer reaches it.
+            if self.transport is not None:
+                self.transport.pause_reading()
+                asyncio.get_running_loop().call_later(1.0, self._resume)
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def on_body(self, body: bytes) -> None:
         self.digest.update(body)
@@ -417,6 +428,7 @@ class UpstreamServer:
         self._counter = counter
         self.port = 0
         self.server: asyncio.AbstractServer | None = None
+        self.conns: set[_Conn] = set()
 
     def next_conn_id(self) -> int:
         self._counter[0] += 1
@@ -461,6 +473,10 @@ class Farm:
         for server in self.servers.values():
             if server.server is not None:
                 server.server.close()
+            for conn in list(server.conns):
+                if conn.transport is not None:
+                    conn.transport.abort()
+        self._loop.run_until_complete(asyncio.sleep(0))
         with contextlib.suppress(Exception):
             pending = asyncio.all_tasks(self._loop)
             for task in pending:
