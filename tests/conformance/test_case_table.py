@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .cases import table_case, table_rows
+from .case_table import table_case, table_rows
 from .client import exchange
 from .conftest import Target
 from .observe import observe

@@ -1,0 +1,75 @@
+"""Requests no client library would send: malformed lines, odd absolute forms, chunked bodies."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .case import Case, HostForm, body_bytes, build, make_case
+
+
+def chunked_post(form: HostForm, path: str) -> Case:
+    payload = body_bytes(70_000)
+    chunks = b"".join(
+        b"%x\r\n%s\r\n" % (len(payload[i : i + 30_000]), payload[i : i + 30_000])
+        for i in range(0, len(payload), 30_000)
+    )
+    head = build(form, "POST", path, (("Transfer-Encoding", "chunked"),))
+    return make_case("method", form, "POST", path, "chunked", raw=head + chunks + b"0\r\n\r\n")
+
+
+def absolute_forms() -> list[Case]:
+    """Odd absolute-form request lines (the host in the target wins over Host)."""
+    host = "Host: example.com\r\n"
+    lines = {
+        "upper-scheme": "GET HTTP://ACME.erp.seisei.tokyo/web/database/x HTTP/1.1",
+        "https-scheme": "GET https://admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "ftp-scheme": "GET ftp://admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "userinfo": "GET http://user@admin.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+        "no-path": "GET http://admin.erp.seisei.tokyo HTTP/1.1",
+        "query-no-path": "GET http://admin.erp.seisei.tokyo?x=1 HTTP/1.1",
+        "port-dot": "GET http://acme.erp.seisei.tokyo.:8080/jsonrpc HTTP/1.1",
+        "ipv6": "GET http://[::1]:8080/jsonrpc HTTP/1.1",
+        "encoded-path": "GET http://acme.erp.seisei.tokyo/web/%64atabase/x HTTP/1.1",
+        "underscore-host": "GET http://my_co.erp.seisei.tokyo/jsonrpc HTTP/1.1",
+    }
+    form = HostForm("absolute", ("example.com",))
+    return [
+        make_case("absolute", form, "GET", "", name, raw=f"{line}\r\n{host}\r\n".encode())
+        for name, line in lines.items()
+    ]
+
+
+def malformed() -> list[Case]:
+    tenant = HostForm("testodoo", ("testodoo.seisei.tokyo",))
+    base = "Host: testodoo.seisei.tokyo\r\n"
+    post = f"POST /jsonrpc HTTP/1.1\r\n{base}"
+    chunked = "Transfer-Encoding: chunked\r\n\r\n"
+    raw_cases = {
+        "cl-conflict": f"{post}Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "cl-dup-same": f"{post}Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd",
+        "cl-negative": f"{post}Content-Length: -1\r\n\r\n",
+        "cl-junk": f"{post}Content-Length: 4x\r\n\r\nabcd",
+        "cl-and-te": f"{post}Content-Length: 4\r\n{chunked}4\r\nabcd\r\n0\r\n\r\n",
+        "te-chunked": f"{post}{chunked}4\r\nabcd\r\n0\r\n\r\n",
+        "te-unknown": f"{post}Transfer-Encoding: gzip\r\n\r\n",
+        "bad-chunk": f"{post}{chunked}zz\r\nabcd\r\n0\r\n\r\n",
+        "lower-method": f"get /jsonrpc HTTP/1.1\r\n{base}\r\n",
+        "http2-version": f"GET /jsonrpc HTTP/2.0\r\n{base}\r\n",
+        "http09": "GET /jsonrpc\r\n",
+        "no-slash": f"GET jsonrpc HTTP/1.1\r\n{base}\r\n",
+        "star-get": f"GET * HTTP/1.1\r\n{base}\r\n",
+        "space-in-target": f"GET /a b HTTP/1.1\r\n{base}\r\n",
+        "long-uri-10k": f"GET /{'a' * 10_000} HTTP/1.1\r\n{base}\r\n",
+        "big-header-10k": f"GET /jsonrpc HTTP/1.1\r\n{base}X-Big: {'b' * 10_000}\r\n\r\n",
+        "header-no-colon": f"GET /jsonrpc HTTP/1.1\r\n{base}NoColonHere\r\n\r\n",
+        "folded-header": f"GET /jsonrpc HTTP/1.1\r\n{base}X-Custom: a\r\n b\r\n\r\n",
+        "lf-only": "GET /jsonrpc HTTP/1.1\nHost: testodoo.seisei.tokyo\n\n",
+    }
+    cases = []
+    for name, text in raw_cases.items():
+        method = text.split(" ", 1)[0]
+        case = make_case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode())
+        if name == "http09":
+            case = replace(case, classes=case.classes | {"http09"})
+        cases.append(case)
+    return cases
