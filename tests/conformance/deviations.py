@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .cases import Case
+from .case import Case
 from .observe import Fields, normalise_body
 from .upstreams import UPSTREAM_COOKIES
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from .cases import Case
+from .case import Case
 from .client import Answer
 from .upstreams import Received
 
