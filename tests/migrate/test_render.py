@@ -213,7 +213,8 @@ def test_plan_is_identical_twice_and_lists_steps() -> None:
     assert ids.index("stop-odoo") < ids.index("write-odoo-compose") < ids.index("start-odoo")
     out = format_plan(a)
     assert "expected downtime" in out and "+++ /srv/stacks/edge-traefik/dynamic/services.yml" in out
-    assert "$pbkdf2" not in out  # the hash is not printed
+    assert "$pbkdf2" not in out and "fixture-db-password" not in out  # no secret printed
+    assert "+admin_passwd = <redacted>" in out
     watched = {f.role: f.watched for f in a.files}
     assert watched["services"] and watched["middlewares"] and not watched["odoo_compose"]
     assert a.verify["tenant_sample"] == "acme.erp.seisei.tokyo"

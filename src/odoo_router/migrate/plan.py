@@ -114,7 +114,8 @@ class Plan:
         return sum(s.seconds for s in self.steps if s.downtime)
 
 
-_REDACT = re.compile(r"^(.admin_passwd = ).*$", re.M)
+# Diffs are printed (and end up in terminal logs): no secret values in them.
+_REDACT = re.compile(r"^([-+ ](admin_passwd|db_password|smtp_password) = ).*$", re.M)
 
 
 def _diff(path: str, old: bytes | None, new: bytes) -> str:
@@ -123,7 +124,7 @@ def _diff(path: str, old: bytes | None, new: bytes) -> str:
     text = "".join(
         difflib.unified_diff(a, b, fromfile="/dev/null" if old is None else path, tofile=path)
     )
-    return _REDACT.sub(r"\1<hash of the generated master password>", text)
+    return _REDACT.sub(r"\1<redacted>", text)
 
 
 def _sample_tenant(facts: RouterFacts, hosts: OdooHosts, databases: list[str]) -> str | None:
