@@ -104,7 +104,12 @@ def tuned(port: int, up: Upstreams, keepalive: int) -> str:
 
 
 def sink(port: int, big_file: Path, body_size: int = 1024) -> str:
-    """The upstream for every target: 1 KiB answers, a big file, request bodies discarded."""
+    """The upstream for every target: 1 KiB answers, a big file, request bodies discarded.
+
+    ``return`` answers before the request body is read; Odoo reads an upload whole first. So
+    the upload path reads it first: ``mirror_request_body`` makes nginx read the body before
+    the content phase, whose static handler refuses the POST (405), turned into the 200.
+    """
     body = "x" * (body_size - 1)
     return f"""server {{
     listen 127.0.0.1:{port} reuseport backlog=4096;
@@ -114,6 +119,21 @@ def sink(port: int, big_file: Path, body_size: int = 1024) -> str:
     location = /web/content/bench-5m {{
         alias {big_file};
         default_type application/octet-stream;
+    }}
+    location = /web/binary/upload_attachment {{
+        client_body_buffer_size 32m;
+        mirror /bench-discard;
+        mirror_request_body on;
+        alias {big_file};
+        error_page 404 405 =200 @uploaded;
+    }}
+    location = /bench-discard {{
+        internal;
+        return 204;
+    }}
+    location @uploaded {{
+        default_type text/plain;
+        return 200 "{body}\\n";
     }}
     location / {{
         default_type text/plain;
