@@ -6,9 +6,11 @@ duplicates), so each test reads the upstream's view from the response body.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from .client import Response, get
+from .client import Response, get, raw
 from .router import TRUSTED_PROXY, UNTRUSTED_PEER, RouterProcess
 
 TENANT = "acme.erp.seisei.tokyo"  # tenant_subdomain: dbfilter ten_acme
@@ -245,3 +247,31 @@ async def test_samesite_on_session_cookie_production(prod: RouterProcess) -> Non
     assert session.count("SameSite=") == 1 and "SameSite=Lax" in session
     assert "SameSite" not in cookies["tz"], "only the session cookie gets SameSite"
     assert cookies["tz"].count("Secure") == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"X-Odoo-dbfilter : .*",
+        b"X-Odoo-dbfilter\t: .*",
+        b" X-Odoo-dbfilter: .*",
+        b"X-Odoo-dbfilter:.*",
+        b"X-Odoo-dbfilter:\t.*\t",
+        b"X-Odoo-Dbfilter: .*",
+        b"X-Odoo-dbfilter: ten_acme\r\nX-Odoo-dbfilter: .*",
+    ],
+)
+async def test_dbfilter_odd_syntax_never_passes(compat: RouterProcess, line: bytes) -> None:
+    """Odd spellings are refused (400) or stripped; never forwarded beside the router's."""
+    request = (
+        b"GET /jsonrpc HTTP/1.1\r\nHost: acme.erp.seisei.tokyo\r\n" + line + b"\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    got = await raw(compat.port, request)
+    body = got.partition(b"\r\n\r\n")[2]
+    if got.startswith(b"HTTP/1.1 400 "):
+        return
+    assert got.startswith(b"HTTP/1.1 200 "), got[:200]
+    seen = json.loads(body)["headers"]
+    filters = [v for k, v in seen if k.strip().lower().replace("_", "-") == "x-odoo-dbfilter"]
+    assert filters == ["ten_acme"]
