@@ -335,3 +335,34 @@ async def test_admin_rpc_is_not_pinned(prod: RouterProcess) -> None:
     resp = await _post(prod.port, ADMIN, "/jsonrpc", body, "application/json")
     assert resp.status == 200
     assert resp.upstream() == "admin"
+
+
+@pytest.mark.parametrize(
+    "path", ["/en/jsonrpc", "/fr_BE/jsonrpc", "/jsonrpc/", "/%65n/jsonrpc", "/en//jsonrpc"]
+)
+@pytest.mark.parametrize("host", [TENANT, NAMED])
+async def test_rpc_spellings_odoo_serves_are_pinned_too(
+    prod: RouterProcess, host: str, path: str
+) -> None:
+    body = _jsonrpc("object", "execute_kw", ["ten_other", 2, "pw", "res.partner", "search", [[]]])
+    _json_refusal(await _post(prod.port, host, path, body, "application/json"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/web/session/authenticate/",
+        "/en/web/session/authenticate",
+        "/fr_BE/web/session/authenticate/",
+    ],
+)
+async def test_authenticate_spellings_are_pinned_too(prod: RouterProcess, path: str) -> None:
+    params = {"db": "ten_other", "login": "a", "password": "b"}
+    body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 7, "params": params}).encode()
+    _json_refusal(await _post(prod.port, NAMED, path, body, "application/json"))
+
+
+@pytest.mark.parametrize("path", ["/en/xmlrpc/2/object", "/xmlrpc/2/object/", "/de/xmlrpc/object"])
+async def test_xmlrpc_spellings_are_pinned_too(prod: RouterProcess, path: str) -> None:
+    body = _xmlrpc("execute_kw", ("ten_other", 2, "pw", "res.partner", "search", [[]]))
+    _xml_refusal(await _post(prod.port, TENANT, path, body, "text/xml"))
