@@ -26,6 +26,7 @@ class Row:
     p99_us: int
     p999_us: int
     cpu_s: float
+    cpu_user_s: float
     peak_rss: int  # bytes, the largest process of the target
     errors: int
     payload_bytes: int = 0
@@ -59,6 +60,7 @@ def run_wrk(target: Running, sc: Scenario, workers: int, seconds: float, workdir
         p99_us=res.p99_us,
         p999_us=res.p999_us,
         cpu_s=usage.cpu,
+        cpu_user_s=usage.cpu_user,
         peak_rss=usage.peak_rss,
         # A run that completed nothing (a stuck response) counts every connection as failed.
         errors=res.errors + res.non2xx + (sc.connections if res.requests == 0 else 0),
@@ -111,6 +113,7 @@ def run_ws(target: Running, sc: Scenario, workers: int, seconds: float) -> Row:
         p99_us=d["p99"],
         p999_us=d["p999"],
         cpu_s=usage.cpu,
+        cpu_user_s=usage.cpu_user,
         peak_rss=usage.peak_rss,
         errors=d["errors"] + d["failed"] + (sc.connections - d["opened"] - d["failed"]),
         notes={"ws_open": d["opened"], "rss_per_ws_kib": (held - before) / opened / 1024},

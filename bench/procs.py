@@ -47,14 +47,15 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """utime + stime of the processes (their own, not their children's)."""
-    total = 0
+def cpu_seconds(pids: Sequence[int]) -> tuple[float, float]:
+    """(utime, stime) of the processes (their own, not their children's)."""
+    user = system = 0
     for pid in pids:
         fields = _stat_fields(pid)
         if fields is not None:
-            total += int(fields[11]) + int(fields[12])
-    return total / TICK
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / TICK, system / TICK
 
 
 def rss_bytes(pid: int) -> int:
@@ -69,6 +70,7 @@ class Usage:
     root: int
     pids: list[int] = field(default_factory=list)
     cpu: float = 0.0
+    cpu_user: float = 0.0
     peak_rss: int = 0  # the largest single process
     peak_total_rss: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -91,7 +93,9 @@ class Usage:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.cpu = cpu_seconds(self.pids) - self._cpu0
+        user, system = cpu_seconds(self.pids)
+        self.cpu_user = user - self._cpu0[0]
+        self.cpu = self.cpu_user + system - self._cpu0[1]
 
 
 def total_rss(root: int) -> int:

@@ -9,6 +9,7 @@ py-spy is not a project dependency: ``.venv/bin/pip install py-spy``.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,14 @@ def py_spy() -> str:
     return found
 
 
-def top_frames(raw: Path, count: int) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+def _function(frame: str) -> str:
+    """ "f (path/x.py:12)" -> "f (path/x.py)": lines of one function counted together."""
+    return re.sub(r":\d+\)$", ")", frame)
+
+
+def top_frames(
+    raw: Path, count: int, by_function: bool = False
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """(self, total) shares of samples per frame, from py-spy's collapsed-stack output."""
     own: Counter[str] = Counter()
     under: Counter[str] = Counter()
@@ -41,6 +49,8 @@ def top_frames(raw: Path, count: int) -> tuple[list[tuple[str, float]], list[tup
             continue
         n = int(n_text)
         frames = stack.split(";")
+        if by_function:
+            frames = [_function(f) for f in frames]
         samples += n
         own[frames[-1]] += n
         for frame in set(frames):
@@ -59,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--native", action="store_true", help="include C frames (uvloop, syscalls)")
     p.add_argument("--out", type=Path, help="keep the collapsed stacks here (for a flame graph)")
     args = p.parse_args(argv)
     sc = next(s for s in SCENARIOS if s.key == args.row and s.request is not None)
@@ -73,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             pids = descendants(router.pid)
             worker = pids[-1]  # the single worker (or the server itself if it does not fork)
             spy = [py_spy(), "record", "--pid", str(worker), "--rate", str(args.rate)]
-            spy += ["--duration", str(args.seconds), "--format", "raw", "--nonblocking"]
-            spy += ["--output", str(raw)]
+            spy += ["--duration", str(args.seconds), "--format", "raw"]
+            if not args.native:  # native unwinding needs the process paused at each sample
+                spy.append("--nonblocking")
+            spy += ["--output", str(raw)] + (["--native"] if args.native else [])
             result: list[wrk.WrkResult] = []
             load = threading.Thread(
                 target=lambda: result.append(
@@ -82,17 +95,23 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             load.start()
-            subprocess.run(spy, check=True, capture_output=True, timeout=args.seconds + 60)
+            done = subprocess.run(spy, capture_output=True, text=True, timeout=args.seconds + 60)
+            if done.returncode != 0:
+                raise SystemExit(f"py-spy failed: {done.stderr.strip()[-800:]}")
             load.join()
         finally:
             router.stop()
     finally:
         sink.stop()
     own, under = top_frames(raw, args.top)
+    own_fn, _ = top_frames(raw, args.top, by_function=True)
     if result:
         print(f"{sc.title}: {result[0].rps:,.0f} req/s while sampled (worker pid {worker})")
     print("\nself time (frame: share of samples)")
     for frame, share in own:
+        print(f"{share:6.1%}  {frame}")
+    print("\nself time by function (all its lines)")
+    for frame, share in own_fn:
         print(f"{share:6.1%}  {frame}")
     print("\ntotal time (frame and everything it calls)")
     for frame, share in under:

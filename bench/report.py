@@ -53,6 +53,8 @@ def table(rows: Iterable[Row]) -> str:
                 notes.append(f"p99 {_ratio(r.p99_us, tuned.p99_us)} tuned")
             if ref and r.scenario.startswith("static"):
                 notes.append(f"p50 {_ratio(ref.p50_us, r.p50_us)} faster than ref")
+        if r.cpu_s:
+            notes.append(f"user {r.cpu_user_s / r.cpu_s:.0%}")
         if "rss_per_ws_kib" in r.notes:
             notes.append(
                 f"{r.notes['rss_per_ws_kib']:.1f} KiB RSS/ws, {r.notes['ws_open']:.0f} open"
