@@ -4,6 +4,7 @@ restored into a scratch database with equal row counts, failures caught, folders
 from __future__ import annotations
 
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,19 @@ def test_globals_without_superuser_fall_back_to_no_role_passwords(
     manifest = json.loads((folder / MANIFEST).read_text())
     assert manifest["globals"] == "without role passwords (not a superuser)"
     assert b"CREATE ROLE limited" in (folder / "db/globals-no-role-passwords.sql").read_bytes()
+
+
+def test_a_bind_mounted_data_dir_is_archived_too(tree: Path, pg_server: PgServer) -> None:
+    data = tree / "var/odoo-data"
+    (data / "filestore/ten_acme/ab").mkdir(parents=True)
+    (data / "filestore/ten_acme/ab/abcdef").write_bytes(b"\x00\xff\r\n")
+    (data / "sessions").mkdir()
+    ctx = _ctx(tree, pg_server, verify_restore=False)
+    inv = _inv(ctx, ["ten_acme"])
+    inv.data_bind, inv.odoo_container = str(data), "odoo18-prod-web"
+    folder = run_backup(ctx, inv, [])
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["volume"] == {"bind": str(data), "members": 6}
+    with tarfile.open(folder / "volume/data_dir.tar") as tf:
+        member = tf.extractfile("./filestore/ten_acme/ab/abcdef")
+        assert member is not None and member.read() == b"\x00\xff\r\n"

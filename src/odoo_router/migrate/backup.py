@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from .console import say, track
+from .console import say, status, track
 from .context import Context
 from .exitcodes import BACKUP_FAILED, MigrateError
 from .fsops import sha256_file, write_new_exclusive
@@ -103,9 +103,18 @@ def run_backup(ctx: Context, inv: Inventory, touched: list[Path]) -> Path:
         if inv.data_volume and image:
             (folder / "volume").mkdir()
             tar = folder / "volume" / f"{inv.data_volume}.tar"
-            say(f"archiving volume {inv.data_volume}")
-            ctx.docker.volume_tar(inv.data_volume, tar, image)
+            with status(f"archiving volume {inv.data_volume} (filestore, sessions)"):
+                ctx.docker.volume_tar(inv.data_volume, tar, image)
             manifest["volume"] = {"name": inv.data_volume, "members": _check_tar(tar)}
+        elif inv.data_bind:
+            (folder / "volume").mkdir()
+            tar = folder / "volume" / "data_dir.tar"
+            with (
+                status(f"archiving {inv.data_bind} (filestore, sessions)"),
+                tarfile.open(tar, "x:") as tf,
+            ):
+                tf.add(inv.data_bind, arcname=".")
+            manifest["volume"] = {"bind": inv.data_bind, "members": _check_tar(tar)}
         elif inv.odoo_container:
             raise MigrateError(
                 "the Odoo data volume was not found: refusing to go on without it", BACKUP_FAILED

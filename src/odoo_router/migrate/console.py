@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -35,6 +36,17 @@ def track(items: Iterable[T], label: str, total: int | None = None) -> Iterator[
         for item in items:
             yield item
             progress.advance(task)
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner for one long action (a terminal), or a plain line."""
+    if not sys.stderr.isatty():
+        say(message)
+        yield
+        return
+    with err.status(message):
+        yield
 
 
 def confirm(question: str, yes: bool) -> bool:

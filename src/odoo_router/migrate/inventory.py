@@ -69,7 +69,8 @@ class Inventory:
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
     odoo_image: str | None = None
-    data_volume: str | None = None
+    data_volume: str | None = None  # a named volume at Odoo's data_dir ...
+    data_bind: str | None = None  # ... or a host directory bind-mounted there
     databases: list[str] = field(default_factory=list)
     db_sizes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
@@ -94,6 +95,7 @@ class Inventory:
             "odoo_container": self.odoo_container,
             "odoo_image": self.odoo_image,
             "data_volume": self.data_volume,
+            "data_bind": self.data_bind,
             "databases": self.databases,
             "db_sizes": self.db_sizes,
             "errors": self.errors,
@@ -220,9 +222,16 @@ def gather(
             info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
             if info is not None:
                 inv.odoo_image = str(info.get("Config", {}).get("Image") or "") or None
+                conf = inv.files["odoo_conf"]
+                opts = _redacted_options(conf)
+                data_dir = opts.get("data_dir", "/var/lib/odoo").rstrip("/")
                 for m in info.get("Mounts") or ():
-                    if m.get("Type") == "volume" and m.get("Destination") == "/var/lib/odoo":
+                    if str(m.get("Destination", "")).rstrip("/") != data_dir:
+                        continue
+                    if m.get("Type") == "volume":
                         inv.data_volume = m.get("Name")
+                    elif m.get("Type") == "bind":
+                        inv.data_bind = m.get("Source")
         except (CommandError, OSError, ValueError) as exc:
             inv.errors["docker"] = str(exc)
     if pg is not None:

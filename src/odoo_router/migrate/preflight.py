@@ -77,6 +77,9 @@ def find_dbfilter_module(ctx: Context, inv: Inventory) -> tuple[str | None, str 
 
 def backup_estimate(ctx: Context, inv: Inventory) -> tuple[int | None, int | None]:
     need = sum(inv.db_sizes.values())
+    if inv.data_bind:
+        for dirpath, _, names in os.walk(inv.data_bind):
+            need += sum((Path(dirpath) / n).lstat().st_size for n in names)
     image = ctx.helper_image or inv.odoo_image
     if inv.data_volume and image:
         try:
