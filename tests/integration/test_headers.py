@@ -275,3 +275,46 @@ async def test_dbfilter_odd_syntax_never_passes(compat: RouterProcess, line: byt
     seen = json.loads(body)["headers"]
     filters = [v for k, v in seen if k.strip().lower().replace("_", "-") == "x-odoo-dbfilter"]
     assert filters == ["ten_acme"]
+
+
+COOKIES_COMPAT = [
+    ("a=1", "a=1; Secure"),
+    ("a=1; Secure", "a=1; Secure"),
+    ("a=1; secure", "a=1; secure"),
+    ("a=1;Secure", "a=1;Secure"),
+    ("a=1; Path=/secure", "a=1; Path=/secure; Secure"),
+    ("secure=1", "secure=1; Secure"),
+    ("a=secure; HttpOnly", "a=secure; HttpOnly; Secure"),
+    ("session_id=x; Path=/", "session_id=x; Path=/; Secure"),
+]
+COOKIES_PROD = [
+    ("session_id=x; Path=/", "session_id=x; Path=/; Secure; SameSite=Lax"),
+    ("session_id=x; SameSite=None; Secure", "session_id=x; SameSite=None; Secure"),
+    ("session_id=x; samesite=strict", "session_id=x; samesite=strict; Secure"),
+    ("session_idx=1", "session_idx=1; Secure"),
+    ("a=session_id", "a=session_id; Secure"),
+]
+
+
+@pytest.mark.parametrize(("sent", "expected"), COOKIES_COMPAT)
+async def test_cookie_flags_compat(compat: RouterProcess, sent: str, expected: str) -> None:
+    resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Set-Cookie", sent)])
+    assert resp.values("Set-Cookie") == [expected]
+
+
+@pytest.mark.parametrize(("sent", "expected"), COOKIES_PROD)
+async def test_cookie_flags_production(prod: RouterProcess, sent: str, expected: str) -> None:
+    resp = await get(prod.port, NAMED, "/web/x", [("X-Test-Set-Cookie", sent)])
+    assert resp.values("Set-Cookie") == [expected]
+
+
+async def test_every_set_cookie_is_rewritten(compat: RouterProcess) -> None:
+    sent = [("X-Test-Set-Cookie", f"c{i}={i}") for i in range(5)]
+    resp = await get(compat.port, NAMED, "/web/x", sent)
+    assert resp.values("Set-Cookie") == [f"c{i}={i}; Secure" for i in range(5)]
+
+
+async def test_cookies_on_redirects_and_websockets_are_not_invented(compat: RouterProcess) -> None:
+    resp = await get(compat.port, TENANT, "/")
+    assert resp.status == 302
+    assert resp.values("Set-Cookie") == []

@@ -7,7 +7,9 @@ what arrived: the raw target, the version, every header in order with duplicates
 length and sha256, the connection it came on and its index on that connection. Connection
 closes are recorded too, so a test can see that the router dropped an upstream connection.
 
-A request chooses how the upstream behaves with the ``X-Test-Behave`` header (the router
+Each ``X-Test-Set-Cookie`` request header becomes a ``Set-Cookie`` of the answer (in place
+of the two default cookies). A request chooses how the upstream behaves with the
+``X-Test-Behave`` header (the router
 forwards unknown headers untouched); the default answers 200 with a JSON description of
 what was received, two cookies (one already Secure) and hop-by-hop headers to be removed:
 
@@ -325,7 +327,8 @@ class _Conn(asyncio.Protocol):
             b"Server: fake-odoo/18.0",
             b"Date: Thu, 01 Jan 1970 00:00:00 GMT",
         ]
-        base += [b"Set-Cookie: " + c for c in UPSTREAM_COOKIES]
+        cookies = [v.encode("latin-1") for v in rec.values("x-test-set-cookie")]
+        base += [b"Set-Cookie: " + c for c in cookies or UPSTREAM_COOKIES]
         if kind == "chunked":
             head = b"\r\n".join([*base, b"Transfer-Encoding: chunked", b"", b""])
             self._write(head)
