@@ -131,6 +131,7 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
     assert (stack.stacks / "seisei-odoo/odoo-router/router.yaml").exists()
     code, out = stack.run("verify")
     assert code == X.OK, out
+    assert stack.run("apply") == (X.OK, "")  # applied already: no second downtime
     code, out = stack.run("status", "--json")
     status = json.loads(out)
     assert status["outcome"] == "finished" and set(status["steps"].values()) == {"done"}

@@ -186,6 +186,15 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
     plan = _load_plan(ctx)
     if plan.get("problems"):
         raise MigrateError("the plan was refused at pre-flight; fix and plan again", X.REFUSED)
+    last = latest_run(ctx.layout)
+    if (
+        last is not None
+        and last.outcome == "finished"
+        and last.header.get("plan_id") == plan["plan_id"]
+    ):
+        # Running it again would stop the new stack for nothing.
+        say(f"plan {plan['plan_id']} was applied by run {last.run_id}: nothing to do")
+        return X.OK
     if not confirm(f"apply plan {plan['plan_id']} (downtime expected)?", ctx.yes):
         return X.ABORTED
     with hold_lock(ctx.layout):
@@ -195,7 +204,9 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
-    plan = _load_plan(ctx)
+    last = latest_run(ctx.layout)
+    # What the last finished run set up is what must hold; otherwise the current plan's.
+    plan = last.plan() if last is not None and last.outcome == "finished" else _load_plan(ctx)
     checks = run_checks(ctx, plan["verify"])
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
