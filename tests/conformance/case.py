@@ -82,9 +82,10 @@ def make_case(
     body: bytes = b"",
     *,
     raw: bytes | None = None,
+    extra_classes: frozenset[str] = frozenset(),
 ) -> Case:
     tokens = _connection_tokens(headers)
-    classes = {group, f"host:{form.name}"}
+    classes = {group, f"host:{form.name}", *extra_classes}
     if tokens:
         classes.add("connection-tokens")
     if any(k.lower() == "proxy-connection" for k, _ in headers):

@@ -30,6 +30,9 @@ from .matrix import (
     OVERSIZE_HOSTS,
     OVERSIZE_PATHS,
     PATHS,
+    RESPONSE_HOSTS,
+    RESPONSE_NAMES,
+    RESPONSE_PATHS,
     WS_PATHS_ALL,
     WS_PATHS_MAIN,
     WS_VARIANT_PATHS,
@@ -87,6 +90,15 @@ def generate() -> tuple[Case, ...]:
     for host in METHOD_HOSTS:
         for path in ("/jsonrpc", "/web/login", "/qr/x", "/odoo", "/web/database/restore"):
             cases.append(chunked_post(by_name[host], path))
+    for host in RESPONSE_HOSTS:
+        for path in RESPONSE_PATHS:
+            for name in RESPONSE_NAMES:
+                for method in ("GET", "HEAD"):
+                    target = f"{path}?echo={name}"
+                    answer = frozenset({f"answer:{name}"})
+                    cases.append(
+                        make_case("response", by_name[host], method, target, extra_classes=answer)
+                    )
     cases.extend(table_case(row) for row in table_rows())
     duplicates = [i for i, n in Counter(c.id for c in cases).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)[:5]}"

@@ -74,6 +74,25 @@ def _plain_answer(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
     return ours[field] == plain[field]
 
 
+def _cookie_attributes(cookie: str) -> list[str]:
+    return [part.strip() for part in cookie.split(";")]
+
+
+def _same_cookies(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    want, got = ref[field], ours[field]
+    assert isinstance(want, tuple) and isinstance(got, tuple)
+    return [_cookie_attributes(c) for c in want] == [_cookie_attributes(c) for c in got]
+
+
+_UPSTREAM_HOP_BY_HOP = {"proxy-connection", "x-secret"}  # answers.py: Connection: X-Secret
+
+
+def _response_hop_by_hop_dropped(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    want = ref[field]
+    assert isinstance(want, tuple)
+    return ours[field] == tuple(h for h in want if h[0] not in _UPSTREAM_HOP_BY_HOP)
+
+
 def _refused(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
     """A 400 page of the router's own, nothing forwarded."""
     refused: Fields = {
@@ -141,6 +160,20 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "upgrade-without-connection",
         "an Upgrade header without Connection: upgrade is dropped; the request stays plain",
         _plain_answer,
+    ),
+    Deviation(
+        "set-cookie-kept-as-sent",
+        ("set_cookie",),
+        "answer:cookies",
+        "Set-Cookie as the upstream wrote it plus '; Secure'; nginx re-spaces attributes",
+        _same_cookies,
+    ),
+    Deviation(
+        "hop-by-hop-headers-dropped",
+        ("response_headers",),
+        "answer:hop-by-hop",
+        "no header the upstream's Connection names, no Proxy-Connection, reaches the client",
+        _response_hop_by_hop_dropped,
     ),
     Deviation(
         "no-http09",

@@ -302,3 +302,19 @@ WS_VARIANTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
     ("dbf-spoof", "websocket", "Upgrade", (("X-Odoo-dbfilter", "evil"), ("X_Odoo_dbfilter", "x"))),
 )
 WS_VARIANT_PATHS = ("/websocket", "/odoo", "/web/login")
+
+
+# Upstream answers (answers.py), asked for with ?echo=NAME, on these hosts and paths.
+RESPONSE_NAMES = (
+    "cookies",
+    "no-content",
+    "not-modified",
+    "server-error",
+    "redirect",
+    "chunked",
+    "big",
+    "hop-by-hop",
+    "accel",
+)
+RESPONSE_HOSTS = ("admin", "testodoo", "sub", "unknown")
+RESPONSE_PATHS = ("/jsonrpc", "/odoo", "/websocket", "/web/login")

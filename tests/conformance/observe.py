@@ -22,6 +22,11 @@ Fields = dict[str, object]
 
 _SERVER_TOKEN = re.compile(rb"(nginx|odoo-router)(/[0-9][0-9A-Za-z.]*)?")
 # Hop-by-hop in the router's list (RFC 9110 7.6.1 and RFC 2616's list) that nginx forwards.
+# Response headers each server sets for itself, or that follow from framing.
+_OWN_RESPONSE = frozenset(
+    {"server", "date", "content-length", "transfer-encoding", "connection", "keep-alive"}
+)
+_COMPARED_RESPONSE = frozenset({"location", "content-type", "set-cookie"})
 _HOP_BY_HOP_EXTRA = frozenset(
     {"proxy-connection", "proxy-authorization", "proxy-authenticate", "trailer"}
 )
@@ -61,6 +66,13 @@ def observe(case: Case, answer: Answer, received: list[Received]) -> Fields:
         "set_cookie": answer.values("Set-Cookie"),
         "body": normalise_body(answer.body),
         "ws_echo": answer.ws_echo,
+        "response_headers": tuple(
+            sorted(
+                (k.lower(), v)
+                for k, v in answer.headers
+                if k.lower() not in _OWN_RESPONSE | _COMPARED_RESPONSE
+            )
+        ),
         "upstream": ",".join(r.pool for r in received) or None,
     }
     if len(received) != 1:

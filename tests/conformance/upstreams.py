@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
+from .answers import requested
+
 POOLS = ("tenant", "tenant_lp", "admin", "admin_lp")
 UPSTREAM_COOKIES = (
     "session_id=s3cr3t; Path=/; HttpOnly",
@@ -94,6 +96,9 @@ def _handler(
                 elif msg.type == WSMsgType.BINARY:
                     await ws.send_bytes(msg.data)
             return ws
+        answer = requested(request.raw_path)
+        if answer is not None:
+            return await answer(request, pool)
         response = web.Response(text=f"upstream={pool}\n", content_type="text/plain")
         for cookie in UPSTREAM_COOKIES:
             response.headers.add("Set-Cookie", cookie)
