@@ -83,6 +83,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     tally = config.stash.get(TALLY, None)
+    if config.option.collectonly:
+        return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if tally and reporter is not None:
         reporter.write_line(f"agree {sum(tally.values())}/{len(tally)}")
