@@ -253,3 +253,14 @@ def test_preflight_refuses_mixed_traefik_files(tree: Path) -> None:
     layout, inv = _inventory(tree)
     plan = build_plan(layout, inv, FACTS_OK, Settings())
     assert any("legacy.yml:4: ipWhiteList" in p for p in plan.problems)
+
+
+def test_hosts_only_the_labels_served_get_file_routers() -> None:
+    text = (STACKS / "edge-traefik/dynamic/services.yml").read_text()
+    start, end = text.index("    odoo:\n"), text.index("    # QR ordering")
+    doc = load_roundtrip(text[:start] + text[end:], "services.yml")
+    routers = yaml.safe_load(edit_services(doc, HOSTS, 3, []))["http"]["routers"]
+    assert routers["odoo-testodoo-seisei-tokyo"]["rule"] == "Host(`testodoo.seisei.tokyo`)"
+    assert routers["odoo-demo-nagashiro-top"]["service"] == "odoo-router-service"
+    assert routers["odoo-admin"]["tls"] == {"certResolver": "cloudflare"}
+    assert "odoo-qr" not in routers

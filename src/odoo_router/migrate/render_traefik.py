@@ -114,6 +114,46 @@ def edit_middlewares(doc: YamlDoc, major: int, allow: Sequence[str]) -> tuple[st
     return doc.dump(), removed
 
 
+def _add_router(
+    routers: CommentedMap, name: str, rule: str, resolver: str, middlewares: Sequence[str] = ()
+) -> None:
+    r = CommentedMap()
+    r["rule"] = DQ(rule)
+    r["entryPoints"] = CommentedSeq(["websecure"])
+    r["service"] = ROUTER_SERVICE
+    if middlewares:
+        r["middlewares"] = CommentedSeq(list(middlewares))
+    r["tls"] = CommentedMap([("certResolver", resolver)])
+    last = list(routers.keys())[-1] if len(routers) else None
+    trailing = get_trailing(routers[last]) if last is not None else None
+    if last is not None:
+        set_trailing(routers[last], blank_line())
+    routers[name] = r
+    routers.yaml_set_comment_before_after_key(name, before="added by odoo-router-migrate", indent=4)
+    if trailing is not None:
+        set_trailing(r, trailing)
+
+
+def _repoint(r: CommentedMap, rule: str, hosts: OdooHosts, major: int, dead: set[str]) -> None:
+    """One Odoo router: to the router service, tenant rule in the version's syntax, the
+    dbfilter middlewares out, the allowlist in when it serves the admin host."""
+    r["service"] = ROUTER_SERVICE
+    if hosts.suffix and _rule_regexps(rule):
+        r["rule"] = DQ(tenant_rule(hosts, major))
+    keep = [m for m in r.get("middlewares") or () if str(m) not in dead]
+    if any(h in hosts.admin for h in _rule_hosts(rule)) and f"{ALLOWLIST}@file" not in keep:
+        keep.append(f"{ALLOWLIST}@file")
+    if keep:
+        if r.get("middlewares") is None:
+            r["middlewares"] = CommentedSeq()
+        r["middlewares"][:] = keep
+    elif "middlewares" in r:
+        trailing = get_trailing(r)
+        del r["middlewares"]
+        if trailing is not None and get_trailing(r) is None:
+            set_trailing(r, trailing)
+
+
 def edit_services(
     doc: YamlDoc, hosts: OdooHosts, major: int, removed_middlewares: Sequence[str]
 ) -> str:
@@ -125,49 +165,35 @@ def edit_services(
     if services is None:
         services = http["services"] = CommentedMap()
     dead = {f"{m}@file" for m in removed_middlewares} | set(removed_middlewares)
-    tls_source: Any = None
+    resolvers: list[str] = []
+    covered: set[str] = set()  # exact hosts with a router; "*" for the tenant subdomains
     for name in list(routers.keys()):
         r = routers[name]
         rule = str(r.get("rule", ""))
-        if name == ADMIN_ROUTER or not is_odoo_rule(rule, hosts):
+        if not is_odoo_rule(rule, hosts):
             continue
         if re.search(r"\bPath(Prefix|Regexp)?\(", rule):
             delete_key(routers, name)  # the router does path routing; one route per host
             continue
-        r["service"] = ROUTER_SERVICE
-        if hosts.suffix and _rule_regexps(rule):
-            r["rule"] = DQ(tenant_rule(hosts, major))
-            tls_source = r.get("tls")
-        mw = r.get("middlewares")
-        if mw is not None:
-            keep = [m for m in mw if str(m) not in dead]
-            if keep:
-                mw[:] = keep
-            else:
-                trailing = get_trailing(r)
-                del r["middlewares"]
-                if trailing is not None and get_trailing(r) is None:
-                    set_trailing(r, trailing)
-    if ADMIN_ROUTER not in routers and hosts.admin:
-        admin = CommentedMap()
-        admin["rule"] = DQ(" || ".join(f"Host(`{h}`)" for h in hosts.admin))
-        admin["entryPoints"] = CommentedSeq(["websecure"])
-        admin["service"] = ROUTER_SERVICE
-        admin["middlewares"] = CommentedSeq([f"{ALLOWLIST}@file"])
-        tls = CommentedMap()
-        resolver = (tls_source or {}).get("certResolver") if tls_source is not None else None
-        tls["certResolver"] = resolver or "letsencrypt"
-        admin["tls"] = tls
-        last = list(routers.keys())[-1] if len(routers) else None
-        trailing = get_trailing(routers[last]) if last is not None else None
-        if last is not None:
-            set_trailing(routers[last], blank_line())
-        routers[ADMIN_ROUTER] = admin
-        routers.yaml_set_comment_before_after_key(
-            ADMIN_ROUTER, before="Odoo admin: allowlisted (odoo-router-migrate)", indent=4
-        )
-        if trailing is not None:
-            set_trailing(admin, trailing)
+        _repoint(r, rule, hosts, major, dead)
+        covered |= set(_rule_hosts(rule)) | ({"*"} if _rule_regexps(rule) else set())
+        resolver = (r.get("tls") or {}).get("certResolver")
+        if resolver and _rule_regexps(rule):
+            resolvers.insert(0, str(resolver))  # the wildcard's resolver first
+        elif resolver:
+            resolvers.append(str(resolver))
+    resolver = resolvers[0] if resolvers else "letsencrypt"
+    # Hosts that only the removed docker labels served get a file route of their own.
+    if hosts.suffix and "*" not in covered:
+        _add_router(routers, "odoo-tenant", tenant_rule(hosts, major), resolver)
+    missing_admin = [h for h in hosts.admin if h not in covered]
+    if missing_admin:
+        rule = " || ".join(f"Host(`{h}`)" for h in missing_admin)
+        name = ADMIN_ROUTER if ADMIN_ROUTER not in routers else f"{ADMIN_ROUTER}-migrated"
+        _add_router(routers, name, rule, resolver, [f"{ALLOWLIST}@file"])
+    for host in hosts.exact:
+        if host not in covered and host not in hosts.admin:
+            _add_router(routers, "odoo-" + host.replace(".", "-"), f"Host(`{host}`)", resolver)
     used = {str(r.get("service", "")).split("@")[0] for r in routers.values()}
     for name in list(services.keys()):
         urls = [
