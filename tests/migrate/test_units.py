@@ -199,3 +199,16 @@ def test_master_password_generated_once_and_weak_ones_refused(tmp_path: Path) ->
 def _ctx_for(tmp_path: Path) -> Context:
     rec = Recorder()
     return Context(Layout.make(tmp_path), rec, Docker(rec), Pg(rec), None)
+
+
+def test_compose_steps_use_the_running_stacks_project_name(tmp_path: Path) -> None:
+    from odoo_router.migrate import steps
+
+    ctx = _ctx_for(tmp_path)
+    ctx.docker.compose_cmd = ["docker-compose"]
+    plan = {"projects": {"odoo": "legacy-prod", "router": "seisei-odoo"}}
+    steps.down_act(ctx, plan, "odoo")
+    steps.up_act(ctx, plan, "router")
+    down, up = ctx.runner.calls  # type: ignore[attr-defined]
+    assert down[down.index("-p") + 1] == "legacy-prod"
+    assert up[up.index("-p") + 1] == "seisei-odoo"

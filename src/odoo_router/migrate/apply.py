@@ -64,7 +64,7 @@ def _precheck(
     if kind == "write":
         return S.write_precheck(ctx, j, plan, target)
     if kind == "compose-down":
-        return S.down_precheck(ctx, target)
+        return S.down_precheck(ctx, plan, target)
     return {}
 
 
@@ -79,11 +79,11 @@ def _act(ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any]) -
         S.crash_hook(ctx, step["id"], "after")
         S.write_verify(ctx, plan, target)
     elif kind == "compose-down":
-        S.down_act(ctx, target)
+        S.down_act(ctx, plan, target)
         S.crash_hook(ctx, step["id"], "after")
-        S.down_verify(ctx, target)
+        S.down_verify(ctx, plan, target)
     elif kind == "compose-up":
-        S.up_act(ctx, target)
+        S.up_act(ctx, plan, target)
         S.crash_hook(ctx, step["id"], "after")
         S.up_verify(ctx, plan, target)
     elif kind == "verify":
@@ -144,9 +144,9 @@ def _undo(
     if kind == "write":
         S.write_undo(ctx, j, plan, target, pre)
     elif kind == "compose-down":
-        S.down_undo(ctx, target, pre)
+        S.down_undo(ctx, plan, target, pre)
     elif kind == "compose-up":
-        S.up_undo(ctx, target)
+        S.up_undo(ctx, plan, target)
 
 
 def rollback(

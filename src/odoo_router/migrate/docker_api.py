@@ -129,24 +129,28 @@ class Docker:
         return res.returncode == 0
 
     # --- compose
-    def _compose(self, project_dir: Path, compose_file: Path) -> list[str]:
+    def _compose(self, project_dir: Path, compose_file: Path, project: str | None) -> list[str]:
         return [
             *self.compose_cmd,
             "--project-directory",
             str(project_dir),
             "-p",
-            project_dir.name,
+            project or project_dir.name,
             "-f",
             str(compose_file),
         ]
 
-    def compose_up(self, project_dir: Path, compose_file: Path) -> None:
-        self.runner.run([*self._compose(project_dir, compose_file), "up", "-d", "--remove-orphans"])
+    def compose_up(self, project_dir: Path, compose_file: Path, project: str | None = None) -> None:
+        self.runner.run(
+            [*self._compose(project_dir, compose_file, project), "up", "-d", "--remove-orphans"]
+        )
 
-    def compose_down(self, project_dir: Path, compose_file: Path) -> None:
+    def compose_down(
+        self, project_dir: Path, compose_file: Path, project: str | None = None
+    ) -> None:
         self.runner.run(
             [
-                *self._compose(project_dir, compose_file),
+                *self._compose(project_dir, compose_file, project),
                 "down",
                 "--remove-orphans",
                 "--timeout",

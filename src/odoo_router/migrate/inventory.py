@@ -14,6 +14,7 @@ from .fsops import sha256_bytes
 from .layout import Layout
 from .pg import Pg
 from .render_compose import find_odoo_service, labels_dict
+from .render_router import ROUTER_CONTAINER
 from .runner import CommandError
 from .traefik import TraefikAPI, TraefikError
 from .yamledit import load_plain
@@ -68,6 +69,7 @@ class Inventory:
     volumes: list[str] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
+    projects: dict[str, str] = field(default_factory=dict)  # odoo/router -> compose project
     odoo_image: str | None = None
     data_volume: str | None = None  # a named volume at Odoo's data_dir ...
     data_bind: str | None = None  # ... or a host directory bind-mounted there
@@ -93,6 +95,7 @@ class Inventory:
             ],
             "odoo_conf": _redacted_options(self.files["odoo_conf"]),
             "odoo_container": self.odoo_container,
+            "projects": self.projects,
             "odoo_image": self.odoo_image,
             "data_volume": self.data_volume,
             "data_bind": self.data_bind,
@@ -219,6 +222,15 @@ def gather(
         try:
             inv.containers = docker.ps_all()
             inv.volumes = docker.volumes()
+            for target, name in (("odoo", inv.odoo_container), ("router", ROUTER_CONTAINER)):
+                labels = (
+                    ((docker.inspect(name) or {}).get("Config") or {}).get("Labels")
+                    if name
+                    else None
+                )
+                compose_project = (labels or {}).get("com.docker.compose.project")
+                if compose_project:
+                    inv.projects[target] = str(compose_project)
             info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
             if info is not None:
                 inv.odoo_image = str(info.get("Config", {}).get("Image") or "") or None

@@ -87,6 +87,7 @@ class Plan:
     warnings: list[str]
     verify: dict[str, Any]
     settings: dict[str, Any]
+    projects: dict[str, str] = field(default_factory=dict)  # compose project of each stack
     rendered: dict[str, bytes] = field(default_factory=dict, repr=False)  # role -> content
 
     def body(self) -> dict[str, Any]:
@@ -100,6 +101,7 @@ class Plan:
             "warnings": self.warnings,
             "verify": self.verify,
             "settings": self.settings,
+            "projects": self.projects,
         }
 
     @property
@@ -358,6 +360,10 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
         warnings=warnings,
         verify=_expectations(inv, nginx, settings, rendered) if nginx is not None else {},
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
+        projects={
+            "odoo": inv.projects.get("odoo", layout.odoo_dir.name),
+            "router": inv.projects.get("router", layout.router_dir.name),
+        },
         rendered=rendered,
     )
 

@@ -34,10 +34,14 @@ def _file(ctx: Context, plan: dict[str, Any], role: str) -> tuple[Path, dict[str
     raise StepFailed(f"the plan has no file {role}")
 
 
-def _project(ctx: Context, target: str) -> tuple[Path, Path]:
-    if target == "odoo":
-        return ctx.layout.odoo_dir, ctx.layout.odoo_compose
-    return ctx.layout.router_dir, ctx.layout.router_compose
+def _project(ctx: Context, plan: dict[str, Any], target: str) -> tuple[Path, Path, str]:
+    """(directory, compose file, compose project name: the one the running stack has)."""
+    d, f = (
+        (ctx.layout.odoo_dir, ctx.layout.odoo_compose)
+        if target == "odoo"
+        else (ctx.layout.router_dir, ctx.layout.router_compose)
+    )
+    return d, f, str((plan.get("projects") or {}).get(target) or d.name)
 
 
 # --------------------------------------------------------------------------- write
@@ -113,39 +117,37 @@ def write_undo(
 # --------------------------------------------------------------------------- compose
 
 
-def down_precheck(ctx: Context, target: str) -> dict[str, Any]:
-    project_dir, _ = _project(ctx, target)
+def down_precheck(ctx: Context, plan: dict[str, Any], target: str) -> dict[str, Any]:
     running = []
-    for name in ctx.docker.project_containers(project_dir.name):
+    for name in ctx.docker.project_containers(_project(ctx, plan, target)[2]):
         st = ctx.docker.state(name)
         if st is not None and st[0] == "running":
             running.append(name)
     return {"running": running}
 
 
-def down_act(ctx: Context, target: str) -> None:
-    ctx.docker.compose_down(*_project(ctx, target))
+def down_act(ctx: Context, plan: dict[str, Any], target: str) -> None:
+    ctx.docker.compose_down(*_project(ctx, plan, target))
 
 
-def down_verify(ctx: Context, target: str) -> None:
-    project_dir, _ = _project(ctx, target)
-    left = ctx.docker.project_containers(project_dir.name)
+def down_verify(ctx: Context, plan: dict[str, Any], target: str) -> None:
+    left = ctx.docker.project_containers(_project(ctx, plan, target)[2])
     if left:
         raise StepFailed(f"still there after compose down: {', '.join(left)}")
 
 
-def down_undo(ctx: Context, target: str, pre: dict[str, Any]) -> None:
+def down_undo(ctx: Context, plan: dict[str, Any], target: str, pre: dict[str, Any]) -> None:
     if not pre.get("running"):
         return  # it was not running before the run: leave it down
-    ctx.docker.compose_up(*_project(ctx, target))
+    ctx.docker.compose_up(*_project(ctx, plan, target))
     for name in pre["running"]:
         st = wait_healthy(ctx, name, ctx.health_timeout, need_healthy=False)
         if st is None or st[0] != "running":
             raise StepFailed(f"{name} did not come back: {st}")
 
 
-def up_act(ctx: Context, target: str) -> None:
-    ctx.docker.compose_up(*_project(ctx, target))
+def up_act(ctx: Context, plan: dict[str, Any], target: str) -> None:
+    ctx.docker.compose_up(*_project(ctx, plan, target))
 
 
 def up_verify(ctx: Context, plan: dict[str, Any], target: str) -> None:
@@ -157,8 +159,8 @@ def up_verify(ctx: Context, plan: dict[str, Any], target: str) -> None:
             raise StepFailed(f"{name} is not up: {st}")
 
 
-def up_undo(ctx: Context, target: str) -> None:
-    ctx.docker.compose_down(*_project(ctx, target))  # --remove-orphans: nothing new stays
+def up_undo(ctx: Context, plan: dict[str, Any], target: str) -> None:
+    ctx.docker.compose_down(*_project(ctx, plan, target))  # --remove-orphans: nothing new stays
 
 
 # --------------------------------------------------------------------------- others
