@@ -212,3 +212,31 @@ def test_compose_steps_use_the_running_stacks_project_name(tmp_path: Path) -> No
     down, up = ctx.runner.calls  # type: ignore[attr-defined]
     assert down[down.index("-p") + 1] == "legacy-prod"
     assert up[up.index("-p") + 1] == "seisei-odoo"
+
+
+def test_log_check_reads_odoo_tracebacks_and_router_5xx(tmp_path: Path) -> None:
+    from odoo_router.migrate.verify import check_logs
+
+    logs = {
+        "odoo-tenant": "2026-11-27 INFO ten_acme werkzeug: GET /web/login 200\n",
+        "odoo-admin": "2026-11-27 ERROR ? odoo.http: Exception during request handling.\n"
+        "Traceback (most recent call last):\n",
+        "seisei-odoo-router": '{"host":"a","status":200}\n{"host":"b","status":502,"upstream_status":null}\n',
+    }
+
+    class LogDocker(Docker):
+        def logs(self, name: str, since: str | None = None) -> str:
+            return logs[name]
+
+    ctx = _ctx_for(tmp_path)
+    ctx.docker = LogDocker(ctx.runner)
+    expect = {
+        "odoo_containers": ["odoo-tenant", "odoo-admin"],
+        "router_container": "seisei-odoo-router",
+    }
+    result = {c.name: c.ok for c in check_logs(ctx, expect, "2026-11-27T04:00:00+00:00")}
+    assert result == {
+        "odoo-tenant log clean": True,
+        "odoo-admin log clean": False,
+        "seisei-odoo-router log clean": False,
+    }

@@ -29,7 +29,11 @@ from .traefik import TraefikError
 
 OUTSIDE_ADDRESS = "203.0.113.7"  # TEST-NET-3: never in an allowlist
 _ODOO_ERRORS = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|KeyError")
-_ROUTER_ERRORS = re.compile(r"\s(502|503|504)\s|\[error\]|\bERROR\b")
+# odoo-router logs JSON access lines ("status":502) and "odoo-router: internal error ..." on
+# stderr; nginx-style lines (" 502 ", "[error]") are matched too.
+_ROUTER_ERRORS = re.compile(
+    r'"(upstream_)?status":\s*50[234]\b|\s50[234]\s|\[error\]|\bERROR\b|internal error'
+)
 
 
 @dataclass
