@@ -221,7 +221,8 @@ def test_log_check_reads_odoo_tracebacks_and_router_5xx(tmp_path: Path) -> None:
         "odoo-tenant": "2026-11-27 INFO ten_acme werkzeug: GET /web/login 200\n",
         "odoo-admin": "2026-11-27 ERROR ? odoo.http: Exception during request handling.\n"
         "Traceback (most recent call last):\n",
-        "seisei-odoo-router": '{"host":"a","status":200}\n{"host":"b","status":502,"upstream_status":null}\n',
+        "seisei-odoo-router": '{"host":"a","status":200}\n'
+        '{"host":"b","status":502,"upstream_status":null}\n',
     }
 
     class LogDocker(Docker):
