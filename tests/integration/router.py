@@ -49,6 +49,20 @@ TEST_HOSTS: list[dict[str, Any]] = [
         ],
     },
     {
+        # Streamed request bodies on a pool that keeps no idle connection: every request
+        # waits for a new upstream connection while its body keeps arriving.
+        "name": "test_stream",
+        "exact": ["stream.test"],
+        "dbfilter": "ten_stream",
+        "routes": [
+            {
+                "name": "stream",
+                "prefix": "/",
+                "proxy": {"pool": "stream", "request_buffering": False},
+            }
+        ],
+    },
+    {
         "name": "test_dead",
         "exact": ["dead.test"],
         "routes": [{"name": "dead", "prefix": "/", "proxy": {"pool": "dead"}}],
@@ -80,6 +94,10 @@ def _loopback(data: dict[str, Any], port: int, upstream_ports: dict[str, int]) -
     data["server"]["shutdown_grace"] = "2s"
     for name, pool in data["pools"].items():
         pool["servers"] = [f"127.0.0.1:{upstream_ports[name]}"]
+    data["pools"]["stream"] = {
+        "servers": [f"127.0.0.1:{upstream_ports['tenant_lp']}"],
+        "keepalive": 0,
+    }
     data["pools"]["dead"] = {
         "servers": [f"127.0.0.1:{closed_port()}"],
         "keepalive": 2,
@@ -93,6 +111,9 @@ def _loopback(data: dict[str, Any], port: int, upstream_ports: dict[str, int]) -
 def compat_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load(COMPAT.read_text(encoding="utf-8"))
     _loopback(data, port, upstream_ports)
+    # Spill request bodies to the temp file early (default 1 MiB), so the spill path is
+    # exercised by ordinary bodies in every test against this router.
+    data["server"]["request_buffer_memory"] = "64k"
     return data
 
 

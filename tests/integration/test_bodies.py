@@ -358,3 +358,42 @@ async def test_early_answer_to_a_large_buffered_upload_does_not_leak_the_connect
         resp = await asyncio.wait_for(get(compat.port, host, f"/web/after{i}"), 4)
         assert resp.status == 200
         assert resp.json()["target"] == f"/web/after{i}"
+
+
+async def _streamed_upload(port: int, chunked: bool, parts: list[bytes]) -> str:
+    """Head first, then the parts back to back; 'ok' when the upstream got the body whole."""
+    size = sum(len(p) for p in parts)
+    framing = [("Transfer-Encoding", "chunked")] if chunked else [("Content-Length", str(size))]
+    conn = await connect(port)
+    try:
+        head = build("POST", "/upload", [("Host", "stream.test"), *framing])
+        first, *rest = parts  # the head and a first part in one write: both in one read
+        await conn.send(head + (b"%x\r\n%b\r\n" % (len(first), first) if chunked else first))
+        for part in rest:
+            await conn.send(b"%x\r\n%b\r\n" % (len(part), part) if chunked else part)
+        if chunked:
+            await conn.send(b"0\r\n\r\n")
+        resp = await conn.response(timeout=3)
+    except (TimeoutError, ConnectionError) as exc:
+        return f"no answer ({type(exc).__name__})"
+    finally:
+        await conn.close()
+    if resp.status != 200:
+        return f"status {resp.status}"
+    seen = resp.json()
+    if seen["body_sha256"] != hashlib.sha256(b"".join(parts)).hexdigest():
+        return f"body changed: {seen['body_length']} of {size} bytes"
+    return "ok"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_streamed_body_while_the_upstream_connects(
+    compat: RouterProcess, chunked: bool
+) -> None:
+    """More than request_buffer_memory (64k in the test compat config) can arrive while a
+    streaming route waits for its upstream connection; that part must still go upstream,
+    framed as announced, and the rest must follow (BUGS.md #7)."""
+    for attempt in range(3):
+        parts = [os.urandom(MiB) for _ in range(5)]
+        got = await _streamed_upload(compat.port, chunked, parts)
+        assert got == "ok", f"attempt {attempt}: {got}"
