@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .client import build, connect, exchange, get, new_tag
+from .client import ConnectionCut, build, connect, exchange, get, new_tag
 from .router import RouterProcess
 from .upstreams import Journal
 
@@ -397,3 +397,38 @@ async def test_streamed_body_while_the_upstream_connects(
         parts = [os.urandom(MiB) for _ in range(5)]
         got = await _streamed_upload(compat.port, chunked, parts)
         assert got == "ok", f"attempt {attempt}: {got}"
+
+
+async def test_streamed_chunked_body_over_the_limit(prod: RouterProcess, journal: Journal) -> None:
+    """Past 50 MiB on a streaming route: 413 (nginx) or at least the connection closed, and
+    the upstream connection that got the first 50 MiB is closed, not left waiting."""
+    tag = new_tag()
+    conn = await connect(prod.port)
+    head = [("Host", NAMED), ("Transfer-Encoding", "chunked"), ("X-Test-Tag", tag)]
+    piece = b"z" * (256 * 1024)
+    chunk = b"%x\r\n%b\r\n" % (len(piece), piece)
+
+    async def upload() -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            await conn.send(build("POST", "/longpolling/poll", head))
+            await asyncio.sleep(0.1)  # the streaming exchange is set up before the body
+            for _ in range(LIMIT // len(piece) + 8):
+                await conn.send(chunk)
+
+    sender = asyncio.create_task(upload())
+    try:
+        try:
+            resp = await conn.response(timeout=6)
+            assert resp.status == 413
+        except ConnectionCut:
+            pass  # closed without an answer: acceptable once the head went upstream
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await conn.close()
+    rec_conns = [cid for cid, pool in journal.opened.items() if pool == "tenant_lp"]
+    assert rec_conns
+    assert await journal.wait_for(lambda: journal.is_closed(max(rec_conns)), 3), (
+        "the upstream connection of the refused body is closed"
+    )
