@@ -116,7 +116,11 @@ class Stack:
 
 @contextlib.contextmanager
 def old_stack(
-    root: Path, engine: DockerEngine, pg: PgServer, broken_router: bool = False
+    root: Path,
+    engine: DockerEngine,
+    pg: PgServer,
+    broken_router: bool = False,
+    traefik_version: str = "3.1.2",
 ) -> Iterator[Stack]:
     ids = engine.docker("ps", "-aq").split()
     if ids:
@@ -126,7 +130,9 @@ def old_stack(
     os.environ["DOCKER_HOST"] = engine.host  # the in-process CLI's docker calls
     try:
         with (
-            fake_traefik(root / "srv/stacks/edge-traefik/dynamic", "3.1.2", engine.env()) as t,
+            fake_traefik(
+                root / "srv/stacks/edge-traefik/dynamic", traefik_version, engine.env()
+            ) as t,
             fake_router(broken_dbfilter=broken_router) as r,
         ):
             s = Stack(root, engine, pg, t, r)

@@ -215,3 +215,23 @@ def test_plan_refuses_without_the_dbfilter_module(stack: Stack) -> None:
     assert code == X.REFUSED
     assert "dbfilter_from_header is not available to the Odoo image" in out
     assert not (stack.root / "var/lib/odoo-router-migrate/plan.json").exists()
+
+
+def test_traefik_v2_is_rendered_and_verified_in_its_own_syntax(
+    tree: Path, docker_engine: DockerEngine, pg_server: PgServer
+) -> None:
+    if docker_engine.compose is None:
+        pytest.skip("no compose implementation (docker compose plugin or docker-compose v2)")
+    with old_stack(tree, docker_engine, pg_server, traefik_version="2.11.3") as stack:
+        before = stack.digest()
+        assert stack.run("plan")[0] == X.OK
+        assert stack.run("apply")[0] == X.OK
+        dynamic = stack.stacks / "edge-traefik/dynamic"
+        assert "ipWhiteList:" in (dynamic / "middlewares.yml").read_text()
+        assert (
+            "HostRegexp(`{subdomain:[a-z0-9]+}.erp.seisei.tokyo`)"
+            in (dynamic / "services.yml").read_text()
+        )
+        assert stack.run("verify")[0] == X.OK
+        assert stack.run("rollback")[0] == X.OK
+        _assert_old_stack_back(stack, before)
