@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from .client import ConnectionCut, build, connect, exchange, get, new_tag
+from .client import ConnectionCut, Response, build, connect, exchange, get, new_tag
 from .router import RouterProcess
 from .upstreams import Journal
 
@@ -161,7 +161,7 @@ async def test_pipelined_with_local_answers_in_between(compat: RouterProcess) ->
     assert got[3].json()["target"] == "/web/b"
 
 
-async def _two_on_one_connection(port: int, first: bytes, method: str) -> tuple[object, object]:
+async def _two_on_one_connection(port: int, first: bytes, method: str) -> tuple[Response, Response]:
     conn = await connect(port)
     try:
         await conn.send(first)
@@ -176,18 +176,18 @@ async def _two_on_one_connection(port: int, first: bytes, method: str) -> tuple[
 async def test_head_has_no_body_and_keeps_framing(compat: RouterProcess) -> None:
     first = build("HEAD", "/web/x", [("Host", NAMED)])
     a, b = await _two_on_one_connection(compat.port, first, "HEAD")
-    assert a.status == 200 and a.body == b""  # type: ignore[attr-defined]
-    assert int(a.header("Content-Length") or 0) > 0  # type: ignore[attr-defined]
-    assert b.status == 200 and b.json()["target"] == "/web/after"  # type: ignore[attr-defined]
+    assert a.status == 200 and a.body == b""
+    assert int(a.header("Content-Length") or 0) > 0
+    assert b.status == 200 and b.json()["target"] == "/web/after"
 
 
 @pytest.mark.parametrize("status", [204, 304])
 async def test_no_body_statuses_keep_framing(compat: RouterProcess, status: int) -> None:
     first = build("GET", "/web/x", [("Host", NAMED), ("X-Test-Behave", f"status:{status}")])
     a, b = await _two_on_one_connection(compat.port, first, "GET")
-    assert a.status == status  # type: ignore[attr-defined]
-    assert a.header("Transfer-Encoding") is None  # type: ignore[attr-defined]
-    assert b.status == 200 and b.json()["target"] == "/web/after"  # type: ignore[attr-defined]
+    assert a.status == status
+    assert a.header("Transfer-Encoding") is None
+    assert b.status == 200 and b.json()["target"] == "/web/after"
 
 
 async def test_head_on_local_answer_has_no_body(compat: RouterProcess) -> None:
@@ -199,10 +199,10 @@ async def test_head_on_local_answer_has_no_body(compat: RouterProcess) -> None:
 async def test_chunked_response_relayed(compat: RouterProcess) -> None:
     extra = [("Host", NAMED), ("X-Test-Behave", "chunked")]
     a, b = await _two_on_one_connection(compat.port, build("GET", "/web/c", extra), "GET")
-    assert a.status == 200  # type: ignore[attr-defined]
-    assert "chunked" in (a.header("Transfer-Encoding") or "")  # type: ignore[attr-defined]
-    assert a.json()["target"] == "/web/c"  # type: ignore[attr-defined]
-    assert b.status == 200  # type: ignore[attr-defined]
+    assert a.status == 200
+    assert "chunked" in (a.header("Transfer-Encoding") or "")
+    assert a.json()["target"] == "/web/c"
+    assert b.status == 200
 
 
 async def test_close_delimited_response_relayed(compat: RouterProcess) -> None:

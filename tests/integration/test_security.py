@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import json
 import xmlrpc.client
+from typing import Any
 
 import aiohttp
 import pytest
@@ -159,7 +160,7 @@ def _jsonrpc(service: str, method: str, args: list[object]) -> bytes:
     return json.dumps(call).encode()
 
 
-def _xmlrpc(method: str, params: tuple[object, ...]) -> bytes:
+def _xmlrpc(method: str, params: tuple[Any, ...]) -> bytes:
     return xmlrpc.client.dumps(params, methodname=method).encode()
 
 
