@@ -434,3 +434,32 @@ async def test_streamed_chunked_body_over_the_limit(prod: RouterProcess, journal
     assert await journal.wait_for(lambda: journal.is_closed(max(rec_conns)), 3), (
         "the upstream connection of the refused body is closed"
     )
+
+
+@pytest.mark.parametrize(
+    ("behave", "version"),
+    [
+        ("size:31457280", "HTTP/1.1"),
+        ("size:31457280", "HTTP/1.0"),
+        ("chunked:31457280", "HTTP/1.1"),
+        ("chunked:31457280", "HTTP/1.0"),
+    ],
+)
+async def test_large_response_to_a_client_that_reads_late(
+    compat: RouterProcess, behave: str, version: str
+) -> None:
+    """30 MiB, more than the read-ahead buffer: the router holds it (memory, then spool
+    file) while the client does not read, and the client then gets every byte, framed."""
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Behave", behave)]
+        await conn.send(build("GET", "/web/big", head, version=version))
+        await asyncio.sleep(0.5)
+        resp = await conn.response(timeout=30)
+    finally:
+        await conn.close()
+    assert resp.status == 200
+    assert len(resp.body) == 31457280
+    assert set(resp.body[:1000]) <= {ord("x"), ord("y")}
+    if version == "HTTP/1.0":
+        assert resp.header("Transfer-Encoding") is None

@@ -17,7 +17,7 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``delay:<seconds>``   -- answer normally after a pause;
 * ``abort-after-head``  -- send a head announcing 100000 bytes, 10 bytes, then reset;
 * ``slow-body``         -- a Content-Length body in five parts, 0.2 s apart;
-* ``chunked``           -- a chunked body in three chunks;
+* ``chunked``           -- a chunked body in three chunks (``chunked:<n>``: n bytes);
 * ``close-delimited``   -- no Content-Length, no chunking, ``Connection: close``;
 * ``status:<code>``     -- answer that status (204/304 get no body);
 * ``size:<n>``          -- a body of n bytes of ``x``;
@@ -333,6 +333,16 @@ class _Conn(asyncio.Protocol):
             head = b"\r\n".join([*base, b"Transfer-Encoding: chunked", b"", b""])
             self._write(head)
             if head_only:
+                return
+            if arg:  # chunked:<n>: n bytes in 64 KiB chunks, as fast as they go
+                block = b"y" * 65536
+                left = int(arg)
+                while left > 0:
+                    part = block[: min(left, len(block))]
+                    self._write(b"%x\r\n%b\r\n" % (len(part), part))
+                    left -= len(part)
+                    await asyncio.sleep(0)
+                self._write(b"0\r\n\r\n")
                 return
             thirds = [body[: len(body) // 3], body[len(body) // 3 : 2 * len(body) // 3]]
             thirds.append(body[2 * len(body) // 3 :])
