@@ -246,3 +246,12 @@ async def test_post_with_empty_body(compat: RouterProcess) -> None:
     assert resp.status == 200
     assert resp.json()["body_length"] == 0
     assert resp.seen("Content-Length") == ["0"]
+
+
+async def test_nothing_after_connection_close(compat: RouterProcess) -> None:
+    data = build("GET", "/web/a", [("Host", NAMED), ("Connection", "close")]) + build(
+        "GET", "/web/b", [("Host", NAMED)]
+    )
+    got = await raw(compat.port, data)
+    assert got.count(b"HTTP/1.1 ") == 1
+    assert b"/web/a" in got and b"/web/b" not in got

@@ -154,3 +154,21 @@ async def test_redirect_route_answers_an_upgrade_locally(compat: RouterProcess) 
     ]
     resp = await exchange(compat.port, "GET", "/odoo/x", headers)
     assert resp.status == 302
+
+
+@pytest.mark.parametrize(
+    ("connection", "upgrade"),
+    [("keep-alive, Upgrade", "websocket"), ("Upgrade", "WebSocket"), ("upgrade", "websocket")],
+    ids=["firefox", "upper-case protocol", "lower-case"],
+)
+async def test_handshake_spellings(compat: RouterProcess, connection: str, upgrade: str) -> None:
+    headers = [
+        ("Host", NAMED),
+        ("Connection", connection),
+        ("Upgrade", upgrade),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    resp = await exchange(compat.port, "GET", "/websocket", headers, timeout=3)
+    assert resp.status == 101
+    assert resp.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
