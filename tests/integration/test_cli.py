@@ -241,3 +241,89 @@ def test_check_one_line_per_problem(tmp_path: Path) -> None:
     keys = [line.split(": ", 1)[0] for line in lines]
     assert len(keys) == len(set(keys)), "\n".join(lines)
     assert len(lines) == len(EXPECTED), "\n".join(lines)
+
+
+POOL = "pools: {a: {servers: ['x:1']}}\n"
+SMALL: dict[str, tuple[str, list[str]]] = {
+    "no pools": (
+        "hosts: []\n",
+        [
+            "pools: missing required key",
+            "hosts: expected a non-empty list of host rules (c.yaml:1)",
+        ],
+    ),
+    "empty pools and hosts": (
+        "pools: {}\nhosts: []\n",
+        [
+            "pools: expected a non-empty mapping of pool name -> pool (c.yaml:1)",
+            "hosts: expected a non-empty list of host rules (c.yaml:2)",
+        ],
+    ),
+    "bad duration": (
+        POOL
+        + """\
+hosts:
+  - name: h
+    default: true
+    routes:
+      - name: r
+        prefix: /
+        proxy: {pool: a, read_timeout: soon}
+""",
+        [
+            "hosts[0].routes[0].proxy.read_timeout: expected a duration such as 60s or 500ms,"
+            " got 'soon' (c.yaml:8)"
+        ],
+    ),
+    "bad port and a bad prefix": (
+        """\
+pools: {a: {servers: ['x:99999']}}
+hosts:
+  - name: h
+    default: true
+    routes:
+      - {name: r, prefix: x, proxy: {pool: a}}
+""",
+        [
+            "pools.a.servers[0]: bad port '99999' in 'x:99999' (c.yaml:1)",
+            "hosts[0].routes[0].prefix: expected a path starting with '/' (c.yaml:6)",
+        ],
+    ),
+    "redirect status and no default host": (
+        POOL
+        + """\
+hosts:
+  - name: h
+    exact: [a.test]
+    routes:
+      - {name: r, prefix: /, redirect: {status: 200, location: /}}
+""",
+        [
+            "hosts[0].routes[0].redirect.status: status 200 is not allowed here (c.yaml:6)",
+            "hosts: one host rule needs 'default: true' (what unknown hosts get) (c.yaml:2)",
+        ],
+    ),
+    "template group missing": (
+        POOL
+        + """\
+hosts:
+  - name: h
+    default: true
+    dbfilter: 'ten_{sub}'
+    routes: [{name: r, prefix: /, respond: {status: 200}}]
+""",
+        ["hosts[0].dbfilter: {sub} is not a named group of this host rule's regex (c.yaml:5)"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SMALL), ids=list(SMALL))
+def test_check_small_configs(tmp_path: Path, case: str) -> None:
+    """Exactly the expected lines: each problem once, no consequence of another reported."""
+    text, expected = SMALL[case]
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    done = _run("check", config=path)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert sorted(lines) == sorted(expected)
