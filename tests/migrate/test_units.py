@@ -241,3 +241,43 @@ def test_log_check_reads_odoo_tracebacks_and_router_5xx(tmp_path: Path) -> None:
         "odoo-admin log clean": False,
         "seisei-odoo-router log clean": False,
     }
+
+
+def test_commands_die_with_a_killed_migrate(tmp_path: Path) -> None:
+    """A SIGKILLed apply leaves no docker compose / pg_dump running behind the journal."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pidfile = tmp_path / "child.pid"
+    script = (
+        "from odoo_router.migrate.runner import SubprocessRunner\n"
+        f"SubprocessRunner().run(['sh', '-c', 'echo $$ > {pidfile}; exec sleep 30'])\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    child = 0
+    try:
+        deadline = time.monotonic() + 20
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{child}").exists() and "Z" not in _proc_state(child):
+            assert time.monotonic() < deadline, "the command outlived its parent"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+        if child and _proc_state(child) != "Z":
+            os.kill(child, signal.SIGKILL)  # only when the test failed: no orphan left
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

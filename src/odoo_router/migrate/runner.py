@@ -4,12 +4,27 @@ PostgreSQL tools. Never a TTY: ``-t`` would turn binary dumps into CRLF soup."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+
+def _die_with_parent() -> None:
+    """Children get SIGKILL when we die (Linux prctl PR_SET_PDEATHSIG): a killed apply
+    leaves no docker compose or pg_dump running on behind the journal's back, racing the
+    resumed run."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+_PREEXEC = _die_with_parent if sys.platform == "linux" else None
 
 
 class CommandError(Exception):
@@ -69,6 +84,7 @@ class SubprocessRunner:
             env=dict(self.env),
             timeout=timeout or self.default_timeout,
             check=False,
+            preexec_fn=_PREEXEC,
             stdin=None if input_text is not None else subprocess.DEVNULL,
         )
         if check and proc.returncode != 0:
@@ -86,6 +102,7 @@ class SubprocessRunner:
                 env=dict(self.env),
                 timeout=timeout or self.default_timeout,
                 check=False,
+                preexec_fn=_PREEXEC,
             )
             fh.flush()
             os.fsync(fh.fileno())
@@ -103,6 +120,7 @@ class SubprocessRunner:
                 env=dict(self.env),
                 timeout=timeout or self.default_timeout,
                 check=False,
+                preexec_fn=_PREEXEC,
             )
         stdout = proc.stdout.decode("utf-8", "replace")
         stderr = proc.stderr.decode("utf-8", "replace")
