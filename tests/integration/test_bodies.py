@@ -369,6 +369,7 @@ async def _streamed_upload(port: int, chunked: bool, parts: list[bytes]) -> str:
         head = build("POST", "/upload", [("Host", "stream.test"), *framing])
         first, *rest = parts  # the head and a first part in one write: both in one read
         await conn.send(head + (b"%x\r\n%b\r\n" % (len(first), first) if chunked else first))
+        await asyncio.sleep(0.2)  # the upstream connection is ready before the rest comes
         for part in rest:
             await conn.send(b"%x\r\n%b\r\n" % (len(part), part) if chunked else part)
         if chunked:
