@@ -235,3 +235,15 @@ def test_traefik_v2_is_rendered_and_verified_in_its_own_syntax(
         assert stack.run("verify")[0] == X.OK
         assert stack.run("rollback")[0] == X.OK
         _assert_old_stack_back(stack, before)
+
+
+def test_a_failed_backup_changes_nothing(stack: Stack) -> None:
+    before = stack.digest()
+    assert stack.run("plan")[0] == X.OK
+    code, _ = stack.run("apply", "--helper-image", "no-such-image:never")
+    assert code == X.BACKUP_FAILED
+    assert stack.digest() == before and stack.state("odoo18-prod-web") == "running"
+    (folder,) = (stack.root / "mnt/backup").iterdir()
+    assert not (folder / "MANIFEST.json").exists()  # kept, visibly incomplete
+    status = json.loads(stack.run("status", "--json")[1])
+    assert status["outcome"] == "rolled-back" and status["steps"]["backup"] == "undone"

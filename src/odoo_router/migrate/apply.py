@@ -17,7 +17,7 @@ from . import steps as S
 from .backup import check_manifest
 from .console import say, track
 from .context import Context
-from .exitcodes import ROLLBACK_FAILED, ROLLED_BACK, STALE_PLAN, MigrateError
+from .exitcodes import BACKUP_FAILED, ROLLBACK_FAILED, ROLLED_BACK, STALE_PLAN, MigrateError
 from .fsops import sha256_file
 from .journal import Journal, close_run, current_run, new_run
 from .runner import CommandError
@@ -128,8 +128,14 @@ def apply(ctx: Context, plan: dict[str, Any]) -> Journal:
             say(f"step {sid} failed: {exc}")
             say("rolling back")
             rollback(ctx, plan, j)
+            # A failed backup keeps its own exit code: the folder is there to inspect.
+            code = (
+                exc.code
+                if isinstance(exc, MigrateError) and exc.code == BACKUP_FAILED
+                else ROLLED_BACK
+            )
             raise MigrateError(
-                f"step {sid} failed and the run was rolled back: {exc}", ROLLED_BACK
+                f"step {sid} failed and the run was rolled back: {exc}", code
             ) from exc
         j.append("done", sid, **result)
     j.append("finished")
