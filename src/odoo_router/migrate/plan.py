@@ -246,7 +246,7 @@ def _preflight(layout: Layout, inv: Inventory, facts: Facts) -> tuple[list[str],
             )
     problems += [f"{src}: {inv.errors[src]}" for src in ("docker", "postgres") if src in inv.errors]
     current = read_options(files["odoo_conf"].text) if files["odoo_conf"].data else {}
-    if current.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
+    if current and current.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
         warnings.append("current odoo.conf has a default master password; the new confs will not")
     for role in ("tenant_conf", "admin_conf", "router_yaml"):
         if files[role].data is not None:
