@@ -117,3 +117,35 @@ def test_routing_case(row: dict[str, Any]) -> None:
     assert got.local.status == exp["status"]
     location = dict(got.local.headers).get("Location")
     assert location == exp.get("location")
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r['config']}:{r['desc']}" for r in ROWS])
+def test_explain_agrees_with_the_table(row: dict[str, Any]) -> None:
+    """``odoo-router explain`` prints the same decision the table expects."""
+    from odoo_router.explain import explain
+
+    exp = row["expected"]
+    headers = [f"{k}: {v}" for k, v in (row.get("headers") or {}).items()]
+    out = explain(
+        _config(row["config"]),
+        row["host"],
+        row["path"],
+        row.get("method", "GET"),
+        headers,
+        row.get("peer", "127.0.0.1"),
+    )
+    if exp["action"] == "error":
+        assert out.startswith(f"answer: {exp['status']}"), out
+        return
+    assert f"(rule {exp['host_rule']}," in out, out
+    assert f"route:       {exp['route']}" in out, out
+    if exp["action"] == "proxy":
+        assert f"action:      proxy to pool {exp['pool']} (" in out, out
+    else:
+        assert f"action:      answer {exp['status']}" in out, out
+    if exp.get("location"):
+        assert f"Location: {exp['location']}" in out, out
+    if exp["dbfilter"]:
+        assert f"X-Odoo-dbfilter: {exp['dbfilter']}" in out, out
+    else:
+        assert "X-Odoo-dbfilter: (none sent" in out, out
