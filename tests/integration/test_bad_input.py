@@ -91,6 +91,11 @@ BAD: dict[str, tuple[bytes, tuple[int, ...]]] = {
         b"POST /web/x HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
         (400, 501),
     ),
+    "CONNECT": (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", (400, 405)),
+    "asterisk target": (b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n", (400,)),
+    "lower-case method": (b"get / HTTP/1.1\r\n" + H + b"\r\n", (400,)),
+    "HTTP/2.0 request line": (b"GET / HTTP/2.0\r\n" + H + b"\r\n", (505,)),
+    "HTTP/0.9 request line": (b"GET /\r\n\r\n", (400,)),
     "climb above root": (b"GET /../etc/passwd HTTP/1.1\r\n" + H + b"\r\n", (400,)),
     "bad escape": (b"GET /web/%g0 HTTP/1.1\r\n" + H + b"\r\n", (400,)),
 }

@@ -255,3 +255,38 @@ async def test_nothing_after_connection_close(compat: RouterProcess) -> None:
     got = await raw(compat.port, data)
     assert got.count(b"HTTP/1.1 ") == 1
     assert b"/web/a" in got and b"/web/b" not in got
+
+
+async def test_pipelined_request_then_websocket_with_early_frame(compat: RouterProcess) -> None:
+    headers = [
+        ("Host", NAMED),
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    conn = await connect(compat.port)
+    try:
+        await conn.send(
+            build("GET", "/web/x", [("Host", NAMED)])
+            + build("GET", "/websocket", headers)
+            + _client_frame(0x1, b"hello")
+        )
+        first = await conn.response()
+        second = await conn.response()
+        assert (first.status, second.status) == (200, 101)
+        frame = await asyncio.wait_for(conn.reader.readexactly(2 + len(b"tenant_lp:hello")), 5)
+        assert frame == b"\x81\x0ftenant_lp:hello"
+    finally:
+        await conn.close()
+
+
+async def test_local_answer_body_is_consumed_before_the_next_request(
+    compat: RouterProcess,
+) -> None:
+    data = build("POST", "/web/database/x", [("Host", NAMED)], b"GET /smuggled HTTP/1.1\r\n" * 200)
+    data += build("GET", "/web/after", [("Host", NAMED), ("Connection", "close")])
+    got = await raw(compat.port, data)
+    assert got.count(b"HTTP/1.1 ") == 2
+    assert got.startswith(b"HTTP/1.1 403 ")
+    assert b"/web/after" in got and b"/smuggled" not in got
