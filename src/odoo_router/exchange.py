@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .headers import filter_response_headers
+from .headers import response_head
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ class Outcome(Enum):
 
 
 _NO_BODY_STATUS = frozenset({204, 304})
-_HIDDEN = frozenset({b"server", b"date", b"x-pad"})
 
 
 class Exchange:
@@ -96,7 +95,7 @@ class Exchange:
         self.capture: list[bytes] | None = None  # body kept for the static cache
         self.spool: Spool | None = None
         self.error_status = 0
-        self.done: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[Outcome] = client.loop.create_future()
 
     # -- input from the upstream connection ---------------------------------------
 
@@ -196,29 +195,19 @@ class Exchange:
         state = self.client.state
         settings = state.settings
         status = self.status
-        headers = filter_response_headers(
+        head = response_head(
             self.headers, settings.secure_cookies, state.samesite, keep_upgrade=status == 101
         )
-        has_length = False
-        for name, _ in self.headers:
-            low = name.lower()
-            if low == b"content-length":
-                has_length = True
-            elif low == b"transfer-encoding":
-                has_length = False
-                break
+        has_length = head.has_length
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
         req = self.req
         if state.draining:
             req.keep_alive = False
         parts = [
             b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
-            % (status, self.reason or b"", state.server_header, state.date_header)
+            % (status, self.reason or b"", state.server_header, state.date_header),
+            *head.lines,
         ]
-        for name, value in headers:
-            if name.lower() in _HIDDEN:
-                continue
-            parts += (name, b": ", value, b"\r\n")
         if status == 101:
             parts.append(b"Connection: upgrade\r\n\r\n")
         else:
@@ -228,7 +217,7 @@ class Exchange:
                     parts.append(b"Transfer-Encoding: chunked\r\n")
                 else:
                     req.keep_alive = False
-            if not self.keep_alive and not no_body and not has_length and not self._chunked_in():
+            if not self.keep_alive and not no_body and not has_length and not head.chunked:
                 self.close_delimited = True
             parts.append(
                 b"Connection: keep-alive\r\n\r\n"
@@ -238,12 +227,6 @@ class Exchange:
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))
-
-    def _chunked_in(self) -> bool:
-        for name, value in self.headers:
-            if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
-                return True
-        return False
 
     def _end_body(self) -> None:
         if self.chunked_out:

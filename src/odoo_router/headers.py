@@ -195,24 +195,50 @@ def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> by
     return value
 
 
-def filter_response_headers(
+@dataclass(slots=True)
+class ResponseHead:
+    """The upstream's response headers as the client gets them, and their framing."""
+
+    lines: list[bytes]  # "Name: value\r\n" each
+    has_length: bool
+    chunked: bool
+
+
+# nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
+_HIDDEN = frozenset({b"server", b"date", b"x-pad"})
+
+
+def response_head(
     headers: list[Header], secure: bool, samesite: bytes | None, keep_upgrade: bool
-) -> list[Header]:
-    """Upstream response headers as the client gets them (Content-Length kept as sent)."""
+) -> ResponseHead:
+    """One pass over the upstream's headers (the hot path): hop-by-hop, hidden and
+    Connection-named headers dropped, cookies rewritten, framing noted."""
     named: frozenset[bytes] = frozenset()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            named = named | connection_tokens([value])
-    out: list[Header] = []
+    lines: list[bytes] = []
+    has_length = chunked = False
     for name, value in headers:
         low = name.lower()
-        if low in _RESPONSE_DROP:
-            if keep_upgrade and low == b"upgrade":
-                out.append((name, value))
+        if low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
+            if low == b"connection":
+                named = named | connection_tokens([value])
+            elif low == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif keep_upgrade and low == b"upgrade":
+                lines.append(name + b": " + value + b"\r\n")
             continue
-        if low in named and not (keep_upgrade and low == b"upgrade"):
-            continue
-        if low == b"set-cookie" and (secure or samesite is not None):
+        if low == b"content-length":
+            has_length = True
+        elif low == b"set-cookie" and (secure or samesite is not None):
             value = rewrite_set_cookie(value, secure, samesite)
-        out.append((name, value))
-    return out
+        lines.append(name + b": " + value + b"\r\n")
+    if named:  # rare: an upstream naming extra hop-by-hop headers; filter them now
+        lines = [
+            line
+            for line in lines
+            if line.split(b":", 1)[0].lower() not in named
+            or (keep_upgrade and line[:8].lower() == b"upgrade:")
+        ]
+    if chunked:
+        has_length = False  # Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
+        lines = [line for line in lines if line[:15].lower() != b"content-length:"]
+    return ResponseHead(lines, has_length, chunked)

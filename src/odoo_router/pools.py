@@ -1,7 +1,11 @@
 """Upstream pools: keep-alive connections, round robin, passive health (nginx semantics).
 
 * ``keepalive`` is the number of *idle* connections kept per pool (nginx ``keepalive N``),
-  not a cap on concurrency: under load new connections are opened as needed.
+  not a cap on concurrency: under load new connections are opened as needed. Unlike nginx,
+  a connection over the cap is not closed the moment it goes idle but after ``IDLE_GRACE``
+  seconds unused: under a load with more concurrent requests than ``keepalive``, nginx
+  closes and reopens upstream connections on every request (see docs/deviations.md); the
+  idle list is still trimmed back to ``keepalive`` within a second of the load ending.
 * A connection returns to the idle list only after a complete, well-framed exchange whose
   response allowed keep-alive; anything else is closed.
 * Names are resolved for every new connection (Docker's DNS changes when a container is
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
     from .exchange import Exchange
 
 
+IDLE_GRACE = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
+IDLE_HARD_CAP = 1024  # idle connections per pool, whatever happens
+
+
 class UpstreamError(Exception):
     """Connecting to or talking with an upstream failed; ``kind`` is connect | timeout | reset."""
 
@@ -43,6 +51,7 @@ class UpstreamConnection(asyncio.Protocol):
         "closed",
         "drain_waiter",
         "exchange",
+        "idle_since",
         "last_read",
         "paused_writing",
         "pool",
@@ -60,6 +69,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.reused = False
         self.addr = ""
         self.last_read = 0.0
+        self.idle_since = 0.0
         self.paused_writing = False
         self.drain_waiter: asyncio.Future[None] | None = None
 
@@ -202,13 +212,22 @@ class UpstreamPool:
         if self.on_error is not None:
             self.on_error(self.name, kind)
 
-    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+    def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
-        if not reusable or conn.closed or len(self.idle) >= self.cfg.keepalive:
+        keep = self.cfg.keepalive
+        if not reusable or conn.closed or keep == 0 or len(self.idle) >= IDLE_HARD_CAP:
             conn.close()
             return
         conn.exchange = None
+        conn.idle_since = now
         self.idle.append(conn)
+
+    def trim(self, now: float) -> None:
+        """Close the least recently used idle connections over the cap once unused for
+        IDLE_GRACE (the idle list is most-recently-used last)."""
+        idle = self.idle
+        while len(idle) > self.cfg.keepalive and now - idle[0].idle_since > IDLE_GRACE:
+            idle.popleft().close()
 
     def forget(self, conn: UpstreamConnection) -> None:
         self.active.discard(conn)

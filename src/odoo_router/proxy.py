@@ -141,6 +141,7 @@ class ClientConnection(asyncio.Protocol):
         self.served = 0
         self.last_activity = state.now
         self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop
 
     # -- transport events -----------------------------------------------------------
 
@@ -157,7 +158,8 @@ class ClientConnection(asyncio.Protocol):
             self.peer = "unix"
         transport.set_write_buffer_limits(high=self.state.settings.response_buffer)  # type: ignore[attr-defined]
         self.state.connection_opened(self)
-        self.task = asyncio.get_running_loop().create_task(self._serve())
+        self.loop = asyncio.get_running_loop()  # once: each call costs a getpid() syscall
+        self.task = self.loop.create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = self.state.now
@@ -240,7 +242,7 @@ class ClientConnection(asyncio.Protocol):
 
     async def drain(self) -> None:
         if self.paused_writing and not self.closed:
-            self.drain_waiter = asyncio.get_running_loop().create_future()
+            self.drain_waiter = self.loop.create_future()
             await self.drain_waiter
 
     # -- parser callbacks: phase 1, the request filter -------------------------------
@@ -260,6 +262,8 @@ class ClientConnection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self.cur
         assert req is not None
+        if value[-1:] in (b" ", b"\t"):  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
+            value = value.rstrip(b" \t")
         size = len(name) + len(value) + 4
         limit = self.state.settings.large_client_header_buffers
         self.header_bytes += size
@@ -352,7 +356,7 @@ class ClientConnection(asyncio.Protocol):
         target = req.url
         if target[:1] == b"/":
             host_raw = hosts[0].decode("latin-1") if hosts else None
-        elif target[:4].lower() == b"http":
+        elif target[:1].isalpha():
             host_raw, target = split_absolute(target)
         else:
             raise BadRequest("client sent invalid request")
@@ -400,7 +404,7 @@ class ClientConnection(asyncio.Protocol):
 
     async def _serve(self) -> None:
         state = self.state
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         try:
             while not self.closed:
                 if not self.queue:
@@ -532,7 +536,7 @@ class ClientConnection(asyncio.Protocol):
             return not req.error_status or self._late_error(req)
         if req.expect_continue:
             self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-        req.body_waiter = asyncio.get_running_loop().create_future()
+        req.body_waiter = self.loop.create_future()
         await req.body_waiter
         if self.closed:
             req.status = 499
@@ -615,7 +619,7 @@ class ClientConnection(asyncio.Protocol):
                 state.cache.store(cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now)
             reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
             conn.exchange = None
-            pool.release(conn, reusable and not conn.closed)
+            pool.release(conn, reusable and not conn.closed, state.now)
             if ex.head_only:
                 conn.close()
             if spool is not None:  # the upstream is free; the client still reads the file

@@ -102,6 +102,9 @@ class RoutingTable:
     pools: dict[str, Pool]
     dbfilter_anchor: bool
     _host_cache: dict[str, tuple[_CompiledHost, dict[str, str]]] = field(default_factory=dict)
+    # (host, path) -> Decision for the decisions that depend on nothing else (no allowlist,
+    # no credentials): most requests skip matching entirely.
+    _decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
 
 
 _HOST_CACHE_MAX = 4096
@@ -221,7 +224,24 @@ def _auth_state(auth: BasicAuth, facts: Facts) -> bool | None:
 FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 
 
+_DECISIONS_MAX = 8192
+
+
 def decide(table: RoutingTable, facts: Facts) -> Decision:
+    key = (facts.host, facts.path)
+    cached = table._decisions.get(key)
+    if cached is not None:
+        return cached
+    decision, cacheable = _decide(table, facts)
+    if cacheable:
+        if len(table._decisions) >= _DECISIONS_MAX:  # paths are client-controlled: bounded
+            table._decisions.clear()
+        table._decisions[key] = decision
+    return decision
+
+
+def _decide(table: RoutingTable, facts: Facts) -> tuple[Decision, bool]:
+    """The decision, and whether it depends on the host and path alone."""
     compiled, groups = match_host(table, facts.host)
     rule = compiled.rule
     tenant_db = _fill(rule.dbfilter, facts.host, groups) if rule.dbfilter else None
@@ -229,44 +249,36 @@ def decide(table: RoutingTable, facts: Facts) -> Decision:
     if tenant_db is not None and table.dbfilter_anchor:
         dbfilter = "^" + re.escape(tenant_db) + "$"
     if not _allowed(rule, facts.client_ip):
-        return Decision(rule.name, "-", None, tenant_db, dbfilter, FORBIDDEN)
+        return Decision(rule.name, "-", None, tenant_db, dbfilter, FORBIDDEN), False
+    fixed = rule.allow is None
     path = facts.path
     for cr in compiled.routes:
         if not cr.match(path):
             continue
         route = cr.route
-        verdict = _auth_state(route.auth, facts) if route.auth is not None else True
-        if verdict is None:
-            return Decision(
-                rule.name, route.name, None, tenant_db, dbfilter, pending_auth=route.auth
-            )
-        if route.auth is not None and not verdict:
-            realm = route.auth.realm.replace('"', "")
-            return Decision(
-                rule.name,
-                route.name,
-                None,
-                tenant_db,
-                dbfilter,
-                LocalAnswer(
-                    401,
-                    (("Content-Type", "text/html"), ("WWW-Authenticate", f'Basic realm="{realm}"')),
-                    error_page(401),
-                ),
-            )
+        if route.auth is not None:
+            verdict = _auth_state(route.auth, facts)
+            if verdict is None:
+                pending = Decision(
+                    rule.name, route.name, None, tenant_db, dbfilter, pending_auth=route.auth
+                )
+                return pending, False
+            if not verdict:
+                realm = route.auth.realm.replace('"', "")
+                challenge = (
+                    ("Content-Type", "text/html"),
+                    ("WWW-Authenticate", f'Basic realm="{realm}"'),
+                )
+                answer = LocalAnswer(401, challenge, error_page(401))
+                return Decision(rule.name, route.name, None, tenant_db, dbfilter, answer), False
         action = route.action
         local = None
         if isinstance(action, RedirectAction):
             local = _redirect(action, facts.host, groups)
         elif isinstance(action, RespondAction):
             local = _respond(action)
-        return Decision(rule.name, route.name, action, tenant_db, dbfilter, local)
+        decision = Decision(rule.name, route.name, action, tenant_db, dbfilter, local)
+        return decision, fixed and route.auth is None
     # A host rule whose routes all miss: nginx would have no location either.
-    return Decision(
-        rule.name,
-        "-",
-        None,
-        tenant_db,
-        dbfilter,
-        LocalAnswer(404, (("Content-Type", "text/html"),), error_page(404)),
-    )
+    missing = LocalAnswer(404, (("Content-Type", "text/html"),), error_page(404))
+    return Decision(rule.name, "-", None, tenant_db, dbfilter, missing), fixed

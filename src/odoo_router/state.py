@@ -88,6 +88,8 @@ class WorkerState:
             self.now = time.monotonic()
             self._update_date()
             self.check_timeouts(self.now)
+            for pool in self.pools.by_name.values():
+                pool.trim(self.now)
             self._ticker = loop.call_later(0.25, tick)
 
         self._ticker = loop.call_later(0.25, tick)

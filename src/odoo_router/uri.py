@@ -16,6 +16,8 @@ or a dangling '%' or an encoded NUL is a 400. The upstream still receives the ra
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 class BadRequest(Exception):
     """A client error with the status nginx would answer (400 unless said otherwise)."""
@@ -30,6 +32,7 @@ _HOST_BAD = frozenset(b"/\\\x00\x7f") | frozenset(range(0x21))
 _HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 
 
+@lru_cache(maxsize=4096)  # hosts repeat; bounded because clients choose them
 def normalise_host(raw: str) -> str:
     """Validate and normalise a Host value (header or absolute-form target)."""
     data = raw.encode("latin-1", "surrogateescape")
@@ -192,16 +195,14 @@ def _complex(target: bytes) -> tuple[str, bytes]:
 def split_absolute(target: bytes) -> tuple[str, bytes]:
     """Split an absolute-form target ``http://host[:port]/path`` into (host, origin-form).
 
-    nginx accepts only http/https schemes here and letters, digits, '.', '-' (and a
-    port) in the host; anything else is a 400. An empty path becomes "/".
+    nginx accepts any alphabetic scheme here (the host decides, not the scheme) and
+    letters, digits, '.', '-' (and a port) in the host; anything else is a 400. An empty
+    path becomes "/".
     """
-    lower = target[:8].lower()
-    if lower.startswith(b"http://"):
-        rest = target[7:]
-    elif lower.startswith(b"https://"):
-        rest = target[8:]
-    else:
+    sep = target.find(b"://")
+    if sep <= 0 or not target[:sep].isalpha():
         raise BadRequest("client sent invalid request")
+    rest = target[sep + 3 :]
     end = len(rest)
     for j, ch in enumerate(rest):
         if ch in b"/?":
