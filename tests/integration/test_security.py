@@ -367,3 +367,10 @@ async def test_authenticate_spellings_are_pinned_too(prod: RouterProcess, path: 
 async def test_xmlrpc_spellings_are_pinned_too(prod: RouterProcess, path: str) -> None:
     body = _xmlrpc("execute_kw", ("ten_other", 2, "pw", "res.partner", "search", [[]]))
     _xml_refusal(await _post(prod.port, TENANT, path, body, "text/xml"))
+
+
+async def test_no_traceback_in_the_production_router_log(prod: RouterProcess) -> None:
+    log = prod.log()
+    assert "Traceback" not in log
+    assert "internal error" not in log
+    assert prod.alive()
