@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import re
 import socket
 import tempfile
 import time
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_QUEUED = 16
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 
 class Request:
@@ -351,6 +353,8 @@ class ClientConnection(asyncio.Protocol):
                 req.expect_continue = value.lower() == b"100-continue"
             elif low == b"authorization":
                 authorization = value.decode("latin-1")
+            elif low == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                req.request_id = value.decode("ascii")
         if len(hosts) > 1:
             raise BadRequest("client sent duplicate host header")
         target = req.url
@@ -370,7 +374,8 @@ class ClientConnection(asyncio.Protocol):
         view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
         req.view = view
         req.client_ip = view.client_ip
-        req.request_id = self.state.new_request_id()
+        if not req.request_id:  # a well-formed id from the client (or Traefik) is kept
+            req.request_id = self.state.new_request_id()
         req.decision = decide(
             self.state.table,
             Facts(req.method, req.host, req.path, view.client_ip, authorization, req.upgrade),

@@ -233,16 +233,21 @@ def test_sigterm_during_slow_upload_completes_it(farm: Farm) -> None:
 def test_slow_uploader_never_reaches_upstream_before_its_body_is_complete(farm: Farm) -> None:
     upstream = RawUpstream()
     upstream.start()
-    router = _start(farm, lambda c: c["pools"]["tenant"].update(servers=[f"127.0.0.1:{upstream.port}"]))
+    router = _start(
+        farm, lambda c: c["pools"]["tenant"].update(servers=[f"127.0.0.1:{upstream.port}"])
+    )
     try:
         sock = socket.create_connection(("127.0.0.1", router.port), timeout=10)
         sock.sendall(
-            b"POST /web/upload HTTP/1.1\r\nHost: %b\r\nContent-Length: 30000\r\n\r\n" % HOST.encode()
+            b"POST /web/upload HTTP/1.1\r\nHost: %b\r\nContent-Length: 30000\r\n\r\n"
+            % HOST.encode()
         )
         for _ in range(5):
             sock.sendall(b"x" * 5000)
             time.sleep(0.2)
-            assert upstream.accepted == [], "the upstream was contacted before the body was complete"
+            assert upstream.accepted == [], (
+                "the upstream was contacted before the body was complete"
+            )
         done = time.monotonic()
         sock.sendall(b"x" * 5000)
         reply = sock.recv(65536)
@@ -256,7 +261,9 @@ def test_slow_uploader_never_reaches_upstream_before_its_body_is_complete(farm: 
 def test_slow_reader_releases_the_upstream_once_the_response_is_buffered(farm: Farm) -> None:
     upstream = RawUpstream(response_size=20_000_000)
     upstream.start()
-    router = _start(farm, lambda c: c["pools"]["tenant"].update(servers=[f"127.0.0.1:{upstream.port}"]))
+    router = _start(
+        farm, lambda c: c["pools"]["tenant"].update(servers=[f"127.0.0.1:{upstream.port}"])
+    )
     try:
         sock = socket.create_connection(("127.0.0.1", router.port), timeout=10)
         sock.sendall(b"GET /web/big HTTP/1.1\r\nHost: %b\r\n\r\n" % HOST.encode())
@@ -329,19 +336,30 @@ def test_metrics_scrape_matches_the_requests_made(farm: Farm) -> None:
         assert get(router.port, "/web/database/x")[0] == 403
         time.sleep(1.5)  # workers write their snapshot every second
         text = get(mport, "/metrics", host="localhost")[1].decode()
+
         def value(prefix: str) -> float:
             lines = [ln for ln in text.splitlines() if ln.startswith(prefix)]
             assert lines, f"{prefix} missing in:\n{text}"
             return float(lines[0].rsplit(" ", 1)[1])
-        assert value(
-            'odoo_router_requests_total{host_rule="named_tenant",pool="tenant",route="default",status_class="2xx"}'
-        ) == 7
-        assert value(
-            'odoo_router_requests_total{host_rule="named_tenant",pool="",route="health",status_class="2xx"}'
-        ) == 3
-        assert value(
-            'odoo_router_requests_total{host_rule="named_tenant",pool="",route="database",status_class="4xx"}'
-        ) == 1
+
+        assert (
+            value(
+                'odoo_router_requests_total{host_rule="named_tenant",pool="tenant",route="default",status_class="2xx"}'
+            )
+            == 7
+        )
+        assert (
+            value(
+                'odoo_router_requests_total{host_rule="named_tenant",pool="",route="health",status_class="2xx"}'
+            )
+            == 3
+        )
+        assert (
+            value(
+                'odoo_router_requests_total{host_rule="named_tenant",pool="",route="database",status_class="4xx"}'
+            )
+            == 1
+        )
         assert "testodoo.seisei.tokyo" not in text  # never a raw host in a label
     finally:
         router.stop()
