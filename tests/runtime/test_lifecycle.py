@@ -206,8 +206,8 @@ def test_sigterm_during_slow_upload_completes_it(farm: Farm) -> None:
     try:
         sock = socket.create_connection(("127.0.0.1", router.port), timeout=10)
         sock.sendall(
-            b"POST /jsonrpc HTTP/1.1\r\nHost: %b\r\nContent-Length: %d\r\nX-Test-Tag: slow-term\r\n\r\n"
-            % (HOST.encode(), len(body))
+            b"POST /jsonrpc HTTP/1.1\r\nHost: %b\r\nContent-Length: %d\r\n"
+            b"X-Test-Tag: slow-term\r\n\r\n" % (HOST.encode(), len(body))
         )
         for i in range(8):
             sock.sendall(body[i * 32768 : (i + 1) * 32768])

@@ -8,6 +8,7 @@ import http.client
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -15,9 +16,9 @@ from integration.router import RouterProcess, free_port, production_config, star
 
 
 class _Static(BaseHTTPRequestHandler):
-    hits: list[tuple[str, str]] = []
+    hits: ClassVar[list[tuple[str, str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self.hits.append((self.headers.get("Host", ""), self.path))
         body = f"asset {self.path}".encode()
         self.send_response(200)
