@@ -114,6 +114,7 @@ def test_plan_twice_identical_stale_plan_and_lock(stack: Stack) -> None:
 
 
 def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
+    (stack.stacks / "odoo18-prod/config/odoo.conf").chmod(0o640)  # holds secrets
     before = stack.digest()
     assert stack.run("plan")[0] == X.OK
     code, out = stack.run("verify")
@@ -127,6 +128,8 @@ def test_apply_verify_then_rollback_restores_everything(stack: Stack) -> None:
     # tenant and admin share the old data volume: filestore and sessions carried over
     for name in ("odoo-tenant", "odoo-admin"):
         assert stack.engine.docker("exec", name, "cat", DATA_FILE).strip() == "filestore"
+    tenant_conf = stack.stacks / "odoo18-prod/config/odoo-tenant.conf"
+    assert tenant_conf.stat().st_mode & 0o777 == 0o640  # as odoo.conf
     conf = stack.engine.docker("exec", "odoo-admin", "cat", "/etc/odoo/odoo.conf")
     assert "dbfilter_from_header" in conf and "list_db = True" in conf
     assert (stack.stacks / "seisei-odoo/odoo-router/router.yaml").exists()

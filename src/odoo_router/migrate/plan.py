@@ -64,6 +64,7 @@ class FileChange:
     new_sha256: str
     write: str  # "atomic" | "in-place"
     watched: bool  # inside a directory a watcher reads (Traefik's dynamic/)
+    like: str | None = None  # a new file takes this file's mode and owner (odoo.conf's)
     diff: str = field(default="", repr=False)
 
 
@@ -346,6 +347,9 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
                 new_sha256=sha256_bytes(new),
                 write="in-place" if bind_mounted else "atomic",
                 watched=f.path.resolve().is_relative_to(traefik_dir),
+                like=layout.rel(layout.odoo_conf)
+                if role in ("tenant_conf", "admin_conf")
+                else None,
                 diff=_diff(layout.rel(f.path), f.data, new),
             )
         )

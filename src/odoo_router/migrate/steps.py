@@ -69,7 +69,14 @@ def write_act(ctx: Context, j: Journal, plan: dict[str, Any], role: str) -> None
     data = (j.staging / role).read_bytes()
     if sha256_bytes(data) != f["new_sha256"]:
         raise StepFailed(f"staged {role} differs from the plan: run plan again")
+    existed = path.exists()
     write_file(path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir)
+    like = ctx.layout.root / f["like"].lstrip("/") if f.get("like") else None
+    if not existed and like is not None and like.exists():
+        # The Odoo container reads odoo.conf as it is: the new confs get the same access.
+        st = like.stat()
+        os.chown(path, st.st_uid, st.st_gid)
+        os.chmod(path, st.st_mode & 0o7777)
 
 
 def write_verify(ctx: Context, plan: dict[str, Any], role: str) -> None:
