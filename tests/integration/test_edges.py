@@ -10,6 +10,7 @@ import os
 import struct
 
 import aiohttp
+import pytest
 
 from .client import build, connect, exchange, get, raw
 from .router import RouterProcess
@@ -290,3 +291,29 @@ async def test_local_answer_body_is_consumed_before_the_next_request(
     assert got.count(b"HTTP/1.1 ") == 2
     assert got.startswith(b"HTTP/1.1 403 ")
     assert b"/web/after" in got and b"/smuggled" not in got
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "admin.erp.seisei.tokyo",
+        "acme.erp.seisei.tokyo",
+        NAMED,
+        "demo.nagashiro.top",
+        "unknown.example.com",
+        "dead.test",
+    ],
+)
+@pytest.mark.parametrize("profile", ["compat", "prod"])
+async def test_health_on_every_host(
+    request: pytest.FixtureRequest, profile: str, host: str
+) -> None:
+    router: RouterProcess = request.getfixturevalue(profile)
+    resp = await get(router.port, host, "/nginx-health")
+    if host == "dead.test":  # a test host rule of its own, without the health route
+        assert resp.status == 502
+        return
+    assert resp.status == 200
+    assert resp.body == b"OK"
+    assert "text/plain" in resp.values("Content-Type")
+    assert resp.upstream() is None
