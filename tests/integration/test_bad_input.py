@@ -153,3 +153,32 @@ async def test_never_500_and_router_alive(compat: RouterProcess) -> None:
     assert "Traceback" not in log
     assert "internal error" not in log
     assert compat.alive()
+
+
+@pytest.mark.parametrize(
+    "codings",
+    [
+        b"Transfer-Encoding: identity, chunked\r\n",
+        b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: gzip, chunked\r\n",
+    ],
+    ids=["identity-chunked", "gzip then chunked, two lines", "gzip-chunked"],
+)
+async def test_transfer_codings_other_than_chunked_are_501(
+    compat: RouterProcess, journal: Journal, codings: bytes
+) -> None:
+    """nginx 1.22 accepts exactly ``chunked`` and answers 501 to any other transfer coding;
+    forwarding the decoded body would drop a coding the upstream never hears of (BUGS.md #9)."""
+    tag = new_tag()
+    got = await raw(
+        compat.port,
+        b"POST /web/x HTTP/1.1\r\n"
+        + H
+        + b"X-Test-Tag: "
+        + tag.encode()
+        + b"\r\n"
+        + codings
+        + b"\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    assert got.startswith(b"HTTP/1.1 501 "), got[:100]
+    assert journal.by_tag(tag) == []
