@@ -178,7 +178,7 @@ async def test_transfer_codings_other_than_chunked_are_501(
         + tag.encode()
         + b"\r\n"
         + codings
-        + b"\r\n5\r\nhello\r\n0\r\n\r\n",
+        + b"Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     )
     assert got.startswith(b"HTTP/1.1 501 "), got[:100]
     assert journal.by_tag(tag) == []
