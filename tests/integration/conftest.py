@@ -1,5 +1,14 @@
 """Session fixtures: the upstream farm and two routers (nginx-compat and production).
 
+The harness:
+* ``upstreams.py`` -- recording echo upstreams, one per pool, with misbehaviours chosen per
+  request by ``X-Test-Behave`` (never answer, abort after the head, slow or chunked bodies,
+  204/304, early answers, websocket echo with close codes);
+* ``router.py`` -- test configs built from config/nginx-compat.yaml and config/router.yaml
+  (loopback ports, extra host rules for failure tests) and the router subprocess;
+* ``client.py`` -- a raw HTTP/1.x client over asyncio streams;
+* ``BUGS.md`` -- router bugs these tests found, for the lead.
+
 Both routers run for the whole session (starting one takes about half a second); tests
 that need a router of their own (bad configs, CLI) start it themselves.
 """
