@@ -54,6 +54,8 @@ class Stack:
             "3",
             "--health-timeout",
             "30",
+            "--verify-timeout",
+            "4",
             "--router-health-interval",
             "1s",
             "--admin-allow",

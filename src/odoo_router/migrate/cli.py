@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--stop-timeout", type=int, default=30)
     d.add_argument("--health-timeout", type=float, default=120.0)
+    d.add_argument(
+        "--verify-timeout",
+        type=float,
+        default=180.0,
+        help="apply's verify step retries this long before rolling back",
+    )
     t = common.add_argument_group("traefik and router")
     t.add_argument("--traefik-api", default="http://127.0.0.1:8888")
     t.add_argument("--traefik-version", default=None, help="when the API cannot be reached")
@@ -141,6 +147,7 @@ def build_context(args: argparse.Namespace) -> Context:
         helper_image=args.helper_image,
         router_url=args.router_url,
         health_timeout=args.health_timeout,
+        verify_timeout=args.verify_timeout,
         verify_restore=getattr(args, "verify_restore", False),
         yes=args.yes,
         crash_at=os.environ.get(CRASH_ENV),

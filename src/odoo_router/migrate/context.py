@@ -25,6 +25,7 @@ class Context:
     helper_image: str | None = None  # image with tar/du for the data volume (default: Odoo's)
     router_url: str | None = None  # default: the router container's address
     health_timeout: float = 120.0
+    verify_timeout: float = 180.0  # Odoo boots and Traefik reloads: verify retries this long
     verify_restore: bool = False
     yes: bool = False
     crash_at: str | None = None  # tests: "step-id:phase" kills the process there

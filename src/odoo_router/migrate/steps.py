@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,13 @@ def backup_act(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
 
 
 def verify_act(ctx: Context, plan: dict[str, Any], since: str | None) -> None:
-    checks = run_checks(ctx, plan["verify"], since)
-    failed = [c for c in checks if not c.ok]
-    if failed:
-        raise StepFailed("verification failed:\n" + format_checks(failed))
+    """F0-F5 until they all pass or ``verify_timeout`` runs out: Odoo takes a while to
+    answer after a start and Traefik applies its files a moment after they change."""
+    deadline = time.monotonic() + ctx.verify_timeout
+    while True:
+        failed = [c for c in run_checks(ctx, plan["verify"], since) if not c.ok]
+        if not failed:
+            return
+        if time.monotonic() >= deadline:
+            raise StepFailed("verification failed:\n" + format_checks(failed))
+        time.sleep(min(3.0, max(0.0, deadline - time.monotonic())))
