@@ -281,3 +281,28 @@ def _proc_state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_apply_verify_retries_until_the_stack_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from odoo_router.migrate import steps
+    from odoo_router.migrate.verify import Check
+
+    answers = iter(
+        [
+            [Check("F2", "login", False)],
+            [Check("F1", "routers", False)],
+            [Check("F2", "login", True)],
+        ]
+    )
+    monkeypatch.setattr(steps, "run_checks", lambda *a: next(answers))
+    monkeypatch.setattr(steps.time, "sleep", lambda s: None)
+    ctx = _ctx_for(tmp_path)
+    steps.verify_act(ctx, {"verify": {}}, None)  # passes on the third round
+    ctx.verify_timeout = 0
+    monkeypatch.setattr(
+        steps, "run_checks", lambda *a: [Check("F3", "admin refused", False, "200")]
+    )
+    with pytest.raises(steps.StepFailed, match="FAIL F3 admin refused"):
+        steps.verify_act(ctx, {"verify": {}}, None)
