@@ -71,6 +71,8 @@ def test_inventory_reads_the_current_state(stack: Stack) -> None:
     assert inv["traefik_version"] == "3.1.2"
     assert inv["odoo_container"] == "odoo18-prod-web"
     assert inv["projects"] == {"odoo": "odoo18-prod", "router": "seisei-odoo"}
+    assert set(inv["networks"]) == {"seisei-odoo-network", "edge"}
+    assert all(inv["networks"].values())  # subnets read
     assert inv["data_volume"] == "odoo18-prod_odoo18-prod-data" in inv["volumes"]
     assert inv["databases"] == ["ten_00000001", "ten_acme", "ten_testodoo"]
     services = inv["compose_services"]["/srv/stacks/odoo18-prod/docker-compose.yml"]

@@ -245,6 +245,23 @@ def test_preflight_refusals(facts: Facts, over: dict[str, object], message: str)
     assert any(message in p for p in plan.problems), plan.problems
 
 
+@pytest.mark.parametrize(
+    ("networks", "message"),
+    [
+        ({"edge": ["192.168.16.0/20"]}, "edge (192.168.16.0/20) is not within the trusted proxies"),
+        ({"seisei-odoo-network": None}, "seisei-odoo-network does not exist"),
+    ],
+)
+def test_preflight_refuses_untrusted_or_missing_networks(
+    networks: dict[str, list[str] | None], message: str
+) -> None:
+    layout, inv = _inventory(networks={"edge": ["172.18.0.0/16"], **networks})
+    plan = build_plan(layout, inv, FACTS_OK, Settings())
+    assert [p for p in plan.problems if "docker network" in p] == [
+        next(p for p in plan.problems if message in p)
+    ]
+
+
 def test_preflight_refuses_mixed_traefik_files(tree: Path) -> None:
     extra = tree / "srv/stacks/edge-traefik/dynamic/legacy.yml"
     extra.write_text(

@@ -63,6 +63,15 @@ class Docker:
         # -i keeps stdin open for restores; never -t (a TTY mangles binary output).
         return [self.docker, "exec", "-i", container, *argv]
 
+    def network_subnets(self, name: str) -> list[str] | None:
+        """The subnets of a docker network, None when it does not exist."""
+        res = self.runner.run(
+            [self.docker, "network", "inspect", "-f",
+             "{{range .IPAM.Config}}{{.Subnet}} {{end}}", name],
+            check=False,
+        )  # fmt: skip
+        return res.stdout.split() if res.returncode == 0 else None
+
     # --- volumes and images
     def volumes(self) -> list[str]:
         out = self.runner.run([self.docker, "volume", "ls", "--format", "{{.Name}}"]).stdout

@@ -14,7 +14,7 @@ from .fsops import sha256_bytes
 from .layout import Layout
 from .pg import Pg
 from .render_compose import find_odoo_service, labels_dict
-from .render_router import ROUTER_CONTAINER
+from .render_router import ROUTER_CONTAINER, ROUTER_NETWORKS
 from .runner import CommandError
 from .traefik import TraefikAPI, TraefikError
 from .yamledit import load_plain
@@ -70,6 +70,7 @@ class Inventory:
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
     projects: dict[str, str] = field(default_factory=dict)  # odoo/router -> compose project
+    networks: dict[str, list[str] | None] = field(default_factory=dict)  # name -> subnets
     odoo_image: str | None = None
     data_volume: str | None = None  # a named volume at Odoo's data_dir ...
     data_bind: str | None = None  # ... or a host directory bind-mounted there
@@ -96,6 +97,7 @@ class Inventory:
             "odoo_conf": _redacted_options(self.files["odoo_conf"]),
             "odoo_container": self.odoo_container,
             "projects": self.projects,
+            "networks": self.networks,
             "odoo_image": self.odoo_image,
             "data_volume": self.data_volume,
             "data_bind": self.data_bind,
@@ -222,6 +224,8 @@ def gather(
         try:
             inv.containers = docker.ps_all()
             inv.volumes = docker.volumes()
+            for net in ROUTER_NETWORKS:
+                inv.networks[net] = docker.network_subnets(net)
             for target, name in (("odoo", inv.odoo_container), ("router", ROUTER_CONTAINER)):
                 labels = (
                     ((docker.inspect(name) or {}).get("Config") or {}).get("Labels")

@@ -10,6 +10,7 @@ differs from both its planned input and its planned output (stale plan). Steps a
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -208,7 +209,30 @@ WRITTEN = (
 )  # fmt: skip
 
 
-def _preflight(layout: Layout, inv: Inventory, facts: Facts) -> tuple[list[str], list[str]]:
+def _untrusted_networks(inv: Inventory, settings: Settings) -> list[str]:
+    """Traefik reaches the router over these networks: unless they are trusted proxies the
+    router takes Traefik's address for the client's and the admin allowlist means nothing."""
+    trusted = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+    out = []
+    for net, subnets in sorted(inv.networks.items()):
+        if subnets is None:
+            out.append(
+                f"docker network {net} does not exist (the compose files use it as external)"
+            )
+            continue
+        for sub in subnets:
+            n = ipaddress.ip_network(sub, strict=False)
+            if not any(n.version == t.version and n.subnet_of(t) for t in trusted):  # type: ignore[arg-type]
+                out.append(
+                    f"docker network {net} ({sub}) is not within the trusted proxies "
+                    f"({', '.join(settings.trusted_proxies)}): add --trusted-proxy {sub}"
+                )
+    return out
+
+
+def _preflight(
+    layout: Layout, inv: Inventory, facts: Facts, settings: Settings
+) -> tuple[list[str], list[str]]:
     """(problems that refuse the plan, warnings)."""
     problems: list[str] = []
     warnings: list[str] = []
@@ -246,6 +270,7 @@ def _preflight(layout: Layout, inv: Inventory, facts: Facts) -> tuple[list[str],
                 f"the {what} folder {layout.rel(where)} is inside Traefik's watched directory"
             )
     problems += [f"{src}: {inv.errors[src]}" for src in ("docker", "postgres") if src in inv.errors]
+    problems += _untrusted_networks(inv, settings)
     current = read_options(files["odoo_conf"].text) if files["odoo_conf"].data else {}
     if current and current.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
         warnings.append("current odoo.conf has a default master password; the new confs will not")
@@ -332,7 +357,7 @@ def _expectations(
 
 
 def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings) -> Plan:
-    problems, warnings = _preflight(layout, inv, facts)
+    problems, warnings = _preflight(layout, inv, facts, settings)
     rendered, nginx = _render(layout, inv, facts, settings, problems)
     changes = []
     traefik_dir = layout.traefik_dir.resolve()

@@ -21,6 +21,7 @@ from .yamledit import YamlDoc, move_trailing_comment, quoted
 ROUTER_CONFIG_DIR = "/etc/odoo-router"
 ROUTER_SERVICE = "odoo-router"
 ROUTER_CONTAINER = "seisei-odoo-router"
+ROUTER_NETWORKS = ("seisei-odoo-network", "edge")  # external: created outside the stacks
 # No curl in the image (nor in nginx:alpine): the router ships a stdlib probe.
 HEALTHCHECK = ["CMD", "python", "-m", "odoo_router.probe"]
 
@@ -185,7 +186,7 @@ def _router_service(
         svc["command"] = quoted(list(command))
     # The directory, not the file: a reload must see a replaced router.yaml (new inode).
     svc["volumes"] = CommentedSeq([f"{config_dir}:{ROUTER_CONFIG_DIR}:ro"])
-    svc["networks"] = CommentedSeq(["seisei-odoo-network", "edge"])
+    svc["networks"] = CommentedSeq(list(ROUTER_NETWORKS))
     labels = old.get("labels") if old is not None else None
     if labels is not None:
         svc["labels"] = labels
@@ -243,7 +244,7 @@ def edit_router_compose(
     doc.data["services"] = new
     networks = doc.data.get("networks")
     if isinstance(networks, CommentedMap):
-        for net in ("seisei-odoo-network", "edge"):
+        for net in ROUTER_NETWORKS:
             if net not in networks:
                 networks[net] = CommentedMap([("external", True)])
     return doc.dump()
