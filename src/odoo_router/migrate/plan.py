@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -168,7 +169,9 @@ STEPS: tuple[tuple[str, str, str, bool, str], ...] = (
 def _seconds(kind: str, target: str, facts: Facts, settings: Settings) -> int:
     """Rough durations for the downtime estimate."""
     if kind == "backup":
-        return max(30, int((facts.backup_bytes or 0) / 40e6))  # ~40 MB/s dump + tar
+        # ~40 MB/s dump + tar, in whole minutes: database sizes drift between two plans,
+        # the plan (and its id) should not.
+        return max(60, math.ceil((facts.backup_bytes or 0) / 40e6 / 60) * 60)
     if kind == "compose-down":
         return settings.stop_timeout + 5
     if kind == "compose-up":
