@@ -46,7 +46,7 @@ class ServerSettings:
     server_name: str = "_"
     client_max_body_size: int = 50 * 1024 * 1024
     large_client_header_buffers: int = 8192
-    max_header_count: int = 100
+    max_header_count: int = 1000
     keepalive_timeout: float = 75.0
     keepalive_requests: int = 1000
     client_header_timeout: float = 60.0
@@ -258,6 +258,7 @@ class _Reader:
         self.lines = lines
         self.filename = filename
         self.problems: list[Problem] = []
+        self.skip_pool_check = False
 
     def where(self, path: str) -> str | None:
         probe = path
@@ -508,7 +509,7 @@ def _read_action(r: _Reader, data: dict[str, Any], p: str, pools: dict[str, Pool
             if "pool" in d:
                 r.error(f"{ap}.pool", f"expected a pool name, got {_kind(pool)}")
             return None
-        if pool not in pools:
+        if pool not in pools and not r.skip_pool_check:
             hint = _closest(pool, set(pools))
             r.error(
                 f"{ap}.pool",
@@ -731,9 +732,12 @@ def _read_hosts(
                         f"{{{field_name}}} is not a named group of this host rule's regex",
                     )
         allow = r.get(data, p, "allow", _as_networks, None) if "allow" in data else None
-        routes = _read_routes(r, data.get("routes"), f"{p}.routes", pools, route_sets)
-        if "routes" in data and not routes and isinstance(data.get("routes"), list):
-            r.error(f"{p}.routes", "a host rule needs at least one route")
+        routes: list[Route] = []
+        if "routes" in data:  # a missing key was reported by mapping() already
+            raw_routes = data["routes"]
+            routes = _read_routes(r, raw_routes, f"{p}.routes", pools, route_sets)
+            if isinstance(raw_routes, list) and not raw_routes:
+                r.error(f"{p}.routes", "a host rule needs at least one route")
         rules.append(
             HostRule(
                 name=name,
@@ -788,12 +792,16 @@ def build_config(text: str, filename: str = "<config>") -> Config:
                 access_log=r.get(lg, "logging", "access_log", _as_opt_str, _DEFAULT_LOG),
                 error_log=r.get(lg, "logging", "error_log", _as_str, "-"),
             )
-    pools = _read_pools(r, top.get("pools"))
+    # A missing top-level key was reported by mapping(); do not report it again, and do not
+    # call every route's pool unknown when there are no pools at all.
+    pools = _read_pools(r, top["pools"]) if "pools" in top else {}
+    if "pools" not in top:
+        r.skip_pool_check = True
     route_sets = top.get("route_sets") or {}
     if not isinstance(route_sets, dict):
         r.error("route_sets", "expected a mapping of name -> list of routes")
         route_sets = {}
-    hosts = _read_hosts(r, top.get("hosts"), pools, route_sets)
+    hosts = _read_hosts(r, top["hosts"], pools, route_sets) if "hosts" in top else ()
     if hosts and not any(h.default for h in hosts):
         r.error("hosts", "one host rule needs 'default: true' (what unknown hosts get)")
     if r.problems:

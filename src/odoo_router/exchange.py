@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import Enum
+from time import monotonic
 from typing import TYPE_CHECKING
 
 import httptools
@@ -101,7 +102,7 @@ class Exchange:
 
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
-        self.conn.last_read = self.client.state.now
+        self.conn.last_read = monotonic()
         if self.done.done():  # bytes after the end of the response: never reuse
             self.conn.close()
             return

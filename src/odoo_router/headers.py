@@ -12,7 +12,8 @@ To the upstream
   ``X_Odoo_dbfilter`` to the same WSGI key as ``X-Odoo-dbfilter`` (NOTES.md).
 * Set by the router, after the filtering, so a client's Connection header cannot remove
   them: Host, X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host,
-  X-Odoo-dbfilter (only when the host rule has one), X-Request-ID.
+  X-Odoo-dbfilter (only when the host rule has one), X-Request-ID (the trusted proxy's
+  when it sent a well-formed one, else the router's own).
 
 Forwarding modes
 ----------------
@@ -77,6 +78,7 @@ class ClientView:
     client_ip: str
     proto: str
     forwarded_for: str
+    trusted_peer: bool = False  # the peer is one of trusted_proxies (trusted mode only)
 
 
 def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
@@ -129,7 +131,7 @@ def client_view(
         first = xfp.split(b",")[0].strip().lower()
         if first in (b"http", b"https"):
             proto = first.decode("ascii")
-    return ClientView(client, proto, client)
+    return ClientView(client, proto, client, trusted_peer=True)
 
 
 def upstream_request_head(

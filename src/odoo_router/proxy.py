@@ -25,6 +25,7 @@ import socket
 import tempfile
 import time
 from collections import deque
+from time import monotonic
 from typing import IO, TYPE_CHECKING
 
 import httptools
@@ -54,6 +55,7 @@ class Request:
     __slots__ = (
         "body",
         "body_file",
+        "body_sent",
         "body_size",
         "body_waiter",
         "bytes_out",
@@ -65,6 +67,7 @@ class Request:
         "error",
         "error_status",
         "expect_continue",
+        "frame_chunked",
         "headers",
         "host",
         "http11",
@@ -75,6 +78,7 @@ class Request:
         "sink",
         "start",
         "status",
+        "streaming",
         "target",
         "upgrade",
         "upstream_addr",
@@ -103,6 +107,9 @@ class Request:
         self.body_size = 0
         self.body_file: IO[bytes] | None = None
         self.complete = False
+        self.streaming = False  # the route sends the body upstream as it arrives
+        self.body_sent = False  # every body byte went to the upstream connection
+        self.frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
         self.body_waiter: asyncio.Future[None] | None = None
         self.sink: UpstreamConnection | None = None
         self.decision: Decision | None = None
@@ -141,7 +148,7 @@ class ClientConnection(asyncio.Protocol):
         self.parse_failed = False
         self.header_bytes = 0
         self.served = 0
-        self.last_activity = state.now
+        self.last_activity = monotonic()
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop
 
@@ -164,7 +171,7 @@ class ClientConnection(asyncio.Protocol):
         self.task = self.loop.create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = self.state.now
+        self.last_activity = monotonic()
         if self.tunnel is not None:
             self.tunnel.from_client(data)
             return
@@ -296,14 +303,26 @@ class ClientConnection(asyncio.Protocol):
         req = self.cur
         assert req is not None
         req.body_size += len(body)
+        if req.error_status or req.status or (req.decision and req.decision.local is not None):
+            # Answered already (or will be without it): read and dropped, as nginx does;
+            # past the body limit the connection just ends (never a second response).
+            if req.body_size > self.state.settings.client_max_body_size:
+                self.parse_failed = True
+                self.close()
+            return
         if req.body_size > self.state.settings.client_max_body_size:
             raise BadRequest("request body too large", 413)
-        if req.error_status or (req.decision is not None and req.decision.local is not None):
-            return  # nobody will read it
         sink = req.sink
         if sink is not None:
             if not sink.closed and sink.transport is not None:
-                sink.transport.write(b"%x\r\n%b\r\n" % (len(body), body) if req.chunked else body)
+                sink.transport.write(
+                    b"%x\r\n%b\r\n" % (len(body), body) if req.frame_chunked else body
+                )
+            return
+        if req.streaming:  # not connected yet: hold it in memory, framed later by _send_and_wait
+            req.body.append(body)
+            if req.body_size > self.state.settings.request_buffer_memory:
+                self.pause_reading()
             return
         if req.body_file is not None:
             req.body_file.write(body)
@@ -321,8 +340,10 @@ class ClientConnection(asyncio.Protocol):
         assert req is not None
         req.complete = True
         self.cur_done = True
-        if req.sink is not None and req.chunked and not req.sink.closed and req.sink.transport:
-            req.sink.transport.write(b"0\r\n\r\n")
+        if req.sink is not None:
+            if req.frame_chunked and not req.sink.closed and req.sink.transport:
+                req.sink.transport.write(b"0\r\n\r\n")
+            req.body_sent = True
         w = req.body_waiter
         if w is not None and not w.done():
             w.set_result(None)
@@ -334,6 +355,7 @@ class ClientConnection(asyncio.Protocol):
         xff: list[bytes] = []
         xfp: bytes | None = None
         authorization: str | None = None
+        client_request_id: bytes | None = None
         for name, value in req.headers:
             low = name.lower()
             if low == b"host":
@@ -341,9 +363,13 @@ class ClientConnection(asyncio.Protocol):
             elif low == b"content-length":
                 req.content_length = int(value)  # llhttp has validated the digits
             elif low == b"transfer-encoding":
-                req.chunked = True
                 if not req.http11:
                     raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
+                # nginx 1.22 knows exactly one coding, once: anything else is a 501, never a
+                # body forwarded without a coding the upstream would not hear of.
+                if req.chunked or value.strip().lower() != b"chunked":
+                    raise BadRequest("unknown transfer coding", 501)
+                req.chunked = True
             elif low == b"x-forwarded-for":
                 xff.append(value)
             elif low == b"x-forwarded-proto":
@@ -354,7 +380,7 @@ class ClientConnection(asyncio.Protocol):
             elif low == b"authorization":
                 authorization = value.decode("latin-1")
             elif low == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                req.request_id = value.decode("ascii")
+                client_request_id = value
         if len(hosts) > 1:
             raise BadRequest("client sent duplicate host header")
         target = req.url
@@ -374,7 +400,9 @@ class ClientConnection(asyncio.Protocol):
         view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
         req.view = view
         req.client_ip = view.client_ip
-        if not req.request_id:  # a well-formed id from the client (or Traefik) is kept
+        if client_request_id is not None and view.trusted_peer:
+            req.request_id = client_request_id.decode("ascii")  # Traefik's id, for correlation
+        else:  # anyone else's id could be chosen to confuse the logs: use our own
             req.request_id = self.state.new_request_id()
         req.decision = decide(
             self.state.table,
@@ -382,6 +410,8 @@ class ClientConnection(asyncio.Protocol):
         )
         if req.content_length is None and not req.chunked:
             req.complete = True
+        action = req.decision.proxy
+        req.streaming = action is not None and not action.request_buffering
 
     def _parse_error(self, status: int) -> None:
         """A request that cannot be parsed or is refused before routing ends the connection."""
@@ -389,6 +419,17 @@ class ClientConnection(asyncio.Protocol):
         req = self.cur
         if req is None or self.cur_done:  # the error is in a message not yet begun
             req = Request(time.monotonic())
+        ex = self.exchange
+        if ex is not None and ex.req is req and not ex.done.done():
+            # The body went wrong while streaming upstream: that connection is unusable; the
+            # exchange answers the error, or aborts the client if the head went out already.
+            req.sink = None
+            ex.fail(status, "request body error while streaming")
+            self.pause_reading()
+            return
+        if req.status:  # answered already: there is nothing left to say, only to close
+            self.close()
+            return
         req.error_status = status
         req.keep_alive = False
         req.complete = True
@@ -511,6 +552,8 @@ class ClientConnection(asyncio.Protocol):
                 if refusal is not None:
                     self._answer(req, refusal)
                     return
+        elif req.expect_continue and not req.complete:
+            self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
         await self._proxy(req, decision, websocket)
 
     async def _verify_auth(self, req: Request, auth: BasicAuth) -> Decision:
@@ -560,6 +603,7 @@ class ClientConnection(asyncio.Protocol):
         pool = state.pools[action.pool]
         connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
         settings = state.settings
+        req.frame_chunked = req.chunked and not req.complete  # decided once, with the head
         head = hdr.upstream_request_head(
             req.method.encode("ascii"),
             req.target,
@@ -570,7 +614,7 @@ class ClientConnection(asyncio.Protocol):
             request_id=req.request_id,
             underscores=settings.underscores_in_headers,
             body_length=req.body_size if req.complete else req.content_length,
-            chunked=not req.complete and req.chunked,
+            chunked=req.frame_chunked,
             upgrade=self._upgrade_value(req) if websocket else None,
         )
         cache_key = None
@@ -605,7 +649,7 @@ class ClientConnection(asyncio.Protocol):
             if cache_key is not None and req.method == "GET":
                 ex.capture = []
             conn.exchange = ex
-            conn.last_read = state.now
+            conn.last_read = monotonic()
             self.exchange = ex
             outcome = await self._send_and_wait(req, conn, ex, head)
             self.exchange = None
@@ -622,7 +666,13 @@ class ClientConnection(asyncio.Protocol):
             pool.mark_ok(conn.server)
             if ex.capture is not None and isinstance(cache_key, Key):
                 state.cache.store(cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now)
+            # An early answer leaves the upstream owing body bytes: never reuse that.
             reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
+            reusable = reusable and req.body_sent
+            if not req.body_sent:
+                req.sink = None
+                if not req.complete:
+                    req.keep_alive = False  # the client's unread body ends the connection
             conn.exchange = None
             pool.release(conn, reusable and not conn.closed, state.now)
             if ex.head_only:
@@ -705,14 +755,24 @@ class ClientConnection(asyncio.Protocol):
                 await conn.drain()
                 if ex.done.done():
                     break
-        elif req.complete:
+            else:
+                req.body_sent = True
+        elif not req.frame_chunked and req.complete:
             transport.write(head + b"".join(req.body) if req.body else head)
-        else:  # streaming body: what came so far, then on_body writes straight through
-            transport.write(head)
+            req.body_sent = True
+        else:  # streaming: what came so far, then on_body writes straight through
+            parts = [head]
             for chunk in req.body:
-                transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk) if req.chunked else chunk)
-            req.body = []
-            req.sink = conn
+                parts.append(b"%x\r\n%b\r\n" % (len(chunk), chunk) if req.frame_chunked else chunk)
+            if req.complete:  # it all arrived while connecting (kept for a stale-retry)
+                if req.frame_chunked:
+                    parts.append(b"0\r\n\r\n")
+                req.body_sent = True
+            else:
+                req.body = []
+                req.sink = conn
+                self.resume_reading()
+            transport.write(b"".join(parts))
         with contextlib.suppress(asyncio.CancelledError):
             return await ex.done
         return Outcome.ABORTED

@@ -9,6 +9,7 @@ close frame with code 1001 (going away) before the tunnel closes.
 from __future__ import annotations
 
 import asyncio
+from time import monotonic
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class Tunnel:
         self.client = client
         self.upstream = upstream
         self.idle = idle
-        self.last = client.state.now
+        self.last = monotonic()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         upstream.exchange = self  # type: ignore[assignment]  # duck-typed receiver
         client.state.websocket_change(1)
@@ -36,7 +37,7 @@ class Tunnel:
     # -- both directions ------------------------------------------------------------
 
     def from_client(self, data: bytes) -> None:
-        self.last = self.client.state.now
+        self.last = monotonic()
         up = self.upstream
         if up.closed or up.transport is None:
             return
@@ -53,7 +54,7 @@ class Tunnel:
         self.client.resume_reading()
 
     def upstream_data(self, data: bytes) -> None:
-        self.last = self.client.state.now
+        self.last = monotonic()
         self.client.write_raw(data)
         if self.client.paused_writing and self.upstream.transport is not None:
             self.upstream.transport.pause_reading()
