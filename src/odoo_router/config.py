@@ -1,4 +1,4 @@
-"""The typed, validated configuration model, built once from router.yaml.
+"""Validation: router.yaml -> the typed Config (model.py), built once.
 
 Theory of operation
 -------------------
@@ -13,380 +13,74 @@ hosts form the reloadable routing table (see routing.compile_table).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import yaml
 
+from .config_values import (
+    _as_bool,
+    _as_int,
+    _as_listen,
+    _as_networks,
+    _as_opt_str,
+    _as_samesite,
+    _as_status,
+    _as_str,
+    _as_workers,
+    _closest,
+    _kind,
+    _Reader,
+    parse_duration,
+    parse_hostport,
+    parse_network,
+    parse_size,
+)
+from .model import (
+    Action,
+    BasicAuth,
+    Config,
+    ConfigError,
+    Forwarded,
+    HostRule,
+    IPNetwork,
+    LoggingSettings,
+    MetricsSettings,
+    Pool,
+    Problem,
+    ProxyAction,
+    RedirectAction,
+    RespondAction,
+    Route,
+    ServerSettings,
+)
 from .yamlmarks import load_marked
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------- model
-
-
-@dataclass(frozen=True, slots=True)
-class Forwarded:
-    # append: nginx's $proxy_add_x_forwarded_for, X-Forwarded-Proto "https" trusted from anyone.
-    # trusted: client X-Forwarded-* honoured only from trusted_proxies; Odoo gets one address.
-    mode: Literal["append", "trusted"] = "append"
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    listen: tuple[tuple[str, int], ...] = (("0.0.0.0", 80),)
-    workers: int = 1  # 0 means "auto": one per CPU
-    server_name: str = "_"
-    client_max_body_size: int = 50 * 1024 * 1024
-    large_client_header_buffers: int = 8192
-    max_header_count: int = 1000
-    keepalive_timeout: float = 75.0
-    keepalive_requests: int = 1000
-    client_header_timeout: float = 60.0
-    client_body_timeout: float = 60.0
-    shutdown_grace: float = 30.0
-    underscores_in_headers: bool = False
-    request_buffer_memory: int = 1024 * 1024
-    response_buffer: int = 1024 * 1024
-    cache_size: int = 32 * 1024 * 1024  # the static cache of routes with cache: true
-    cache_max_entry: int = 1024 * 1024
-    temp_dir: str | None = None
-    forwarded: Forwarded = field(default_factory=Forwarded)
-    secure_cookies: bool = True
-    session_cookie_samesite: str | None = None
-    dbfilter_anchor: bool = False
-    server_header: str = "odoo-router"
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsSettings:
-    listen: tuple[str, int] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LoggingSettings:
-    access_log: str | None = "-"
-    error_log: str = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class Pool:
-    name: str
-    servers: tuple[tuple[str, int], ...]
-    keepalive: int = 16
-    connect_timeout: float = 60.0
-    max_fails: int = 1
-    fail_timeout: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class ProxyAction:
-    pool: str
-    connect_timeout: float | None = None  # None: the pool's
-    send_timeout: float = 60.0
-    read_timeout: float = 60.0
-    websocket: bool = False
-    request_buffering: bool = True
-    response_buffering: bool = True
-    rpc_firewall: bool = False
-    rpc_body_limit: int = 1024 * 1024
-    cache: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RedirectAction:
-    status: int
-    location: str  # template: {host} and the host rule's named groups
-
-
-@dataclass(frozen=True, slots=True)
-class RespondAction:
-    status: int
-    body: str = ""
-    content_type: str = "text/plain"
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-Action = ProxyAction | RedirectAction | RespondAction
-
-
-@dataclass(frozen=True, slots=True)
-class BasicAuth:
-    realm: str
-    users: tuple[tuple[str, str], ...]  # (user, "pbkdf2_sha256$iterations$salt_hex$hash_hex")
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    name: str
-    kind: Literal["exact", "prefix", "regex"]
-    pattern: str
-    action: Action
-    lang_prefix: bool = False
-    auth: BasicAuth | None = None
-    where: str = ""  # "router.yaml:41", for explain and errors
-
-
-@dataclass(frozen=True, slots=True)
-class HostRule:
-    name: str
-    exact: tuple[str, ...] = ()
-    regex: str | None = None
-    default: bool = False
-    dbfilter: str | None = None  # template with the regex's named groups, e.g. "ten_{sub}"
-    allow: tuple[IPNetwork, ...] | None = None
-    routes: tuple[Route, ...] = ()
-    where: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    server: ServerSettings
-    metrics: MetricsSettings
-    logging: LoggingSettings
-    pools: dict[str, Pool]
-    hosts: tuple[HostRule, ...]
-    source: str = "<config>"
-
-
-# --------------------------------------------------------------------------- errors
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    path: str
-    message: str
-    where: str | None
-
-    def __str__(self) -> str:
-        suffix = f" ({self.where})" if self.where else ""
-        return f"{self.path or '<top>'}: {self.message}{suffix}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = list(dict.fromkeys(problems))  # a route set used twice reports once
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-# --------------------------------------------------------------------------- value parsers
-
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def parse_size(value: object) -> int:
-    """nginx-style sizes: 1024, "8k", "50m", "50M", "50MiB", "1g"."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as 50m, got a boolean")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("a size cannot be negative")
-        return value
-    m = _SIZE_RE.match(str(value))
-    if not m:
-        raise ValueError(f"expected a size such as 8k or 50m, got {value!r}")
-    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
-
-
-def parse_duration(value: object) -> float:
-    """Durations: 60, "60s", "500ms", "5m", "1h"."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 60s, got a boolean")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    m = _DURATION_RE.match(str(value))
-    if not m:
-        raise ValueError(f"expected a duration such as 60s or 500ms, got {value!r}")
-    scale = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}[m.group(2)]
-    return float(m.group(1)) * scale
-
-
-def parse_hostport(value: object, default_port: int | None = None) -> tuple[str, int]:
-    """ "host:port", "[::1]:80", or a bare host when a default port is given."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"expected 'host:port', got {value!r}")
-    text = value.strip()
-    if text.startswith("["):
-        end = text.find("]")
-        if end < 0:
-            raise ValueError(f"unclosed '[' in {value!r}")
-        host, rest = text[1:end], text[end + 1 :]
-        port_text = rest[1:] if rest.startswith(":") else None
-        if rest and port_text is None:
-            raise ValueError(f"expected ':port' after ']' in {value!r}")
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    elif ":" in text:
-        raise ValueError(f"write IPv6 addresses in brackets: '[{text}]:80'")
-    else:
-        host, port_text = text, None
-    if port_text is None:
-        if default_port is None:
-            raise ValueError(f"missing port in {value!r}")
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"bad port {port_text!r} in {value!r}")
-    if not host:
-        raise ValueError(f"missing host in {value!r}")
-    return host, int(port_text)
-
-
-def parse_network(value: object) -> IPNetwork:
-    try:
-        return ipaddress.ip_network(str(value), strict=False)
-    except ValueError as exc:
-        raise ValueError(f"not a CIDR or address: {value!r}") from exc
-
-
-# --------------------------------------------------------------------------- validation
-
-
-class _Reader:
-    """Collects problems; each check names the key path and the line it came from."""
-
-    def __init__(self, lines: dict[str, int], filename: str) -> None:
-        self.lines = lines
-        self.filename = filename
-        self.problems: list[Problem] = []
-        self.skip_pool_check = False
-
-    def where(self, path: str) -> str | None:
-        probe = path
-        while True:
-            if probe in self.lines:
-                return f"{self.filename}:{self.lines[probe]}"
-            cut = max(probe.rfind("."), probe.rfind("["))
-            if cut <= 0:
-                return f"{self.filename}:{self.lines[probe]}" if probe in self.lines else None
-            probe = probe[:cut]
-
-    def error(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message, self.where(path)))
-
-    def mapping(
-        self, value: object, path: str, required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {_kind(value)}")
-            return None
-        allowed = set(required) | set(optional)
-        for key in value:
-            if key not in allowed:
-                hint = _closest(str(key), allowed)
-                self.error(
-                    _sub(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else "")
-                )
-        for key in required:
-            if key not in value:
-                self.error(_sub(path, key), "missing required key")
-        return value
-
-    def get(
-        self,
-        data: dict[str, Any],
-        path: str,
-        key: str,
-        parse: Callable[[object], T],
-        default: T,
-    ) -> T:
-        if key not in data:
-            return default
-        try:
-            return parse(data[key])
-        except (ValueError, TypeError) as exc:
-            self.error(_sub(path, key), str(exc))
-            return default
-
-
-def _sub(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
-def _closest(word: str, options: set[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-def _as_bool(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_kind(value)}")
-    return value
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_kind(value)}")
-    return value
-
-
-def _as_opt_str(value: object) -> str | None:
-    return None if value is None else _as_str(value)
-
-
-def _as_int(lo: int, hi: int) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {_kind(value)}")
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    return parse
-
-
-def _as_status(allowed: range | tuple[int, ...]) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        status = _as_int(100, 599)(value)
-        if status not in allowed:
-            raise ValueError(f"status {status} is not allowed here")
-        return status
-
-    return parse
-
-
-def _as_networks(value: object) -> tuple[IPNetwork, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of CIDRs, got {_kind(value)}")
-    return tuple(parse_network(v) for v in value)
-
-
-def _as_workers(value: object) -> int:
-    if value == "auto":
-        return 0
-    return _as_int(1, 256)(value)
-
-
-def _as_listen(value: object) -> tuple[tuple[str, int], ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        raise ValueError("at least one listen address is needed")
-    return tuple(parse_hostport(v) for v in items)
-
-
-def _as_samesite(value: object) -> str | None:
-    if value is None:
-        return None
-    if value not in ("Lax", "Strict", "None"):
-        raise ValueError(f"expected Lax, Strict, None or null, got {value!r}")
-    return str(value)
+__all__ = [
+    "Action",
+    "BasicAuth",
+    "Config",
+    "ConfigError",
+    "Forwarded",
+    "HostRule",
+    "IPNetwork",
+    "LoggingSettings",
+    "MetricsSettings",
+    "Pool",
+    "Problem",
+    "ProxyAction",
+    "RedirectAction",
+    "RespondAction",
+    "Route",
+    "ServerSettings",
+    "build_config",
+    "load_config",
+    "parse_duration",
+    "parse_hostport",
+    "parse_network",
+    "parse_size",
+]
 
 
 _SERVER_KEYS = (
