@@ -28,7 +28,8 @@ from .spool import Spool
 
 if TYPE_CHECKING:
     from .pools import UpstreamConnection
-    from .proxy import ClientConnection, Request
+    from .proxy import ClientConnection
+    from .request import Request
 
 
 class Outcome(Enum):

@@ -9,7 +9,8 @@ from .accesslog import AccessLog, format_access
 from .metrics import Stats
 
 if TYPE_CHECKING:
-    from .proxy import ClientConnection, Request
+    from .proxy import ClientConnection
+    from .request import Request
     from .state import WorkerState
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections import deque
 from time import monotonic
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import httptools
 
@@ -36,6 +36,7 @@ from .config import BasicAuth
 from .exchange import Exchange, Outcome
 from .pages import REASONS, error_page, status_line
 from .pools import UpstreamConnection, UpstreamError
+from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .spool import Spool
 from .uri import BadRequest, normalise_host, normalise_path, split_absolute
@@ -47,83 +48,6 @@ if TYPE_CHECKING:
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_QUEUED = 16
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-
-
-class Request:
-    """One request and everything known about it: the per-request context."""
-
-    __slots__ = (
-        "body",
-        "body_file",
-        "body_sent",
-        "body_size",
-        "body_waiter",
-        "bytes_out",
-        "chunked",
-        "client_ip",
-        "complete",
-        "content_length",
-        "decision",
-        "error",
-        "error_status",
-        "expect_continue",
-        "frame_chunked",
-        "headers",
-        "host",
-        "http11",
-        "keep_alive",
-        "method",
-        "path",
-        "request_id",
-        "sink",
-        "start",
-        "status",
-        "streaming",
-        "target",
-        "upgrade",
-        "upstream_addr",
-        "upstream_start",
-        "upstream_status",
-        "upstream_time",
-        "url",
-        "view",
-    )
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.method = "GET"
-        self.http11 = True
-        self.keep_alive = False
-        self.upgrade = False
-        self.host = "-"
-        self.path = "-"
-        self.target = b""
-        self.content_length: int | None = None
-        self.chunked = False
-        self.expect_continue = False
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.body_file: IO[bytes] | None = None
-        self.complete = False
-        self.streaming = False  # the route sends the body upstream as it arrives
-        self.body_sent = False  # every body byte went to the upstream connection
-        self.frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
-        self.body_waiter: asyncio.Future[None] | None = None
-        self.sink: UpstreamConnection | None = None
-        self.decision: Decision | None = None
-        self.view: hdr.ClientView | None = None
-        self.client_ip = ""
-        self.request_id = ""
-        self.status = 0
-        self.bytes_out = 0
-        self.error: str | None = None
-        self.error_status = 0
-        self.upstream_addr = ""
-        self.upstream_status = 0
-        self.upstream_start = 0.0
-        self.upstream_time: float | None = None
 
 
 class ClientConnection(asyncio.Protocol):

@@ -8,7 +8,7 @@ from .routing import LocalAnswer
 from .rpc_firewall import Refuse, inspect_rpc
 
 if TYPE_CHECKING:
-    from .proxy import Request
+    from .request import Request
 
 
 def _header(req: Request, name: bytes) -> str | None:

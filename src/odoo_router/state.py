@@ -22,7 +22,8 @@ from .pools import Pools
 from .routing import LocalAnswer, RoutingTable, compile_table
 
 if TYPE_CHECKING:
-    from .proxy import ClientConnection, Request
+    from .proxy import ClientConnection
+    from .request import Request
 
 RequestObserver = Callable[["ClientConnection", "Request"], None]
 
