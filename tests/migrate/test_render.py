@@ -237,6 +237,7 @@ def test_plan_is_identical_twice_and_lists_steps() -> None:
             {},
             "too little disk",
         ),
+        (FACTS_OK, {"images": {"odoo-router:latest": False}}, "build it before the downtime"),
     ],
 )
 def test_preflight_refusals(facts: Facts, over: dict[str, object], message: str) -> None:

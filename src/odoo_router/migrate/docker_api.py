@@ -98,6 +98,12 @@ class Docker:
             out,
         )
 
+    def image_exists(self, image: str) -> bool:
+        res = self.runner.run(
+            [self.docker, "image", "inspect", "--format", "{{.Id}}", image], check=False
+        )
+        return res.returncode == 0
+
     def volume_kib(self, volume: str, image: str) -> int:
         res = self.runner.run(
             [

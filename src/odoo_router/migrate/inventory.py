@@ -71,6 +71,7 @@ class Inventory:
     odoo_container: str | None = None
     projects: dict[str, str] = field(default_factory=dict)  # odoo/router -> compose project
     networks: dict[str, list[str] | None] = field(default_factory=dict)  # name -> subnets
+    images: dict[str, bool] = field(default_factory=dict)  # image -> present locally
     odoo_image: str | None = None
     data_volume: str | None = None  # a named volume at Odoo's data_dir ...
     data_bind: str | None = None  # ... or a host directory bind-mounted there
@@ -98,6 +99,7 @@ class Inventory:
             "odoo_container": self.odoo_container,
             "projects": self.projects,
             "networks": self.networks,
+            "images": self.images,
             "odoo_image": self.odoo_image,
             "data_volume": self.data_volume,
             "data_bind": self.data_bind,

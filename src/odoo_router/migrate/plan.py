@@ -274,6 +274,12 @@ def _preflight(
             )
     problems += [f"{src}: {inv.errors[src]}" for src in ("docker", "postgres") if src in inv.errors]
     problems += _untrusted_networks(inv, settings)
+    problems += [
+        f"image {image} is not on this host: build it before the downtime "
+        f"(docker build -f deploy/Dockerfile -t {image} .)"
+        for image, present in sorted(inv.images.items())
+        if not present
+    ]
     current = read_options(files["odoo_conf"].text) if files["odoo_conf"].data else {}
     if current and current.get("admin_passwd", "").strip() in WEAK_PASSWORDS:
         warnings.append("current odoo.conf has a default master password; the new confs will not")

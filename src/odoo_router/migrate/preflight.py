@@ -94,6 +94,10 @@ def backup_estimate(ctx: Context, inv: Inventory) -> tuple[int | None, int | Non
 
 def make_plan(ctx: Context) -> tuple[Plan, Inventory]:
     inv = gather(ctx.layout, ctx.docker, ctx.pg, ctx.traefik, ctx.traefik_version)
+    if "docker" not in inv.errors:
+        # No registry pull in the middle of the downtime: the router image must be here.
+        image = ctx.settings.router_image
+        inv.images[image] = ctx.docker.image_exists(image)
     password, pw_hash = load_secrets(ctx)
     module, module_error = find_dbfilter_module(ctx, inv)
     need, free = backup_estimate(ctx, inv)
