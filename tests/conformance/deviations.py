@@ -50,7 +50,10 @@ def _stated_length(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
 
 def _own_request_id(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
     value = ours[field]
-    return isinstance(value, tuple) and len(value) == 1 and bool(_REQUEST_ID.fullmatch(value[0]))
+    if not (isinstance(value, tuple) and len(value) == 1 and _REQUEST_ID.fullmatch(value[0])):
+        return False
+    head = case.raw.split(b"\r\n\r\n", 1)[0].lower()
+    return f"x-request-id: {value[0]}".encode() not in head  # never the client's
 
 
 def _secured(cookie: str) -> str:
@@ -128,7 +131,7 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "x-request-id",
         ("x_request_id",),
         "*",
-        "one X-Request-ID of the router's own, whatever the client sent",
+        "one X-Request-ID of the router's own; a client's only from a trusted proxy (none here)",
         _own_request_id,
     ),
     Deviation(

@@ -227,6 +227,7 @@ HEADER_VARIANTS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("proxy-authorization", (("Proxy-Authorization", "Basic Zm9vOmJhcg=="),)),
     ("trailer", (("Trailer", "X-Checksum"),)),
     ("x-request-id", (("X-Request-ID", "client-chosen"),)),
+    ("x-request-id-hex", (("X-Request-ID", "0123456789abcdef0123456789abcdef"),)),
 )
 HEADER_HOSTS = ("admin", "testodoo", "sub", "unknown")
 HEADER_PATHS = ("/jsonrpc", "/odoo", "/websocket", "/qr/x")
