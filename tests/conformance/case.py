@@ -33,7 +33,7 @@ def body_bytes(n: int) -> bytes:
 class Case:
     id: str
     group: str
-    raw: bytes  # exactly what the client sends
+    raw: bytes = field(repr=False)  # exactly what the client sends (up to 50 MiB)
     method: str
     classes: frozenset[str] = field(default_factory=frozenset)
     connection_tokens: frozenset[str] = frozenset()  # non-hop-by-hop names in Connection

@@ -9,31 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from .nginx_ref import start_nginx
 from .procs import free_port
 from .router_proc import start_router
+from .targets import TALLY, Tally, Target
 from .upstreams import Upstreams, running_upstreams
-
-
-class Tally(dict[str, bool]):
-    """Conformance case node id -> agreed; a short repr keeps failure reports readable."""
-
-    def __repr__(self) -> str:
-        return f"<Tally agree {sum(self.values())}/{len(self)}>"
-
-
-TALLY = pytest.StashKey[Tally]()
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    port: int
-    deviates: bool = True  # the documented deviations apply (not to nginx itself)
 
 
 @pytest.fixture(scope="session")

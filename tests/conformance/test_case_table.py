@@ -13,8 +13,8 @@ import pytest
 
 from .case_table import table_case, table_rows
 from .client import exchange
-from .conftest import Target
 from .observe import observe
+from .targets import Target
 from .upstreams import Upstreams
 
 ROWS = table_rows()

@@ -6,9 +6,9 @@ import pytest
 
 from .cases import Case, generate
 from .client import exchange
-from .conftest import Tally, Target
 from .deviations import compare
 from .observe import Fields, observe
+from .targets import Tally, Target
 from .upstreams import Upstreams
 
 CASES = generate()

@@ -11,8 +11,8 @@ import pytest
 
 from .cases import Case, generate
 from .client import exchange
-from .conftest import Target
 from .observe import observe
+from .targets import Target
 from .upstreams import Upstreams
 
 BY_ID = {c.id: c for c in generate()}
