@@ -21,15 +21,16 @@ from .upstreams import Received
 Fields = dict[str, object]
 
 _SERVER_TOKEN = re.compile(rb"(nginx|odoo-router)(/[0-9][0-9A-Za-z.]*)?")
-# Hop-by-hop in the router's list (RFC 9110 7.6.1 and RFC 2616's list) that nginx forwards.
 # Response headers each server sets for itself, or that follow from framing.
 _OWN_RESPONSE = frozenset(
     {"server", "date", "content-length", "transfer-encoding", "connection", "keep-alive"}
 )
 _COMPARED_RESPONSE = frozenset({"location", "content-type", "set-cookie"})
+# Hop-by-hop in the router's list (RFC 9110 7.6.1 and RFC 2616's list) that nginx forwards.
 _HOP_BY_HOP_EXTRA = frozenset(
     {"proxy-connection", "proxy-authorization", "proxy-authenticate", "trailer"}
 )
+# Upstream request headers compared in a field of their own (not in "other_headers").
 _OWN_FIELDS = _HOP_BY_HOP_EXTRA | frozenset(
     {
         "host",
