@@ -55,6 +55,9 @@ class ClientConnection(asyncio.Protocol):
         self.state = state
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
+        # nginx takes any HTTP/1.x minor version as 1.1 semantics; llhttp only 1.0 and 1.1.
+        self.parser.set_dangerous_leniencies(lenient_version=True)
+        self.raw_target: bytes | None = None  # the target as sent, when llhttp saw it escaped
         self.peer = "127.0.0.1"
         self.scheme = "http"
         self.queue: deque[Request] = deque()
@@ -103,9 +106,13 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.cur_done or self.cur is None:
             first = data.find(b"\n")
-            if first >= 0 and b" HTTP/" not in data[:first]:
-                self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
-                return
+            if first >= 0:
+                line = data[:first]
+                if b" HTTP/" not in line:
+                    self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
+                    return
+                if not line.isascii():
+                    data = self._escape_request_line(line) + data[first:]
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -117,6 +124,15 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # nginx answers a transfer coding it does not know with 501, other framing errors 400.
             self._parse_error(501 if "invalid `Transfer-Encoding`" in str(exc) else 400)
+
+    def _escape_request_line(self, line: bytes) -> bytes:
+        """nginx accepts raw bytes >= 0x80 in the target, llhttp does not: let llhttp see them
+        %-escaped (the normalised path is the same either way) and keep the raw target to
+        forward unchanged."""
+        parts = line.split(b" ")
+        if len(parts) >= 3:
+            self.raw_target = b" ".join(parts[1:-1])
+        return b"".join(b"%%%02X" % c if c >= 0x80 else bytes((c,)) for c in line)
 
     def eof_received(self) -> bool:
         if self.tunnel is not None:
@@ -213,7 +229,7 @@ class ClientConnection(asyncio.Protocol):
         req.method = parser.get_method().decode("ascii", "replace")
         version = parser.get_http_version()
         if version[0] != "1":
-            raise BadRequest("unsupported HTTP version", 505)
+            raise BadRequest("unsupported HTTP version", 400 if version[0] == "0" else 505)
         req.http11 = version != "1.0"
         req.keep_alive = parser.should_keep_alive()
         req.upgrade = parser.should_upgrade()
@@ -308,6 +324,7 @@ class ClientConnection(asyncio.Protocol):
         if len(hosts) > 1:
             raise BadRequest("client sent duplicate host header")
         target = req.url
+        raw_target, self.raw_target = self.raw_target, None
         if target[:1] == b"/":
             host_raw = hosts[0].decode("latin-1") if hosts else None
         elif target[:1].isalpha():
@@ -317,8 +334,12 @@ class ClientConnection(asyncio.Protocol):
         if not hosts and req.http11:
             raise BadRequest('client sent HTTP/1.1 request without "Host" header')
         req.host = normalise_host(host_raw) if host_raw is not None else settings.server_name
-        req.target = target
+        if req.method == "TRACE":  # nginx refuses TRACE once the host is known good
+            raise BadRequest("TRACE method", 405)
         req.path, _ = normalise_path(target)
+        if raw_target is not None:  # forwarded as sent: raw bytes >= 0x80 included
+            target = split_absolute(raw_target)[1] if raw_target[:1] != b"/" else raw_target
+        req.target = target
         if req.content_length is not None and req.content_length > settings.client_max_body_size:
             raise BadRequest("request body too large", 413)
         view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
