@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from odoo_router.passwords import hash_password
+
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = REPO / "config" / "nginx-compat.yaml"
 PRODUCTION = REPO / "config" / "router.yaml"
@@ -68,6 +70,26 @@ TEST_HOSTS: list[dict[str, Any]] = [
         "routes": [{"name": "dead", "prefix": "/", "proxy": {"pool": "dead"}}],
     },
 ]
+
+
+AUTH_USER, AUTH_PASSWORD = "operator", "s3cret-Pass"
+# Few iterations: the hash is only for tests (production hashes use 600,000).
+AUTH_HASH = hash_password(AUTH_PASSWORD, iterations=1000)
+TEST_HOSTS.append(
+    {
+        "name": "test_auth",
+        "exact": ["auth.test"],
+        "routes": [
+            {
+                "name": "private",
+                "prefix": "/private",
+                "auth": {"realm": "test realm", "users": {AUTH_USER: AUTH_HASH}},
+                "proxy": {"pool": "admin"},
+            },
+            {"name": "public", "prefix": "/", "proxy": {"pool": "admin"}},
+        ],
+    }
+)
 
 
 def free_port() -> int:
