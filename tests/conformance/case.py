@@ -37,10 +37,15 @@ class Case:
     method: str
     classes: frozenset[str] = field(default_factory=frozenset)
     connection_tokens: frozenset[str] = frozenset()  # non-hop-by-hop names in Connection
+    pipeline: tuple[str, ...] = ()  # methods of pipelined requests in `raw`; () for one
 
     @property
     def head(self) -> bool:
         return self.method == "HEAD"
+
+    @property
+    def heads(self) -> tuple[bool, ...]:
+        return tuple(m == "HEAD" for m in self.pipeline) or (self.head,)
 
 
 def build(

@@ -5,7 +5,8 @@ needs (case classes for the documented deviations, whether the answer to HEAD ha
 Groups: `path` (every location and its boundaries on the main host classes), `hostform`
 (host normalisation forms on the locations), `method`, `header` (dbfilter spellings,
 X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host class),
-`oversize` (a declared body over the 50 MiB limit, headers only), `malformed`, and `table`
+`oversize` (a declared body over the 50 MiB limit, headers only), `malformed`, `absolute`,
+`response` (odd upstream answers), `pipeline` (several requests in one write), and `table`
 (the compat rows of the shared routing case table, tests/cases/routing_cases.yaml).
 """
 
@@ -39,7 +40,7 @@ from .matrix import (
     WS_VARIANTS,
     ws_headers,
 )
-from .odd_requests import absolute_forms, chunked_post, malformed
+from .odd_requests import absolute_forms, chunked_post, malformed, pipelines
 
 __all__ = ["Case", "generate"]
 
@@ -99,6 +100,7 @@ def generate() -> tuple[Case, ...]:
                     cases.append(
                         make_case("response", by_name[host], method, target, extra_classes=answer)
                     )
+    cases.extend(pipelines())
     cases.extend(table_case(row) for row in table_rows())
     duplicates = [i for i, n in Counter(c.id for c in cases).items() if n > 1]
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)[:5]}"

@@ -8,7 +8,6 @@ skips interim 100 Continue answers, and after a 101 runs one websocket echo roun
 
 from __future__ import annotations
 
-import base64
 import os
 import socket
 import struct
@@ -130,41 +129,62 @@ def _ws_echo(sock: socket.socket, reader: _Reader) -> str | None:
     return payload.decode(errors="replace")
 
 
-def ws_key() -> str:
-    return base64.b64encode(b"conformance-key!").decode()
+def _read_answer(sock: socket.socket, reader: _Reader, head: bool) -> Answer:
+    for _ in range(10):  # interim 1xx answers (100 Continue) before the final one
+        raw_head = reader.until(b"\r\n\r\n")
+        if raw_head is None:
+            error = "closed before a status" if reader.eof else "no status line"
+            rest, reader.buf = reader.buf, b""
+            return Answer(None, "", "", (), rest, None, error)
+        version, status, reason, headers = _parse_head(raw_head)
+        if status == 101 or not 100 <= status < 200:
+            break
+    answer = Answer(status, version, reason, headers, b"", None, None)
+    if status == 101:
+        return replace(answer, ws_echo=_ws_echo(sock, reader))
+    if head or status in (204, 304):
+        return answer
+    if "chunked" in ",".join(answer.values("Transfer-Encoding")).lower():
+        chunked = _chunked(reader)
+        if chunked is None:
+            return replace(answer, error="bad chunked framing")
+        return replace(answer, body=chunked)
+    lengths = answer.values("Content-Length")
+    if lengths:
+        sized = reader.exactly(int(lengths[0]))
+        if sized is None:
+            return replace(answer, body=reader.buf, error="body cut short")
+        return replace(answer, body=sized)
+    return replace(answer, body=reader.rest())
+
+
+def _failed(error: str) -> Answer:
+    return Answer(None, "", "", (), b"", None, error)
 
 
 def exchange(port: int, request: bytes, *, head: bool, timeout: float = 10.0) -> Answer:
     """Send `request` as is to 127.0.0.1:port and read one final answer."""
+    return exchange_pipeline(port, request, heads=(head,), timeout=timeout)[0]
+
+
+def exchange_pipeline(
+    port: int, requests: bytes, *, heads: tuple[bool, ...], timeout: float = 10.0
+) -> list[Answer]:
+    """Send pipelined requests in one write; read one answer per request, in order.
+
+    After an answer with no status (the server closed, or stayed silent) nothing more is read.
+    """
+    answers: list[Answer] = []
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-            sock.sendall(request)
+            sock.sendall(requests)
             reader = _Reader(sock)
-            for _ in range(10):  # interim 1xx answers (100 Continue) before the final one
-                raw_head = reader.until(b"\r\n\r\n")
-                if raw_head is None:
-                    return Answer(None, "", "", (), reader.buf, None, "closed before a status")
-                version, status, reason, headers = _parse_head(raw_head)
-                if status == 101 or not 100 <= status < 200:
+            for head in heads:
+                answers.append(_read_answer(sock, reader, head))
+                if answers[-1].status is None:
                     break
-            answer = Answer(status, version, reason, headers, b"", None, None)
-            if status == 101:
-                return replace(answer, ws_echo=_ws_echo(sock, reader))
-            if head or status in (204, 304):
-                return answer
-            if "chunked" in ",".join(answer.values("Transfer-Encoding")).lower():
-                body = _chunked(reader)
-                if body is None:
-                    return replace(answer, error="bad chunked framing")
-                return replace(answer, body=body)
-            lengths = answer.values("Content-Length")
-            if lengths:
-                body = reader.exactly(int(lengths[0]))
-                if body is None:
-                    return replace(answer, body=reader.buf, error="body cut short")
-                return replace(answer, body=body)
-            return replace(answer, body=reader.rest())
     except TimeoutError:
-        return Answer(None, "", "", (), b"", None, "timeout")
+        answers.append(_failed("timeout"))
     except OSError as exc:
-        return Answer(None, "", "", (), b"", None, f"socket error {exc.__class__.__name__}")
+        answers.append(_failed(f"socket error {exc.__class__.__name__}"))
+    return answers

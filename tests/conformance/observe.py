@@ -112,3 +112,34 @@ def observe(case: Case, answer: Answer, received: list[Received]) -> Fields:
         }
     )
     return fields
+
+
+def observe_pipeline(case: Case, answers: list[Answer], received: list[Received]) -> Fields:
+    """Pipelined requests: every answer in order, and every upstream request in order."""
+    return {
+        "answers": tuple(
+            (
+                a.status,
+                a.reason,
+                a.values("Location"),
+                a.values("Content-Type"),
+                a.values("Set-Cookie"),
+                normalise_body(a.body),
+                a.error,
+            )
+            for a in answers
+        ),
+        "upstream_requests": tuple(
+            (
+                r.pool,
+                r.method,
+                r.target,
+                _values(r.headers, "host"),
+                _values(r.headers, "x-odoo-dbfilter"),
+                _values(r.headers, "x-forwarded-for"),
+                r.body_length,
+                r.body_sha256[:16],
+            )
+            for r in received
+        ),
+    }

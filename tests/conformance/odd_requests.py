@@ -73,3 +73,56 @@ def malformed() -> list[Case]:
             case = replace(case, classes=case.classes | {"http09"})
         cases.append(case)
     return cases
+
+
+def pipelines() -> list[Case]:
+    """Several requests in one write: framing decides where each ends (request smuggling)."""
+    sub, tenant, admin = "acme.erp.seisei.tokyo", "testodoo.seisei.tokyo", "admin.erp.seisei.tokyo"
+    smuggled = f"GET /web/database/manager HTTP/1.1\r\nHost: {sub}\r\n\r\n"
+
+    def get(host: str, path: str, extra: str = "") -> str:
+        return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n"
+
+    def post(host: str, path: str, body: str, extra: str = "") -> str:
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n{body}"
+        )
+
+    chunked_smuggle = (
+        f"POST /jsonrpc HTTP/1.1\r\nHost: {sub}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        f"{len(smuggled):x}\r\n{smuggled}\r\n0\r\n\r\n"
+    )
+    sequences: dict[str, list[str]] = {
+        "post-then-denied": [post(sub, "/jsonrpc", "{}"), get(sub, "/web/database/manager")],
+        "encoded-denied-second": [get(tenant, "/jsonrpc"), get(tenant, "/web/%64atabase/x")],
+        "admin-pools": [get(admin, "/websocket"), get(admin, "/qr/x"), get(admin, "/jsonrpc")],
+        "request-in-body": [post(sub, "/jsonrpc", smuggled), get(sub, "/qr/x")],
+        "request-in-chunked-body": [chunked_smuggle, get(sub, "/qr/x")],
+        "host-switch": [get(sub, "/jsonrpc"), get(admin, "/jsonrpc"), get(tenant, "/jsonrpc")],
+        "after-redirect": [get(sub, "/"), get(sub, "/jsonrpc")],
+        "head-then-get": ["HEAD" + get(tenant, "/odoo")[3:], get(tenant, "/odoo")],
+        "http10-keep-alive": [
+            f"GET /jsonrpc HTTP/1.0\r\nHost: {tenant}\r\nConnection: keep-alive\r\n\r\n",
+            get(tenant, "/qr/x"),
+        ],
+        "after-close": [get(tenant, "/jsonrpc", "Connection: close\r\n"), get(tenant, "/qr/x")],
+        "after-oversize": [
+            f"POST /jsonrpc HTTP/1.1\r\nHost: {tenant}\r\nContent-Length: 52428801\r\n\r\n",
+            get(tenant, "/qr/x"),
+        ],
+        "after-bad-request": [get(tenant, "/../x"), get(tenant, "/jsonrpc")],
+        "after-health": [get(sub, "/nginx-health"), get(sub, "/web/database/x")],
+        "dbfilter-per-request": [
+            get(sub, "/jsonrpc", "X-Odoo-dbfilter: evil\r\n"),
+            get("example.com", "/jsonrpc"),
+        ],
+    }
+    form = HostForm("pipeline", ())
+    cases = []
+    for name, requests in sequences.items():
+        methods = tuple(r.split(" ", 1)[0] for r in requests)
+        raw = "".join(requests).encode("latin-1")
+        case = make_case("pipeline", form, methods[0], "", name, raw=raw)
+        cases.append(replace(case, pipeline=methods))
+    return cases

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from .cases import Case, generate
-from .client import exchange
+from .client import exchange, exchange_pipeline
 from .deviations import compare
-from .observe import Fields, observe
+from .observe import Fields, observe, observe_pipeline
 from .targets import Tally, Target
 from .upstreams import Upstreams
 
@@ -16,6 +16,9 @@ CASES = generate()
 
 def run(case: Case, target: Target, upstreams: Upstreams) -> Fields:
     upstreams.recorder.take()  # nothing left over from an earlier exchange
+    if case.pipeline:
+        answers = exchange_pipeline(target.port, case.raw, heads=case.heads)
+        return observe_pipeline(case, answers, upstreams.recorder.take())
     answer = exchange(target.port, case.raw, head=case.head)
     return observe(case, answer, upstreams.recorder.take())
 
