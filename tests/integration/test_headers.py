@@ -318,3 +318,31 @@ async def test_cookies_on_redirects_and_websockets_are_not_invented(compat: Rout
     resp = await get(compat.port, TENANT, "/")
     assert resp.status == 302
     assert resp.values("Set-Cookie") == []
+
+
+async def test_response_headers_nginx_hides(compat: RouterProcess) -> None:
+    extra = [
+        ("X-Test-Header", "X-Accel-Redirect: /internal/secret"),
+        ("X-Test-Header", "X-Accel-Buffering: no"),
+        ("X-Test-Header", "X-Accel-Expires: 0"),
+        ("X-Test-Header", "X-Pad: avoid browser bug"),
+        ("X-Test-Header", "X-Kept: yes"),
+        ("X-Test-Header", "Proxy-Authenticate: Basic"),
+    ]
+    resp = await get(compat.port, NAMED, "/web/x", extra)
+    names = {n.lower() for n, _ in resp.headers}
+    for hidden in ("x-accel-redirect", "x-accel-buffering", "x-accel-expires", "x-pad"):
+        assert hidden not in names, hidden
+    assert resp.values("X-Kept") == ["yes"]
+    assert resp.values("Server") == ["odoo-router"]
+
+
+async def test_response_header_order_and_duplicates_kept(compat: RouterProcess) -> None:
+    extra = [
+        ("X-Test-Header", "Link: <a>; rel=preload"),
+        ("X-Test-Header", "Vary: Accept-Encoding"),
+        ("X-Test-Header", "Link: <b>; rel=preload"),
+    ]
+    resp = await get(compat.port, NAMED, "/web/x", extra)
+    assert resp.values("Link") == ["<a>; rel=preload", "<b>; rel=preload"]
+    assert resp.values("Vary") == ["Accept-Encoding"]

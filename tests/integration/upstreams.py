@@ -8,8 +8,8 @@ length and sha256, the connection it came on and its index on that connection. C
 closes are recorded too, so a test can see that the router dropped an upstream connection.
 
 Each ``X-Test-Set-Cookie`` request header becomes a ``Set-Cookie`` of the answer (in place
-of the two default cookies). A request chooses how the upstream behaves with the
-``X-Test-Behave`` header (the router
+of the two default cookies); each ``X-Test-Header: Name: value`` becomes a response header.
+A request chooses how the upstream behaves with the ``X-Test-Behave`` header (the router
 forwards unknown headers untouched); the default answers 200 with a JSON description of
 what was received, two cookies (one already Secure) and hop-by-hop headers to be removed:
 
@@ -329,6 +329,7 @@ class _Conn(asyncio.Protocol):
         ]
         cookies = [v.encode("latin-1") for v in rec.values("x-test-set-cookie")]
         base += [b"Set-Cookie: " + c for c in cookies or UPSTREAM_COOKIES]
+        base += [v.encode("latin-1") for v in rec.values("x-test-header")]
         if kind == "chunked":
             head = b"\r\n".join([*base, b"Transfer-Encoding: chunked", b"", b""])
             self._write(head)
