@@ -1,7 +1,8 @@
 """The generated case matrix: raw requests covering the reference router's behaviour.
 
-Pure data, no I/O. Each case is the exact bytes a client sends plus the facts the comparison
-needs (case classes for the documented deviations, whether the answer to HEAD has a body).
+No network (only the shared table is read from disk). Each case is the exact bytes a client
+sends plus the facts the comparison needs (case classes for the documented deviations, the
+methods of pipelined requests).
 Groups: `path` (every location and its boundaries on the main host classes), `hostform`
 (host normalisation forms on the locations), `method`, `header` (dbfilter spellings,
 X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host class),
