@@ -171,3 +171,22 @@ async def test_cut_response_is_not_reused(compat: RouterProcess, journal: Journa
 async def test_no_traceback_in_the_router_log(compat: RouterProcess) -> None:
     assert "Traceback" not in compat.log()
     assert "internal error" not in compat.log()
+
+
+async def test_keepalive_keeps_at_most_n_idle_connections(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    """nginx ``keepalive 4`` on the admin pool: not a concurrency cap (8 requests at once
+    get 8 connections), but at most 4 stay idle afterwards."""
+    extra = [("X-Test-Behave", "delay:0.3")]
+    answers = await asyncio.gather(
+        *(get(compat.port, "admin.erp.seisei.tokyo", f"/web/k{i}", extra) for i in range(8))
+    )
+    conn_ids = {a.json()["conn_id"] for a in answers}
+    assert len(conn_ids) == 8, "keepalive is no cap on concurrent connections"
+
+    def idle_left() -> int:
+        return sum(1 for c in conn_ids if not journal.is_closed(c))
+
+    assert await journal.wait_for(lambda: idle_left() <= 4, 3), idle_left()
+    assert idle_left() >= 1, "some connections are kept for reuse"
