@@ -346,3 +346,26 @@ async def test_response_header_order_and_duplicates_kept(compat: RouterProcess) 
     resp = await get(compat.port, NAMED, "/web/x", extra)
     assert resp.values("Link") == ["<a>; rel=preload", "<b>; rel=preload"]
     assert resp.values("Vary") == ["Accept-Encoding"]
+
+
+@pytest.mark.parametrize(
+    ("profile", "source", "sent", "kept"),
+    [
+        ("compat", None, "abc-123", False),
+        ("prod", UNTRUSTED_PEER, "abc-123", False),
+        ("prod", TRUSTED_PROXY, "abc-123", True),
+        ("prod", TRUSTED_PROXY, "bad value with spaces", False),
+        ("prod", TRUSTED_PROXY, "x" * 300, False),
+    ],
+)
+async def test_request_id(
+    request: pytest.FixtureRequest, profile: str, source: str | None, sent: str, kept: bool
+) -> None:
+    router: RouterProcess = request.getfixturevalue(profile)
+    extra = [("X-Request-ID", sent), ("X-Request-ID", "second")]
+    resp = await get(router.port, NAMED, "/web/x", extra[:1], source=source)
+    ids = resp.seen("X-Request-ID")
+    assert len(ids) == 1 and ids[0]
+    assert (ids[0] == sent) is kept
+    resp = await get(router.port, NAMED, "/web/x", extra, source=source)
+    assert len(resp.seen("X-Request-ID")) == 1, "never two request ids upstream"
