@@ -190,3 +190,19 @@ async def test_keepalive_keeps_at_most_n_idle_connections(
 
     assert await journal.wait_for(lambda: idle_left() <= 4, 3), idle_left()
     assert idle_left() >= 1, "some connections are kept for reuse"
+
+
+async def test_upstream_that_stops_reading_the_body_is_504(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    """send_timeout / read_timeout 1 s: a 20 MiB body the upstream stops reading ends in 504
+    soon, and that upstream connection is closed."""
+    tag = new_tag()
+    body = b"b" * (20 * 1024 * 1024)
+    head = [("Host", "timeouts.test"), ("X-Test-Behave", "stall"), ("X-Test-Tag", tag)]
+    start = time.monotonic()
+    resp = await exchange(compat.port, "POST", "/web/upload", head, body, timeout=10)
+    assert resp.status == 504
+    assert time.monotonic() - start < 5
+    opened = [c for c, pool in journal.opened.items() if pool == "tenant"]
+    assert await journal.wait_for(lambda: journal.is_closed(max(opened)), 3)

@@ -25,7 +25,8 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``garbage``           -- a response that is not HTTP, then close;
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
 * ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
-* ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body.
+* ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body;
+* ``stall``             -- stop reading after the head and never answer.
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
@@ -227,6 +228,9 @@ class _Conn(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.pause_reading()
                 asyncio.get_running_loop().call_later(1.0, self._resume)
+
+        if behave == ["stall"] and self.transport is not None:  # read no more, never answer
+            self.transport.pause_reading()
 
     def _resume(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
