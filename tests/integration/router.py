@@ -136,6 +136,9 @@ def compat_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
     # Spill request bodies to the temp file early (default 1 MiB), so the spill path is
     # exercised by ordinary bodies in every test against this router.
     data["server"]["request_buffer_memory"] = "64k"
+    # Short client timeouts so the header and body timeouts can be seen in a test.
+    data["server"]["client_header_timeout"] = "2s"
+    data["server"]["client_body_timeout"] = "2s"
     return data
 
 

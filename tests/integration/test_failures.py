@@ -206,3 +206,38 @@ async def test_upstream_that_stops_reading_the_body_is_504(
     assert time.monotonic() - start < 5
     opened = [c for c, pool in journal.opened.items() if pool == "tenant"]
     assert await journal.wait_for(lambda: journal.is_closed(max(opened)), 3)
+
+
+async def test_slow_uploader_times_out_before_reaching_the_upstream(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    """client_body_timeout 2 s in the test compat config: a body that stops coming gets 408
+    (or the connection closed), and the upstream never sees any of it."""
+    tag = new_tag()
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Tag", tag), ("Content-Length", "1000")]
+        await conn.send(build("POST", "/web/upload", head) + b"x" * 100)
+        start = time.monotonic()
+        try:
+            resp = await conn.response(timeout=6)
+            assert resp.status == 408
+        except ConnectionCut:
+            pass
+        assert 1.5 < time.monotonic() - start < 5
+        assert await conn.at_eof()
+    finally:
+        await conn.close()
+    assert journal.by_tag(tag) == []
+
+
+async def test_half_sent_head_is_closed_after_the_header_timeout(compat: RouterProcess) -> None:
+    conn = await connect(compat.port)
+    try:
+        await conn.send(b"GET /web/x HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n")
+        start = time.monotonic()
+        data = await conn.rest(timeout=6)
+        assert 1.5 < time.monotonic() - start < 5
+        assert not data.startswith(b"HTTP/1.1 2"), data[:100]
+    finally:
+        await conn.close()
