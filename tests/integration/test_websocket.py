@@ -3,10 +3,14 @@ ways, and no upgrade on routes that do not allow it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import aiohttp
 import pytest
 
 from .client import exchange, new_tag
+from .procnet import open_from
 from .router import RouterProcess
 from .upstreams import Journal
 
@@ -172,3 +176,35 @@ async def test_handshake_spellings(compat: RouterProcess, connection: str, upgra
     resp = await exchange(compat.port, "GET", "/websocket", headers, timeout=3)
     assert resp.status == 101
     assert resp.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+async def test_tunnel_to_an_upstream_that_stops_reading_is_closed(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    """The route's 1 s idle limit (timeouts.test) ends a tunnel whose upstream reads nothing
+    any more, while the client still has data to send: both connections are closed."""
+    tag = new_tag()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            f"http://127.0.0.1:{compat.port}/websocket",
+            headers={"Host": "timeouts.test", "X-Test-Tag": tag},
+        ) as ws,
+    ):
+        await ws.send_str("stall")
+        payload = b"p" * 65536
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError, TimeoutError):
+            for _ in range(200):  # 12.5 MiB: more than the socket buffers hold
+                await asyncio.wait_for(ws.send_bytes(payload), 0.5)
+        msg = await ws.receive(timeout=6)
+        assert msg.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.ERROR,
+        )
+    rec = await journal.record(tag)
+    port = journal.peers[rec.conn_id]
+    # The upstream reads nothing, so it cannot see the close: look at the router's socket.
+    assert await journal.wait_for(lambda: not open_from(port), 3), (
+        f"the router still holds its end of the tunnel's upstream connection: {open_from(port)}"
+    )

@@ -30,8 +30,8 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
-a client close is answered with the same code, and text ``close:<code>`` makes the upstream
-close with that code.
+a client close is answered with the same code, text ``close:<code>`` makes the upstream
+close with that code, and text ``stall`` makes it stop reading.
 """
 
 from __future__ import annotations
@@ -105,6 +105,8 @@ class Journal:
     records: list[Record] = field(default_factory=list)
     closed: dict[int, float] = field(default_factory=dict)  # conn_id -> monotonic close time
     opened: dict[int, str] = field(default_factory=dict)  # conn_id -> pool
+    peers: dict[int, int] = field(default_factory=dict)  # conn_id -> the router's port
+    heads: dict[str, int] = field(default_factory=dict)  # X-Test-Tag -> conn_id, at the head
     errors: list[str] = field(default_factory=list)
 
     def by_tag(self, tag: str) -> list[Record]:
@@ -171,8 +173,11 @@ class _Conn(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
         with self.journal.lock:
             self.journal.opened[self.conn_id] = self.server.name
+            if isinstance(peer, tuple):
+                self.journal.peers[self.conn_id] = peer[1]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.conns.discard(self)
@@ -217,6 +222,10 @@ class _Conn(asyncio.Protocol):
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        tags = [v for k, v in self.headers if k.lower() == "x-test-tag"]
+        if tags:
+            with self.journal.lock:
+                self.journal.heads[tags[0]] = self.conn_id
         behave = [v for k, v in self.headers if k.lower() == "x-test-behave"]
         if behave == ["early-answer"]:  # answer before the body has come (Odoo may do so)
             self._write(
@@ -425,6 +434,10 @@ class _Conn(asyncio.Protocol):
     def _ws_message(self, opcode: int, payload: bytes) -> None:
         if opcode == 0x1:
             text = payload.decode("utf-8", "replace")
+            if text == "stall":  # read nothing more from this connection
+                if self.transport is not None:
+                    self.transport.pause_reading()
+                return
             if text.startswith("close:"):
                 code = int(text[6:])
                 self._write(_ws_frame(0x8, struct.pack("!H", code) + b"bye"))
