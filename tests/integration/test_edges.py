@@ -12,8 +12,9 @@ import struct
 import aiohttp
 import pytest
 
-from .client import build, connect, exchange, get, raw
+from .client import build, connect, exchange, get, new_tag, raw
 from .router import RouterProcess
+from .upstreams import Journal
 
 NAMED = "testodoo.seisei.tokyo"
 
@@ -317,3 +318,39 @@ async def test_health_on_every_host(
     assert resp.body == b"OK"
     assert "text/plain" in resp.values("Content-Type")
     assert resp.upstream() is None
+
+
+async def test_refused_upgrade_with_a_body_never_hangs_or_smuggles(
+    compat: RouterProcess, journal: Journal
+) -> None:
+    """An upgrade request with a Content-Length body, refused by the upstream, followed by a
+    pipelined request: the body is never read as a request, and the pipelined request is
+    answered (or the connection closed) -- no keep-alive promise left hanging (BUGS.md #12)."""
+    smuggled, after = new_tag(), new_tag()
+    inner = f"GET /smuggled HTTP/1.1\r\nHost: {NAMED}\r\nX-Test-Tag: {smuggled}\r\n\r\n".encode()
+    headers = [
+        ("Host", NAMED),
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("X-Test-Behave", "refuse-upgrade"),
+        ("Content-Length", str(len(inner))),
+    ]
+    conn = await connect(compat.port)
+    try:
+        await conn.send(
+            build("GET", "/websocket", headers, inner, length=False)
+            + build("GET", "/web/next", [("Host", NAMED), ("X-Test-Tag", after)])
+        )
+        first = await conn.response()
+        assert first.status == 400
+        if first.values("Connection") != ["close"]:
+            second = await conn.response(timeout=3)
+            assert second.seen("X-Test-Tag") == [after]
+        else:
+            assert await conn.at_eof()
+    finally:
+        await conn.close()
+    await asyncio.sleep(0.2)
+    assert journal.by_tag(smuggled) == []
