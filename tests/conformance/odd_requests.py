@@ -64,11 +64,20 @@ def malformed() -> list[Case]:
         "header-no-colon": f"GET /jsonrpc HTTP/1.1\r\n{base}NoColonHere\r\n\r\n",
         "folded-header": f"GET /jsonrpc HTTP/1.1\r\n{base}X-Custom: a\r\n b\r\n\r\n",
         "lf-only": "GET /jsonrpc HTTP/1.1\nHost: testodoo.seisei.tokyo\n\n",
+        "raw-utf8-target": f"GET /caf\xc3\xa9/x HTTP/1.1\r\n{base}\r\n",
+        "raw-byte-database": f"GET /web/database/\xff HTTP/1.1\r\n{base}\r\n",
+        "http12": f"GET /jsonrpc HTTP/1.2\r\n{base}\r\n",
+        "http09-line": f"GET /jsonrpc HTTP/0.9\r\n{base}\r\n",
+        "trace": f"TRACE /jsonrpc HTTP/1.1\r\n{base}\r\n",
+        "connect": f"CONNECT admin.erp.seisei.tokyo:443 HTTP/1.1\r\n{base}\r\n",
+        "unknown-method": f"FOO /jsonrpc HTTP/1.1\r\n{base}\r\n",
+        "patch": f"PATCH /jsonrpc HTTP/1.1\r\n{base}Content-Length: 2\r\n\r\n{{}}",
+        "options-star": f"OPTIONS * HTTP/1.1\r\n{base}\r\n",
     }
     cases = []
     for name, text in raw_cases.items():
         method = text.split(" ", 1)[0]
-        case = make_case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode())
+        case = make_case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode("latin-1"))
         if name == "http09":
             case = replace(case, classes=case.classes | {"http09"})
         cases.append(case)
