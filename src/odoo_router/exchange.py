@@ -264,7 +264,7 @@ class Exchange:
             return
         self.req.error = reason
         self.error_status = status
-        self.conn.close()
+        self.conn.abort()  # unsent bytes must not keep a failed connection open
         self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)
 
     def _finish(self, outcome: Outcome) -> None:

@@ -23,6 +23,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from .config import Pool as PoolConfig
@@ -53,6 +54,7 @@ class UpstreamConnection(asyncio.Protocol):
         "exchange",
         "idle_since",
         "last_read",
+        "last_write",
         "paused_writing",
         "pool",
         "reused",
@@ -70,6 +72,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.addr = ""
         self.last_read = 0.0
         self.idle_since = 0.0
+        self.last_write = 0.0
         self.paused_writing = False
         self.drain_waiter: asyncio.Future[None] | None = None
 
@@ -95,8 +98,7 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.pool.forget(self)
-        if self.drain_waiter is not None and not self.drain_waiter.done():
-            self.drain_waiter.set_exception(UpstreamError("reset", "upstream closed"))
+        self._wake_drain()
         ex = self.exchange
         if ex is not None:
             self.exchange = None
@@ -104,30 +106,47 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused_writing = True
+        self.last_write = monotonic()  # proxy_send_timeout runs from the last progress
 
     def resume_writing(self) -> None:
         self.paused_writing = False
+        self.last_write = monotonic()
         w = self.drain_waiter
         if w is not None and not w.done():
             w.set_result(None)
 
     async def drain(self) -> None:
+        """Wait until the upstream takes more; returns at once when the connection ends."""
         if self.paused_writing and not self.closed:
             self.drain_waiter = asyncio.get_running_loop().create_future()
             await self.drain_waiter
+        self.last_write = monotonic()
 
     def close(self) -> None:
+        """Close; bytes the upstream has not taken yet are dropped (abort), never left to
+        hold a socket open for an upstream that stopped reading."""
         if not self.closed:
             self.closed = True
             self.pool.forget(self)
-            if self.transport is not None:
-                self.transport.close()
+            transport = self.transport
+            if transport is not None:
+                if transport.get_write_buffer_size():
+                    transport.abort()
+                else:
+                    transport.close()
+            self._wake_drain()
 
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
         self.closed = True
         self.pool.forget(self)
+        self._wake_drain()
+
+    def _wake_drain(self) -> None:
+        w = self.drain_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
 
 
 class UpstreamPool:

@@ -151,7 +151,7 @@ class ClientConnection(asyncio.Protocol):
         if ex is not None and not ex.done.done():
             ex.req.status = ex.req.status or 499
             ex.req.error = "client closed the connection"
-            ex.conn.close()  # never reuse an upstream connection whose exchange was cut
+            ex.conn.abort()  # never reuse (nor linger on) an exchange that was cut
             ex.done.set_result(Outcome.ABORTED)
         for req in self.queue:
             if req.body_waiter is not None and not req.body_waiter.done():
@@ -487,8 +487,10 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         assert action is not None
         websocket = req.upgrade and action.websocket
-        if req.upgrade and not websocket:
-            req.keep_alive = False  # forwarded as a plain request; the parser cannot go on
+        if req.upgrade:
+            # After an upgrade request the parser cannot go on: whatever the upstream answers
+            # (101 makes a tunnel; anything else is relayed), this connection then ends.
+            req.keep_alive = False
         if action.request_buffering or action.rpc_firewall:
             if not await self._read_body(req):
                 return
@@ -637,14 +639,14 @@ class ClientConnection(asyncio.Protocol):
         elif outcome is Outcome.ABORTED:
             if spool is not None:
                 spool.abort()
-            conn.close()
+            conn.abort()
             if req.status != 499 and self.transport is not None:
                 self.transport.abort()
             self.closed = True
         else:  # FAILED or a second RETRY
             if spool is not None:
                 spool.abort()
-            conn.close()
+            conn.abort()
             if outcome is Outcome.FAILED and ex.error_status == 502:
                 pool.mark_failed(conn.server)
             state.upstream_error(action.pool, "timeout" if ex.error_status == 504 else "reset")

@@ -117,8 +117,12 @@ class WorkerState:
             ex = conn.exchange
             if ex is not None:
                 action = ex.req.decision.proxy if ex.req.decision else None
-                limit = action.read_timeout if action else 60.0
-                if not ex.done.done() and now - ex.conn.last_read > limit:
+                up = ex.conn
+                if up.paused_writing:  # the upstream is not taking the body: send timeout
+                    limit, since = (action.send_timeout if action else 60.0), up.last_write
+                else:
+                    limit, since = (action.read_timeout if action else 60.0), up.last_read
+                if not ex.done.done() and now - since > limit:
                     ex.timed_out()
                 continue
             idle = now - conn.last_activity

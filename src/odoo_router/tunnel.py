@@ -75,6 +75,9 @@ class Tunnel:
 
     def check_idle(self, now: float) -> None:
         if now - self.last > self.idle:
+            transport = self.client.transport
+            if transport is not None and transport.get_write_buffer_size():
+                transport.abort()  # a client that stopped reading keeps nothing open
             self.close()
 
     def going_away(self) -> None:
@@ -82,7 +85,7 @@ class Tunnel:
         self.close()
 
     def close(self) -> None:
-        self.upstream.close()
+        self.upstream.abort()  # RST: a stalled upstream must not keep the socket
         self.client.close()
         self._done()
 
