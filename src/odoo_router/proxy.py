@@ -470,6 +470,8 @@ class ClientConnection(asyncio.Protocol):
         self._answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
 
     async def _handle(self, req: Request) -> None:
+        if self.served + 1 >= self.state.settings.keepalive_requests:
+            req.keep_alive = False  # the last one on this connection says so (as nginx)
         if req.error_status:
             self._error(req, req.error_status)
             return
