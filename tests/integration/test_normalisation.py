@@ -3,9 +3,12 @@ routing side of each form; these are the forms a routing table cannot express)."
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 
-from .client import build, connect, exchange, get
+from .client import build, connect, exchange, get, raw
 from .router import RouterProcess
 
 NAMED = "testodoo.seisei.tokyo"
@@ -122,3 +125,57 @@ async def test_bad_path_is_400(compat: RouterProcess, target: str) -> None:
     resp = await get(compat.port, NAMED, target)
     assert resp.status == 400
     assert resp.upstream() is None
+
+
+async def test_raw_utf8_bytes_in_the_target(compat: RouterProcess) -> None:
+    """nginx takes bytes >= 0x80 in the target as they are: forwarded unchanged, and the
+    path rules still apply to them."""
+    target = "/web/ページ?q=日本".encode()
+    request = (
+        b"GET "
+        + target
+        + b" HTTP/1.1\r\nHost: "
+        + NAMED.encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    got = await raw(compat.port, request)
+    assert got.startswith(b"HTTP/1.1 200 ")
+    seen = json.loads(got.partition(b"\r\n\r\n")[2])["target"]
+    assert seen.encode("latin-1") == target
+    denied = (
+        b"GET /web/database/\xe6\x97\xa5 HTTP/1.1\r\nHost: "
+        + NAMED.encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    assert (await raw(compat.port, denied)).startswith(b"HTTP/1.1 403 ")
+
+
+async def test_trace_is_405(compat: RouterProcess) -> None:
+    resp = await get(compat.port, NAMED, "/web/x", method="TRACE")
+    assert resp.status == 405
+    assert resp.upstream() is None
+
+
+async def test_raw_utf8_target_pipelined_or_split(compat: RouterProcess) -> None:
+    """The raw-byte target is accepted wherever the request line falls: second in a
+    pipeline, or cut across two reads (BUGS.md #13)."""
+    target = "/web/ページ".encode()
+    head = b" HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n\r\n"
+    conn = await connect(compat.port)
+    try:
+        await conn.send(b"GET /web/a" + head + b"GET " + target + head)
+        first, second = await conn.response(), await conn.response()
+        assert first.status == 200
+        assert second.status == 200, "second in a pipeline"
+        assert second.json()["target"].encode("latin-1") == target
+    finally:
+        await conn.close()
+    conn = await connect(compat.port)
+    try:
+        await conn.send(b"GET " + target[:7])  # cut inside the multi-byte character
+        await asyncio.sleep(0.1)
+        await conn.send(target[7:] + head)
+        resp = await conn.response()
+        assert resp.status == 200, "request line cut across two reads"
+    finally:
+        await conn.close()

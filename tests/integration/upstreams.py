@@ -164,6 +164,8 @@ class _Conn(asyncio.Protocol):
         self.ws_buf = b""
         self.pending_ws: Record | None = None
         self.tasks: set[asyncio.Task[None]] = set()
+        self.at_start = True  # the next byte begins a request
+        self.raw_target: str | None = None
 
     # -- transport --------------------------------------------------------------------
 
@@ -191,6 +193,17 @@ class _Conn(asyncio.Protocol):
             self.ws_buf += data
             self._ws_process()
             return
+        if self.at_start:
+            # Bytes >= 0x80 in the target reach us raw (nginx and the router allow them);
+            # llhttp refuses them: it sees them %-escaped, the record keeps them raw.
+            end = data.find(b"\n")
+            line = data[:end] if end >= 0 else b""
+            if line and not line.isascii():
+                parts = line.rstrip(b"\r").split(b" ")
+                self.raw_target = b" ".join(parts[1:-1]).decode("latin-1")
+                data = (
+                    b"".join(b"%%%02X" % c if c >= 0x80 else bytes((c,)) for c in line) + data[end:]
+                )
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -210,6 +223,7 @@ class _Conn(asyncio.Protocol):
     # -- parser callbacks ----------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.at_start = False
         self.url = b""
         self.headers = []
         self.digest = hashlib.sha256()
@@ -251,12 +265,14 @@ class _Conn(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self.seq += 1
+        self.at_start = True
+        target, self.raw_target = self.raw_target or self.url.decode("latin-1"), None
         rec = Record(
             pool=self.server.name,
             conn_id=self.conn_id,
             seq=self.seq,
             method=self.parser.get_method().decode("ascii"),
-            target=self.url.decode("latin-1"),
+            target=target,
             version=self.parser.get_http_version(),
             headers=list(self.headers),
             body_length=self.length,
