@@ -179,3 +179,14 @@ async def test_raw_utf8_target_pipelined_or_split(compat: RouterProcess) -> None
         assert resp.status == 200, "request line cut across two reads"
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("version", "status"),
+    [("HTTP/1.2", 200), ("HTTP/1.9", 200), ("HTTP/0.9", 400), ("HTTP/3.0", 505)],
+)
+async def test_request_line_versions(compat: RouterProcess, version: str, status: int) -> None:
+    resp = await exchange(compat.port, "GET", "/web/x", [("Host", NAMED)], version=version)
+    assert resp.status == status
+    if status == 200:
+        assert resp.json()["version"] == "1.1", "forwarded as HTTP/1.1"
