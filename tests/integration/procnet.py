@@ -33,6 +33,11 @@ def sockets() -> list[Socket]:
     return found
 
 
-def open_from(local_port: int) -> list[Socket]:
-    """Sockets still open on ``local_port`` (the router's end of an upstream connection)."""
-    return [s for s in sockets() if s.local_port == local_port and s.state == ESTABLISHED]
+def open_between(local_port: int, remote_port: int) -> list[Socket]:
+    """The socket from ``local_port`` (the router's end of an upstream connection) to
+    ``remote_port`` (the upstream's), while it is established."""
+    return [
+        s
+        for s in sockets()
+        if s.local_port == local_port and s.remote_port == remote_port and s.state == ESTABLISHED
+    ]

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from .client import ConnectionCut, build, connect, exchange, get, new_tag
-from .procnet import open_from
+from .procnet import open_between
 from .router import RouterProcess
-from .upstreams import Journal
+from .upstreams import Farm, Journal
 
 NAMED = "testodoo.seisei.tokyo"
 
@@ -194,7 +194,7 @@ async def test_keepalive_keeps_at_most_n_idle_connections(
 
 
 async def test_upstream_that_stops_reading_the_body_is_504(
-    compat: RouterProcess, journal: Journal
+    compat: RouterProcess, journal: Journal, farm: Farm
 ) -> None:
     """send_timeout / read_timeout 1 s: a 20 MiB body the upstream stops reading ends in 504
     soon, and that upstream connection is closed."""
@@ -206,8 +206,9 @@ async def test_upstream_that_stops_reading_the_body_is_504(
     assert resp.status == 504
     assert time.monotonic() - start < 5
     port = journal.peers[journal.heads[tag]]  # the body never completes: no record
-    assert await journal.wait_for(lambda: not open_from(port), 3), (
-        f"the router still holds the stalled upstream connection: {open_from(port)}"
+    upstream = farm.ports["tenant"]
+    assert await journal.wait_for(lambda: not open_between(port, upstream), 3), (
+        f"the router still holds its upstream socket: {open_between(port, upstream)}"
     )
 
 

@@ -10,9 +10,9 @@ import aiohttp
 import pytest
 
 from .client import exchange, new_tag
-from .procnet import open_from
+from .procnet import open_between
 from .router import RouterProcess
-from .upstreams import Journal
+from .upstreams import Farm, Journal
 
 TENANT = "acme.erp.seisei.tokyo"
 NAMED = "testodoo.seisei.tokyo"
@@ -179,7 +179,7 @@ async def test_handshake_spellings(compat: RouterProcess, connection: str, upgra
 
 
 async def test_tunnel_to_an_upstream_that_stops_reading_is_closed(
-    compat: RouterProcess, journal: Journal
+    compat: RouterProcess, journal: Journal, farm: Farm
 ) -> None:
     """The route's 1 s idle limit (timeouts.test) ends a tunnel whose upstream reads nothing
     any more, while the client still has data to send: both connections are closed."""
@@ -204,7 +204,8 @@ async def test_tunnel_to_an_upstream_that_stops_reading_is_closed(
         )
     rec = await journal.record(tag)
     port = journal.peers[rec.conn_id]
+    upstream = farm.ports["tenant"]
     # The upstream reads nothing, so it cannot see the close: look at the router's socket.
-    assert await journal.wait_for(lambda: not open_from(port), 3), (
-        f"the router still holds its end of the tunnel's upstream connection: {open_from(port)}"
+    assert await journal.wait_for(lambda: not open_between(port, upstream), 3), (
+        f"the router still holds its upstream socket: {open_between(port, upstream)}"
     )

@@ -165,6 +165,7 @@ class _Conn(asyncio.Protocol):
         self.pending_ws: Record | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.at_start = True  # the next byte begins a request
+        self.stalled = False  # websocket: told to read nothing more
         self.raw_target: str | None = None
 
     # -- transport --------------------------------------------------------------------
@@ -417,7 +418,7 @@ class _Conn(asyncio.Protocol):
         self.ws = True
 
     def _ws_process(self) -> None:
-        while True:
+        while not self.stalled:
             buf = self.ws_buf
             if len(buf) < 2:
                 return
@@ -451,6 +452,7 @@ class _Conn(asyncio.Protocol):
         if opcode == 0x1:
             text = payload.decode("utf-8", "replace")
             if text == "stall":  # read nothing more from this connection
+                self.stalled = True
                 if self.transport is not None:
                     self.transport.pause_reading()
                 return
