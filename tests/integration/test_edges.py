@@ -354,3 +354,9 @@ async def test_refused_upgrade_with_a_body_never_hangs_or_smuggles(
         await conn.close()
     await asyncio.sleep(0.2)
     assert journal.by_tag(smuggled) == []
+
+
+async def test_unexpected_101_is_502(compat: RouterProcess) -> None:
+    """An upstream that switches protocols on a request that asked for no upgrade."""
+    resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Behave", "status:101")])
+    assert resp.status == 502
