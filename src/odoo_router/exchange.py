@@ -45,6 +45,7 @@ _NO_BODY_STATUS = frozenset({204, 304})
 
 class Exchange:
     __slots__ = (
+        "body_length",
         "bytes_out",
         "capture",
         "chunked_out",
@@ -60,6 +61,7 @@ class Exchange:
         "keep_alive",
         "out",
         "parser",
+        "passthrough",
         "reason",
         "req",
         "skip_interim",
@@ -94,6 +96,10 @@ class Exchange:
         self.skip_interim = False
         self.bytes_out = 0
         self.out: list[bytes] | None = None
+        # Body bytes still due under Content-Length framing once the parser has seen the
+        # head: they bypass the parser (no copy per chunk), counted down to the end.
+        self.passthrough = 0
+        self.body_length = -1
         self.capture: list[bytes] | None = None  # body kept for the static cache
         self.spool: Spool | None = None
         self.error_status = 0
@@ -106,6 +112,10 @@ class Exchange:
         self.conn.last_read = monotonic()
         if self.done.done():  # bytes after the end of the response: never reuse
             self.conn.close()
+            return
+        due = self.passthrough
+        if due:
+            self._pass_body(data, due)
             return
         # Everything one read produces (head, body, chunk end) goes out in one write.
         out: list[bytes] = []
@@ -132,6 +142,25 @@ class Exchange:
             self.out = None
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
+        if self.body_length > 0 and not self.done.done():
+            self.passthrough = self.body_length - self.bytes_out
+
+    def _pass_body(self, data: bytes, due: int) -> None:
+        n = len(data)
+        if n > due:  # more than the response announced: framing is broken, never reuse
+            data = data[:due]
+            n = due
+            self.keep_alive = False
+        self.passthrough = due - n
+        self.bytes_out += n
+        if self.capture is not None:
+            if self.bytes_out <= self.client.state.cache.max_entry_bytes:
+                self.capture.append(data)
+            else:
+                self.capture = None
+        self._deliver(data)
+        if self.passthrough == 0:
+            self._finish(Outcome.COMPLETE)
 
     def upstream_lost(self, exc: Exception | None) -> None:
         if self.done.done():
@@ -202,6 +231,7 @@ class Exchange:
         )
         has_length = head.has_length
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
+        self.body_length = -1 if no_body else head.length
         req = self.req
         if state.draining:
             req.keep_alive = False

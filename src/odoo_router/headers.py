@@ -204,6 +204,7 @@ class ResponseHead:
     lines: list[bytes]  # "Name: value\r\n" each
     has_length: bool
     chunked: bool
+    length: int = -1  # the Content-Length value (llhttp has checked it), -1 when absent
 
 
 # nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
@@ -218,6 +219,7 @@ def response_head(
     named: frozenset[bytes] = frozenset()
     lines: list[bytes] = []
     has_length = chunked = False
+    length = -1
     for name, value in headers:
         low = name.lower()
         if low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
@@ -230,6 +232,7 @@ def response_head(
             continue
         if low == b"content-length":
             has_length = True
+            length = int(value)
         elif low == b"set-cookie" and (secure or samesite is not None):
             value = rewrite_set_cookie(value, secure, samesite)
         lines.append(name + b": " + value + b"\r\n")
@@ -243,4 +246,4 @@ def response_head(
     if chunked:
         has_length = False  # Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
         lines = [line for line in lines if line[:15].lower() != b"content-length:"]
-    return ResponseHead(lines, has_length, chunked)
+    return ResponseHead(lines, has_length, chunked, -1 if chunked else length)

@@ -58,6 +58,7 @@ class ClientConnection(asyncio.Protocol):
         # nginx takes any HTTP/1.x minor version as 1.1 semantics; llhttp only 1.0 and 1.1.
         self.parser.set_dangerous_leniencies(lenient_version=True)
         self.raw_target: bytes | None = None  # the target as sent, when llhttp saw it escaped
+        self.line_buf = b""  # the start of a request line with raw bytes, until its end comes
         self.peer = "127.0.0.1"
         self.scheme = "http"
         self.queue: deque[Request] = deque()
@@ -104,9 +105,19 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.parse_failed:
             return
-        if self.cur_done or self.cur is None:
+        if self.cur_done or self.cur is None:  # a request line starts here
+            if self.line_buf:
+                data = self.line_buf + data
+                self.line_buf = b""
             first = data.find(b"\n")
-            if first >= 0:
+            if first < 0:
+                if not data.isascii():  # raw bytes in a line cut across reads: wait for its end
+                    if len(data) > self.state.settings.large_client_header_buffers:
+                        self._parse_error(414)
+                    else:
+                        self.line_buf = data
+                    return
+            else:
                 line = data[:first]
                 if b" HTTP/" not in line:
                     self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
