@@ -192,6 +192,9 @@ class Exchange:
             self.skip_interim = True
             self.headers = []
             return
+        if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
+            self.fail(502, "upstream switched protocols unasked")
+            return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
         self._send_head()
