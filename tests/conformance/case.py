@@ -98,9 +98,8 @@ def make_case(
     connection = ",".join(v for k, v in headers if k.lower() == "connection").lower()
     if any(k.lower() == "upgrade" for k, _ in headers) and "upgrade" not in connection:
         classes.add("upgrade-without-connection")
-    suffix = f"-{variant}" if variant else ""
     return Case(
-        id=f"{group}-{form.name}-{method}-{path}{suffix}",
+        id="-".join(part for part in (group, form.name, method, path, variant) if part),
         group=group,
         raw=raw if raw is not None else build(form, method, path, headers, body),
         method=method,

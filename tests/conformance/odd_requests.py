@@ -32,7 +32,7 @@ def absolute_forms() -> list[Case]:
         "encoded-path": "GET http://acme.erp.seisei.tokyo/web/%64atabase/x HTTP/1.1",
         "underscore-host": "GET http://my_co.erp.seisei.tokyo/jsonrpc HTTP/1.1",
     }
-    form = HostForm("absolute", ("example.com",))
+    form = HostForm("raw", ("example.com",))
     return [
         make_case("absolute", form, "GET", "", name, raw=f"{line}\r\n{host}\r\n".encode())
         for name, line in lines.items()
@@ -127,7 +127,7 @@ def pipelines() -> list[Case]:
             get("example.com", "/jsonrpc"),
         ],
     }
-    form = HostForm("pipeline", ())
+    form = HostForm("raw", ())
     cases = []
     for name, requests in sequences.items():
         methods = tuple(r.split(" ", 1)[0] for r in requests)
