@@ -360,3 +360,33 @@ async def test_unexpected_101_is_502(compat: RouterProcess) -> None:
     """An upstream that switches protocols on a request that asked for no upgrade."""
     resp = await get(compat.port, NAMED, "/web/x", [("X-Test-Behave", "status:101")])
     assert resp.status == 502
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_no_body_status_with_a_content_length(compat: RouterProcess, status: int) -> None:
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Behave", f"status-cl:{status}")]
+        await conn.send(build("GET", "/web/x", head))
+        first = await conn.response(timeout=3)
+        assert first.status == status
+        await conn.send(build("GET", "/web/after", [("Host", NAMED)]))
+        second = await conn.response(timeout=3)
+        assert second.json()["target"] == "/web/after"
+    finally:
+        await conn.close()
+
+
+async def test_bytes_after_the_response_never_reach_another_client(
+    compat: RouterProcess,
+) -> None:
+    """An upstream that sends more than its Content-Length (here a forged second answer):
+    the client gets the 5 bytes, the connection is not reused, nobody gets the forgery."""
+    host = "admin.erp.seisei.tokyo"
+    first = await get(compat.port, host, "/web/x", [("X-Test-Behave", "overflow")])
+    assert first.status == 200 and first.body == b"hello"
+    for i in range(3):
+        tag = new_tag()
+        resp = await get(compat.port, host, f"/web/after{i}", [("X-Test-Tag", tag)])
+        assert resp.upstream() == "admin", resp.body
+        assert resp.seen("X-Test-Tag") == [tag]

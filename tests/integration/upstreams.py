@@ -26,7 +26,9 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
 * ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
 * ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body;
-* ``stall``             -- stop reading after the head and never answer.
+* ``stall``             -- stop reading after the head and never answer;
+* ``status-cl:<code>``  -- that status with ``Content-Length: 100`` and no body (204, 304);
+* ``overflow``          -- a 5-byte answer followed at once by a forged second answer.
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
@@ -339,6 +341,13 @@ class _Conn(asyncio.Protocol):
         if kind == "refuse-upgrade":
             self._write(b"HTTP/1.1 400 No\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno")
             self._close()
+            return
+        if kind == "status-cl":  # a no-body status that still names a length
+            self._write(b"HTTP/1.1 %d Status\r\nContent-Length: 100\r\n\r\n" % int(arg))
+            return
+        if kind == "overflow":  # more bytes than the Content-Length: a second, forged answer
+            forged = b"HTTP/1.1 200 OK\r\nX-Upstream: forged\r\nContent-Length: 6\r\n\r\nforged"
+            self._write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + forged)
             return
         if kind == "status":
             code = int(arg)
