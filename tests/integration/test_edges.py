@@ -390,3 +390,17 @@ async def test_bytes_after_the_response_never_reach_another_client(
         resp = await get(compat.port, host, f"/web/after{i}", [("X-Test-Tag", tag)])
         assert resp.upstream() == "admin", resp.body
         assert resp.seen("X-Test-Tag") == [tag]
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 1048577])
+async def test_content_length_sizes_on_one_connection(compat: RouterProcess, size: int) -> None:
+    conn = await connect(compat.port)
+    try:
+        for _ in range(3):
+            head = [("Host", NAMED), ("X-Test-Behave", f"size:{size}")]
+            await conn.send(build("GET", "/web/x", head))
+            resp = await conn.response()
+            assert resp.status == 200
+            assert resp.body == b"x" * size
+    finally:
+        await conn.close()
