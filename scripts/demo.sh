@@ -18,6 +18,9 @@ odoo-router demo on http://127.0.0.1:8080 (Ctrl-C stops it). In another shell tr
   curl -i -H 'Host: acme.erp.seisei.tokyo' http://127.0.0.1:8080/web/database/manager
   curl -i -H 'Host: acme.erp.seisei.tokyo' http://127.0.0.1:8080/web/login
   curl -i -H 'Host: nobody.example' http://127.0.0.1:8080/
+  curl -i -H 'Host: acme.erp.seisei.tokyo' -H 'Content-Type: application/json' \
+       http://127.0.0.1:8080/web/session/authenticate \
+       -d '{"jsonrpc":"2.0","method":"call","params":{"db":"ten_other","login":"a","password":"b"}}'
   curl -H 'Host: admin.erp.seisei.tokyo' http://127.0.0.1:8080/web/database/manager
   .venv/bin/odoo-router explain --config config/router.demo.yaml acme.erp.seisei.tokyo /jsonrpc
   curl http://127.0.0.1:9145/metrics
