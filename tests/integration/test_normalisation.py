@@ -156,27 +156,33 @@ async def test_trace_is_405(compat: RouterProcess) -> None:
     assert resp.upstream() is None
 
 
-async def test_raw_utf8_target_pipelined_or_split(compat: RouterProcess) -> None:
-    """The raw-byte target is accepted wherever the request line falls: second in a
-    pipeline, or cut across two reads (BUGS.md #13)."""
-    target = "/web/ページ".encode()
-    head = b" HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n\r\n"
+UTF8_TARGET = "/web/ページ".encode()
+UTF8_HEAD = b" HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n\r\n"
+
+
+async def test_raw_utf8_target_second_in_a_pipeline(compat: RouterProcess) -> None:
+    """The raw-byte target is accepted wherever the request line falls (BUGS.md #13 a)."""
     conn = await connect(compat.port)
     try:
-        await conn.send(b"GET /web/a" + head + b"GET " + target + head)
+        await conn.send(b"GET /web/a" + UTF8_HEAD + b"GET " + UTF8_TARGET + UTF8_HEAD)
         first, second = await conn.response(), await conn.response()
         assert first.status == 200
         assert second.status == 200, "second in a pipeline"
-        assert second.json()["target"].encode("latin-1") == target
+        assert second.json()["target"].encode("latin-1") == UTF8_TARGET
     finally:
         await conn.close()
+
+
+async def test_raw_utf8_target_cut_across_reads(compat: RouterProcess) -> None:
+    """(BUGS.md #13 b)"""
     conn = await connect(compat.port)
     try:
-        await conn.send(b"GET " + target[:7])  # cut inside the multi-byte character
+        await conn.send(b"GET " + UTF8_TARGET[:7])  # cut inside the multi-byte character
         await asyncio.sleep(0.1)
-        await conn.send(target[7:] + head)
+        await conn.send(UTF8_TARGET[7:] + UTF8_HEAD)
         resp = await conn.response()
         assert resp.status == 200, "request line cut across two reads"
+        assert resp.json()["target"].encode("latin-1") == UTF8_TARGET
     finally:
         await conn.close()
 
