@@ -105,25 +105,21 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.parse_failed:
             return
+        if self.line_buf:
+            data = self.line_buf + data
+            self.line_buf = b""
         if self.cur_done or self.cur is None:  # a request line starts here
-            if self.line_buf:
-                data = self.line_buf + data
-                self.line_buf = b""
+            if not data.isascii():
+                self._feed_raw_bytes(data)
+                return
             first = data.find(b"\n")
-            if first < 0:
-                if not data.isascii():  # raw bytes in a line cut across reads: wait for its end
-                    if len(data) > self.state.settings.large_client_header_buffers:
-                        self._parse_error(414)
-                    else:
-                        self.line_buf = data
-                    return
-            else:
-                line = data[:first]
-                if b" HTTP/" not in line:
-                    self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
-                    return
-                if not line.isascii():
-                    data = self._escape_request_line(line) + data[first:]
+            if first >= 0 and b" HTTP/" not in data[:first]:
+                self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
+                return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> bool:
+        """Parse; False when parsing stopped (an error answered, or an upgrade)."""
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -135,6 +131,45 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             # nginx answers a transfer coding it does not know with 501, other framing errors 400.
             self._parse_error(501 if "invalid `Transfer-Encoding`" in str(exc) else 400)
+        else:
+            return True
+        return False
+
+    def _feed_raw_bytes(self, data: bytes) -> None:
+        """Bytes >= 0x80 somewhere from a message start on (rare): feed one head at a time so
+        that every request line, pipelined ones included, can be escaped for llhttp; bodies
+        with a Content-Length are fed as they are, anything else after a head as it is."""
+        while data and not self.parse_failed:
+            if not (self.cur_done or self.cur is None):
+                self._feed(data)  # inside a message: a chunked body and what follows
+                return
+            first = data.find(b"\n")
+            if first < 0:  # a request line cut across reads: wait for its end (bounded)
+                if len(data) > self.state.settings.large_client_header_buffers:
+                    self._parse_error(414)
+                else:
+                    self.line_buf = data
+                return
+            line = data[:first]
+            if b" HTTP/" not in line:
+                self._parse_error(400)
+                return
+            if not line.isascii():
+                data = self._escape_request_line(line) + data[first:]
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self._feed(data)  # the head goes on in a later read
+                return
+            head, data = data[: end + 4], data[end + 4 :]
+            if not self._feed(head):
+                if self.upgrade_rest or self.paused_reading:
+                    self.upgrade_rest += data
+                return
+            req = self.cur
+            if req is not None and not self.cur_done and req.content_length and not req.chunked:
+                body, data = data[: req.content_length], data[req.content_length :]
+                if not self._feed(body):
+                    return
 
     def _escape_request_line(self, line: bytes) -> bytes:
         """nginx accepts raw bytes >= 0x80 in the target, llhttp does not: let llhttp see them
