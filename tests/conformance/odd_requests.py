@@ -122,6 +122,13 @@ def pipelines() -> list[Case]:
         ],
         "after-bad-request": [get(tenant, "/../x"), get(tenant, "/jsonrpc")],
         "after-health": [get(sub, "/nginx-health"), get(sub, "/web/database/x")],
+        # Raw bytes >= 0x80 in request lines the proxy answers itself (the echo upstream's
+        # parser refuses them), then a plain request that must still be framed right.
+        "raw-bytes": [
+            get(sub, "/web/database/\xff"),
+            get(tenant, "/web/database/caf\xc3\xa9"),
+            get(sub, "/jsonrpc"),
+        ],
         "dbfilter-per-request": [
             get(sub, "/jsonrpc", "X-Odoo-dbfilter: evil\r\n"),
             get("example.com", "/jsonrpc"),
