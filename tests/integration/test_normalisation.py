@@ -4,6 +4,7 @@ routing side of each form; these are the forms a routing table cannot express)."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 
 import pytest
@@ -196,3 +197,29 @@ async def test_request_line_versions(compat: RouterProcess, version: str, status
     assert resp.status == status
     if status == 200:
         assert resp.json()["version"] == "1.1", "forwarded as HTTP/1.1"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_raw_bytes_in_bodies_are_never_escaped(compat: RouterProcess, chunked: bool) -> None:
+    """Bodies full of bytes >= 0x80 and lines that look like request lines, pipelined with
+    raw-byte targets: every body arrives byte for byte and every request is answered."""
+    body = ("GET /日本 HTTP/1.1\r\nX: ü\r\n\r\n" * 50).encode() + bytes(range(256)) * 20
+    if chunked:
+        framing = b"Transfer-Encoding: chunked\r\n\r\n"
+        framed = b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
+    else:
+        framing = b"Content-Length: %d\r\n\r\n" % len(body)
+        framed = body
+    first = "POST /web/ü HTTP/1.1\r\n".encode() + b"Host: " + NAMED.encode() + b"\r\n" + framing
+    data = first + framed + b"GET " + UTF8_TARGET + UTF8_HEAD
+    conn = await connect(compat.port)
+    try:
+        await conn.send(data)
+        one, two = await conn.response(), await conn.response()
+    finally:
+        await conn.close()
+    assert one.status == 200, one.body[:200]
+    assert one.json()["body_sha256"] == hashlib.sha256(body).hexdigest()
+    assert one.json()["target"].encode("latin-1") == "/web/ü".encode()
+    assert two.status == 200, two.body[:200]
+    assert two.json()["target"].encode("latin-1") == UTF8_TARGET
