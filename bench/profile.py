@@ -116,8 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntotal time (frame and everything it calls)")
     for frame, share in under:
         print(f"{share:6.1%}  {frame}")
-    if not args.out:
-        shutil.rmtree(workdir, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)  # --out lives outside it
     return 0
 
 
