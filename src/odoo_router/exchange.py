@@ -197,6 +197,8 @@ class Exchange:
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
+        if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
+            self.capture = None  # not storable: do not hold the body
         self._send_head()
         if self.head_only and not self.done.done():
             # httptools cannot be told the response is to HEAD: end here and never let

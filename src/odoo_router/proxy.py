@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import re
 import socket
 import tempfile
@@ -48,6 +47,26 @@ if TYPE_CHECKING:
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_QUEUED = 16
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def _chunked_length(data: bytes) -> int | None:
+    """Where a chunked body starting at data[0] ends, if it ends within data. Only says
+    where to cut the feed: llhttp still checks the framing of what it is fed."""
+    pos = 0
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        try:
+            size = int(data[pos:eol].split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return None
+        if size == 0:  # last chunk, then trailers up to an empty line
+            end = data.find(b"\r\n\r\n", eol)
+            return None if end < 0 else end + 4
+        pos = eol + 2 + size + 2
+        if pos > len(data):
+            return None
 
 
 class ClientConnection(asyncio.Protocol):
@@ -166,10 +185,15 @@ class ClientConnection(asyncio.Protocol):
                     self.upgrade_rest += data
                 return
             req = self.cur
-            if req is not None and not self.cur_done and req.content_length and not req.chunked:
-                body, data = data[: req.content_length], data[req.content_length :]
-                if not self._feed(body):
-                    return
+            if req is None or self.cur_done:
+                continue
+            size = req.content_length if not req.chunked else _chunked_length(data)
+            if size is None:
+                self._feed(data)  # the body goes on in a later read
+                return
+            body, data = data[:size], data[size:]
+            if not self._feed(body):
+                return
 
     def _escape_request_line(self, line: bytes) -> bytes:
         """nginx accepts raw bytes >= 0x80 in the target, llhttp does not: let llhttp see them
@@ -703,12 +727,11 @@ class ClientConnection(asyncio.Protocol):
     def _cache_lookup(self, req: Request) -> Key | bool | None:
         """True when answered from the static cache; else the key to store under (or None)."""
         raw_path, _, query = req.target.decode("latin-1").partition("?")
-        key = cache_key(req.method, raw_path, query, req.headers)
-        if key is None:
-            return None
         # Per host: an unknown /<word>/static/... falls back to the tenant's own attachments
         # in Odoo, so one tenant's content must never be served on another tenant's host.
-        key = dataclasses.replace(key, path=f"{req.host}{key.path}")
+        key = cache_key(req.method, raw_path, query, req.headers, host=req.host)
+        if key is None:
+            return None
         cache = self.state.cache
         entry = cache.lookup(key, self.state.now)
         if entry is None:
