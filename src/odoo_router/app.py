@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -129,6 +130,11 @@ def worker_main(config: Config, socks: list[socket.socket], opts: WorkerOptions)
 
 
 async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
+    # Start-up objects never die: keep them out of every collection, and collect young
+    # objects less often (a request makes a few short cycles; profiles showed 3-5% in gc).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     loop = asyncio.get_running_loop()
     state = WorkerState(config)
     stats = Stats() if opts.metrics_dir else None
