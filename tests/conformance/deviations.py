@@ -105,6 +105,7 @@ def _refused(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
         "content_type": ("text/html",),
         "upstream": None,
         "reached_upstream": False,
+        "set_cookie": (),
     }
     if field == "body":
         body = ours[field]
@@ -183,6 +184,22 @@ DEVIATIONS: tuple[Deviation, ...] = (
         ("error", "status", "reason", "content_type", "body", "upstream", "reached_upstream"),
         "http09",
         "an HTTP/0.9 request line gets 400 at once and is never forwarded",
+        _refused,
+    ),
+    Deviation(
+        "strict-request-head",
+        (
+            "error",
+            "status",
+            "reason",
+            "content_type",
+            "set_cookie",
+            "body",
+            "upstream",
+            "reached_upstream",
+        ),
+        "strict-head",
+        "a head llhttp refuses (no colon, bare LF, unregistered method) gets 400, not forwarded",
         _refused,
     ),
 )

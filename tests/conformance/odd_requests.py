@@ -80,8 +80,14 @@ def malformed() -> list[Case]:
         case = make_case("malformed", tenant, method, "/jsonrpc", name, raw=text.encode("latin-1"))
         if name == "http09":
             case = replace(case, classes=case.classes | {"http09"})
+        if name in STRICT_HEAD:
+            case = replace(case, classes=case.classes | {"strict-head"})
         cases.append(case)
     return cases
+
+
+# What llhttp refuses and nginx tolerates (docs/deviations.md#strict-request-head).
+STRICT_HEAD = frozenset({"header-no-colon", "lf-only", "unknown-method"})
 
 
 def pipelines() -> list[Case]:
