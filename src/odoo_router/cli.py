@@ -17,12 +17,12 @@ import os
 import signal
 import sys
 
-from .config import ConfigError, load_config
+from .config import Config, ConfigError, load_config
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+def _load(path: str) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:

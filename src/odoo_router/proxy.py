@@ -22,7 +22,6 @@ import contextlib
 import re
 import socket
 import tempfile
-import time
 from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -267,7 +266,7 @@ class ClientConnection(asyncio.Protocol):
     # -- parser callbacks: phase 1, the request filter -------------------------------
 
     def on_message_begin(self) -> None:
-        self.cur = Request(time.monotonic())
+        self.cur = Request(monotonic())
         self.cur_done = False
         self.header_bytes = 0
 
@@ -433,7 +432,7 @@ class ClientConnection(asyncio.Protocol):
         self.parse_failed = True
         req = self.cur
         if req is None or self.cur_done:  # the error is in a message not yet begun
-            req = Request(time.monotonic())
+            req = Request(monotonic())
         ex = self.exchange
         if ex is not None and ex.req is req and not ex.done.done():
             # The body went wrong while streaming upstream: that connection is unusable; the
@@ -643,7 +642,7 @@ class ClientConnection(asyncio.Protocol):
                 return
         retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
         stale_retry = req.complete  # a replayable request survives one stale keep-alive
-        req.upstream_start = time.monotonic()
+        req.upstream_start = monotonic()
         while True:
             conn = pool.take_idle()
             if conn is None:
@@ -678,7 +677,7 @@ class ClientConnection(asyncio.Protocol):
                 continue
             break
         req.upstream_status = ex.status
-        req.upstream_time = time.monotonic() - req.upstream_start
+        req.upstream_time = monotonic() - req.upstream_start
         req.bytes_out = ex.bytes_out
         spool = ex.spool
         if outcome is Outcome.COMPLETE:
