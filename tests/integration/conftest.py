@@ -9,8 +9,9 @@ The harness:
 * ``client.py`` -- a raw HTTP/1.x client over asyncio streams;
 * ``BUGS.md`` -- router bugs these tests found, for the lead.
 
-Both routers run for the whole session (starting one takes about half a second); tests
-that need a router of their own (bad configs, CLI) start it themselves.
+The farm fixture lives in tests/conftest.py (the runtime suite uses it too). Both routers
+run for the whole session (starting one takes about half a second); tests that need a
+router of their own (bad configs, CLI) start it themselves.
 """
 
 from __future__ import annotations
@@ -21,16 +22,6 @@ import pytest
 
 from .router import RouterProcess, compat_config, free_port, production_config, start_router
 from .upstreams import Farm, Journal
-
-
-@pytest.fixture(scope="session")
-def farm() -> Iterator[Farm]:
-    running = Farm()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

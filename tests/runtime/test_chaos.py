@@ -14,6 +14,7 @@ import pytest
 
 from integration.router import RouterProcess, compat_config, free_port, start_router
 from integration.upstreams import Farm
+from runtime.support import children
 
 HOSTS = [b"testodoo.seisei.tokyo", b"acme.erp.seisei.tokyo", b"admin.erp.seisei.tokyo", b"x.test"]
 PATHS = [b"/web/x", b"/jsonrpc", b"/web/database/x", b"/qr/a", b"/%2e%2e/x", b"/report/p", b"/"]
@@ -84,16 +85,10 @@ async def _client(port: int, seed: int, deadline: float) -> int:
 
 def _open_fds(router: RouterProcess) -> int:
     total = 0
-    for pid in [router.proc.pid, *_children(router.proc.pid)]:
+    for pid in [router.proc.pid, *children(router.proc.pid)]:
         with contextlib.suppress(OSError):
             total += len(os.listdir(f"/proc/{pid}/fd"))
     return total
-
-
-def _children(pid: int) -> list[int]:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as fh:
-        return [int(p) for p in fh.read().split()]
-    return []
 
 
 async def test_storm_of_mixed_requests_leaves_the_router_healthy(router: RouterProcess) -> None:

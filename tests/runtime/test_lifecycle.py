@@ -11,27 +11,16 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from integration.router import RouterProcess, closed_port, compat_config, free_port, start_router
 from integration.upstreams import Farm
+from runtime.support import children, read_request
 
 HOST = "testodoo.seisei.tokyo"
-
-
-@pytest.fixture(scope="module")
-def farm() -> Iterator[Farm]:
-    running = Farm()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _start(farm: Farm, tweak: Any = None) -> RouterProcess:
@@ -50,19 +39,6 @@ def get(port: int, path: str = "/web/x", host: str = HOST, **headers: str) -> tu
         return resp.status, resp.read()
     finally:
         conn.close()
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
 
 
 def rewrite(router: RouterProcess, change: Any) -> None:
@@ -93,16 +69,7 @@ class RawUpstream(threading.Thread):
                 continue
             self.accepted.append(time.monotonic())
             with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                while len(body) < length:
-                    body += conn.recv(65536)
+                read_request(conn)
                 payload = b"y" * self.response_size
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%b"
@@ -289,7 +256,7 @@ def test_slow_reader_releases_the_upstream_once_the_response_is_buffered(farm: F
 def test_a_killed_worker_is_replaced_while_the_other_serves(farm: Farm) -> None:
     router = _start(farm, lambda c: c["server"].update(workers=2))
     try:
-        workers = children(router.proc.pid)
+        workers = set(children(router.proc.pid))
         assert len(workers) == 2
         victim = sorted(workers)[0]
         loop = Loop(router.port, seconds=2.0)
@@ -300,9 +267,9 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(farm: Farm) -> None:
         # Only requests in flight on the killed worker may fail.
         assert len(loop.failures) <= 2, loop.failures
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(children(router.proc.pid) - {victim}) < 2:
+        while time.monotonic() < deadline and len(set(children(router.proc.pid)) - {victim}) < 2:
             time.sleep(0.1)
-        now = children(router.proc.pid)
+        now = set(children(router.proc.pid))
         assert victim not in now and len(now) == 2
         assert "exited unexpectedly (signal SIGKILL); replacing it" in router.log()
         assert get(router.port)[0] == 200

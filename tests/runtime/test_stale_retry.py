@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from integration.router import RouterProcess, compat_config, free_port, start_router
+from runtime.support import read_request
 
 
 class ClosingUpstream(threading.Thread):
@@ -30,21 +31,10 @@ class ClosingUpstream(threading.Thread):
         self.requests: list[bytes] = []
         self.stop_at = time.monotonic() + 30  # bounded: stops by itself
 
-    def _read_request(self, conn: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(65536)
-            if not chunk:
-                return b""
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        while len(body) < length:
-            body += conn.recv(65536)
-        return head.split(b"\r\n")[0] + b" body=" + body
+    @staticmethod
+    def _read_request(conn: socket.socket) -> bytes:
+        got = read_request(conn)
+        return b"" if got is None else got[0].split(b"\r\n")[0] + b" body=" + got[1]
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
