@@ -238,8 +238,6 @@ class Exchange:
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
         self.body_length = -1 if no_body else head.length
         req = self.req
-        if state.draining:
-            req.keep_alive = False
         parts = [
             b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
             % (status, self.reason or b"", state.server_header, state.date_header),
@@ -256,11 +254,7 @@ class Exchange:
                     req.keep_alive = False
             if not self.keep_alive and not no_body and not has_length and not head.chunked:
                 self.close_delimited = True
-            parts.append(
-                b"Connection: keep-alive\r\n\r\n"
-                if req.keep_alive
-                else b"Connection: close\r\n\r\n"
-            )
+            parts += (self.client.connection_line(req), b"\r\n")
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))

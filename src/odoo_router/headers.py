@@ -147,10 +147,10 @@ def upstream_request_head(
     body_length: int | None,
     chunked: bool = False,
     upgrade: bytes | None = None,
+    named: frozenset[bytes] = frozenset(),
 ) -> bytes:
-    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading)."""
-    conn_values = [v for n, v in headers if n.lower() == b"connection"]
-    named = connection_tokens(conn_values) if conn_values else frozenset()
+    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading); ``named`` is
+    connection_tokens() of the client's Connection headers."""
     host_b = host.encode("latin-1")
     parts = [
         method, b" ", target, b" HTTP/1.1\r\nHost: ", host_b,

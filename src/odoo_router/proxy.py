@@ -32,10 +32,11 @@ from . import headers as hdr
 from .cache import Key, cache_key
 from .config import BasicAuth
 from .exchange import Exchange, Outcome
-from .pages import REASONS, error_page, status_line
+from .pages import error_page, status_line
 from .pools import UpstreamConnection, UpstreamError
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
+from .rpc_guard import check_request
 from .spool import Spool
 from .uri import BadRequest, normalise_host, normalise_path, split_absolute
 
@@ -365,6 +366,7 @@ class ClientConnection(asyncio.Protocol):
         xfp: bytes | None = None
         authorization: str | None = None
         client_request_id: bytes | None = None
+        connection: list[bytes] = []
         for name, value in req.headers:
             low = name.lower()
             if low == b"host":
@@ -386,12 +388,16 @@ class ClientConnection(asyncio.Protocol):
                     xfp = value
             elif low == b"expect":
                 req.expect_continue = value.lower() == b"100-continue"
+            elif low == b"connection":
+                connection.append(value)
             elif low == b"authorization":
                 authorization = value.decode("latin-1")
             elif low == b"x-request-id" and _REQUEST_ID.fullmatch(value):
                 client_request_id = value
         if len(hosts) > 1:
             raise BadRequest("client sent duplicate host header")
+        if connection:
+            req.connection_named = hdr.connection_tokens(connection)
         target = req.url
         raw_target, self.raw_target = self.raw_target, None
         if target[:1] == b"/":
@@ -506,12 +512,16 @@ class ClientConnection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
 
+    def connection_line(self, req: Request) -> bytes:
+        """The response's Connection header; a draining worker ends every connection."""
+        if self.state.draining:
+            req.keep_alive = False
+        return b"Connection: keep-alive\r\n" if req.keep_alive else b"Connection: close\r\n"
+
     def _answer(self, req: Request, answer: LocalAnswer) -> None:
         """Write a response the router makes itself (phase 2)."""
         state = self.state
         req.status = answer.status
-        if state.draining:
-            req.keep_alive = False
         body = b"" if req.method == "HEAD" else answer.body
         first, *rest = answer.headers or (("Content-Type", "text/html"),)
         parts = [
@@ -524,7 +534,7 @@ class ClientConnection(asyncio.Protocol):
                 first[1].encode("latin-1"),
                 len(answer.body),
             ),
-            b"Connection: keep-alive\r\n" if req.keep_alive else b"Connection: close\r\n",
+            self.connection_line(req),
         ]
         for name, value in rest:
             parts.append(b"%b: %b\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
@@ -566,7 +576,7 @@ class ClientConnection(asyncio.Protocol):
             if not await self._read_body(req):
                 return
             if action.rpc_firewall and decision.tenant_db is not None:
-                refusal = self.state.rpc_check(req, decision.tenant_db, action.rpc_body_limit)
+                refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
                 if refusal is not None:
                     self._answer(req, refusal)
                     return
@@ -634,6 +644,7 @@ class ClientConnection(asyncio.Protocol):
             body_length=req.body_size if req.complete else req.content_length,
             chunked=req.frame_chunked,
             upgrade=self._upgrade_value(req) if websocket else None,
+            named=req.connection_named,
         )
         cache_key = None
         if action.cache:
@@ -740,15 +751,12 @@ class ClientConnection(asyncio.Protocol):
         req.status = status
         req.bytes_out = len(body)
         parts = [
-            b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
-            % (status, REASONS.get(status, "OK").encode(), state.server_header, state.date_header)
+            status_line(status),
+            b"Server: %b\r\nDate: %b\r\n" % (state.server_header, state.date_header),
         ]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")
-        parts.append(
-            b"Connection: keep-alive\r\n\r\n" if req.keep_alive else b"Connection: close\r\n\r\n"
-        )
-        parts.append(body)
+        parts += (self.connection_line(req), b"\r\n", body)
         self.write_raw(b"".join(parts))
         return True
 

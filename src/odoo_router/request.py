@@ -25,6 +25,7 @@ class Request:
         "chunked",
         "client_ip",
         "complete",
+        "connection_named",
         "content_length",
         "decision",
         "error",
@@ -70,6 +71,7 @@ class Request:
         self.body_size = 0
         self.body_file: IO[bytes] | None = None
         self.complete = False
+        self.connection_named: frozenset[bytes] = frozenset()  # tokens of Connection headers
         self.streaming = False  # the route sends the body upstream as it arrives
         self.body_sent = False  # every body byte went to the upstream connection
         self.frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .cache import StaticCache
 from .config import Config, ServerSettings
 from .pools import Pools
-from .routing import LocalAnswer, RoutingTable, compile_table
+from .routing import RoutingTable, compile_table
 
 if TYPE_CHECKING:
     from .proxy import ClientConnection
@@ -159,8 +159,3 @@ class WorkerState:
                 observer(conn, req)
             except Exception as exc:  # logging must never break the data path
                 self.log_error(f"request observer failed: {exc!r}")
-
-    def rpc_check(self, req: Request, tenant_db: str, limit: int) -> LocalAnswer | None:
-        from .rpc_guard import check_request
-
-        return check_request(req, tenant_db, limit)
