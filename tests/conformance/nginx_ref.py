@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .procs import wait_ready
+from .procs import stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "nginx-default.conf"
@@ -123,14 +123,7 @@ class NginxProcess:
     tmp: Path
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop(self.proc, self.tmp)
 
     def error_log(self) -> str:
         path = self.tmp / "error.log"

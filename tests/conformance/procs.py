@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -34,3 +36,15 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, what: str, timeout: flo
             return
         time.sleep(0.05)
     raise TimeoutError(f"{what} not ready on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes], tmp: Path) -> None:
+    """Terminate (then kill) a server started by a fixture and remove its directory."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    shutil.rmtree(tmp, ignore_errors=True)

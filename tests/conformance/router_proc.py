@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,7 +13,7 @@ from typing import Any
 import yaml
 
 from .nginx_ref import REPO
-from .procs import wait_ready
+from .procs import stop, wait_ready
 
 COMPAT_CONFIG = REPO / "config" / "nginx-compat.yaml"
 
@@ -59,14 +58,7 @@ class RouterProcess:
     tmp: Path
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop(self.proc, self.tmp)
 
     def log(self) -> str:
         path = self.tmp / "router.out"
