@@ -92,8 +92,7 @@ async def drain(state: WorkerState, servers: list[asyncio.AbstractServer], grace
             conn.close()
         elif conn.tunnel is not None:
             conn.tunnel.going_away()
-        else:
-            conn._wake()
+        # else: the connection closes once its queued requests are answered
     while time.monotonic() < deadline:
         busy = [c for c in state.connections if not c.closed]
         if not busy:

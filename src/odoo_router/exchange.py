@@ -5,6 +5,11 @@ chunks are written to the client transport as they arrive (no per-chunk await). 
 client transport's high-water mark is the read-ahead buffer: only when that much is
 waiting for a slow client is the upstream paused.
 
+One Exchange (and its parser) lives as long as its upstream connection and is reset for
+each request: a keep-alive connection costs no per-request object beyond the response
+head. The end of an exchange is reported once, outside the parser's callbacks, either to a
+callback (the keep-alive fast path, no task switch) or to a future a task awaits.
+
 Failure edges (pingora's, see STYLE.md):
 * nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
   closed an idle keep-alive connection while we sent; the request was never seen);
@@ -17,6 +22,7 @@ Failure edges (pingora's, see STYLE.md):
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from enum import Enum
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -27,6 +33,7 @@ from .headers import response_head
 from .spool import Spool
 
 if TYPE_CHECKING:
+    from .cache import Key
     from .pools import UpstreamConnection
     from .proxy import ClientConnection
     from .request import Request
@@ -43,24 +50,31 @@ class Outcome(Enum):
 _NO_BODY_STATUS = frozenset({204, 304})
 
 
+OnDone = Callable[["Exchange"], None]
+
+
 class Exchange:
     __slots__ = (
         "body_length",
         "bytes_out",
+        "cache_key",
         "capture",
         "chunked_out",
         "client",
         "close_delimited",
         "conn",
-        "done",
         "error_status",
+        "feeding",
         "got_bytes",
         "head_only",
         "head_sent",
         "headers",
         "keep_alive",
+        "on_done",
         "out",
+        "outcome",
         "parser",
+        "parser_dirty",
         "passthrough",
         "reason",
         "req",
@@ -68,23 +82,37 @@ class Exchange:
         "spool",
         "status",
         "upgrade",
+        "waiter",
     )
 
-    def __init__(
+    def __init__(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        self.parser = httptools.HttpResponseParser(self)
+        self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
+
+    def begin(
         self,
         client: ClientConnection,
         req: Request,
-        conn: UpstreamConnection,
         *,
         head_only: bool,
         upgrade: bool,
+        on_done: OnDone | None,
     ) -> None:
+        """Reset for one request; ``on_done`` (else a future in ``waiter``) hears the end."""
+        if self.parser_dirty:
+            self.parser = httptools.HttpResponseParser(self)
+            self.parser_dirty = False
         self.client = client
         self.req = req
-        self.conn = conn
         self.head_only = head_only
         self.upgrade = upgrade
-        self.parser = httptools.HttpResponseParser(self)
+        self.on_done = on_done
+        self.waiter: asyncio.Future[Outcome] | None = (
+            None if on_done is not None else client.loop.create_future()
+        )
+        self.outcome: Outcome | None = None
+        self.feeding = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.reason = b""
         self.status = 0
@@ -101,25 +129,27 @@ class Exchange:
         self.passthrough = 0
         self.body_length = -1
         self.capture: list[bytes] | None = None  # body kept for the static cache
+        self.cache_key: Key | None = None
         self.spool: Spool | None = None
         self.error_status = 0
-        self.done: asyncio.Future[Outcome] = client.loop.create_future()
 
     # -- input from the upstream connection ---------------------------------------
 
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
         self.conn.last_read = monotonic()
-        if self.done.done():  # bytes after the end of the response: never reuse
+        if self.outcome is not None:  # bytes after the end of the response: never reuse
             self.conn.close()
             return
         due = self.passthrough
         if due:
             self._pass_body(data, due)
+            self._notify()
             return
         # Everything one read produces (head, body, chunk end) goes out in one write.
         out: list[bytes] = []
         self.out = out
+        self.feeding = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -133,17 +163,22 @@ class Exchange:
         except httptools.HttpParserError as exc:
             self.fail(502, f"upstream sent an invalid response: {exc}")
         else:
-            if self.status == 101 and not self.done.done():
+            if self.status == 101 and self.outcome is None:
                 if self.upgrade:
                     self._finish(Outcome.UPGRADED)
                 else:
                     self.fail(502, "upstream sent an unexpected upgrade")
         finally:
+            self.feeding = False
             self.out = None
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
-        if self.body_length > 0 and not self.done.done():
-            self.passthrough = self.body_length - self.bytes_out
+        if self.outcome is None:
+            if self.body_length > 0:
+                self.passthrough = self.body_length - self.bytes_out
+                self.parser_dirty = True  # the rest of this body never reaches the parser
+        else:
+            self._notify()
 
     def _pass_body(self, data: bytes, due: int) -> None:
         n = len(data)
@@ -163,7 +198,7 @@ class Exchange:
             self._finish(Outcome.COMPLETE)
 
     def upstream_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
+        if self.outcome is not None:
             return
         if self.head_sent and self.close_delimited:
             self._end_body()
@@ -173,9 +208,21 @@ class Exchange:
             self._finish(Outcome.RETRY)
         else:
             self.fail(502, "upstream closed the connection prematurely")
+        self._notify()
 
     def timed_out(self) -> None:
         self.fail(504, "upstream timed out")
+
+    def client_gone(self) -> None:
+        """The client closed mid-exchange: never reuse (nor linger on) the upstream."""
+        if self.outcome is not None:
+            return
+        req = self.req
+        req.status = req.status or 499
+        req.error = "client closed the connection"
+        self.conn.abort()
+        self._finish(Outcome.ABORTED)
+        self._notify()
 
     # -- parser callbacks ---------------------------------------------------------
 
@@ -200,13 +247,13 @@ class Exchange:
         if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
-        if self.head_only and not self.done.done():
+        if self.head_only and self.outcome is None:
             # httptools cannot be told the response is to HEAD: end here and never let
-            # this parser read another byte (the connection gets a new one next time).
+            # this parser read another byte (the connection is closed after it).
             self._finish(Outcome.COMPLETE)
 
     def on_body(self, body: bytes) -> None:
-        if self.done.done():
+        if self.outcome is not None:
             return
         self.bytes_out += len(body)
         if self.capture is not None:
@@ -220,7 +267,7 @@ class Exchange:
         if self.skip_interim:
             self.skip_interim = False
             return
-        if self.done.done() or self.status == 101:  # 101: HttpParserUpgrade follows
+        if self.outcome is not None or self.status == 101:  # 101: HttpParserUpgrade follows
             return
         self._end_body()
         self._finish(Outcome.COMPLETE)
@@ -289,13 +336,24 @@ class Exchange:
             self.conn.transport.pause_reading()
 
     def fail(self, status: int, reason: str) -> None:
-        if self.done.done():
+        if self.outcome is not None:
             return
         self.req.error = reason
         self.error_status = status
         self.conn.abort()  # unsent bytes must not keep a failed connection open
         self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)
+        if not self.feeding:
+            self._notify()
 
     def _finish(self, outcome: Outcome) -> None:
-        if not self.done.done():
-            self.done.set_result(outcome)
+        if self.outcome is None:
+            self.outcome = outcome
+            if self.waiter is not None:
+                self.waiter.set_result(outcome)
+
+    def _notify(self) -> None:
+        """Tell the fast path's callback, once and never from inside the parser."""
+        cb = self.on_done
+        if cb is not None and self.outcome is not None:
+            self.on_done = None
+            cb(self)

@@ -51,6 +51,7 @@ class UpstreamConnection(asyncio.Protocol):
         "addr",
         "closed",
         "drain_waiter",
+        "ex",
         "exchange",
         "idle_since",
         "last_read",
@@ -66,7 +67,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.exchange: Exchange | None = None
+        self.exchange: Exchange | None = None  # the receiver of bytes now (or a Tunnel)
+        self.ex: Exchange | None = None  # this connection's Exchange, reused per request
         self.closed = False
         self.reused = False
         self.addr = ""

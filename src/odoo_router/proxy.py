@@ -11,8 +11,11 @@ Phases of a request (pingora's, see STYLE.md), each a method below:
 6. response        -- exchange.Exchange relays head and body as they arrive;
 7. logging         -- ``WorkerState.finish`` runs for every request, whatever happened.
 
-httptools parses requests in order as bytes arrive; requests queue here and one task per
-connection answers them in order, so pipelined requests are answered in order.
+httptools parses requests in order as bytes arrive; requests queue here and are answered
+one at a time, in order, so pipelined requests are answered in order. A request that needs
+nothing but an idle keep-alive upstream connection (the common case) runs from the parser
+and transport callbacks alone (``_fast``); one that must wait for something (its body
+while streaming, a connect, a password check, a tunnel) gets a task (``_slow``).
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import httptools
 from . import headers as hdr
 from .cache import Key, cache_key
 from .config import BasicAuth
-from .exchange import Exchange, Outcome
+from .exchange import Exchange, OnDone, Outcome
 from .pages import error_page, status_line
-from .pools import UpstreamConnection, UpstreamError
+from .pools import UpstreamConnection, UpstreamError, UpstreamPool
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
@@ -83,7 +86,7 @@ class ClientConnection(asyncio.Protocol):
         self.queue: deque[Request] = deque()
         self.cur: Request | None = None  # the request being parsed
         self.cur_done = False
-        self.waiter: asyncio.Future[None] | None = None
+        self.busy = False  # the request at the queue's head is being answered
         self.exchange: Exchange | None = None
         self.spool: Spool | None = None  # the response being fed from a temp file
         self.tunnel: Tunnel | None = None
@@ -115,7 +118,6 @@ class ClientConnection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.state.settings.response_buffer)  # type: ignore[attr-defined]
         self.state.connection_opened(self)
         self.loop = asyncio.get_running_loop()  # once: each call costs a getpid() syscall
-        self.task = self.loop.create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = monotonic()
@@ -218,15 +220,15 @@ class ClientConnection(asyncio.Protocol):
         if self.spool is not None:
             self.spool.abort()
         ex = self.exchange
-        if ex is not None and not ex.done.done():
-            ex.req.status = ex.req.status or 499
-            ex.req.error = "client closed the connection"
-            ex.conn.abort()  # never reuse (nor linger on) an exchange that was cut
-            ex.done.set_result(Outcome.ABORTED)
+        if ex is not None:
+            ex.client_gone()
         for req in self.queue:
             if req.body_waiter is not None and not req.body_waiter.done():
                 req.body_waiter.set_result(None)
-        self._wake()
+        if not self.busy and self.queue:  # it was waiting for its body: log it as cut
+            req = self.queue[0]
+            req.status = req.status or 499
+            self._after(req)
         if self.drain_waiter is not None and not self.drain_waiter.done():
             self.drain_waiter.set_result(None)
 
@@ -307,7 +309,8 @@ class ClientConnection(asyncio.Protocol):
         self.queue.append(req)
         if len(self.queue) > _MAX_QUEUED:
             self.pause_reading()
-        self._wake()
+        if not self.busy:
+            self._dispatch()
 
     def on_body(self, body: bytes) -> None:
         req = self.cur
@@ -357,6 +360,8 @@ class ClientConnection(asyncio.Protocol):
         w = req.body_waiter
         if w is not None and not w.done():
             w.set_result(None)
+        if not self.busy and self.queue:
+            self._dispatch()
 
     def _filter(self, req: Request) -> None:
         """Framing, limits, normalisation, forwarding rule and the routing decision."""
@@ -440,7 +445,7 @@ class ClientConnection(asyncio.Protocol):
         if req is None or self.cur_done:  # the error is in a message not yet begun
             req = Request(monotonic())
         ex = self.exchange
-        if ex is not None and ex.req is req and not ex.done.done():
+        if ex is not None and ex.req is req and ex.outcome is None:
             # The body went wrong while streaming upstream: that connection is unusable; the
             # exchange answers the error, or aborts the client if the head went out already.
             req.sink = None
@@ -459,53 +464,159 @@ class ClientConnection(asyncio.Protocol):
         if w is not None and not w.done():
             w.set_result(None)
         self.pause_reading()
-        self._wake()
+        if not self.busy:
+            self._dispatch()
 
-    def _wake(self) -> None:
-        w = self.waiter
+    def body_timed_out(self, req: Request) -> None:
+        """client_body_timeout passed while the body was awaited: 408, then close."""
+        req.error_status = 408
+        req.complete = True
+        self.parse_failed = True
+        w = req.body_waiter
         if w is not None and not w.done():
             w.set_result(None)
+        elif not self.busy:
+            self._dispatch()
 
-    # -- the per-connection task: phases 2..7 ------------------------------------------
+    # -- phases 2..7: the fast path from callbacks, else a task ------------------------
 
-    async def _serve(self) -> None:
-        state = self.state
-        loop = self.loop
+    def _dispatch(self) -> None:
+        """Answer the request at the queue's head unless one is being answered already."""
+        while self.queue and not self.busy and not self.closed:
+            req = self.queue[0]
+            if not req.complete and not req.error_status and self._waits_for_body(req):
+                return  # on_message_complete (or the body timeout) dispatches again
+            if self.served + 1 >= self.state.settings.keepalive_requests:
+                req.keep_alive = False  # the last one on this connection says so (as nginx)
+            self.busy = True
+            try:
+                started = self._fast(req)
+            except Exception as exc:  # a bug must cost one connection, never the worker
+                self._internal_error(exc)
+                return
+            if started is None:
+                self.loop.create_task(self._slow(req))
+                return
+            if started or not self._after(req):
+                return
+
+    @staticmethod
+    def _waits_for_body(req: Request) -> bool:
+        """A buffered proxy request is started once its body is in; others start at once."""
+        d = req.decision
+        if d is None or d.proxy is None or d.local is not None or d.pending_auth is not None:
+            return False
+        return d.proxy.request_buffering and not req.upgrade and not req.expect_continue
+
+    def _fast(self, req: Request) -> bool | None:
+        """Answer from callbacks: False when answered here, True when an exchange on an idle
+        upstream connection is under way (``_fast_done`` ends it), None to use a task."""
+        if req.error_status:
+            self._error(req, req.error_status)
+            return False
+        decision = req.decision
+        assert decision is not None
+        if decision.local is not None:
+            self._local(req, decision)
+            return False
+        action = decision.proxy
+        if action is None or req.upgrade or not req.complete or req.body_file is not None:
+            return None
+        pool = self.state.pools[action.pool]
+        if not pool.idle:
+            return None
+        if action.rpc_firewall and decision.tenant_db is not None:
+            refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
+            if refusal is not None:
+                self._answer(req, refusal)
+                return False
+        key: Key | None = None
+        if action.cache:
+            found = self._cache_lookup(req)
+            if found is True:
+                return False
+            key = found if isinstance(found, Key) else None
+        conn = pool.take_idle()
+        if conn is None:
+            return None
+        head = self._upstream_head(req, decision, websocket=False)
+        req.upstream_start = monotonic()
+        self._begin(req, conn, key, self._fast_done)
+        conn.transport.write(head + b"".join(req.body) if req.body else head)  # type: ignore[union-attr]
+        req.body_sent = True
+        return True
+
+    def _fast_done(self, ex: Exchange) -> None:
+        """The end of a fast-path exchange, from the upstream's callbacks."""
+        req = ex.req
         try:
-            while not self.closed:
-                if not self.queue:
-                    if state.draining:
-                        break
-                    self.waiter = loop.create_future()
-                    await self.waiter
-                    self.waiter = None
-                    continue
-                req = self.queue[0]
-                try:
-                    await self._handle(req)
-                finally:
-                    self.queue.popleft()
-                    if req.body_file is not None:
-                        req.body_file.close()
-                    state.finish(self, req)
-                if self.tunnel is not None:
-                    await self.tunnel.closed
-                    break
-                self.served += 1
-                if (
-                    not req.keep_alive
-                    or self.served >= state.settings.keepalive_requests
-                    or state.draining
-                ):
-                    break
-                if len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
-                    self.resume_reading()
-        except Exception as exc:  # a bug must cost one connection, never the worker
-            state.log_error(f"internal error on connection from {self.peer}: {exc!r}")
-            if self.transport is not None:
-                self.transport.abort()
+            if ex.outcome is Outcome.RETRY:  # a stale keep-alive connection: retry once, in a task
+                self.exchange = None
+                ex.conn.close()
+                self.loop.create_task(self._slow(req, retry=True))
+                return
+            decision = req.decision
+            assert decision is not None and decision.proxy is not None
+            spool = self._settle(req, ex, self.state.pools[decision.proxy.pool])
+            if spool is not None:  # the upstream is free; the client still reads the file
+                spool.done.add_done_callback(lambda _: self._next(req))
+                return
+        except Exception as exc:
+            self._internal_error(exc)
             return
-        self.close()
+        self._next(req)
+
+    def _next(self, req: Request) -> None:
+        if self._after(req):
+            self._dispatch()
+
+    async def _slow(self, req: Request, retry: bool = False) -> None:
+        try:
+            try:
+                if retry:
+                    decision = req.decision
+                    assert decision is not None
+                    await self._proxy(req, decision, websocket=False, stale_retry=False)
+                else:
+                    await self._handle(req)
+            finally:
+                going_on = self._after(req)
+            if self.tunnel is not None:
+                await self.tunnel.closed
+                self.close()
+                return
+        except Exception as exc:
+            self._internal_error(exc)
+            return
+        if going_on:
+            self._dispatch()
+
+    def _after(self, req: Request) -> bool:
+        """Phase 7 and the keep-alive rule; False when the connection ends here."""
+        self.queue.popleft()
+        self.busy = False
+        if req.body_file is not None:
+            req.body_file.close()
+        state = self.state
+        state.finish(self, req)
+        if self.tunnel is not None:
+            return False
+        self.served += 1
+        if not req.keep_alive or self.served >= state.settings.keepalive_requests:
+            self.close()
+            return False
+        if state.draining and not self.queue:
+            self.close()
+            return False
+        if len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
+            self.resume_reading()
+        return True
+
+    def _internal_error(self, exc: Exception) -> None:
+        self.state.log_error(f"internal error on connection from {self.peer}: {exc!r}")
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -548,9 +659,18 @@ class ClientConnection(asyncio.Protocol):
             req.keep_alive = False  # framing is in doubt, or the body was never read
         self._answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
 
+    def _local(self, req: Request, decision: Decision) -> bool:
+        """Phase 2: a local answer (redirect, refusal, health) written here."""
+        if decision.local is None:
+            return False
+        if not req.complete and req.upgrade:
+            req.keep_alive = False
+        self._answer(req, decision.local)
+        if self.upgrade_rest or req.upgrade:
+            req.keep_alive = False  # the parser is in upgrade mode: no further requests
+        return True
+
     async def _handle(self, req: Request) -> None:
-        if self.served + 1 >= self.state.settings.keepalive_requests:
-            req.keep_alive = False  # the last one on this connection says so (as nginx)
         if req.error_status:
             self._error(req, req.error_status)
             return
@@ -558,12 +678,7 @@ class ClientConnection(asyncio.Protocol):
         assert decision is not None
         if decision.pending_auth is not None:
             decision = await self._verify_auth(req, decision.pending_auth)
-        if decision.local is not None:
-            if not req.complete and req.upgrade:
-                req.keep_alive = False
-            self._answer(req, decision.local)
-            if self.upgrade_rest or req.upgrade:
-                req.keep_alive = False  # the parser is in upgrade mode: no further requests
+        if self._local(req, decision):
             return
         action = decision.proxy
         assert action is not None
@@ -623,16 +738,11 @@ class ClientConnection(asyncio.Protocol):
         self._error(req, req.error_status)
         return False
 
-    async def _proxy(self, req: Request, decision: Decision, websocket: bool) -> None:
-        """Phases 4-6: pick a connection, send the request, relay the response."""
-        action = decision.proxy
-        assert action is not None and req.view is not None
-        state = self.state
-        pool = state.pools[action.pool]
-        connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
-        settings = state.settings
+    def _upstream_head(self, req: Request, decision: Decision, websocket: bool) -> bytes:
+        """Phase 5: the request head for the upstream."""
+        assert req.view is not None
         req.frame_chunked = req.chunked and not req.complete  # decided once, with the head
-        head = hdr.upstream_request_head(
+        return hdr.upstream_request_head(
             req.method.encode("ascii"),
             req.target,
             req.headers,
@@ -640,19 +750,108 @@ class ClientConnection(asyncio.Protocol):
             view=req.view,
             dbfilter=decision.dbfilter,
             request_id=req.request_id,
-            underscores=settings.underscores_in_headers,
+            underscores=self.state.settings.underscores_in_headers,
             body_length=req.body_size if req.complete else req.content_length,
             chunked=req.frame_chunked,
             upgrade=self._upgrade_value(req) if websocket else None,
             named=req.connection_named,
         )
-        cache_key = None
+
+    def _begin(
+        self,
+        req: Request,
+        conn: UpstreamConnection,
+        cache_key: Key | None,
+        on_done: OnDone | None,
+        websocket: bool = False,
+    ) -> Exchange:
+        """Phase 6 starts: the connection's Exchange, reset for this request."""
+        req.upstream_addr = conn.addr
+        ex = conn.ex
+        if ex is None:
+            ex = conn.ex = Exchange(conn)
+        ex.begin(self, req, head_only=req.method == "HEAD", upgrade=websocket, on_done=on_done)
+        if cache_key is not None and req.method == "GET":
+            ex.capture = []
+        ex.cache_key = cache_key
+        conn.exchange = ex
+        conn.last_read = monotonic()
+        self.exchange = ex
+        return ex
+
+    def _settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
+        """After the exchange: the upstream connection kept or closed, the outcome recorded;
+        returns the spool still feeding the client, if any."""
+        self.exchange = None
+        conn = ex.conn
+        state = self.state
+        outcome = ex.outcome
+        req.upstream_status = ex.status
+        req.upstream_time = monotonic() - req.upstream_start
+        req.bytes_out = ex.bytes_out
+        spool = ex.spool
+        if outcome is Outcome.COMPLETE:
+            pool.mark_ok(conn.server)
+            if ex.capture is not None and ex.cache_key is not None:
+                state.cache.store(
+                    ex.cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now
+                )
+            # An early answer leaves the upstream owing body bytes: never reuse that.
+            reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
+            reusable = reusable and req.body_sent
+            if not req.body_sent:
+                req.sink = None
+                if not req.complete:
+                    req.keep_alive = False  # the client's unread body ends the connection
+            conn.exchange = None
+            pool.release(conn, reusable and not conn.closed, state.now)
+            if ex.head_only:
+                conn.close()
+            if spool is not None:
+                spool.finish()
+                if not spool.done.done():
+                    self.spool = spool
+                    spool.done.add_done_callback(self._spool_done)
+                    return spool
+            return None
+        if spool is not None:
+            spool.abort()
+        conn.abort()
+        if outcome is Outcome.ABORTED:
+            if req.status != 499 and self.transport is not None:
+                self.transport.abort()
+            self.closed = True
+            return None
+        # FAILED, or a second RETRY
+        if outcome is Outcome.FAILED and ex.error_status == 502:
+            pool.mark_failed(conn.server)
+        action = req.decision.proxy if req.decision is not None else None
+        state.upstream_error(
+            action.pool if action else pool.name, "timeout" if ex.error_status == 504 else "reset"
+        )
+        self._error(req, ex.error_status or 502)
+        return None
+
+    def _spool_done(self, _: object) -> None:
+        self.spool = None
+
+    async def _proxy(
+        self, req: Request, decision: Decision, websocket: bool, stale_retry: bool = True
+    ) -> None:
+        """Phases 4-6 with waiting allowed: connect, stream the body, relay, tunnel."""
+        action = decision.proxy
+        assert action is not None
+        pool = self.state.pools[action.pool]
+        connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
+        head = self._upstream_head(req, decision, websocket)
+        cache_key: Key | None = None
         if action.cache:
-            cache_key = self._cache_lookup(req)
-            if cache_key is True:
+            found = self._cache_lookup(req)
+            if found is True:
                 return
+            cache_key = found if isinstance(found, Key) else None
         retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
-        stale_retry = req.complete  # a replayable request survives one stale keep-alive
+        stale_retry = stale_retry and req.complete  # replayable: survives one stale keep-alive
         req.upstream_start = monotonic()
         while True:
             conn = pool.take_idle()
@@ -673,66 +872,29 @@ class ClientConnection(asyncio.Protocol):
                 pool.release(conn, True)
                 req.status = 499
                 return
-            req.upstream_addr = conn.addr
-            ex = Exchange(self, req, conn, head_only=req.method == "HEAD", upgrade=websocket)
-            if cache_key is not None and req.method == "GET":
-                ex.capture = []
-            conn.exchange = ex
-            conn.last_read = monotonic()
-            self.exchange = ex
+            ex = self._begin(req, conn, cache_key, None, websocket)
             outcome = await self._send_and_wait(req, conn, ex, head)
-            self.exchange = None
             if outcome is Outcome.RETRY and stale_retry:
                 stale_retry = False
+                self.exchange = None
                 conn.close()
                 continue
             break
-        req.upstream_status = ex.status
-        req.upstream_time = monotonic() - req.upstream_start
-        req.bytes_out = ex.bytes_out
-        spool = ex.spool
-        if outcome is Outcome.COMPLETE:
-            pool.mark_ok(conn.server)
-            if ex.capture is not None and isinstance(cache_key, Key):
-                state.cache.store(cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now)
-            # An early answer leaves the upstream owing body bytes: never reuse that.
-            reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
-            reusable = reusable and req.body_sent
-            if not req.body_sent:
-                req.sink = None
-                if not req.complete:
-                    req.keep_alive = False  # the client's unread body ends the connection
-            conn.exchange = None
-            pool.release(conn, reusable and not conn.closed, state.now)
-            if ex.head_only:
-                conn.close()
-            if spool is not None:  # the upstream is free; the client still reads the file
-                self.spool = spool
-                spool.finish()
-                await spool.done
-                self.spool = None
-        elif outcome is Outcome.UPGRADED:
+        if outcome is Outcome.UPGRADED:
             from .tunnel import Tunnel
 
+            self.exchange = None
+            req.upstream_status = ex.status
+            req.upstream_time = monotonic() - req.upstream_start
+            req.bytes_out = ex.bytes_out
             pool.forget(conn)
             self.tunnel = Tunnel(self, conn, action.read_timeout, self.upgrade_rest)
             self.upgrade_rest = b""
             self.resume_reading()
-        elif outcome is Outcome.ABORTED:
-            if spool is not None:
-                spool.abort()
-            conn.abort()
-            if req.status != 499 and self.transport is not None:
-                self.transport.abort()
-            self.closed = True
-        else:  # FAILED or a second RETRY
-            if spool is not None:
-                spool.abort()
-            conn.abort()
-            if outcome is Outcome.FAILED and ex.error_status == 502:
-                pool.mark_failed(conn.server)
-            state.upstream_error(action.pool, "timeout" if ex.error_status == 504 else "reset")
-            self._error(req, ex.error_status or 502)
+            return
+        spool = self._settle(req, ex, pool)
+        if spool is not None:
+            await spool.done
 
     def _cache_lookup(self, req: Request) -> Key | bool | None:
         """True when answered from the static cache; else the key to store under (or None)."""
@@ -778,7 +940,7 @@ class ClientConnection(asyncio.Protocol):
             while chunk := req.body_file.read(256 * 1024):
                 transport.write(chunk)
                 await conn.drain()
-                if ex.done.done():
+                if ex.outcome is not None:
                     break
             else:
                 req.body_sent = True
@@ -798,6 +960,7 @@ class ClientConnection(asyncio.Protocol):
                 req.sink = conn
                 self.resume_reading()
             transport.write(b"".join(parts))
+        assert ex.waiter is not None
         with contextlib.suppress(asyncio.CancelledError):
-            return await ex.done
+            return await ex.waiter
         return Outcome.ABORTED

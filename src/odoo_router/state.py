@@ -122,18 +122,14 @@ class WorkerState:
                     limit, since = (action.send_timeout if action else 60.0), up.last_write
                 else:
                     limit, since = (action.read_timeout if action else 60.0), up.last_read
-                if not ex.done.done() and now - since > limit:
+                if ex.outcome is None and now - since > limit:
                     ex.timed_out()
                 continue
             idle = now - conn.last_activity
             if conn.queue:
                 req = conn.queue[0]
                 if not req.complete and idle > s.client_body_timeout:
-                    req.error_status = 408
-                    req.complete = True
-                    conn.parse_failed = True
-                    if req.body_waiter is not None and not req.body_waiter.done():
-                        req.body_waiter.set_result(None)
+                    conn.body_timed_out(req)
             elif conn.cur is not None and not conn.cur_done:
                 if idle > s.client_header_timeout:
                     conn.close()  # nginx closes silently on a header timeout
