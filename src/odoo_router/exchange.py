@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from .headers import response_head
+from .headers import NO_LENGTH, response_head
 from .spool import Spool
 
 if TYPE_CHECKING:
@@ -48,6 +48,16 @@ class Outcome(Enum):
 
 
 _NO_BODY_STATUS = frozenset({204, 304})
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+
+
+def _status_line(status: int, reason: bytes) -> bytes:
+    line = _STATUS_LINES.get((status, reason))
+    if line is None:
+        line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
+        if len(_STATUS_LINES) < 256:  # reasons come from upstreams: bounded
+            _STATUS_LINES[(status, reason)] = line
+    return line
 
 
 OnDone = Callable[["Exchange"], None]
@@ -275,33 +285,31 @@ class Exchange:
     # -- helpers ------------------------------------------------------------------
 
     def _send_head(self) -> None:
-        state = self.client.state
-        settings = state.settings
+        client = self.client
+        state = client.state
         status = self.status
-        head = response_head(
-            self.headers, settings.secure_cookies, state.samesite, keep_upgrade=status == 101
-        )
-        has_length = head.has_length
-        no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
-        self.body_length = -1 if no_body else head.length
-        req = self.req
         parts = [
-            b"HTTP/1.1 %d %b\r\nServer: %b\r\nDate: %b\r\n"
-            % (status, self.reason or b"", state.server_header, state.date_header),
-            *head.lines,
+            _status_line(status, self.reason),
+            state.server_date,  # the router's Server and Date lines
         ]
+        length = response_head(
+            self.headers, state.secure_cookies, state.samesite, status == 101, parts
+        )
+        no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
+        self.body_length = -1 if no_body else length  # passthrough only when > 0
+        req = self.req
         if status == 101:
             parts.append(b"Connection: upgrade\r\n\r\n")
         else:
-            if not no_body and not has_length:
+            if length < 0 and not no_body:  # chunked or close-delimited upstream
                 if req.http11:
                     self.chunked_out = True
                     parts.append(b"Transfer-Encoding: chunked\r\n")
                 else:
                     req.keep_alive = False
-            if not self.keep_alive and not no_body and not has_length and not head.chunked:
-                self.close_delimited = True
-            parts += (self.client.connection_line(req), b"\r\n")
+                if length == NO_LENGTH and not self.keep_alive:
+                    self.close_delimited = True
+            parts += (client.connection_line(req), b"\r\n")
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))

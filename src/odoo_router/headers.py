@@ -134,34 +134,67 @@ def client_view(
     return ClientView(client, proto, client, trusted_peer=True)
 
 
+# What the request filter does with a client header, by lower-cased name; a name not here
+# is forwarded (``forwardable`` has the underscore rule). Every name in _DROP_REQUEST is
+# here, so a header the router sets or frames itself is never forwarded.
+DROP, HOST, CONTENT_LENGTH, TRANSFER_ENCODING, XFF, XFP, EXPECT, CONNECTION, REQUEST_ID = range(9)
+AUTHORIZATION = 9  # read by the router and forwarded
+REQUEST_HEADER_KIND: dict[bytes, int] = {name: DROP for name in _DROP_REQUEST} | {
+    b"host": HOST,
+    b"content-length": CONTENT_LENGTH,
+    b"transfer-encoding": TRANSFER_ENCODING,
+    b"x-forwarded-for": XFF,
+    b"x-forwarded-proto": XFP,
+    b"expect": EXPECT,
+    b"connection": CONNECTION,
+    b"x-request-id": REQUEST_ID,
+    b"authorization": AUTHORIZATION,
+}
+
+
+def forwardable(low: bytes, underscores: bool) -> bool:
+    """For a name not in REQUEST_HEADER_KIND: names with '_' only when allowed, and never
+    one that reads as one of ours once '_' is '-' (Werkzeug maps both the same)."""
+    return b"_" not in low or (underscores and low.replace(b"_", b"-") not in _DROP_REQUEST)
+
+
+def upstream_head_prefix(host: str, view: ClientView) -> bytes:
+    """The router-set lines that depend only on the host and the client (a connection
+    reuses them), up to the X-Request-ID value."""
+    host_b = host.encode("latin-1")
+    return b"".join((
+        b" HTTP/1.1\r\nHost: ", host_b,
+        b"\r\nX-Real-IP: ", view.client_ip.encode("latin-1"),
+        b"\r\nX-Forwarded-For: ", view.forwarded_for.encode("latin-1"),
+        b"\r\nX-Forwarded-Proto: ", view.proto.encode("latin-1"),
+        b"\r\nX-Forwarded-Host: ", host_b,
+        b"\r\nX-Request-ID: ",
+    ))  # fmt: skip
+
+
+def dbfilter_line(dbfilter: str | None) -> bytes:
+    return b"X-Odoo-dbfilter: " + dbfilter.encode("latin-1") + b"\r\n" if dbfilter else b""
+
+
 def upstream_request_head(
     method: bytes,
     target: bytes,
-    headers: list[Header],
+    prefix: bytes,
+    request_id: bytes,
+    dbfilter: bytes,
+    forward: list[bytes],
     *,
-    host: str,
-    view: ClientView,
-    dbfilter: str | None,
-    request_id: str,
-    underscores: bool,
     body_length: int | None,
     chunked: bool = False,
     upgrade: bytes | None = None,
     named: frozenset[bytes] = frozenset(),
 ) -> bytes:
-    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading); ``named`` is
-    connection_tokens() of the client's Connection headers."""
-    host_b = host.encode("latin-1")
-    parts = [
-        method, b" ", target, b" HTTP/1.1\r\nHost: ", host_b,
-        b"\r\nX-Real-IP: ", view.client_ip.encode("latin-1"),
-        b"\r\nX-Forwarded-For: ", view.forwarded_for.encode("latin-1"),
-        b"\r\nX-Forwarded-Proto: ", view.proto.encode("latin-1"),
-        b"\r\nX-Forwarded-Host: ", host_b,
-        b"\r\nX-Request-ID: ", request_id.encode("latin-1"), b"\r\n",
-    ]  # fmt: skip
-    if dbfilter:
-        parts += (b"X-Odoo-dbfilter: ", dbfilter.encode("latin-1"), b"\r\n")
+    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading).
+
+    ``prefix`` is upstream_head_prefix(), ``dbfilter`` dbfilter_line(); ``forward`` the
+    client's forwardable headers as (name, b": ", value, b"\r\n") runs; ``named`` the
+    tokens of the client's Connection headers (those headers are not forwarded)."""
+    parts = [method, b" ", target, prefix, request_id, b"\r\n", dbfilter]
     if upgrade is not None:
         parts += (b"Connection: upgrade\r\nUpgrade: ", upgrade, b"\r\n")
     else:
@@ -169,14 +202,13 @@ def upstream_request_head(
     if chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif body_length is not None:
-        parts += (b"Content-Length: ", str(body_length).encode("ascii"), b"\r\n")
-    for name, value in headers:
-        low = name.lower()
-        if low in _DROP_REQUEST or low in named:
-            continue
-        if b"_" in low and (not underscores or low.replace(b"_", b"-") in _DROP_REQUEST):
-            continue
-        parts += (name, b": ", value, b"\r\n")
+        parts += (b"Content-Length: ", b"%d" % body_length, b"\r\n")
+    if named:  # rare: the client named headers as hop-by-hop
+        for i in range(0, len(forward), 4):
+            if forward[i].lower() not in named:
+                parts += forward[i : i + 4]
+    else:
+        parts += forward
     parts.append(b"\r\n")
     return b"".join(parts)
 
@@ -197,53 +229,60 @@ def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> by
     return value
 
 
-@dataclass(slots=True)
-class ResponseHead:
-    """The upstream's response headers as the client gets them, and their framing."""
-
-    lines: list[bytes]  # "Name: value\r\n" each
-    has_length: bool
-    chunked: bool
-    length: int = -1  # the Content-Length value (llhttp has checked it), -1 when absent
-
-
 # nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
 _HIDDEN = frozenset({b"server", b"date", b"x-pad"})
+_RESPONSE_SPECIAL = _RESPONSE_DROP | _HIDDEN | {b"content-length", b"set-cookie"}
+
+NO_LENGTH = -1  # response_head framing: neither Content-Length nor chunked
+CHUNKED = -2
 
 
 def response_head(
-    headers: list[Header], secure: bool, samesite: bytes | None, keep_upgrade: bool
-) -> ResponseHead:
+    headers: list[Header],
+    secure: bool,
+    samesite: bytes | None,
+    keep_upgrade: bool,
+    out: list[bytes],
+) -> int:
     """One pass over the upstream's headers (the hot path): hop-by-hop, hidden and
-    Connection-named headers dropped, cookies rewritten, framing noted."""
+    Connection-named headers dropped, cookies rewritten. Appends (name, b": ", value,
+    b"\r\n") runs to ``out``; returns the framing: the Content-Length (llhttp has checked
+    it), NO_LENGTH or CHUNKED."""
+    start = len(out)
     named: frozenset[bytes] = frozenset()
-    lines: list[bytes] = []
-    has_length = chunked = False
-    length = -1
+    length = NO_LENGTH
+    chunked = False
     for name, value in headers:
         low = name.lower()
-        if low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
-            if low == b"connection":
+        if low in _RESPONSE_SPECIAL:
+            if low == b"content-length":
+                length = int(value)
+            elif low == b"set-cookie":
+                if secure or samesite is not None:
+                    value = rewrite_set_cookie(value, secure, samesite)
+            elif low == b"connection":
                 named = named | connection_tokens([value])
+                continue
             elif low == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
+                continue
             elif keep_upgrade and low == b"upgrade":
-                lines.append(name + b": " + value + b"\r\n")
+                pass
+            else:
+                continue
+        elif low.startswith(b"x-accel-"):
             continue
-        if low == b"content-length":
-            has_length = True
-            length = int(value)
-        elif low == b"set-cookie" and (secure or samesite is not None):
-            value = rewrite_set_cookie(value, secure, samesite)
-        lines.append(name + b": " + value + b"\r\n")
-    if named:  # rare: an upstream naming extra hop-by-hop headers; filter them now
-        lines = [
-            line
-            for line in lines
-            if line.split(b":", 1)[0].lower() not in named
-            or (keep_upgrade and line[:8].lower() == b"upgrade:")
-        ]
+        out += (name, b": ", value, b"\r\n")
+    if named or chunked:  # rare: filter what was written
+        runs = out[start:]
+        del out[start:]
+        for i in range(0, len(runs), 4):
+            low = runs[i].lower()
+            if low in named and not (keep_upgrade and low == b"upgrade"):
+                continue
+            if chunked and low == b"content-length":
+                continue  # Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
+            out += runs[i : i + 4]
     if chunked:
-        has_length = False  # Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
-        lines = [line for line in lines if line[:15].lower() != b"content-length:"]
-    return ResponseHead(lines, has_length, chunked, -1 if chunked else length)
+        return CHUNKED
+    return length

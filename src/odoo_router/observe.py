@@ -42,7 +42,7 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
                     bytes_in=bytes_in,
                     bytes_out=req.bytes_out,
                     total_time=total,
-                    request_id=req.request_id or "-",
+                    request_id=req.request_id.decode("ascii") or "-",
                     upstream_addr=req.upstream_addr or None,
                     upstream_status=req.upstream_status or None,
                     upstream_time=req.upstream_time,

@@ -38,7 +38,7 @@ from .exchange import Exchange, OnDone, Outcome
 from .pages import error_page, status_line
 from .pools import UpstreamConnection, UpstreamError, UpstreamPool
 from .request import Request
-from .routing import Decision, Facts, LocalAnswer, decide
+from .routing import Decision, Facts, LocalAnswer, cached_decision, decide
 from .rpc_guard import check_request
 from .spool import Spool
 from .uri import BadRequest, normalise_host, normalise_path, split_absolute
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_QUEUED = 16
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_BLANKS = (b" ", b"\t")
+_METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
+_METHOD_BYTES = {m: b for b, m in _METHODS.items()}
 
 
 def _chunked_length(data: bytes) -> int | None:
@@ -97,6 +100,14 @@ class ClientConnection(asyncio.Protocol):
         self.closed = False
         self.parse_failed = False
         self.header_bytes = 0
+        self.headers: list[tuple[bytes, bytes]] = []  # those of the request being parsed
+        settings = state.settings
+        self.header_limit = settings.large_client_header_buffers
+        self.max_headers = settings.max_header_count
+        self.bare_view: hdr.ClientView | None = None  # the view when no X-Forwarded-* came
+        self.up_prefix = b""  # upstream_head_prefix() for up_host and up_view, reused
+        self.up_host = ""
+        self.up_view: hdr.ClientView | None = None
         self.served = 0
         self.last_activity = monotonic()
         self.task: asyncio.Task[None] | None = None
@@ -269,7 +280,8 @@ class ClientConnection(asyncio.Protocol):
     # -- parser callbacks: phase 1, the request filter -------------------------------
 
     def on_message_begin(self) -> None:
-        self.cur = Request(monotonic())
+        self.cur = req = Request(monotonic())
+        self.headers = req.headers
         self.cur_done = False
         self.header_bytes = 0
 
@@ -277,32 +289,32 @@ class ClientConnection(asyncio.Protocol):
         req = self.cur
         assert req is not None
         req.url += url
-        if len(req.url) > self.state.settings.large_client_header_buffers:
+        if len(req.url) > self.header_limit:
             raise BadRequest("request URI too long", 414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        req = self.cur
-        assert req is not None
-        if value[-1:] in (b" ", b"\t"):  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
+        if value[-1:] in _BLANKS:  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
             value = value.rstrip(b" \t")
         size = len(name) + len(value) + 4
-        limit = self.state.settings.large_client_header_buffers
-        self.header_bytes += size
-        if size > limit or self.header_bytes > 4 * limit:
+        total = self.header_bytes = self.header_bytes + size
+        if size > self.header_limit or total > 4 * self.header_limit:
             raise BadRequest("request header or cookie too large", 494)
-        req.headers.append((name, value))
-        if len(req.headers) > self.state.settings.max_header_count:
+        headers = self.headers
+        headers.append((name, value))
+        if len(headers) > self.max_headers:
             raise BadRequest("too many request headers", 494)
 
     def on_headers_complete(self) -> None:
         req = self.cur
         assert req is not None
         parser = self.parser
-        req.method = parser.get_method().decode("ascii", "replace")
+        method = parser.get_method()
+        req.method = _METHODS.get(method) or method.decode("ascii", "replace")
         version = parser.get_http_version()
-        if version[0] != "1":
-            raise BadRequest("unsupported HTTP version", 400 if version[0] == "0" else 505)
-        req.http11 = version != "1.0"
+        if version != "1.1":
+            if version[0] != "1":
+                raise BadRequest("unsupported HTTP version", 400 if version[0] == "0" else 505)
+            req.http11 = version != "1.0"
         req.keep_alive = parser.should_keep_alive()
         req.upgrade = parser.should_upgrade()
         self._filter(req)
@@ -366,19 +378,28 @@ class ClientConnection(asyncio.Protocol):
     def _filter(self, req: Request) -> None:
         """Framing, limits, normalisation, forwarding rule and the routing decision."""
         settings = self.state.settings
-        hosts: list[bytes] = []
+        host_value: bytes | None = None
         xff: list[bytes] = []
         xfp: bytes | None = None
         authorization: str | None = None
         client_request_id: bytes | None = None
         connection: list[bytes] = []
+        forward: list[bytes] = []  # (name, b": ", value, b"\r\n") runs for the upstream
+        kinds = hdr.REQUEST_HEADER_KIND
+        underscores = settings.underscores_in_headers
         for name, value in req.headers:
             low = name.lower()
-            if low == b"host":
-                hosts.append(value)
-            elif low == b"content-length":
+            kind = kinds.get(low)
+            if kind is None:
+                if b"_" not in low or hdr.forwardable(low, underscores):
+                    forward += (name, b": ", value, b"\r\n")
+            elif kind == hdr.HOST:
+                if host_value is not None:
+                    raise BadRequest("client sent duplicate host header")
+                host_value = value
+            elif kind == hdr.CONTENT_LENGTH:
                 req.content_length = int(value)  # llhttp has validated the digits
-            elif low == b"transfer-encoding":
+            elif kind == hdr.TRANSFER_ENCODING:
                 if not req.http11:
                     raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
                 # nginx 1.22 knows exactly one coding, once: anything else is a 501, never a
@@ -386,56 +407,65 @@ class ClientConnection(asyncio.Protocol):
                 if req.chunked or value.strip().lower() != b"chunked":
                     raise BadRequest("unknown transfer coding", 501)
                 req.chunked = True
-            elif low == b"x-forwarded-for":
+            elif kind == hdr.XFF:
                 xff.append(value)
-            elif low == b"x-forwarded-proto":
+            elif kind == hdr.XFP:
                 if xfp is None:
                     xfp = value
-            elif low == b"expect":
+            elif kind == hdr.EXPECT:
                 req.expect_continue = value.lower() == b"100-continue"
-            elif low == b"connection":
+            elif kind == hdr.CONNECTION:
                 connection.append(value)
-            elif low == b"authorization":
+            elif kind == hdr.AUTHORIZATION:
                 authorization = value.decode("latin-1")
-            elif low == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                forward += (name, b": ", value, b"\r\n")
+            elif kind == hdr.REQUEST_ID and _REQUEST_ID.fullmatch(value):
                 client_request_id = value
-        if len(hosts) > 1:
-            raise BadRequest("client sent duplicate host header")
+        req.forward = forward
         if connection:
             req.connection_named = hdr.connection_tokens(connection)
         target = req.url
         raw_target, self.raw_target = self.raw_target, None
         if target[:1] == b"/":
-            host_raw = hosts[0].decode("latin-1") if hosts else None
+            host_raw = host_value.decode("latin-1") if host_value is not None else None
         elif target[:1].isalpha():
             host_raw, target = split_absolute(target)
         else:
             raise BadRequest("client sent invalid request")
-        if not hosts and req.http11:
+        if host_value is None and req.http11:
             raise BadRequest('client sent HTTP/1.1 request without "Host" header')
-        req.host = normalise_host(host_raw) if host_raw is not None else settings.server_name
+        host = req.host = normalise_host(host_raw) if host_raw is not None else settings.server_name
         if req.method == "TRACE":  # nginx refuses TRACE once the host is known good
             raise BadRequest("TRACE method", 405)
-        req.path, _ = normalise_path(target)
+        path = req.path = normalise_path(target)[0]
         if raw_target is not None:  # forwarded as sent: raw bytes >= 0x80 included
             target = split_absolute(raw_target)[1] if raw_target[:1] != b"/" else raw_target
         req.target = target
         if req.content_length is not None and req.content_length > settings.client_max_body_size:
             raise BadRequest("request body too large", 413)
-        view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
+        if xff or xfp is not None:
+            view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
+        elif self.bare_view is not None:  # the same for every request of this connection
+            view = self.bare_view
+        else:
+            view = self.bare_view = hdr.client_view(
+                settings.forwarded, self.peer, self.scheme, [], None
+            )
         req.view = view
         req.client_ip = view.client_ip
         if client_request_id is not None and view.trusted_peer:
-            req.request_id = client_request_id.decode("ascii")  # Traefik's id, for correlation
+            req.request_id = client_request_id  # Traefik's id, for correlation
         else:  # anyone else's id could be chosen to confuse the logs: use our own
             req.request_id = self.state.new_request_id()
-        req.decision = decide(
-            self.state.table,
-            Facts(req.method, req.host, req.path, view.client_ip, authorization, req.upgrade),
-        )
+        table = self.state.table
+        decision = cached_decision(table, host, path)
+        if decision is None:
+            facts = Facts(req.method, host, path, view.client_ip, authorization, req.upgrade)
+            decision = decide(table, facts)
+        req.decision = decision
         if req.content_length is None and not req.chunked:
             req.complete = True
-        action = req.decision.proxy
+        action = decision.proxy
         req.streaming = action is not None and not action.request_buffering
 
     def _parse_error(self, status: int) -> None:
@@ -740,17 +770,20 @@ class ClientConnection(asyncio.Protocol):
 
     def _upstream_head(self, req: Request, decision: Decision, websocket: bool) -> bytes:
         """Phase 5: the request head for the upstream."""
-        assert req.view is not None
+        view = req.view
+        assert view is not None
+        if req.host is not self.up_host or view is not self.up_view:
+            self.up_prefix = hdr.upstream_head_prefix(req.host, view)
+            self.up_host = req.host
+            self.up_view = view
         req.frame_chunked = req.chunked and not req.complete  # decided once, with the head
         return hdr.upstream_request_head(
-            req.method.encode("ascii"),
+            _METHOD_BYTES.get(req.method) or req.method.encode("ascii"),
             req.target,
-            req.headers,
-            host=req.host,
-            view=req.view,
-            dbfilter=decision.dbfilter,
-            request_id=req.request_id,
-            underscores=self.state.settings.underscores_in_headers,
+            self.up_prefix,
+            req.request_id,
+            decision.dbfilter_line,
+            req.forward,
             body_length=req.body_size if req.complete else req.content_length,
             chunked=req.frame_chunked,
             upgrade=self._upgrade_value(req) if websocket else None,
@@ -914,7 +947,7 @@ class ClientConnection(asyncio.Protocol):
         req.bytes_out = len(body)
         parts = [
             status_line(status),
-            b"Server: %b\r\nDate: %b\r\n" % (state.server_header, state.date_header),
+            state.server_date,
         ]
         for name, value in headers:
             parts += (name, b": ", value, b"\r\n")

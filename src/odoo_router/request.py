@@ -13,79 +13,47 @@ if TYPE_CHECKING:
 
 
 class Request:
-    """One request and everything known about it: the per-request context."""
+    """One request and everything known about it: the per-request context.
 
-    __slots__ = (
-        "body",
-        "body_file",
-        "body_sent",
-        "body_size",
-        "body_waiter",
-        "bytes_out",
-        "chunked",
-        "client_ip",
-        "complete",
-        "connection_named",
-        "content_length",
-        "decision",
-        "error",
-        "error_status",
-        "expect_continue",
-        "frame_chunked",
-        "headers",
-        "host",
-        "http11",
-        "keep_alive",
-        "method",
-        "path",
-        "request_id",
-        "sink",
-        "start",
-        "status",
-        "streaming",
-        "target",
-        "upgrade",
-        "upstream_addr",
-        "upstream_start",
-        "upstream_status",
-        "upstream_time",
-        "url",
-        "view",
-    )
+    Defaults live on the class (immutable values only), so a new request writes just the
+    fields it has: this object is made once per request on the hot path.
+    """
+
+    method = "GET"
+    http11 = True
+    keep_alive = False
+    upgrade = False
+    host = "-"
+    path = "-"
+    target = b""
+    content_length: int | None = None
+    chunked = False
+    expect_continue = False
+    body_size = 0
+    body_file: IO[bytes] | None = None
+    complete = False
+    connection_named: frozenset[bytes] = frozenset()  # tokens of Connection headers
+    streaming = False  # the route sends the body upstream as it arrives
+    body_sent = False  # every body byte went to the upstream connection
+    frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
+    body_waiter: asyncio.Future[None] | None = None
+    sink: UpstreamConnection | None = None
+    decision: Decision | None = None
+    view: hdr.ClientView | None = None
+    client_ip = ""
+    request_id = b""
+    forward: list[bytes] = []  # noqa: RUF012 - set per request by the filter, never mutated
+    status = 0
+    bytes_out = 0
+    error: str | None = None
+    error_status = 0
+    upstream_addr = ""
+    upstream_status = 0
+    upstream_start = 0.0
+    upstream_time: float | None = None
 
     def __init__(self, start: float) -> None:
         self.start = start
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
-        self.method = "GET"
-        self.http11 = True
-        self.keep_alive = False
-        self.upgrade = False
-        self.host = "-"
-        self.path = "-"
-        self.target = b""
-        self.content_length: int | None = None
-        self.chunked = False
-        self.expect_continue = False
         self.body: list[bytes] = []
-        self.body_size = 0
-        self.body_file: IO[bytes] | None = None
-        self.complete = False
-        self.connection_named: frozenset[bytes] = frozenset()  # tokens of Connection headers
-        self.streaming = False  # the route sends the body upstream as it arrives
-        self.body_sent = False  # every body byte went to the upstream connection
-        self.frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
-        self.body_waiter: asyncio.Future[None] | None = None
-        self.sink: UpstreamConnection | None = None
-        self.decision: Decision | None = None
-        self.view: hdr.ClientView | None = None
-        self.client_ip = ""
-        self.request_id = ""
-        self.status = 0
-        self.bytes_out = 0
-        self.error: str | None = None
-        self.error_status = 0
-        self.upstream_addr = ""
-        self.upstream_status = 0
-        self.upstream_start = 0.0
-        self.upstream_time: float | None = None

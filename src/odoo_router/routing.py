@@ -37,6 +37,7 @@ from .config import (
     RespondAction,
     Route,
 )
+from .headers import dbfilter_line
 from .pages import error_page
 
 
@@ -71,10 +72,16 @@ class Decision:
     dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
     local: LocalAnswer | None = None  # set for redirect / respond / access refusals
     pending_auth: BasicAuth | None = None  # credentials to verify, then decide again
+    # The action when it is a proxy one and nothing answered locally (read per request:
+    # computed once, as decisions are cached).
+    proxy: ProxyAction | None = field(init=False, compare=False, repr=False)
+    dbfilter_line: bytes = field(init=False, compare=False, repr=False)  # headers.dbfilter_line
 
-    @property
-    def proxy(self) -> ProxyAction | None:
-        return self.action if isinstance(self.action, ProxyAction) and self.local is None else None
+    def __post_init__(self) -> None:
+        action = self.action
+        proxy = action if isinstance(action, ProxyAction) and self.local is None else None
+        object.__setattr__(self, "proxy", proxy)
+        object.__setattr__(self, "dbfilter_line", dbfilter_line(self.dbfilter))
 
 
 Matcher = Callable[[str], bool]
@@ -225,6 +232,11 @@ FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 
 
 _DECISIONS_MAX = 8192
+
+
+def cached_decision(table: RoutingTable, host: str, path: str) -> Decision | None:
+    """The decision for (host, path) when it depends on nothing else and was made before."""
+    return table._decisions.get((host, path))
 
 
 def decide(table: RoutingTable, facts: Facts) -> Decision:

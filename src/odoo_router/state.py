@@ -38,11 +38,13 @@ class WorkerState:
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
         self.server_header = self.settings.server_header.encode("latin-1")
+        self.secure_cookies = self.settings.secure_cookies
         samesite = self.settings.session_cookie_samesite
         self.samesite = samesite.encode("ascii") if samesite else None
         self.now = time.monotonic()
         self._date_second = 0
         self.date_header = b""
+        self.server_date = b""  # both response lines, renewed with the date
         self._update_date()
         self.connections: set[ClientConnection] = set()
         self.observers: list[RequestObserver] = []
@@ -51,7 +53,7 @@ class WorkerState:
         self.open_websockets = 0
         self.draining = False
         self._ticker: asyncio.TimerHandle | None = None
-        self._rid_prefix = os.urandom(6).hex()
+        self._rid_prefix = os.urandom(6).hex().encode()
         self._rid_counter = 0
 
     # -- generation swap (reload) ---------------------------------------------------
@@ -104,6 +106,10 @@ class WorkerState:
         if second != self._date_second:
             self._date_second = second
             self.date_header = formatdate(second, usegmt=True).encode("ascii")
+            self.server_date = b"Server: %b\r\nDate: %b\r\n" % (
+                self.server_header,
+                self.date_header,
+            )
 
     def check_timeouts(self, now: float) -> None:
         s = self.settings
@@ -138,9 +144,9 @@ class WorkerState:
 
     # -- ids, errors, logging phase -------------------------------------------------
 
-    def new_request_id(self) -> str:
+    def new_request_id(self) -> bytes:
         self._rid_counter += 1
-        return f"{self._rid_prefix}{self._rid_counter:010x}"
+        return b"%s%010x" % (self._rid_prefix, self._rid_counter)
 
     def upstream_error(self, pool: str, kind: str) -> None:
         for hook in self.upstream_error_hooks:
