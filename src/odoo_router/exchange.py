@@ -49,6 +49,8 @@ class Outcome(Enum):
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
+_CLOSE = b"Connection: close\r\n\r\n"
 
 
 def _status_line(status: int, reason: bytes) -> bytes:
@@ -104,7 +106,6 @@ class Exchange:
         self,
         client: ClientConnection,
         req: Request,
-        *,
         head_only: bool,
         upgrade: bool,
         on_done: OnDone | None,
@@ -113,6 +114,11 @@ class Exchange:
         if self.parser_dirty:
             self.parser = httptools.HttpResponseParser(self)
             self.parser_dirty = False
+        conn = self.conn
+        conn.exchange = self
+        conn.last_read = monotonic()
+        req.upstream_addr = conn.addr
+        client.exchange = self
         self.client = client
         self.req = req
         self.head_only = head_only
@@ -188,7 +194,10 @@ class Exchange:
                 self.passthrough = self.body_length - self.bytes_out
                 self.parser_dirty = True  # the rest of this body never reaches the parser
         else:
-            self._notify()
+            cb = self.on_done  # _notify(), inline: this is every keep-alive response
+            if cb is not None:
+                self.on_done = None
+                cb(self)
 
     def _pass_body(self, data: bytes, due: int) -> None:
         n = len(data)
@@ -271,7 +280,13 @@ class Exchange:
                 self.capture.append(body)
             else:
                 self.capture = None
-        self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
+        if self.chunked_out:
+            body = b"%x\r\n%b\r\n" % (len(body), body)
+        out = self.out
+        if out is not None:
+            out.append(body)
+        else:
+            self._deliver(body)
 
     def on_message_complete(self) -> None:
         if self.skip_interim:
@@ -279,8 +294,11 @@ class Exchange:
             return
         if self.outcome is not None or self.status == 101:  # 101: HttpParserUpgrade follows
             return
-        self._end_body()
-        self._finish(Outcome.COMPLETE)
+        if self.chunked_out:
+            self._end_body()
+        self.outcome = Outcome.COMPLETE  # _finish(), inline
+        if self.waiter is not None:
+            self.waiter.set_result(Outcome.COMPLETE)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -289,7 +307,7 @@ class Exchange:
         state = client.state
         status = self.status
         parts = [
-            _status_line(status, self.reason),
+            _STATUS_LINES.get((status, self.reason)) or _status_line(status, self.reason),
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
@@ -309,7 +327,9 @@ class Exchange:
                     req.keep_alive = False
                 if length == NO_LENGTH and not self.keep_alive:
                     self.close_delimited = True
-            parts += (client.connection_line(req), b"\r\n")
+            if state.draining:  # client.connection_line(), inline
+                req.keep_alive = False
+            parts.append(_KEEP_ALIVE if req.keep_alive else _CLOSE)
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))
@@ -333,8 +353,8 @@ class Exchange:
         if spool is not None:
             spool.add(data)
             spool.pump()
-        else:
-            client.write_raw(data)
+        elif not client.closed and client.transport is not None:
+            client.transport.write(data)
         if not client.paused_writing or self.conn.transport is None:
             return
         action = self.req.decision.proxy if self.req.decision is not None else None

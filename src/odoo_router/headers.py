@@ -82,13 +82,21 @@ class ClientView:
 
 
 def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
+    """The header names a Connection header names, less those dropped anyway (hop-by-hop:
+    ``Connection: keep-alive`` names nothing more to remove)."""
     tokens: set[bytes] = set()
     for value in values:
-        for token in value.split(b","):
-            token = token.strip().lower()
-            if token:
-                tokens.add(token)
+        cached = _TOKENS.get(value)
+        if cached is None:
+            cached = frozenset(t.strip(b" \t") for t in value.lower().split(b","))
+            cached -= HOP_BY_HOP | {b""}
+            if len(_TOKENS) < 256:  # values come from peers: bounded
+                _TOKENS[value] = cached
+        tokens |= cached
     return frozenset(tokens)
+
+
+_TOKENS: dict[bytes, frozenset[bytes]] = {}
 
 
 def _is_trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
@@ -183,7 +191,6 @@ def upstream_request_head(
     request_id: bytes,
     dbfilter: bytes,
     forward: list[bytes],
-    *,
     body_length: int | None,
     chunked: bool = False,
     upgrade: bytes | None = None,
@@ -261,7 +268,7 @@ def response_head(
                 if secure or samesite is not None:
                     value = rewrite_set_cookie(value, secure, samesite)
             elif low == b"connection":
-                named = named | connection_tokens([value])
+                named = named | connection_tokens((value,))
                 continue
             elif low == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()

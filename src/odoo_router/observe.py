@@ -53,7 +53,8 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
                 )
             )
 
-    state.observers.append(observe)
+    if stats is not None or access is not None:
+        state.observers.append(observe)
     if stats is not None:
         state.conn_hooks.append(
             lambda delta: stats.connection_opened() if delta > 0 else stats.connection_closed()

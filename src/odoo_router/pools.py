@@ -159,6 +159,9 @@ class UpstreamPool:
         self.active: set[UpstreamConnection] = set()
         self._next = 0
         self._fails = [0] * len(cfg.servers)
+        self.fails = False
+        self.idle_cap = IDLE_HARD_CAP if cfg.keepalive else 0
+        self.retired = False  # a reload replaced this pool: connections end with their exchange
         self._first_fail = [0.0] * len(cfg.servers)
         self._down_until = [0.0] * len(cfg.servers)
         self.on_error = on_error
@@ -186,12 +189,14 @@ class UpstreamPool:
             self._first_fail[server] = now
             self._fails[server] = 0
         self._fails[server] += 1
+        self.fails = True  # some count is not zero: mark_ok() has work to do
         if self._fails[server] >= cfg.max_fails:
             self._down_until[server] = now + cfg.fail_timeout
             self._fails[server] = 0
 
     def mark_ok(self, server: int) -> None:
         self._fails[server] = 0
+        self.fails = any(self._fails)
 
     # -- connections ----------------------------------------------------------------
 
@@ -235,8 +240,7 @@ class UpstreamPool:
 
     def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
-        keep = self.cfg.keepalive
-        if not reusable or conn.closed or keep == 0 or len(self.idle) >= IDLE_HARD_CAP:
+        if not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
             conn.close()
             return
         conn.exchange = None
@@ -273,4 +277,10 @@ class Pools:
 
     def close_idle(self) -> None:
         for pool in self.by_name.values():
+            pool.close_idle()
+
+    def retire(self) -> None:
+        """A reload replaced these pools: close what is idle, and the rest once released."""
+        for pool in self.by_name.values():
+            pool.retired = True
             pool.close_idle()

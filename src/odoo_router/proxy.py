@@ -38,10 +38,10 @@ from .exchange import Exchange, OnDone, Outcome
 from .pages import error_page, status_line
 from .pools import UpstreamConnection, UpstreamError, UpstreamPool
 from .request import Request
-from .routing import Decision, Facts, LocalAnswer, cached_decision, decide
+from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
 from .spool import Spool
-from .uri import BadRequest, normalise_host, normalise_path, split_absolute
+from .uri import BadRequest, match_path, normalise_host, split_absolute
 
 if TYPE_CHECKING:
     from .state import WorkerState
@@ -104,7 +104,10 @@ class ClientConnection(asyncio.Protocol):
         settings = state.settings
         self.header_limit = settings.large_client_header_buffers
         self.max_headers = settings.max_header_count
+        self.keepalive_requests = settings.keepalive_requests
         self.bare_view: hdr.ClientView | None = None  # the view when no X-Forwarded-* came
+        self.host_value: bytes | None = None  # the last Host header value, normalised in .host
+        self.host = ""
         self.up_prefix = b""  # upstream_head_prefix() for up_host and up_view, reused
         self.up_host = ""
         self.up_view: hdr.ClientView | None = None
@@ -299,14 +302,13 @@ class ClientConnection(asyncio.Protocol):
         total = self.header_bytes = self.header_bytes + size
         if size > self.header_limit or total > 4 * self.header_limit:
             raise BadRequest("request header or cookie too large", 494)
-        headers = self.headers
-        headers.append((name, value))
-        if len(headers) > self.max_headers:
-            raise BadRequest("too many request headers", 494)
+        self.headers.append((name, value))  # the count is checked at the end of the head
 
     def on_headers_complete(self) -> None:
         req = self.cur
         assert req is not None
+        if len(self.headers) > self.max_headers:
+            raise BadRequest("too many request headers", 494)
         parser = self.parser
         method = parser.get_method()
         req.method = _METHODS.get(method) or method.decode("ascii", "replace")
@@ -379,11 +381,11 @@ class ClientConnection(asyncio.Protocol):
         """Framing, limits, normalisation, forwarding rule and the routing decision."""
         settings = self.state.settings
         host_value: bytes | None = None
-        xff: list[bytes] = []
+        xff: list[bytes] | None = None
         xfp: bytes | None = None
         authorization: str | None = None
         client_request_id: bytes | None = None
-        connection: list[bytes] = []
+        connection: list[bytes] | None = None
         forward: list[bytes] = []  # (name, b": ", value, b"\r\n") runs for the upstream
         kinds = hdr.REQUEST_HEADER_KIND
         underscores = settings.underscores_in_headers
@@ -408,6 +410,8 @@ class ClientConnection(asyncio.Protocol):
                     raise BadRequest("unknown transfer coding", 501)
                 req.chunked = True
             elif kind == hdr.XFF:
+                if xff is None:
+                    xff = []
                 xff.append(value)
             elif kind == hdr.XFP:
                 if xfp is None:
@@ -415,6 +419,8 @@ class ClientConnection(asyncio.Protocol):
             elif kind == hdr.EXPECT:
                 req.expect_continue = value.lower() == b"100-continue"
             elif kind == hdr.CONNECTION:
+                if connection is None:
+                    connection = []
                 connection.append(value)
             elif kind == hdr.AUTHORIZATION:
                 authorization = value.decode("latin-1")
@@ -422,29 +428,39 @@ class ClientConnection(asyncio.Protocol):
             elif kind == hdr.REQUEST_ID and _REQUEST_ID.fullmatch(value):
                 client_request_id = value
         req.forward = forward
-        if connection:
+        if connection is not None:
             req.connection_named = hdr.connection_tokens(connection)
         target = req.url
         raw_target, self.raw_target = self.raw_target, None
+        host: str | None
         if target[:1] == b"/":
-            host_raw = host_value.decode("latin-1") if host_value is not None else None
+            if host_value is None:
+                host = None
+            elif host_value == self.host_value:  # as the last request on this connection
+                host = self.host
+            else:
+                host = normalise_host(host_value.decode("latin-1"))
+                self.host_value, self.host = host_value, host
         elif target[:1].isalpha():
             host_raw, target = split_absolute(target)
+            host = normalise_host(host_raw)
         else:
             raise BadRequest("client sent invalid request")
         if host_value is None and req.http11:
             raise BadRequest('client sent HTTP/1.1 request without "Host" header')
-        host = req.host = normalise_host(host_raw) if host_raw is not None else settings.server_name
+        if host is None:
+            host = settings.server_name
+        req.host = host
         if req.method == "TRACE":  # nginx refuses TRACE once the host is known good
             raise BadRequest("TRACE method", 405)
-        path = req.path = normalise_path(target)[0]
+        path = req.path = match_path(target)
         if raw_target is not None:  # forwarded as sent: raw bytes >= 0x80 included
             target = split_absolute(raw_target)[1] if raw_target[:1] != b"/" else raw_target
         req.target = target
         if req.content_length is not None and req.content_length > settings.client_max_body_size:
             raise BadRequest("request body too large", 413)
-        if xff or xfp is not None:
-            view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff, xfp)
+        if xff is not None or xfp is not None:
+            view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff or [], xfp)
         elif self.bare_view is not None:  # the same for every request of this connection
             view = self.bare_view
         else:
@@ -458,7 +474,7 @@ class ClientConnection(asyncio.Protocol):
         else:  # anyone else's id could be chosen to confuse the logs: use our own
             req.request_id = self.state.new_request_id()
         table = self.state.table
-        decision = cached_decision(table, host, path)
+        decision = table.decisions.get((host, path))  # decide()'s cache, without a call
         if decision is None:
             facts = Facts(req.method, host, path, view.client_ip, authorization, req.upgrade)
             decision = decide(table, facts)
@@ -512,11 +528,12 @@ class ClientConnection(asyncio.Protocol):
 
     def _dispatch(self) -> None:
         """Answer the request at the queue's head unless one is being answered already."""
-        while self.queue and not self.busy and not self.closed:
-            req = self.queue[0]
+        queue = self.queue
+        while queue and not self.busy and not self.closed:
+            req = queue[0]
             if not req.complete and not req.error_status and self._waits_for_body(req):
                 return  # on_message_complete (or the body timeout) dispatches again
-            if self.served + 1 >= self.state.settings.keepalive_requests:
+            if self.served + 1 >= self.keepalive_requests:
                 req.keep_alive = False  # the last one on this connection says so (as nginx)
             self.busy = True
             try:
@@ -552,7 +569,7 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         if action is None or req.upgrade or not req.complete or req.body_file is not None:
             return None
-        pool = self.state.pools[action.pool]
+        pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
         if action.rpc_firewall and decision.tenant_db is not None:
@@ -569,9 +586,9 @@ class ClientConnection(asyncio.Protocol):
         conn = pool.take_idle()
         if conn is None:
             return None
-        head = self._upstream_head(req, decision, websocket=False)
+        head = self._upstream_head(req, decision, False)
         req.upstream_start = monotonic()
-        self._begin(req, conn, key, self._fast_done)
+        self._begin(req, conn, key, self._fast_done, False)
         conn.transport.write(head + b"".join(req.body) if req.body else head)  # type: ignore[union-attr]
         req.body_sent = True
         return True
@@ -585,16 +602,14 @@ class ClientConnection(asyncio.Protocol):
                 ex.conn.close()
                 self.loop.create_task(self._slow(req, retry=True))
                 return
-            decision = req.decision
-            assert decision is not None and decision.proxy is not None
-            spool = self._settle(req, ex, self.state.pools[decision.proxy.pool])
+            spool = self._settle(req, ex, ex.conn.pool)
             if spool is not None:  # the upstream is free; the client still reads the file
                 spool.done.add_done_callback(lambda _: self._next(req))
                 return
+            if self._after(req):
+                self._dispatch()
         except Exception as exc:
             self._internal_error(exc)
-            return
-        self._next(req)
 
     def _next(self, req: Request) -> None:
         if self._after(req):
@@ -628,17 +643,18 @@ class ClientConnection(asyncio.Protocol):
         if req.body_file is not None:
             req.body_file.close()
         state = self.state
-        state.finish(self, req)
+        if state.observers:
+            state.finish(self, req)
         if self.tunnel is not None:
             return False
         self.served += 1
-        if not req.keep_alive or self.served >= state.settings.keepalive_requests:
+        if not req.keep_alive or self.served >= self.keepalive_requests:
             self.close()
             return False
         if state.draining and not self.queue:
             self.close()
             return False
-        if len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
+        if self.paused_reading and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
             self.resume_reading()
         return True
 
@@ -776,7 +792,8 @@ class ClientConnection(asyncio.Protocol):
             self.up_prefix = hdr.upstream_head_prefix(req.host, view)
             self.up_host = req.host
             self.up_view = view
-        req.frame_chunked = req.chunked and not req.complete  # decided once, with the head
+        complete = req.complete
+        chunked = req.frame_chunked = req.chunked and not complete  # decided with the head
         return hdr.upstream_request_head(
             _METHOD_BYTES.get(req.method) or req.method.encode("ascii"),
             req.target,
@@ -784,10 +801,10 @@ class ClientConnection(asyncio.Protocol):
             req.request_id,
             decision.dbfilter_line,
             req.forward,
-            body_length=req.body_size if req.complete else req.content_length,
-            chunked=req.frame_chunked,
-            upgrade=self._upgrade_value(req) if websocket else None,
-            named=req.connection_named,
+            req.body_size if complete else req.content_length,
+            chunked,
+            self._upgrade_value(req) if websocket else None,
+            req.connection_named,
         )
 
     def _begin(
@@ -796,20 +813,17 @@ class ClientConnection(asyncio.Protocol):
         conn: UpstreamConnection,
         cache_key: Key | None,
         on_done: OnDone | None,
-        websocket: bool = False,
+        websocket: bool,
     ) -> Exchange:
         """Phase 6 starts: the connection's Exchange, reset for this request."""
-        req.upstream_addr = conn.addr
         ex = conn.ex
         if ex is None:
             ex = conn.ex = Exchange(conn)
-        ex.begin(self, req, head_only=req.method == "HEAD", upgrade=websocket, on_done=on_done)
-        if cache_key is not None and req.method == "GET":
-            ex.capture = []
-        ex.cache_key = cache_key
-        conn.exchange = ex
-        conn.last_read = monotonic()
-        self.exchange = ex
+        ex.begin(self, req, req.method == "HEAD", websocket, on_done)
+        if cache_key is not None:
+            ex.cache_key = cache_key
+            if req.method == "GET":
+                ex.capture = []
         return ex
 
     def _settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
@@ -824,7 +838,8 @@ class ClientConnection(asyncio.Protocol):
         req.bytes_out = ex.bytes_out
         spool = ex.spool
         if outcome is Outcome.COMPLETE:
-            pool.mark_ok(conn.server)
+            if pool.fails:
+                pool.mark_ok(conn.server)
             if ex.capture is not None and ex.cache_key is not None:
                 state.cache.store(
                     ex.cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now

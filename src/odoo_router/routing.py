@@ -111,7 +111,7 @@ class RoutingTable:
     _host_cache: dict[str, tuple[_CompiledHost, dict[str, str]]] = field(default_factory=dict)
     # (host, path) -> Decision for the decisions that depend on nothing else (no allowlist,
     # no credentials): most requests skip matching entirely.
-    _decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
 
 
 _HOST_CACHE_MAX = 4096
@@ -234,21 +234,16 @@ FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 _DECISIONS_MAX = 8192
 
 
-def cached_decision(table: RoutingTable, host: str, path: str) -> Decision | None:
-    """The decision for (host, path) when it depends on nothing else and was made before."""
-    return table._decisions.get((host, path))
-
-
 def decide(table: RoutingTable, facts: Facts) -> Decision:
     key = (facts.host, facts.path)
-    cached = table._decisions.get(key)
+    cached = table.decisions.get(key)
     if cached is not None:
         return cached
     decision, cacheable = _decide(table, facts)
     if cacheable:
-        if len(table._decisions) >= _DECISIONS_MAX:  # paths are client-controlled: bounded
-            table._decisions.clear()
-        table._decisions[key] = decision
+        if len(table.decisions) >= _DECISIONS_MAX:  # paths are client-controlled: bounded
+            table.decisions.clear()
+        table.decisions[key] = decision
     return decision
 
 

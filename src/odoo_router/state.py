@@ -65,7 +65,7 @@ class WorkerState:
         self.table = table
         self.pools = Pools(config.pools, self.upstream_error)
         self.cache.clear()  # a reload may point pools at another Odoo image
-        old.close_idle()
+        old.retire()
 
     # -- connections and timers -----------------------------------------------------
 

@@ -70,6 +70,22 @@ def normalise_host(raw: str) -> str:
 _USUAL, _SLASH, _DOT, _DOT_DOT, _QUOTED, _QUOTED_SECOND = range(6)
 
 
+_MATCH_PATHS: dict[bytes, str] = {}
+_MATCH_PATHS_MAX = 8192
+
+
+def match_path(target: bytes) -> str:
+    """normalise_path()'s path alone, remembered for targets seen before (most are)."""
+    path = _MATCH_PATHS.get(target)
+    if path is None:
+        path = normalise_path(target)[0]
+        if len(target) <= 512:  # targets are client-chosen: bounded in size and count
+            if len(_MATCH_PATHS) >= _MATCH_PATHS_MAX:
+                _MATCH_PATHS.clear()
+            _MATCH_PATHS[target] = path
+    return path
+
+
 def normalise_path(target: bytes) -> tuple[str, bytes]:
     """Return (normalised path for matching, raw query) of an origin-form target.
 
