@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import tempfile
 from collections import deque
 from time import monotonic
@@ -119,11 +118,9 @@ class ClientConnection(asyncio.Protocol):
     # -- transport events -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Head and body may leave in two writes: Nagle must never hold the second one. Both
+        # uvloop and asyncio set TCP_NODELAY on every TCP transport (tests/unit/test_nodelay.py).
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family != socket.AF_UNIX:
-            # Head and body may leave in two writes: never let Nagle hold the second one.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.peer = peer[0]
@@ -148,7 +145,7 @@ class ClientConnection(asyncio.Protocol):
                 self._feed_raw_bytes(data)
                 return
             first = data.find(b"\n")
-            if first >= 0 and b" HTTP/" not in data[:first]:
+            if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
                 self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
                 return
         self._feed(data)
@@ -569,6 +566,12 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         if action is None or req.upgrade or not req.complete or req.body_file is not None:
             return None
+        key: Key | None = None
+        if action.cache:
+            found = self._cache_lookup(req)
+            if found is True:
+                return False
+            key = found if isinstance(found, Key) else None
         pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
@@ -577,12 +580,6 @@ class ClientConnection(asyncio.Protocol):
             if refusal is not None:
                 self._answer(req, refusal)
                 return False
-        key: Key | None = None
-        if action.cache:
-            found = self._cache_lookup(req)
-            if found is True:
-                return False
-            key = found if isinstance(found, Key) else None
         conn = pool.take_idle()
         if conn is None:
             return None
