@@ -101,6 +101,9 @@ class UpstreamConnection(asyncio.Protocol):
         if ex is not None:
             self.exchange = None
             ex.upstream_lost(exc)
+        if self.ex is not None:  # break connection <-> Exchange <-> parser for refcounting
+            self.ex.parser = None  # type: ignore[assignment]  # never fed again
+            self.ex = None
 
     def pause_writing(self) -> None:
         self.paused_writing = True
