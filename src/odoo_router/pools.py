@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 IDLE_GRACE = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
 IDLE_HARD_CAP = 1024  # idle connections per pool, whatever happens
+UPSTREAM_WRITE_BUFFER = 1 << 20  # bytes queued to an upstream before a body sender waits
 
 
 class UpstreamError(Exception):
@@ -79,6 +80,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop: TCP_NODELAY is set
+        transport.set_write_buffer_limits(high=UPSTREAM_WRITE_BUFFER)  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")
         if peer:
             self.addr = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"

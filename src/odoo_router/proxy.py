@@ -1,6 +1,7 @@
 """The client side of the data path: one asyncio Protocol per client connection.
 
-Phases of a request (pingora's, see STYLE.md), each a method below:
+Phases of a request (pingora's, see STYLE.md), each a method below or, where it waits, a
+function of waiting.py:
 1. request filter  -- ``on_headers_complete``: framing and limits (400/413/414/494), host
    and path normalisation, the forwarding rule, then ``routing.decide`` (pure);
 2. local answers   -- redirect / respond / refusals are written without an upstream;
@@ -15,13 +16,13 @@ httptools parses requests in order as bytes arrive; requests queue here and are 
 one at a time, in order, so pipelined requests are answered in order. A request that needs
 nothing but an idle keep-alive upstream connection (the common case) runs from the parser
 and transport callbacks alone (``_fast``); one that must wait for something (its body
-while streaming, a connect, a password check, a tunnel) gets a task (``_slow``).
+while streaming, a connect, a password check, a tunnel) gets a task (``_slow``, running
+``waiting.handle``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import tempfile
 from collections import deque
@@ -31,11 +32,11 @@ from typing import TYPE_CHECKING
 import httptools
 
 from . import headers as hdr
+from . import waiting
 from .cache import Key, cache_key
-from .config import BasicAuth
 from .exchange import Exchange, OnDone, Outcome
 from .pages import error_page, status_line
-from .pools import UpstreamConnection, UpstreamError, UpstreamPool
+from .pools import UpstreamConnection, UpstreamPool
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from .state import WorkerState
     from .tunnel import Tunnel
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _MAX_QUEUED = 16
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _BLANKS = (b" ", b"\t")
@@ -561,19 +561,19 @@ class ClientConnection(asyncio.Protocol):
         """Answer from callbacks: False when answered here, True when an exchange on an idle
         upstream connection is under way (``_fast_done`` ends it), None to use a task."""
         if req.error_status:
-            self._error(req, req.error_status)
+            self.error(req, req.error_status)
             return False
         decision = req.decision
         assert decision is not None
         if decision.local is not None:
-            self._local(req, decision)
+            self.local(req, decision)
             return False
         action = decision.proxy
         if action is None or req.upgrade or not req.complete or req.body_file is not None:
             return None
         key: Key | None = None
         if action.cache:
-            found = self._cache_lookup(req)
+            found = self.cache_lookup(req)
             if found is True:
                 return False
             key = found if isinstance(found, Key) else None
@@ -583,14 +583,14 @@ class ClientConnection(asyncio.Protocol):
         if action.rpc_firewall and decision.tenant_db is not None:
             refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
             if refusal is not None:
-                self._answer(req, refusal)
+                self.answer(req, refusal)
                 return False
         conn = pool.take_idle()
         if conn is None:
             return None
-        head = self._upstream_head(req, decision, False)
+        head = self.upstream_head(req, decision, False)
         req.upstream_start = monotonic()
-        self._begin(req, conn, key, self._fast_done, False)
+        self.begin_exchange(req, conn, key, self._fast_done, False)
         conn.transport.write(head + b"".join(req.body) if req.body else head)  # type: ignore[union-attr]
         req.body_sent = True
         return True
@@ -604,7 +604,7 @@ class ClientConnection(asyncio.Protocol):
                 ex.conn.close()
                 self.loop.create_task(self._slow(req, retry=True))
                 return
-            spool = self._settle(req, ex, ex.conn.pool)
+            spool = self.settle(req, ex, ex.conn.pool)
             if spool is not None:  # the upstream is free; the client still reads the file
                 spool.done.add_done_callback(lambda _: self._next(req))
                 return
@@ -623,9 +623,9 @@ class ClientConnection(asyncio.Protocol):
                 if retry:
                     decision = req.decision
                     assert decision is not None
-                    await self._proxy(req, decision, websocket=False, stale_retry=False)
+                    await waiting.proxy(self, req, decision, websocket=False, stale_retry=False)
                 else:
-                    await self._handle(req)
+                    await waiting.handle(self, req)
             finally:
                 going_on = self._after(req)
             if self.tunnel is not None:
@@ -677,7 +677,7 @@ class ClientConnection(asyncio.Protocol):
             req.keep_alive = False
         return b"Connection: keep-alive\r\n" if req.keep_alive else b"Connection: close\r\n"
 
-    def _answer(self, req: Request, answer: LocalAnswer) -> None:
+    def answer(self, req: Request, answer: LocalAnswer) -> None:
         """Write a response the router makes itself (phase 2)."""
         state = self.state
         req.status = answer.status
@@ -702,91 +702,23 @@ class ClientConnection(asyncio.Protocol):
         req.bytes_out = len(body)
         self.write_raw(b"".join(parts))
 
-    def _error(self, req: Request, status: int) -> None:
+    def error(self, req: Request, status: int) -> None:
         if status in (400, 408, 413, 414, 494, 501) or not req.complete:
             req.keep_alive = False  # framing is in doubt, or the body was never read
-        self._answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
+        self.answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
 
-    def _local(self, req: Request, decision: Decision) -> bool:
+    def local(self, req: Request, decision: Decision) -> bool:
         """Phase 2: a local answer (redirect, refusal, health) written here."""
         if decision.local is None:
             return False
         if not req.complete and req.upgrade:
             req.keep_alive = False
-        self._answer(req, decision.local)
+        self.answer(req, decision.local)
         if self.upgrade_rest or req.upgrade:
             req.keep_alive = False  # the parser is in upgrade mode: no further requests
         return True
 
-    async def _handle(self, req: Request) -> None:
-        if req.error_status:
-            self._error(req, req.error_status)
-            return
-        decision = req.decision
-        assert decision is not None
-        if decision.pending_auth is not None:
-            decision = await self._verify_auth(req, decision.pending_auth)
-        if self._local(req, decision):
-            return
-        action = decision.proxy
-        assert action is not None
-        websocket = req.upgrade and action.websocket
-        if req.upgrade:
-            # After an upgrade request the parser cannot go on: whatever the upstream answers
-            # (101 makes a tunnel; anything else is relayed), this connection then ends.
-            req.keep_alive = False
-        if action.request_buffering or action.rpc_firewall:
-            if not await self._read_body(req):
-                return
-            if action.rpc_firewall and decision.tenant_db is not None:
-                refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
-                if refusal is not None:
-                    self._answer(req, refusal)
-                    return
-        elif req.expect_continue and not req.complete:
-            self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-        await self._proxy(req, decision, websocket)
-
-    async def _verify_auth(self, req: Request, auth: BasicAuth) -> Decision:
-        """PBKDF2 takes ~0.2 s: run it in a thread, then decide again with the result."""
-        from .passwords import check_basic_auth
-
-        header = next(
-            (v.decode("latin-1") for n, v in req.headers if n.lower() == b"authorization"), None
-        )
-        loop = asyncio.get_running_loop()
-        user = await loop.run_in_executor(None, check_basic_auth, header, auth.users)
-        assert req.view is not None
-        facts = Facts(
-            req.method,
-            req.host,
-            req.path,
-            req.view.client_ip,
-            header,
-            req.upgrade,
-            user is not None,
-        )
-        req.decision = decide(self.state.table, facts)
-        return req.decision
-
-    async def _read_body(self, req: Request) -> bool:
-        """Phase 3: wait for the whole body; False when the request was answered already."""
-        if req.complete:
-            return not req.error_status or self._late_error(req)
-        if req.expect_continue:
-            self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-        req.body_waiter = self.loop.create_future()
-        await req.body_waiter
-        if self.closed:
-            req.status = 499
-            return False
-        return not req.error_status or self._late_error(req)
-
-    def _late_error(self, req: Request) -> bool:
-        self._error(req, req.error_status)
-        return False
-
-    def _upstream_head(self, req: Request, decision: Decision, websocket: bool) -> bytes:
+    def upstream_head(self, req: Request, decision: Decision, websocket: bool) -> bytes:
         """Phase 5: the request head for the upstream."""
         view = req.view
         assert view is not None
@@ -809,7 +741,7 @@ class ClientConnection(asyncio.Protocol):
             req.connection_named,
         )
 
-    def _begin(
+    def begin_exchange(
         self,
         req: Request,
         conn: UpstreamConnection,
@@ -828,7 +760,7 @@ class ClientConnection(asyncio.Protocol):
                 ex.capture = []
         return ex
 
-    def _settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
+    def settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
         """After the exchange: the upstream connection kept or closed, the outcome recorded;
         returns the spool still feeding the client, if any."""
         self.exchange = None
@@ -879,74 +811,13 @@ class ClientConnection(asyncio.Protocol):
         state.upstream_error(
             action.pool if action else pool.name, "timeout" if ex.error_status == 504 else "reset"
         )
-        self._error(req, ex.error_status or 502)
+        self.error(req, ex.error_status or 502)
         return None
 
     def _spool_done(self, _: object) -> None:
         self.spool = None
 
-    async def _proxy(
-        self, req: Request, decision: Decision, websocket: bool, stale_retry: bool = True
-    ) -> None:
-        """Phases 4-6 with waiting allowed: connect, stream the body, relay, tunnel."""
-        action = decision.proxy
-        assert action is not None
-        pool = self.state.pools[action.pool]
-        connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
-        head = self._upstream_head(req, decision, websocket)
-        cache_key: Key | None = None
-        if action.cache:
-            found = self._cache_lookup(req)
-            if found is True:
-                return
-            cache_key = found if isinstance(found, Key) else None
-        retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
-        stale_retry = stale_retry and req.complete  # replayable: survives one stale keep-alive
-        req.upstream_start = monotonic()
-        while True:
-            conn = pool.take_idle()
-            if conn is None:
-                try:
-                    conn = await pool.connect(connect_timeout)
-                except UpstreamError as exc:
-                    if self.closed:
-                        req.status = 499
-                        return
-                    if retries > 0:
-                        retries -= 1
-                        continue
-                    req.error = str(exc)
-                    self._error(req, 504 if exc.kind == "timeout" else 502)
-                    return
-            if self.closed:
-                pool.release(conn, True)
-                req.status = 499
-                return
-            ex = self._begin(req, conn, cache_key, None, websocket)
-            outcome = await self._send_and_wait(req, conn, ex, head)
-            if outcome is Outcome.RETRY and stale_retry:
-                stale_retry = False
-                self.exchange = None
-                conn.close()
-                continue
-            break
-        if outcome is Outcome.UPGRADED:
-            from .tunnel import Tunnel
-
-            self.exchange = None
-            req.upstream_status = ex.status
-            req.upstream_time = monotonic() - req.upstream_start
-            req.bytes_out = ex.bytes_out
-            pool.forget(conn)
-            self.tunnel = Tunnel(self, conn, action.read_timeout, self.upgrade_rest)
-            self.upgrade_rest = b""
-            self.resume_reading()
-            return
-        spool = self._settle(req, ex, pool)
-        if spool is not None:
-            await spool.done
-
-    def _cache_lookup(self, req: Request) -> Key | bool | None:
+    def cache_lookup(self, req: Request) -> Key | bool | None:
         """True when answered from the static cache; else the key to store under (or None)."""
         raw_path, _, query = req.target.decode("latin-1").partition("?")
         # Per host: an unknown /<word>/static/... falls back to the tenant's own attachments
@@ -978,39 +849,3 @@ class ClientConnection(asyncio.Protocol):
             if name.lower() == b"upgrade":
                 return value
         return b"websocket"
-
-    async def _send_and_wait(
-        self, req: Request, conn: UpstreamConnection, ex: Exchange, head: bytes
-    ) -> Outcome:
-        transport = conn.transport
-        assert transport is not None
-        if req.body_file is not None:
-            transport.write(head)
-            req.body_file.seek(0)
-            while chunk := req.body_file.read(256 * 1024):
-                transport.write(chunk)
-                await conn.drain()
-                if ex.outcome is not None:
-                    break
-            else:
-                req.body_sent = True
-        elif not req.frame_chunked and req.complete:
-            transport.write(head + b"".join(req.body) if req.body else head)
-            req.body_sent = True
-        else:  # streaming: what came so far, then on_body writes straight through
-            parts = [head]
-            for chunk in req.body:
-                parts.append(b"%x\r\n%b\r\n" % (len(chunk), chunk) if req.frame_chunked else chunk)
-            if req.complete:  # it all arrived while connecting (kept for a stale-retry)
-                if req.frame_chunked:
-                    parts.append(b"0\r\n\r\n")
-                req.body_sent = True
-            else:
-                req.body = []
-                req.sink = conn
-                self.resume_reading()
-            transport.write(b"".join(parts))
-        assert ex.waiter is not None
-        with contextlib.suppress(asyncio.CancelledError):
-            return await ex.waiter
-        return Outcome.ABORTED

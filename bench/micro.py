@@ -1,0 +1,117 @@
+"""Python time per keep-alive request, without sockets: ``python -m bench.micro``.
+
+The wrk rows measure the whole worker, syscalls and uvloop included, and move with the
+machine's load. This measures only the router's own Python for one 1 KiB GET through the
+fast path (request parsed and filtered, head written upstream; response parsed, relayed,
+connection released), split into the request side and the response side: one
+ClientConnection and one UpstreamConnection on transports that only count bytes, fed in
+turn, in one process. It is the number to watch when changing the hot path; the best of
+several rounds is printed, as the minimum is the least disturbed by the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from time import perf_counter_ns
+
+import uvloop
+import yaml
+
+from odoo_router.config import build_config
+from odoo_router.pools import UpstreamConnection
+from odoo_router.proxy import ClientConnection
+from odoo_router.state import WorkerState
+
+COMPAT = Path(__file__).resolve().parent.parent / "config" / "nginx-compat.yaml"
+REQUEST = (
+    b"GET /web/x HTTP/1.1\r\nHost: testodoo.seisei.tokyo\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
+)
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Fri, 27 Nov 2026 07:00:00 GMT\r\n"
+    b"Content-Type: text/plain\r\nContent-Length: 1024\r\nConnection: keep-alive\r\n\r\n"
+) + b"x" * 1024
+
+
+class CountingTransport:
+    """The part of a uvloop transport the data path uses; writes are only counted."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+    def get_extra_info(self, name: str) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else None
+
+    def set_write_buffer_limits(self, high: int) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def _state() -> WorkerState:
+    data = yaml.safe_load(COMPAT.read_text(encoding="utf-8"))
+    data["metrics"] = {"listen": None}
+    data["logging"] = {"access_log": None}
+    data["server"]["keepalive_requests"] = 1 << 30  # one client connection for every round
+    for pool in data["pools"].values():
+        pool["servers"] = ["127.0.0.1:9"]  # never connected to: the pool has an idle one
+    return WorkerState(build_config(yaml.safe_dump(data)))
+
+
+async def measure(requests: int, rounds: int) -> tuple[float, float]:
+    """(request side, response side) in microseconds per request, best round."""
+    state = _state()
+    client = ClientConnection(state)
+    client_out = CountingTransport()
+    client.connection_made(client_out)  # type: ignore[arg-type]
+    pool = state.pools["tenant"]
+    upstream = UpstreamConnection(pool, 0)
+    upstream.connection_made(CountingTransport())  # type: ignore[arg-type]
+    pool.idle.append(upstream)
+    best: tuple[int, int] | None = None
+    for _ in range(rounds):
+        request_ns = response_ns = 0
+        for _ in range(requests):
+            t0 = perf_counter_ns()
+            client.data_received(REQUEST)
+            t1 = perf_counter_ns()
+            upstream.data_received(RESPONSE)
+            t2 = perf_counter_ns()
+            request_ns += t1 - t0
+            response_ns += t2 - t1
+        if best is None or request_ns + response_ns < sum(best):
+            best = (request_ns, response_ns)
+    assert best is not None and client_out.written > 0 and not client.closed
+    return best[0] / requests / 1000, best[1] / requests / 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000, help="per round")
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    request_us, response_us = uvloop.run(measure(args.requests, args.rounds))
+    print(
+        f"Python per keep-alive GET: request side {request_us:.2f} us, "
+        f"response side {response_us:.2f} us, total {request_us + response_us:.2f} us"
+    )
+
+
+if __name__ == "__main__":
+    main()
