@@ -1,0 +1,68 @@
+"""How far odoo-router is from the cheapest Python proxy: ``python -m bench.floor``.
+
+Runs the get8 and get64 rows, one worker each, against nginx-tuned, the forward-only proxy
+of bench/floor_proxy.py (same loop, parser and upstream keep-alive, none of the router's
+rules) and odoo-router, interleaved, and prints requests/s and the user and system CPU per
+request. The difference between the floor and odoo-router is the price of what the router
+does beyond forwarding; the floor's distance to nginx is the price of Python itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.measure import Row, run_wrk
+from bench.procs import Spawned, free_port, wait_http
+from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
+from bench.targets import Running, _env, start_nginx, start_router, start_sink
+
+
+def _floor(workdir: Path, upstream_port: int, seconds: float) -> Running:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.floor_proxy", str(port), str(upstream_port), str(seconds)]
+    running = Running("floor", port, Spawned("floor", argv, workdir / "floor.log", _env()))
+    wait_http(port, "/web/bench/small", 10)
+    return running
+
+
+def _line(row: Row) -> str:
+    user = row.cpu_user_s / row.requests * 1e6 if row.requests else 0.0
+    system = row.cpu_us - user
+    return (
+        f"| {row.scenario} | {row.target} | {row.rps:,.0f} | {user:.1f} | {system:.1f} "
+        f"| {row.cpu_us:.1f} | {row.errors} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per row and target")
+    args = parser.parse_args()
+    rows = [sc for sc in SCENARIOS if sc.key in ("get8", "get64")]
+    with tempfile.TemporaryDirectory(prefix="odoo-router-floor-") as tmp:
+        workdir = Path(tmp)
+        sink = start_sink(workdir, DOWNLOAD_BYTES)
+        up = sink.upstreams
+        targets = [
+            start_nginx("nginx-tuned", workdir, up, 1, 256),
+            _floor(workdir, up.http, 4 * args.seconds + 60),
+            start_router(workdir, up, 1),
+        ]
+        try:
+            print("| row | target | req/s | user us/req | sys us/req | CPU us/req | errors |")
+            print("|---|---|---:|---:|---:|---:|---:|")
+            for sc in rows:
+                for target in targets:
+                    run_wrk(target, sc, 1, 1.0, workdir)  # warm-up
+                    print(_line(run_wrk(target, sc, 1, args.seconds, workdir)), flush=True)
+        finally:
+            for target in targets:
+                target.stop()
+            sink.stop()
+
+
+if __name__ == "__main__":
+    main()
