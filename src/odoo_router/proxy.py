@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 _MAX_QUEUED = 16
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _BLANKS = (b" ", b"\t")
+# What feed_data raises when parsing stops (HttpParserUpgrade is not an HttpParserError).
+_PARSER_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 _METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
 _METHOD_BYTES = {m: b for b, m in _METHODS.items()}
 
@@ -148,26 +150,33 @@ class ClientConnection(asyncio.Protocol):
             if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
                 self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
                 return
-        self._feed(data)
+        try:  # _feed(), inline: this is every request
+            self.parser.feed_data(data)
+        except _PARSER_STOPS as exc:
+            self._feed_error(exc, data)
 
     def _feed(self, data: bytes) -> bool:
         """Parse; False when parsing stopped (an error answered, or an upgrade)."""
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
+        except _PARSER_STOPS as exc:
+            self._feed_error(exc, data)
+            return False
+        return True
+
+    def _feed_error(self, exc: Exception, data: bytes) -> None:
+        """The parser stopped: an upgrade (the rest of ``data`` is the tunnel's) or an error."""
+        if isinstance(exc, httptools.HttpParserUpgrade):
             self.upgrade_rest = data[exc.args[0] :]
             self.pause_reading()  # the rest belongs to the tunnel, if one is made
-        except httptools.HttpParserCallbackError as exc:
+        elif isinstance(exc, httptools.HttpParserCallbackError):
             ctx = exc.__context__
             if ctx is not None:  # the parser keeps it: its frames would hold this connection
                 ctx.__traceback__ = None
             self._parse_error(ctx.status if isinstance(ctx, BadRequest) else 400)
-        except httptools.HttpParserError as exc:
+        else:
             # nginx answers a transfer coding it does not know with 501, other framing errors 400.
             self._parse_error(501 if "invalid `Transfer-Encoding`" in str(exc) else 400)
-        else:
-            return True
-        return False
 
     def _feed_raw_bytes(self, data: bytes) -> None:
         """Bytes >= 0x80 somewhere from a message start on (rare): feed one head at a time so
@@ -285,7 +294,7 @@ class ClientConnection(asyncio.Protocol):
     # -- parser callbacks: phase 1, the request filter -------------------------------
 
     def on_message_begin(self) -> None:
-        self.cur = req = Request(monotonic())
+        self.cur = req = Request(self.last_activity)  # the clock read for this read event
         self.headers = req.headers
         self.cur_done = False
         self.header_bytes = 0
@@ -608,7 +617,7 @@ class ClientConnection(asyncio.Protocol):
             if spool is not None:  # the upstream is free; the client still reads the file
                 spool.done.add_done_callback(lambda _: self._next(req))
                 return
-            if self._after(req):
+            if self._after(req) and self.queue:  # a pipelined request waits
                 self._dispatch()
         except Exception as exc:
             self._internal_error(exc)
