@@ -160,10 +160,31 @@ REQUEST_HEADER_KIND: dict[bytes, int] = {name: DROP for name in _DROP_REQUEST} |
 }
 
 
+FORWARD = 10  # any other name: forwarded as it is
+
+
 def forwardable(low: bytes, underscores: bool) -> bool:
     """For a name not in REQUEST_HEADER_KIND: names with '_' only when allowed, and never
     one that reads as one of ours once '_' is '-' (Werkzeug maps both the same)."""
     return b"_" not in low or (underscores and low.replace(b"_", b"-") not in _DROP_REQUEST)
+
+
+# request_header_kind() remembered by the name as sent, one table per underscores setting;
+# names come from clients, so the tables stop growing at a bound (then every name is
+# classified afresh, which is only slower).
+REQUEST_KINDS: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
+_REQUEST_KINDS_MAX = 1024
+
+
+def request_header_kind(name: bytes, underscores: bool) -> int:
+    low = name.lower()
+    kind = REQUEST_HEADER_KIND.get(low)
+    if kind is None:
+        kind = FORWARD if forwardable(low, underscores) else DROP
+    known = REQUEST_KINDS[underscores]
+    if len(known) < _REQUEST_KINDS_MAX:
+        known[name] = kind
+    return kind
 
 
 def upstream_head_prefix(host: str, view: ClientView) -> bytes:
@@ -238,10 +259,36 @@ def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> by
 
 # nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
 _HIDDEN = frozenset({b"server", b"date", b"x-pad"})
-_RESPONSE_SPECIAL = _RESPONSE_DROP | _HIDDEN | {b"content-length", b"set-cookie"}
 
 NO_LENGTH = -1  # response_head framing: neither Content-Length nor chunked
 CHUNKED = -2
+
+# What response_head does with an upstream header, by its name as sent (any case); names
+# are remembered (upstreams use a handful), up to a bound since they come from outside.
+_FORWARD, _DROP, _LENGTH, _COOKIE, _CONNECTION, _TRANSFER_ENCODING, _UPGRADE = range(7)
+_RESPONSE_KINDS: dict[bytes, int] = {}
+_RESPONSE_KINDS_MAX = 1024
+
+
+def _response_kind(name: bytes) -> int:
+    low = name.lower()
+    if low == b"content-length":
+        kind = _LENGTH
+    elif low == b"set-cookie":
+        kind = _COOKIE
+    elif low == b"connection":
+        kind = _CONNECTION
+    elif low == b"transfer-encoding":
+        kind = _TRANSFER_ENCODING
+    elif low == b"upgrade":
+        kind = _UPGRADE  # kept on a 101 only
+    elif low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
+        kind = _DROP
+    else:
+        kind = _FORWARD
+    if len(_RESPONSE_KINDS) < _RESPONSE_KINDS_MAX:
+        _RESPONSE_KINDS[name] = kind
+    return kind
 
 
 def response_head(
@@ -259,27 +306,26 @@ def response_head(
     named: frozenset[bytes] = frozenset()
     length = NO_LENGTH
     chunked = False
+    kinds = _RESPONSE_KINDS
     for name, value in headers:
-        low = name.lower()
-        if low in _RESPONSE_SPECIAL:
-            if low == b"content-length":
-                length = int(value)
-            elif low == b"set-cookie":
-                if secure or samesite is not None:
-                    value = rewrite_set_cookie(value, secure, samesite)
-            elif low == b"connection":
-                named = named | connection_tokens((value,))
-                continue
-            elif low == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
-                continue
-            elif keep_upgrade and low == b"upgrade":
-                pass
-            else:
-                continue
-        elif low.startswith(b"x-accel-"):
-            continue
-        out += (name, b": ", value, b"\r\n")
+        kind = kinds.get(name)
+        if kind is None:
+            kind = _response_kind(name)
+        if kind == _FORWARD:
+            out += (name, b": ", value, b"\r\n")
+        elif kind == _LENGTH:
+            length = int(value)
+            out += (name, b": ", value, b"\r\n")
+        elif kind == _COOKIE:
+            if secure or samesite is not None:
+                value = rewrite_set_cookie(value, secure, samesite)
+            out += (name, b": ", value, b"\r\n")
+        elif kind == _CONNECTION:
+            named = named | connection_tokens((value,))
+        elif kind == _TRANSFER_ENCODING:
+            chunked = b"chunked" in value.lower()
+        elif kind == _UPGRADE and keep_upgrade:
+            out += (name, b": ", value, b"\r\n")
     if named or chunked:  # rare: filter what was written
         runs = out[start:]
         del out[start:]

@@ -398,14 +398,14 @@ class ClientConnection(asyncio.Protocol):
         client_request_id: bytes | None = None
         connection: list[bytes] | None = None
         forward: list[bytes] = []  # (name, b": ", value, b"\r\n") runs for the upstream
-        kinds = hdr.REQUEST_HEADER_KIND
         underscores = settings.underscores_in_headers
+        kinds = hdr.REQUEST_KINDS[underscores]
         for name, value in req.headers:
-            low = name.lower()
-            kind = kinds.get(low)
+            kind = kinds.get(name)
             if kind is None:
-                if b"_" not in low or hdr.forwardable(low, underscores):
-                    forward += (name, b": ", value, b"\r\n")
+                kind = hdr.request_header_kind(name, underscores)
+            if kind == hdr.FORWARD:
+                forward += (name, b": ", value, b"\r\n")
             elif kind == hdr.HOST:
                 if host_value is not None:
                     raise BadRequest("client sent duplicate host header")
