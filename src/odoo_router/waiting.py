@@ -32,6 +32,8 @@ _FILE_CHUNK = 1 << 20
 
 
 async def handle(conn: ClientConnection, req: Request) -> None:
+    """Phases 2-6 for a request the fast path left to a task: local answers (after a
+    password check if the route asks for one), the body, the RPC firewall, the upstream."""
     if req.error_status:
         conn.error(req, req.error_status)
         return
