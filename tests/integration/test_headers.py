@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from .client import Response, get, raw
+from .client import Response, build, connect, get, raw
 from .router import TRUSTED_PROXY, UNTRUSTED_PEER, RouterProcess
 
 TENANT = "acme.erp.seisei.tokyo"  # tenant_subdomain: dbfilter ten_acme
@@ -369,3 +369,31 @@ async def test_request_id(
     assert (ids[0] == sent) is kept
     resp = await get(router.port, NAMED, "/web/x", extra, source=source)
     assert len(resp.seen("X-Request-ID")) == 1, "never two request ids upstream"
+
+
+async def test_hosts_and_forwarding_change_between_requests_on_one_connection(
+    compat: RouterProcess,
+) -> None:
+    """The router remembers the last Host, client view and head prefix per connection: a
+    connection whose requests change host (Traefik multiplexes clients) or start sending
+    X-Forwarded-For must get each request's own values, and back again."""
+    sequence = [
+        (TENANT, [], "ten_acme", TENANT),
+        (NAMED, [], "ten_testodoo", NAMED),
+        (TENANT.upper() + ".", [], "ten_acme", TENANT),  # the same host, spelled otherwise
+        (ADMIN, [], None, ADMIN),
+        (TENANT, [("X-Forwarded-For", "203.0.113.9")], "ten_acme", TENANT),
+        (TENANT, [], "ten_acme", TENANT),
+    ]
+    conn = await connect(compat.port)
+    try:
+        for host, extra, dbfilter, forwarded_host in sequence:
+            await conn.send(build("GET", "/web/static/x", [("Host", host), *extra]))
+            resp = await conn.response()
+            assert resp.status == 200, host
+            assert resp.seen("X-Odoo-dbfilter") == ([dbfilter] if dbfilter else []), host
+            assert resp.seen("X-Forwarded-Host") == [forwarded_host], host
+            xff = resp.seen("X-Forwarded-For")
+            assert xff == (["203.0.113.9, 127.0.0.1"] if extra else ["127.0.0.1"]), host
+    finally:
+        await conn.close()
