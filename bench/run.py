@@ -89,10 +89,13 @@ def _log(msg: str) -> None:
 
 
 def idle_rss(t: Running, workers: int) -> str:
-    sizes = [rss_bytes(p) for p in descendants(t.pid)]
+    """The master (the root process) and its workers apart: the targets are per worker."""
+    master, *children = [rss_bytes(p) for p in descendants(t.pid)]
+    largest_worker = max(children, default=0)
     return (
-        f"{t.name} w{workers}: {len(sizes)} processes, largest {max(sizes) / 1048576:.1f} MiB, "
-        f"total {sum(sizes) / 1048576:.1f} MiB"
+        f"{t.name} w{workers}: {1 + len(children)} processes, master "
+        f"{master / 1048576:.1f} MiB, largest worker {largest_worker / 1048576:.1f} MiB, "
+        f"total {(master + sum(children)) / 1048576:.1f} MiB"
     )
 
 
