@@ -589,11 +589,8 @@ class ClientConnection(asyncio.Protocol):
         pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
-        if action.rpc_firewall and decision.tenant_db is not None:
-            refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
-            if refusal is not None:
-                self.answer(req, refusal)
-                return False
+        if action.rpc_firewall and self.rpc_refused(req, decision):
+            return False
         conn = pool.take_idle()
         if conn is None:
             return None
@@ -715,6 +712,17 @@ class ClientConnection(asyncio.Protocol):
         if status in (400, 408, 413, 414, 494, 501) or not req.complete:
             req.keep_alive = False  # framing is in doubt, or the body was never read
         self.answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
+
+    def rpc_refused(self, req: Request, decision: Decision) -> bool:
+        """The RPC firewall on a whole body: True when it refused (the answer is written)."""
+        action = decision.proxy
+        if action is None or decision.tenant_db is None:
+            return False
+        refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
+        if refusal is None:
+            return False
+        self.answer(req, refusal)
+        return True
 
     def local(self, req: Request, decision: Decision) -> bool:
         """Phase 2: a local answer (redirect, refusal, health) written here."""

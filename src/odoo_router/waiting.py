@@ -18,7 +18,6 @@ from .cache import Key
 from .exchange import Exchange, Outcome
 from .pools import UpstreamConnection, UpstreamError
 from .routing import Decision, Facts, decide
-from .rpc_guard import check_request
 
 if TYPE_CHECKING:
     from .config import BasicAuth
@@ -53,11 +52,8 @@ async def handle(conn: ClientConnection, req: Request) -> None:
     if action.request_buffering or action.rpc_firewall:
         if not await _read_body(conn, req):
             return
-        if action.rpc_firewall and decision.tenant_db is not None:
-            refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
-            if refusal is not None:
-                conn.answer(req, refusal)
-                return
+        if action.rpc_firewall and conn.rpc_refused(req, decision):
+            return
     elif req.expect_continue and not req.complete:
         conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
     await proxy(conn, req, decision, websocket)
