@@ -553,7 +553,7 @@ class ClientConnection(asyncio.Protocol):
                 self._internal_error(exc)
                 return
             if started is None:
-                self.loop.create_task(self._slow(req))
+                self.task = self.loop.create_task(self._slow(req))  # held: loops keep tasks weakly
                 return
             if started or not self._after(req):
                 return
@@ -608,7 +608,7 @@ class ClientConnection(asyncio.Protocol):
             if ex.outcome is Outcome.RETRY:  # a stale keep-alive connection: retry once, in a task
                 self.exchange = None
                 ex.conn.close()
-                self.loop.create_task(self._slow(req, retry=True))
+                self.task = self.loop.create_task(self._slow(req, retry=True))
                 return
             spool = self.settle(req, ex, ex.conn.pool)
             if spool is not None:  # the upstream is free; the client still reads the file

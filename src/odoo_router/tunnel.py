@@ -29,6 +29,7 @@ class Tunnel:
         self.idle = idle
         self.last = monotonic()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.resuming: asyncio.Task[None] | None = None  # held: loops keep tasks weakly
         upstream.exchange = self  # type: ignore[assignment]  # duck-typed receiver
         client.state.websocket_change(1)
         if early and upstream.transport is not None:
@@ -44,7 +45,7 @@ class Tunnel:
         up.transport.write(data)
         if up.paused_writing:
             self.client.pause_reading()
-            asyncio.get_running_loop().create_task(self._resume_client())
+            self.resuming = asyncio.get_running_loop().create_task(self._resume_client())
 
     async def _resume_client(self) -> None:
         try:
