@@ -49,8 +49,6 @@ class Outcome(Enum):
 
 _NO_BODY_STATUS = frozenset({204, 304})
 _STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
-_KEEP_ALIVE = b"Connection: keep-alive\r\n\r\n"
-_CLOSE = b"Connection: close\r\n\r\n"
 
 
 def _status_line(status: int, reason: bytes) -> bytes:
@@ -194,10 +192,7 @@ class Exchange:
                 self.passthrough = self.body_length - self.bytes_out
                 self.parser_dirty = True  # the rest of this body never reaches the parser
         else:
-            cb = self.on_done  # _notify(), inline: this is every keep-alive response
-            if cb is not None:
-                self.on_done = None
-                cb(self)
+            self._notify()
 
     def _pass_body(self, data: bytes, due: int) -> None:
         n = len(data)
@@ -280,13 +275,7 @@ class Exchange:
                 self.capture.append(body)
             else:
                 self.capture = None
-        if self.chunked_out:
-            body = b"%x\r\n%b\r\n" % (len(body), body)
-        out = self.out
-        if out is not None:
-            out.append(body)
-        else:
-            self._deliver(body)
+        self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
 
     def on_message_complete(self) -> None:
         if self.skip_interim:
@@ -294,11 +283,8 @@ class Exchange:
             return
         if self.outcome is not None or self.status == 101:  # 101: HttpParserUpgrade follows
             return
-        if self.chunked_out:
-            self._end_body()
-        self.outcome = Outcome.COMPLETE  # _finish(), inline
-        if self.waiter is not None:
-            self.waiter.set_result(Outcome.COMPLETE)
+        self._end_body()
+        self._finish(Outcome.COMPLETE)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -307,7 +293,7 @@ class Exchange:
         state = client.state
         status = self.status
         parts = [
-            _STATUS_LINES.get((status, self.reason)) or _status_line(status, self.reason),
+            _status_line(status, self.reason),
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
@@ -327,9 +313,7 @@ class Exchange:
                     req.keep_alive = False
                 if length == NO_LENGTH and not self.keep_alive:
                     self.close_delimited = True
-            if state.draining:  # client.connection_line(), inline
-                req.keep_alive = False
-            parts.append(_KEEP_ALIVE if req.keep_alive else _CLOSE)
+            parts += (client.connection_line(req), b"\r\n")
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))

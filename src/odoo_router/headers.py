@@ -143,10 +143,11 @@ def client_view(
 
 
 # What the request filter does with a client header, by lower-cased name; a name not here
-# is forwarded (``forwardable`` has the underscore rule). Every name in _DROP_REQUEST is
+# is forwarded (``_forwardable`` has the underscore rule). Every name in _DROP_REQUEST is
 # here, so a header the router sets or frames itself is never forwarded.
 DROP, HOST, CONTENT_LENGTH, TRANSFER_ENCODING, XFF, XFP, EXPECT, CONNECTION, REQUEST_ID = range(9)
 AUTHORIZATION = 9  # read by the router and forwarded
+FORWARD = 10  # any other name: forwarded as it is
 REQUEST_HEADER_KIND: dict[bytes, int] = {name: DROP for name in _DROP_REQUEST} | {
     b"host": HOST,
     b"content-length": CONTENT_LENGTH,
@@ -160,10 +161,7 @@ REQUEST_HEADER_KIND: dict[bytes, int] = {name: DROP for name in _DROP_REQUEST} |
 }
 
 
-FORWARD = 10  # any other name: forwarded as it is
-
-
-def forwardable(low: bytes, underscores: bool) -> bool:
+def _forwardable(low: bytes, underscores: bool) -> bool:
     """For a name not in REQUEST_HEADER_KIND: names with '_' only when allowed, and never
     one that reads as one of ours once '_' is '-' (Werkzeug maps both the same)."""
     return b"_" not in low or (underscores and low.replace(b"_", b"-") not in _DROP_REQUEST)
@@ -180,7 +178,7 @@ def request_header_kind(name: bytes, underscores: bool) -> int:
     low = name.lower()
     kind = REQUEST_HEADER_KIND.get(low)
     if kind is None:
-        kind = FORWARD if forwardable(low, underscores) else DROP
+        kind = FORWARD if _forwardable(low, underscores) else DROP
     known = REQUEST_KINDS[underscores]
     if len(known) < _REQUEST_KINDS_MAX:
         known[name] = kind

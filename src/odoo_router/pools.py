@@ -160,7 +160,6 @@ class UpstreamPool:
         self.active: set[UpstreamConnection] = set()
         self._next = 0
         self._fails = [0] * len(cfg.servers)
-        self.fails = False
         self.idle_cap = IDLE_HARD_CAP if cfg.keepalive else 0
         self.retired = False  # a reload replaced this pool: connections end with their exchange
         self._first_fail = [0.0] * len(cfg.servers)
@@ -190,14 +189,12 @@ class UpstreamPool:
             self._first_fail[server] = now
             self._fails[server] = 0
         self._fails[server] += 1
-        self.fails = True  # some count is not zero: mark_ok() has work to do
         if self._fails[server] >= cfg.max_fails:
             self._down_until[server] = now + cfg.fail_timeout
             self._fails[server] = 0
 
     def mark_ok(self, server: int) -> None:
         self._fails[server] = 0
-        self.fails = any(self._fails)
 
     # -- connections ----------------------------------------------------------------
 

@@ -150,10 +150,7 @@ class ClientConnection(asyncio.Protocol):
             if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
                 self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
                 return
-        try:  # _feed(), inline: this is every request
-            self.parser.feed_data(data)
-        except _PARSER_STOPS as exc:
-            self._feed_error(exc, data)
+        self._feed(data)
 
     def _feed(self, data: bytes) -> bool:
         """Parse; False when parsing stopped (an error answered, or an upgrade)."""
@@ -580,12 +577,9 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         if action is None or req.upgrade or not req.complete or req.body_file is not None:
             return None
-        key: Key | None = None
-        if action.cache:
-            found = self.cache_lookup(req)
-            if found is True:
-                return False
-            key = found if isinstance(found, Key) else None
+        answered, key = self.cache_lookup(req) if action.cache else (False, None)
+        if answered:
+            return False
         pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
@@ -614,13 +608,13 @@ class ClientConnection(asyncio.Protocol):
             if spool is not None:  # the upstream is free; the client still reads the file
                 spool.done.add_done_callback(lambda _: self._next(req))
                 return
-            if self._after(req) and self.queue:  # a pipelined request waits
-                self._dispatch()
+            self._next(req)
         except Exception as exc:
             self._internal_error(exc)
 
     def _next(self, req: Request) -> None:
-        if self._after(req):
+        """The request is answered: log it, then the next one, if the connection goes on."""
+        if self._after(req) and self.queue:
             self._dispatch()
 
     async def _slow(self, req: Request, retry: bool = False) -> None:
@@ -691,14 +685,9 @@ class ClientConnection(asyncio.Protocol):
         first, *rest = answer.headers or (("Content-Type", "text/html"),)
         parts = [
             status_line(answer.status),
-            b"Server: %b\r\nDate: %b\r\n%b: %b\r\nContent-Length: %d\r\n"
-            % (
-                state.server_header,
-                state.date_header,
-                first[0].encode("latin-1"),
-                first[1].encode("latin-1"),
-                len(answer.body),
-            ),
+            state.server_date,
+            b"%b: %b\r\nContent-Length: %d\r\n"
+            % (first[0].encode("latin-1"), first[1].encode("latin-1"), len(answer.body)),
             self.connection_line(req),
         ]
         for name, value in rest:
@@ -777,20 +766,23 @@ class ClientConnection(asyncio.Protocol):
                 ex.capture = []
         return ex
 
-    def settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
-        """After the exchange: the upstream connection kept or closed, the outcome recorded;
-        returns the spool still feeding the client, if any."""
+    def end_exchange(self, req: Request, ex: Exchange) -> None:
+        """The exchange is over, however it ended: what the logging phase reports of it."""
         self.exchange = None
-        conn = ex.conn
-        state = self.state
-        outcome = ex.outcome
         req.upstream_status = ex.status
         req.upstream_time = monotonic() - req.upstream_start
         req.bytes_out = ex.bytes_out
+
+    def settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:
+        """After the exchange: the upstream connection kept or closed, the outcome recorded;
+        returns the spool still feeding the client, if any."""
+        self.end_exchange(req, ex)
+        conn = ex.conn
+        state = self.state
+        outcome = ex.outcome
         spool = ex.spool
         if outcome is Outcome.COMPLETE:
-            if pool.fails:
-                pool.mark_ok(conn.server)
+            pool.mark_ok(conn.server)
             if ex.capture is not None and ex.cache_key is not None:
                 state.cache.store(
                     ex.cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now
@@ -834,20 +826,19 @@ class ClientConnection(asyncio.Protocol):
     def _spool_done(self, _: object) -> None:
         self.spool = None
 
-    def cache_lookup(self, req: Request) -> Key | bool | None:
-        """True when answered from the static cache; else the key to store under (or None)."""
+    def cache_lookup(self, req: Request) -> tuple[bool, Key | None]:
+        """(answered from the static cache, the key to store the response under if not)."""
         raw_path, _, query = req.target.decode("latin-1").partition("?")
         # Per host: an unknown /<word>/static/... falls back to the tenant's own attachments
         # in Odoo, so one tenant's content must never be served on another tenant's host.
         key = cache_key(req.method, raw_path, query, req.headers, host=req.host)
         if key is None:
-            return None
-        cache = self.state.cache
-        entry = cache.lookup(key, self.state.now)
-        if entry is None:
-            return key
-        status, headers, body = cache.answer(entry, req.headers, self.state.now, key.head)
+            return False, None
         state = self.state
+        entry = state.cache.lookup(key, state.now)
+        if entry is None:
+            return False, key
+        status, headers, body = state.cache.answer(entry, req.headers, state.now, key.head)
         req.status = status
         req.bytes_out = len(body)
         parts = [
@@ -858,7 +849,7 @@ class ClientConnection(asyncio.Protocol):
             parts += (name, b": ", value, b"\r\n")
         parts += (self.connection_line(req), b"\r\n", body)
         self.write_raw(b"".join(parts))
-        return True
+        return True, None
 
     @staticmethod
     def _upgrade_value(req: Request) -> bytes:

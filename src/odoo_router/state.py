@@ -37,14 +37,13 @@ class WorkerState:
         self.pools = Pools(config.pools, self.upstream_error)
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
-        self.server_header = self.settings.server_header.encode("latin-1")
+        self._server = self.settings.server_header.encode("latin-1")
         self.secure_cookies = self.settings.secure_cookies
         samesite = self.settings.session_cookie_samesite
         self.samesite = samesite.encode("ascii") if samesite else None
         self.now = time.monotonic()
         self._date_second = 0
-        self.date_header = b""
-        self.server_date = b""  # both response lines, renewed with the date
+        self.server_date = b""  # the Server and Date lines of every response, renewed per second
         self._update_date()
         self.connections: set[ClientConnection] = set()
         self.observers: list[RequestObserver] = []
@@ -105,11 +104,8 @@ class WorkerState:
         second = int(time.time())
         if second != self._date_second:
             self._date_second = second
-            self.date_header = formatdate(second, usegmt=True).encode("ascii")
-            self.server_date = b"Server: %b\r\nDate: %b\r\n" % (
-                self.server_header,
-                self.date_header,
-            )
+            date = formatdate(second, usegmt=True).encode("ascii")
+            self.server_date = b"Server: %b\r\nDate: %b\r\n" % (self._server, date)
 
     def check_timeouts(self, now: float) -> None:
         s = self.settings

@@ -14,7 +14,6 @@ import contextlib
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from .cache import Key
 from .exchange import Exchange, Outcome
 from .pools import UpstreamConnection, UpstreamError
 from .routing import Decision, Facts, decide
@@ -114,12 +113,9 @@ async def proxy(
     pool = conn.state.pools[action.pool]
     connect_timeout = action.connect_timeout or pool.cfg.connect_timeout
     head = conn.upstream_head(req, decision, websocket)
-    cache_key: Key | None = None
-    if action.cache:
-        found = conn.cache_lookup(req)
-        if found is True:
-            return
-        cache_key = found if isinstance(found, Key) else None
+    answered, cache_key = conn.cache_lookup(req) if action.cache else (False, None)
+    if answered:
+        return
     retries = len(pool.cfg.servers) if req.method in _IDEMPOTENT else 0
     stale_retry = stale_retry and req.complete  # replayable: survives one stale keep-alive
     req.upstream_start = monotonic()
@@ -153,10 +149,7 @@ async def proxy(
     if outcome is Outcome.UPGRADED:
         from .tunnel import Tunnel
 
-        conn.exchange = None
-        req.upstream_status = ex.status
-        req.upstream_time = monotonic() - req.upstream_start
-        req.bytes_out = ex.bytes_out
+        conn.end_exchange(req, ex)
         pool.forget(up)
         # Only bytes cross a tunnel: neither parser nor the Exchange is needed again, and
         # each websocket may stay open for hours (issue 7 counts the RSS per websocket).
