@@ -58,6 +58,17 @@ def new_tag() -> str:
     return uuid.uuid4().hex
 
 
+def websocket_handshake(host: str) -> list[tuple[str, str]]:
+    """The headers of a client's WebSocket opening request (RFC 6455's sample key)."""
+    return [
+        ("Host", host),
+        ("Connection", "Upgrade"),
+        ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+
+
 def build(
     method: str,
     target: str,

@@ -12,7 +12,7 @@ import struct
 import aiohttp
 import pytest
 
-from .client import build, connect, exchange, get, new_tag, raw
+from .client import build, connect, exchange, get, new_tag, raw, websocket_handshake
 from .router import RouterProcess
 from .upstreams import Journal
 
@@ -110,11 +110,7 @@ async def test_refused_upgrade_answer_is_relayed_and_framing_holds(
     compat: RouterProcess,
 ) -> None:
     headers = [
-        ("Host", NAMED),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        *websocket_handshake(NAMED),
         ("X-Test-Behave", "refuse-upgrade"),
     ]
     conn = await connect(compat.port)
@@ -260,13 +256,7 @@ async def test_nothing_after_connection_close(compat: RouterProcess) -> None:
 
 
 async def test_pipelined_request_then_websocket_with_early_frame(compat: RouterProcess) -> None:
-    headers = [
-        ("Host", NAMED),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-    ]
+    headers = websocket_handshake(NAMED)
     conn = await connect(compat.port)
     try:
         await conn.send(
@@ -329,11 +319,7 @@ async def test_refused_upgrade_with_a_body_never_hangs_or_smuggles(
     smuggled, after = new_tag(), new_tag()
     inner = f"GET /smuggled HTTP/1.1\r\nHost: {NAMED}\r\nX-Test-Tag: {smuggled}\r\n\r\n".encode()
     headers = [
-        ("Host", NAMED),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        *websocket_handshake(NAMED),
         ("X-Test-Behave", "refuse-upgrade"),
         ("Content-Length", str(len(inner))),
     ]

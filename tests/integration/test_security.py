@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .client import Response, exchange, get
+from .client import Response, exchange, get, websocket_handshake
 from .router import TRUSTED_PROXY, UNTRUSTED_PEER, RouterProcess
 
 TENANT = "acme.erp.seisei.tokyo"
@@ -83,13 +83,7 @@ async def test_admin_allowlist(
 
 
 async def test_admin_websocket_refused_outside_the_allowlist(prod: RouterProcess) -> None:
-    headers = [
-        ("Host", ADMIN),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-    ]
+    headers = websocket_handshake(ADMIN)
     resp = await exchange(prod.port, "GET", "/websocket", headers, source=UNTRUSTED_PEER)
     assert resp.status == 403
 

@@ -9,7 +9,7 @@ import contextlib
 import aiohttp
 import pytest
 
-from .client import exchange, new_tag
+from .client import exchange, new_tag, websocket_handshake
 from .procnet import open_between
 from .router import RouterProcess
 from .upstreams import Farm, Journal
@@ -133,11 +133,7 @@ async def test_no_upgrade_where_the_route_does_not_allow_it(
 ) -> None:
     tag = new_tag()
     headers = [
-        ("Host", host),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        *websocket_handshake(host),
         ("X-Test-Tag", tag),
     ]
     resp = await exchange(compat.port, "GET", path, headers)
@@ -149,13 +145,7 @@ async def test_no_upgrade_where_the_route_does_not_allow_it(
 
 
 async def test_redirect_route_answers_an_upgrade_locally(compat: RouterProcess) -> None:
-    headers = [
-        ("Host", TENANT),
-        ("Connection", "Upgrade"),
-        ("Upgrade", "websocket"),
-        ("Sec-WebSocket-Version", "13"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-    ]
+    headers = websocket_handshake(TENANT)
     resp = await exchange(compat.port, "GET", "/odoo/x", headers)
     assert resp.status == 302
 
