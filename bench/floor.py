@@ -10,22 +10,12 @@ does beyond forwarding; the floor's distance to nginx is the price of Python its
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.measure import Row, run_wrk
-from bench.procs import Spawned, free_port, wait_http
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
-from bench.targets import Running, _env, start_nginx, start_router, start_sink
-
-
-def _floor(workdir: Path, upstream_port: int, seconds: float) -> Running:
-    port = free_port()
-    argv = [sys.executable, "-m", "bench.floor_proxy", str(port), str(upstream_port), str(seconds)]
-    running = Running("floor", port, Spawned("floor", argv, workdir / "floor.log", _env()))
-    wait_http(port, "/web/bench/small", 10)
-    return running
+from bench.targets import start_floor, start_nginx, start_router, start_sink
 
 
 def _line(row: Row) -> str:
@@ -48,7 +38,7 @@ def main() -> None:
         up = sink.upstreams
         targets = [
             start_nginx("nginx-tuned", workdir, up, 1, 256),
-            _floor(workdir, up.http, 4 * args.seconds + 60),
+            start_floor(workdir, up.http, 4 * args.seconds + 60),
             start_router(workdir, up, 1),
         ]
         try:

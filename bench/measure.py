@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import wrk
 from bench.procs import Usage, total_rss
 from bench.scenarios import Scenario
-from bench.targets import REPO, Running, _env
+from bench.targets import REPO, Running, child_env
 
 
 @dataclass
@@ -81,7 +81,7 @@ def run_ws(target: Running, sc: Scenario, workers: int, seconds: float) -> Row:
         str(seconds),
     ]
     proc = subprocess.Popen(
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO, env=_env()
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO, env=child_env()
     )
     assert proc.stdin is not None and proc.stdout is not None
     try:

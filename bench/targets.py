@@ -74,7 +74,9 @@ def start_sink(workdir: Path, download_bytes: int, workers: int = 1) -> Sink:
     ws = Running(
         "ws-sink",
         ws_port,
-        Spawned("ws-sink", [sys.executable, "-m", "bench.ws_sink", str(ws_port)], ws_log, _env()),
+        Spawned(
+            "ws-sink", [sys.executable, "-m", "bench.ws_sink", str(ws_port)], ws_log, child_env()
+        ),
     )
     wait_http(port, "/", 10)
     wait_tcp(ws_port, 10)
@@ -84,9 +86,18 @@ def start_sink(workdir: Path, download_bytes: int, workers: int = 1) -> Sink:
 def start_fake_odoo(workdir: Path, delay: float) -> Running:
     port = free_port()
     argv = [sys.executable, "-m", "bench.fake_odoo", str(port), "--delay", str(delay)]
-    proc = Spawned("fake-odoo", argv, workdir / "fake_odoo.log", _env())
+    proc = Spawned("fake-odoo", argv, workdir / "fake_odoo.log", child_env())
     wait_http(port, "/web/health", 15)
     return Running("fake-odoo", port, proc)
+
+
+def start_floor(workdir: Path, upstream_port: int, seconds: float) -> Running:
+    """bench/floor_proxy.py, which exits by itself after ``seconds``."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.floor_proxy", str(port), str(upstream_port), str(seconds)]
+    proc = Spawned("floor", argv, workdir / "floor.log", child_env())
+    wait_http(port, "/web/bench/small", 10)
+    return Running("floor", port, proc)
 
 
 def start_nginx(
@@ -138,7 +149,8 @@ def start_router(
     conf = workdir / f"{name}.yaml"
     conf.write_text(yaml.safe_dump(router_config(port, up, workers, cache), sort_keys=False))
     argv = [str(ROUTER_BIN), "--config", str(conf)]
-    running = Running("odoo-router", port, Spawned(name, argv, workdir / f"{name}.log", _env()))
+    proc = Spawned(name, argv, workdir / f"{name}.log", child_env())
+    running = Running("odoo-router", port, proc)
     _ready(running, 20)
     return running
 
@@ -152,7 +164,7 @@ def _ready(running: Running, timeout: float) -> None:
         raise
 
 
-def _env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
