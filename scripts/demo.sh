@@ -3,8 +3,10 @@
 # of a fake Odoo on loopback, so real routing decisions show without an Odoo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/native-build.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
+native_or_pure .venv/bin/python
 .venv/bin/python -m pip install -q -e . >/dev/null
 .venv/bin/python -m odoo_router.demo \
     --listen 127.0.0.1:18069=tenant --listen 127.0.0.1:18072=tenant_lp \

@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from . import native
 from .accesslog import AccessLog
 from .config import Config, ConfigError, load_config
 from .metrics import Stats, forget_worker, reset_directory, start_metrics_server, write_snapshot
@@ -241,7 +242,7 @@ class Master:
         for i in range(self.worker_count()):
             self.spawn(i)
         addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
-        log(f"listening on {addrs} with {len(self.workers)} worker(s)")
+        log(f"listening on {addrs} with {len(self.workers)} worker(s); {native.describe()}")
         try:
             self._loop(signals)
         finally:

@@ -147,12 +147,17 @@ class Exchange:
         self.spool: Spool | None = None
         self.error_status = 0
 
+    def ended(self) -> bool:
+        # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
+        # of a method, and mypy's narrowing of an attribute would outlive them (mypyc trusts it).
+        return self.outcome is not None
+
     # -- input from the upstream connection ---------------------------------------
 
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
         self.conn.last_read = monotonic()
-        if self.outcome is not None:  # bytes after the end of the response: never reuse
+        if self.ended():  # bytes after the end of the response: never reuse
             self.conn.close()
             return
         due = self.passthrough
@@ -177,7 +182,7 @@ class Exchange:
         except httptools.HttpParserError as exc:
             self.fail(502, f"upstream sent an invalid response: {exc}")
         else:
-            if self.status == 101 and self.outcome is None:
+            if self.status == 101 and not self.ended():
                 if self.upgrade:
                     self._finish(Outcome.UPGRADED)
                 else:
@@ -187,7 +192,7 @@ class Exchange:
             self.out = None
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
-        if self.outcome is None:
+        if not self.ended():
             if self.body_length > 0:
                 self.passthrough = self.body_length - self.bytes_out
                 self.parser_dirty = True  # the rest of this body never reaches the parser
@@ -212,7 +217,7 @@ class Exchange:
             self._finish(Outcome.COMPLETE)
 
     def upstream_lost(self, exc: Exception | None) -> None:
-        if self.outcome is not None:
+        if self.ended():
             return
         if self.head_sent and self.close_delimited:
             self._end_body()
@@ -229,7 +234,7 @@ class Exchange:
 
     def client_gone(self) -> None:
         """The client closed mid-exchange: never reuse (nor linger on) the upstream."""
-        if self.outcome is not None:
+        if self.ended():
             return
         req = self.req
         req.status = req.status or 499
@@ -261,13 +266,13 @@ class Exchange:
         if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
-        if self.head_only and self.outcome is None:
+        if self.head_only and not self.ended():
             # httptools cannot be told the response is to HEAD: end here and never let
             # this parser read another byte (the connection is closed after it).
             self._finish(Outcome.COMPLETE)
 
     def on_body(self, body: bytes) -> None:
-        if self.outcome is not None:
+        if self.ended():
             return
         self.bytes_out += len(body)
         if self.capture is not None:
@@ -281,7 +286,7 @@ class Exchange:
         if self.skip_interim:
             self.skip_interim = False
             return
-        if self.outcome is not None or self.status == 101:  # 101: HttpParserUpgrade follows
+        if self.ended() or self.status == 101:  # 101: HttpParserUpgrade follows
             return
         self._end_body()
         self._finish(Outcome.COMPLETE)
@@ -348,7 +353,7 @@ class Exchange:
             self.conn.transport.pause_reading()
 
     def fail(self, status: int, reason: str) -> None:
-        if self.outcome is not None:
+        if self.ended():
             return
         self.req.error = reason
         self.error_status = status
@@ -358,7 +363,7 @@ class Exchange:
             self._notify()
 
     def _finish(self, outcome: Outcome) -> None:
-        if self.outcome is None:
+        if not self.ended():
             self.outcome = outcome
             if self.waiter is not None:
                 self.waiter.set_result(outcome)
@@ -366,6 +371,6 @@ class Exchange:
     def _notify(self) -> None:
         """Tell the fast path's callback, once and never from inside the parser."""
         cb = self.on_done
-        if cb is not None and self.outcome is not None:
+        if cb is not None and self.ended():
             self.on_done = None
             cb(self)

@@ -29,6 +29,7 @@ from .config import Pool as PoolConfig
 
 if TYPE_CHECKING:
     from .exchange import Exchange
+    from .tunnel import Tunnel
 
 
 IDLE_GRACE = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
@@ -67,7 +68,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.exchange: Exchange | None = None  # the receiver of bytes now (or a Tunnel)
+        self.exchange: Exchange | Tunnel | None = None  # the receiver of bytes now
         self.ex: Exchange | None = None  # this connection's Exchange, reused per request
         self.closed = False
         self.reused = False

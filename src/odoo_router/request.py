@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from .routing import Decision
 
 
+NO_TOKENS: frozenset[bytes] = frozenset()
+NO_LINES: list[bytes] = []  # shared and never mutated: the filter sets a request's own
+
+
 class Request:
     """One request and everything known about it: the per-request context.
 
@@ -32,7 +36,6 @@ class Request:
     body_size = 0
     body_file: IO[bytes] | None = None
     complete = False
-    connection_named: frozenset[bytes] = frozenset()  # tokens of Connection headers
     streaming = False  # the route sends the body upstream as it arrives
     body_sent = False  # every body byte went to the upstream connection
     frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
@@ -42,7 +45,6 @@ class Request:
     view: hdr.ClientView | None = None
     client_ip = ""
     request_id = b""
-    forward: list[bytes] = []  # noqa: RUF012 - set per request by the filter, never mutated
     status = 0
     bytes_out = 0
     error: str | None = None
@@ -57,3 +59,5 @@ class Request:
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
+        self.connection_named = NO_TOKENS  # tokens of Connection headers
+        self.forward = NO_LINES  # the client headers that go upstream, set by the filter

@@ -30,7 +30,7 @@ class Tunnel:
         self.last = monotonic()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.resuming: asyncio.Task[None] | None = None  # held: loops keep tasks weakly
-        upstream.exchange = self  # type: ignore[assignment]  # duck-typed receiver
+        upstream.exchange = self
         client.state.websocket_change(1)
         if early and upstream.transport is not None:
             upstream.transport.write(early)

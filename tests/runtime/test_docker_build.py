@@ -12,7 +12,10 @@ stand-in and builds the real Dockerfile on it:
   ``pip download`` and cached;
 - ``docker build --build-arg BASE=... --build-arg PIP_OPTIONS="--no-index
   --find-links=/wheelhouse"``: every step of the Dockerfile runs (pip wheel from the
-  source, useradd, pip install --no-index, USER, HEALTHCHECK...), only offline.
+  source, useradd, pip install --no-index, USER, HEALTHCHECK...), only offline. The
+  stand-in has no C compiler, so the image's data path is built pure
+  (``ODOO_ROUTER_PURE=1``); the mypyc build is the one the rest of the suite runs on
+  (tests/unit/test_native.py checks that).
 
 Whatever cannot be had (no dockerd, not root, no wheels) skips with the reason, never
 silently.
@@ -387,7 +390,7 @@ def base_image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _context(dest: Path) -> Path:
     """The files the Dockerfile copies, without .venv, .git and caches."""
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dest / name)
     junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
@@ -403,6 +406,8 @@ def image(engine: Engine, base_image: str, tmp_path_factory: pytest.TempPathFact
         "build", "--network", "none", "--force-rm",
         "-f", str(ctx / "deploy/Dockerfile"),
         "--build-arg", f"BASE={base_image}",
+        "--build-arg", f"BUILD_BASE={base_image}",
+        "--build-arg", "ODOO_ROUTER_PURE=1",  # the stand-in has no C compiler
         "--build-arg", "PIP_OPTIONS=--no-index --find-links=/wheelhouse",
         "-t", IMAGE_TAG, str(ctx),
         timeout=400,

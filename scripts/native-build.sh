@@ -1,0 +1,23 @@
+# Sourced by demo.sh and test.sh. setup.py compiles the data path with mypyc, which needs a C
+# compiler and the interpreter's Python.h. native_missing PY prints the Debian packages that
+# are missing for that; native_or_pure PY falls back to the pure-Python build (slower, same
+# behaviour) with a notice when they are still missing.
+
+native_missing() {
+    local py=$1 pkgs=()
+    command -v gcc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)
+    "$py" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+        2>/dev/null || pkgs+=(python3-dev)
+    echo "${pkgs[*]}"
+}
+
+native_or_pure() {
+    local missing
+    missing=$(native_missing "$1")
+    if [ -n "$missing" ] && [ -z "${ODOO_ROUTER_PURE:-}" ]; then
+        echo "note: no C toolchain for the compiled data path (missing: $missing);" \
+            "building pure Python (ODOO_ROUTER_PURE=1), which is slower" >&2
+        export ODOO_ROUTER_PURE=1
+    fi
+}

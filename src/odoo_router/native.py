@@ -1,0 +1,64 @@
+"""Which data-path modules run compiled, and whether a compiled one is older than its source.
+
+setup.py compiles the modules in NATIVE with mypyc (the same typed Python, turned into C
+extensions) unless ODOO_ROUTER_PURE=1. This file must stay free of package imports: setup.py
+reads NATIVE from it before the package exists.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+from pathlib import Path
+
+# The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
+NATIVE = (
+    "exchange",
+    "headers",
+    "pools",
+    "proxy",
+    "request",
+    "routing",
+    "state",
+    "tunnel",
+    "uri",
+    "waiting",
+)
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _extension(name: str) -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = PACKAGE / f"{name}{suffix}"
+        if path.exists():
+            return path
+    return None
+
+
+def compiled() -> list[str]:
+    """The NATIVE modules that have a C extension beside them (it wins over the .py)."""
+    return [name for name in NATIVE if _extension(name) is not None]
+
+
+def stale() -> list[str]:
+    """Compiled modules whose source changed after the build: an editable checkout that was
+    edited and not rebuilt runs the old code (``pip install -e .`` rebuilds)."""
+    out = []
+    for name in NATIVE:
+        ext = _extension(name)
+        source = PACKAGE / f"{name}.py"
+        if ext is not None and source.exists() and source.stat().st_mtime > ext.stat().st_mtime:
+            out.append(name)
+    return out
+
+
+def describe() -> str:
+    """One line for the startup log."""
+    done = compiled()
+    if not done:
+        return "data path: pure Python (built with ODOO_ROUTER_PURE=1 or without mypyc)"
+    line = f"data path: {len(done)}/{len(NATIVE)} modules compiled (mypyc)"
+    old = stale()
+    if old:
+        line += f"; STALE, source newer than the build: {', '.join(old)} (pip install -e .)"
+    return line
