@@ -25,7 +25,7 @@ import asyncio
 from collections.abc import Callable
 from enum import Enum
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import httptools
 
@@ -47,8 +47,8 @@ class Outcome(Enum):
     ABORTED = "aborted"  # failed after the head was sent: the client connection is aborted
 
 
-_NO_BODY_STATUS = frozenset({204, 304})
-_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
 
 
 def _status_line(status: int, reason: bytes) -> bytes:

@@ -36,12 +36,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from .config import Forwarded
 
 Header = tuple[bytes, bytes]
 
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -54,7 +55,7 @@ HOP_BY_HOP = frozenset(
         b"proxy-authenticate",
     }
 )
-ROUTER_SET = frozenset(
+ROUTER_SET: Final = frozenset(
     {
         b"host",
         b"content-length",
@@ -67,8 +68,8 @@ ROUTER_SET = frozenset(
         b"x-request-id",
     }
 )
-_DROP_REQUEST = HOP_BY_HOP | ROUTER_SET
-_RESPONSE_DROP = HOP_BY_HOP - {b"proxy-authenticate"}
+_DROP_REQUEST: Final = HOP_BY_HOP | ROUTER_SET
+_RESPONSE_DROP: Final = HOP_BY_HOP - {b"proxy-authenticate"}
 
 
 @dataclass(slots=True)
@@ -96,7 +97,7 @@ def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
     return frozenset(tokens)
 
 
-_TOKENS: dict[bytes, frozenset[bytes]] = {}
+_TOKENS: Final[dict[bytes, frozenset[bytes]]] = {}
 
 
 def _is_trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
@@ -145,10 +146,18 @@ def client_view(
 # What the request filter does with a client header, by lower-cased name; a name not here
 # is forwarded (``_forwardable`` has the underscore rule). Every name in _DROP_REQUEST is
 # here, so a header the router sets or frames itself is never forwarded.
-DROP, HOST, CONTENT_LENGTH, TRANSFER_ENCODING, XFF, XFP, EXPECT, CONNECTION, REQUEST_ID = range(9)
-AUTHORIZATION = 9  # read by the router and forwarded
-FORWARD = 10  # any other name: forwarded as it is
-REQUEST_HEADER_KIND: dict[bytes, int] = {name: DROP for name in _DROP_REQUEST} | {
+DROP: Final = 0
+HOST: Final = 1
+CONTENT_LENGTH: Final = 2
+TRANSFER_ENCODING: Final = 3
+XFF: Final = 4
+XFP: Final = 5
+EXPECT: Final = 6
+CONNECTION: Final = 7
+REQUEST_ID: Final = 8
+AUTHORIZATION: Final = 9  # read by the router and forwarded
+FORWARD: Final = 10  # any other name: forwarded as it is
+REQUEST_HEADER_KIND: Final[dict[bytes, int]] = {name: DROP for name in _DROP_REQUEST} | {
     b"host": HOST,
     b"content-length": CONTENT_LENGTH,
     b"transfer-encoding": TRANSFER_ENCODING,
@@ -170,8 +179,8 @@ def _forwardable(low: bytes, underscores: bool) -> bool:
 # request_header_kind() remembered by the name as sent, one table per underscores setting;
 # names come from clients, so the tables stop growing at a bound (then every name is
 # classified afresh, which is only slower).
-REQUEST_KINDS: tuple[dict[bytes, int], dict[bytes, int]] = ({}, {})
-_REQUEST_KINDS_MAX = 1024
+REQUEST_KINDS: Final[tuple[dict[bytes, int], dict[bytes, int]]] = ({}, {})
+_REQUEST_KINDS_MAX: Final = 1024
 
 
 def request_header_kind(name: bytes, underscores: bool) -> int:
@@ -256,16 +265,16 @@ def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> by
 
 
 # nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
-_HIDDEN = frozenset({b"server", b"date", b"x-pad"})
+_HIDDEN: Final = frozenset({b"server", b"date", b"x-pad"})
 
-NO_LENGTH = -1  # response_head framing: neither Content-Length nor chunked
-CHUNKED = -2
+NO_LENGTH: Final = -1  # response_head framing: neither Content-Length nor chunked
+CHUNKED: Final = -2
 
 # What response_head does with an upstream header, by its name as sent (any case); names
 # are remembered (upstreams use a handful), up to a bound since they come from outside.
 _FORWARD, _DROP, _LENGTH, _COOKIE, _CONNECTION, _TRANSFER_ENCODING, _UPGRADE = range(7)
-_RESPONSE_KINDS: dict[bytes, int] = {}
-_RESPONSE_KINDS_MAX = 1024
+_RESPONSE_KINDS: Final[dict[bytes, int]] = {}
+_RESPONSE_KINDS_MAX: Final = 1024
 
 
 def _response_kind(name: bytes) -> int:

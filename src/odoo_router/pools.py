@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .config import Pool as PoolConfig
 
@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from .tunnel import Tunnel
 
 
-IDLE_GRACE = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
-IDLE_HARD_CAP = 1024  # idle connections per pool, whatever happens
-UPSTREAM_WRITE_BUFFER = 1 << 20  # bytes queued to an upstream before a body sender waits
+IDLE_GRACE: Final = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
+IDLE_HARD_CAP: Final = 1024  # idle connections per pool, whatever happens
+UPSTREAM_WRITE_BUFFER: Final = 1 << 20  # bytes queued to an upstream before a body sender waits
 
 
 class UpstreamError(Exception):

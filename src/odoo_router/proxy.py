@@ -27,7 +27,7 @@ import re
 import tempfile
 from collections import deque
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import httptools
 
@@ -47,13 +47,15 @@ if TYPE_CHECKING:
     from .state import WorkerState
     from .tunnel import Tunnel
 
-_MAX_QUEUED = 16
-_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-_BLANKS = (b" ", b"\t")
+_MAX_QUEUED: Final = 16
+_REQUEST_ID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_BLANKS: Final = (b" ", b"\t")
 # What feed_data raises when parsing stops (HttpParserUpgrade is not an HttpParserError).
-_PARSER_STOPS = (httptools.HttpParserError, httptools.HttpParserUpgrade)
-_METHODS = {m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")}
-_METHOD_BYTES = {m: b for b, m in _METHODS.items()}
+_PARSER_STOPS: Final = (httptools.HttpParserError, httptools.HttpParserUpgrade)
+_METHODS: Final = {
+    m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")
+}
+_METHOD_BYTES: Final = {m: b for b, m in _METHODS.items()}
 
 
 def _chunked_length(data: bytes) -> int | None:

@@ -4,7 +4,7 @@ through every phase and handed to the logging phase whatever happened."""
 from __future__ import annotations
 
 import asyncio
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from . import headers as hdr
@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from .routing import Decision
 
 
-NO_TOKENS: frozenset[bytes] = frozenset()
-NO_LINES: list[bytes] = []  # shared and never mutated: the filter sets a request's own
+NO_TOKENS: Final[frozenset[bytes]] = frozenset()
+NO_LINES: Final[list[bytes]] = []  # shared and never mutated: the filter sets a request's own
 
 
 class Request:

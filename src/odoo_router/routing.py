@@ -25,6 +25,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from .config import (
     Action,
@@ -114,7 +115,7 @@ class RoutingTable:
     decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
 
 
-_HOST_CACHE_MAX = 4096
+_HOST_CACHE_MAX: Final = 4096
 
 
 def _path_matcher(route: Route) -> Matcher:
@@ -228,10 +229,10 @@ def _auth_state(auth: BasicAuth, facts: Facts) -> bool | None:
     return True if cached_basic_auth(facts.authorization, auth.users) is not None else None
 
 
-FORBIDDEN = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
+FORBIDDEN: Final = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 
 
-_DECISIONS_MAX = 8192
+_DECISIONS_MAX: Final = 8192
 
 
 def decide(table: RoutingTable, facts: Facts) -> Decision:

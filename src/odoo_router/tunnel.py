@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from .pools import UpstreamConnection
     from .proxy import ClientConnection
 
 # An unmasked server-to-client close frame: FIN + opcode 8, length 2, status 1001.
-GOING_AWAY = b"\x88\x02\x03\xe9"
+GOING_AWAY: Final = b"\x88\x02\x03\xe9"
 
 
 class Tunnel:

@@ -17,6 +17,7 @@ or a dangling '%' or an encoded NUL is a 400. The upstream still receives the ra
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Final
 
 
 class BadRequest(Exception):
@@ -28,8 +29,8 @@ class BadRequest(Exception):
         self.reason = reason
 
 
-_HOST_BAD = frozenset(b"/\\\x00\x7f") | frozenset(range(0x21))
-_HEX = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
+_HOST_BAD: Final = frozenset(b"/\\\x00\x7f") | frozenset(range(0x21))
+_HEX: Final = {c: int(chr(c), 16) for c in b"0123456789abcdefABCDEF"}
 
 
 @lru_cache(maxsize=4096)  # hosts repeat; bounded because clients choose them
@@ -70,8 +71,8 @@ def normalise_host(raw: str) -> str:
 _USUAL, _SLASH, _DOT, _DOT_DOT, _QUOTED, _QUOTED_SECOND = range(6)
 
 
-_MATCH_PATHS: dict[bytes, str] = {}
-_MATCH_PATHS_MAX = 8192
+_MATCH_PATHS: Final[dict[bytes, str]] = {}
+_MATCH_PATHS_MAX: Final = 8192
 
 
 def match_path(target: bytes) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .exchange import Exchange, Outcome
 from .pools import UpstreamConnection, UpstreamError
@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     from .proxy import ClientConnection
     from .request import Request
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+_IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 # A buffered body goes upstream from its temp file in these pieces; the upstream transport
 # takes up to UPSTREAM_WRITE_BUFFER before the sender waits (fewer wake-ups per MiB).
-_FILE_CHUNK = 1 << 20
+_FILE_CHUNK: Final = 1 << 20
 
 
 async def handle(conn: ClientConnection, req: Request) -> None:
