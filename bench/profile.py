@@ -1,9 +1,14 @@
-"""A py-spy profile of odoo-router's hot path under load: ``python -m bench.profile``.
+"""A profile of odoo-router's hot path under load: ``python -m bench.profile``.
 
 Starts the sink and odoo-router (one worker), runs wrk against it and, meanwhile,
 ``py-spy record --format raw`` on the worker process; prints the frames where the worker
 spends its own time (self) and the frames it spends the most time under (total).
 py-spy is not a project dependency: ``.venv/bin/pip install py-spy``.
+
+The data path is compiled (mypyc), and compiled functions make no Python frames: py-spy
+then sees little below the protocol callbacks. ``--perf`` samples with Linux ``perf``
+instead (Debian: linux-perf) and prints the worker's time by shared object (kernel,
+libpython, the compiled modules, httptools, uvloop, libc) and its top symbols.
 """
 
 from __future__ import annotations
@@ -29,6 +34,27 @@ def py_spy() -> str:
     if not Path(found).exists():
         raise SystemExit("py-spy not found: .venv/bin/pip install py-spy")
     return found
+
+
+def perf() -> str:
+    found = shutil.which("perf")
+    if found is None:
+        raise SystemExit("perf not found (Debian: apt install linux-perf)")
+    return found
+
+
+def perf_report(data: Path, sort: str, count: int) -> str:
+    """The top ``count`` lines of ``perf report --sort SORT`` (share, then the key)."""
+    done = subprocess.run(
+        [perf(), "report", "-i", str(data), "--sort", sort, "--stdio", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [" ".join(line.split()) for line in done.stdout.splitlines() if line.strip()]
+    rows = [re.sub(r"( -)+$", "", row) for row in rows]  # empty trailing columns
+    return "\n".join(rows[:count])
 
 
 def _function(frame: str) -> str:
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--native", action="store_true", help="include C frames (uvloop, syscalls)")
     p.add_argument("--out", type=Path, help="keep the collapsed stacks here (for a flame graph)")
+    p.add_argument("--perf", action="store_true", help="sample with Linux perf (C symbols)")
     args = p.parse_args(argv)
     sc = next(s for s in SCENARIOS if s.key == args.row and s.request is not None)
     request = sc.request
@@ -83,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pids = descendants(router.pid)
             worker = pids[-1]  # the single worker (or the server itself if it does not fork)
-            spy = [py_spy(), "record", "--pid", str(worker), "--rate", str(args.rate)]
-            spy += ["--duration", str(args.seconds), "--format", "raw"]
-            if not args.native:  # native unwinding needs the process paused at each sample
-                spy.append("--nonblocking")
-            spy += ["--output", str(raw)] + (["--native"] if args.native else [])
+            if args.perf:
+                spy = [perf(), "record", "-q", "-F", str(args.rate), "-p", str(worker)]
+                spy += ["-o", str(raw), "--", "sleep", str(args.seconds)]
+            else:
+                spy = [py_spy(), "record", "--pid", str(worker), "--rate", str(args.rate)]
+                spy += ["--duration", str(args.seconds), "--format", "raw"]
+                if not args.native:  # native unwinding needs the process paused at each sample
+                    spy.append("--nonblocking")
+                spy += ["--output", str(raw)] + (["--native"] if args.native else [])
             result: list[wrk.WrkResult] = []
             load = threading.Thread(
                 target=lambda: result.append(
@@ -97,12 +128,20 @@ def main(argv: list[str] | None = None) -> int:
             load.start()
             done = subprocess.run(spy, capture_output=True, text=True, timeout=args.seconds + 60)
             if done.returncode != 0:
-                raise SystemExit(f"py-spy failed: {done.stderr.strip()[-800:]}")
+                raise SystemExit(f"{spy[0]} failed: {done.stderr.strip()[-800:]}")
             load.join()
         finally:
             router.stop()
     finally:
         sink.stop()
+    if args.perf:
+        if result:
+            print(f"{sc.title}: {result[0].rps:,.0f} req/s while sampled (worker pid {worker})")
+        for sort in ("dso", "dso,symbol"):
+            print(f"\nworker samples by {sort}")
+            print(perf_report(raw, sort, args.top))
+        shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     own, under = top_frames(raw, args.top)
     own_fn, _ = top_frames(raw, args.top, by_function=True)
     if result:

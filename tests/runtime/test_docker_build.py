@@ -393,7 +393,7 @@ def _context(dest: Path) -> Path:
     for name in ("pyproject.toml", "setup.py", "README.md"):
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dest / name)
-    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "*.so")
     for name in ("src", "config", "deploy"):
         shutil.copytree(REPO / name, dest / name, ignore=junk)
     return dest
