@@ -33,6 +33,7 @@ from bench.targets import (
     start_router,
     start_sink,
 )
+from odoo_router import native
 
 ALL_TARGETS = ("nginx-ref", "nginx-tuned", "odoo-router")
 
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         f"odoo-router bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
         f"{os.cpu_count()} CPUs, {args.duration:g} s per row, {args.rounds} round(s) (median), "
         f"loadavg before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
-        f"took {time.time() - started:.0f} s"
+        f"took {time.time() - started:.0f} s; odoo-router {native.describe()}"
     )
     text = header + "\n\n" + report.table(rows) + "\n\n" + report.legend()
     text += "\n\nIdle RSS:\n" + "\n".join(f"- {line}" for line in idle)
