@@ -85,7 +85,7 @@ class ClientView:
 def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
     """The header names a Connection header names, less those dropped anyway (hop-by-hop:
     ``Connection: keep-alive`` names nothing more to remove)."""
-    tokens: set[bytes] = set()
+    tokens = _NO_TOKENS
     for value in values:
         cached = _TOKENS.get(value)
         if cached is None:
@@ -93,11 +93,12 @@ def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
             cached -= HOP_BY_HOP | {b""}
             if len(_TOKENS) < 256:  # values come from peers: bounded
                 _TOKENS[value] = cached
-        tokens |= cached
-    return frozenset(tokens)
+        tokens = tokens | cached if tokens else cached  # one value: the cached set itself
+    return tokens
 
 
 _TOKENS: Final[dict[bytes, frozenset[bytes]]] = {}
+_NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 
 
 def _is_trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
@@ -272,7 +273,13 @@ CHUNKED: Final = -2
 
 # What response_head does with an upstream header, by its name as sent (any case); names
 # are remembered (upstreams use a handful), up to a bound since they come from outside.
-_FORWARD, _DROP, _LENGTH, _COOKIE, _CONNECTION, _TRANSFER_ENCODING, _UPGRADE = range(7)
+_FORWARD: Final = 0
+_DROP: Final = 1
+_LENGTH: Final = 2
+_COOKIE: Final = 3
+_CONNECTION: Final = 4
+_TRANSFER_ENCODING: Final = 5
+_UPGRADE: Final = 6
 _RESPONSE_KINDS: Final[dict[bytes, int]] = {}
 _RESPONSE_KINDS_MAX: Final = 1024
 
@@ -310,7 +317,7 @@ def response_head(
     b"\r\n") runs to ``out``; returns the framing: the Content-Length (llhttp has checked
     it), NO_LENGTH or CHUNKED."""
     start = len(out)
-    named: frozenset[bytes] = frozenset()
+    named = _NO_TOKENS
     length = NO_LENGTH
     chunked = False
     kinds = _RESPONSE_KINDS
@@ -328,7 +335,9 @@ def response_head(
                 value = rewrite_set_cookie(value, secure, samesite)
             out += (name, b": ", value, b"\r\n")
         elif kind == _CONNECTION:
-            named = named | connection_tokens((value,))
+            tokens = connection_tokens((value,))
+            if tokens:
+                named = named | tokens if named else tokens
         elif kind == _TRANSFER_ENCODING:
             chunked = b"chunked" in value.lower()
         elif kind == _UPGRADE and keep_upgrade:
