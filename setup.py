@@ -17,15 +17,23 @@ from setuptools import setup
 NATIVE: tuple[str, ...] = runpy.run_path("src/odoo_router/native.py")["NATIVE"]
 
 
-def native_modules() -> list[object]:
-    if os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0"):
-        # An in-place (editable) build leaves extensions beside the sources, and they win
-        # over the .py files: a pure build must not keep running an old compiled one.
-        for path in Path("src").glob("odoo_router*/*.so"):
+def drop_other_extensions(keep: tuple[str, ...]) -> None:
+    """An in-place (editable) build leaves extensions beside the sources, and they win over
+    the .py files: those this build will not remake (a pure build, a module no longer in
+    NATIVE) must not keep running old compiled code, or fail to load against the new one."""
+    for path in Path("src/odoo_router").glob("*.so"):
+        if path.name.split(".")[0] not in keep:
             path.unlink()
+    if not keep:
         for path in Path("src").glob("odoo_router_native__mypyc*.so"):
             path.unlink()
+
+
+def native_modules() -> list[object]:
+    if os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0"):
+        drop_other_extensions(())
         return []
+    drop_other_extensions(NATIVE)
     from mypyc.build import mypycify
 
     return list(

@@ -52,6 +52,13 @@ def stale() -> list[str]:
     return out
 
 
+def strays() -> list[str]:
+    """Extensions beside the sources for modules not in NATIVE (left by an older build):
+    they would shadow the .py file and fail to load against the current build."""
+    names = {path.name.split(".")[0] for path in PACKAGE.glob("*.so")}
+    return sorted(names - set(NATIVE))
+
+
 def describe() -> str:
     """One line for the startup log."""
     done = compiled()

@@ -591,8 +591,8 @@ class ClientConnection(asyncio.Protocol):
         if conn is None:
             return None
         head = self.upstream_head(req, decision, False)
-        req.upstream_start = monotonic()
         self.begin_exchange(req, conn, key, self._fast_done, False)
+        req.upstream_start = conn.last_read  # the clock begin() has just read
         conn.transport.write(head + b"".join(req.body) if req.body else head)  # type: ignore[union-attr]
         req.body_sent = True
         return True
@@ -772,7 +772,10 @@ class ClientConnection(asyncio.Protocol):
         """The exchange is over, however it ended: what the logging phase reports of it."""
         self.exchange = None
         req.upstream_status = ex.status
-        req.upstream_time = monotonic() - req.upstream_start
+        # A complete response ended at the upstream's last read (the clock upstream_data
+        # read); a failed one ends now.
+        end = ex.conn.last_read if ex.outcome is Outcome.COMPLETE else monotonic()
+        req.upstream_time = end - req.upstream_start
         req.bytes_out = ex.bytes_out
 
     def settle(self, req: Request, ex: Exchange, pool: UpstreamPool) -> Spool | None:

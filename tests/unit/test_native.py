@@ -32,6 +32,10 @@ def test_no_compiled_module_is_older_than_its_source() -> None:
     assert native.stale() == [], "sources edited after the build: `pip install -e .` again"
 
 
+def test_no_extension_outside_the_compiled_set() -> None:
+    assert native.strays() == [], "extensions left by an older build: `pip install -e .` again"
+
+
 def test_startup_line_says_which_build_runs() -> None:
     line = native.describe()
     if PURE:
