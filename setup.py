@@ -1,7 +1,7 @@
 """Build hook: compiles the data path's modules to C extensions with mypyc.
 
 The hot path (request filter, routing, header phases, exchange, pools) is plain typed Python
-that mypyc turns into C: the same source, about 40% less Python time per request (see
+that mypyc turns into C: the same source, about half the Python time per request (see
 docs/performance.md). Set ODOO_ROUTER_PURE=1 to build a pure-Python package instead (no C
 compiler needed; slower). Everything else lives in pyproject.toml.
 """
