@@ -115,7 +115,8 @@ class Loop(threading.Thread):
 def test_reload_under_load_loses_no_request(farm: Farm) -> None:
     router = _start(farm, lambda c: c["server"].update(workers=2))
     try:
-        loop = Loop(router.port, seconds=3.0)
+        # Time-bound (not count-bound) so that every reload lands while requests run.
+        loop = Loop(router.port, seconds=3.0, max_requests=50_000)
         loop.start()
         for i in range(4):
             time.sleep(0.5)
@@ -124,6 +125,9 @@ def test_reload_under_load_loses_no_request(farm: Farm) -> None:
         loop.join(timeout=20)
         assert loop.failures == []
         assert loop.ok > 100
+        deadline = time.monotonic() + 5  # the master logs each reload after its signal
+        while router.log().count("reloaded") < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert router.log().count("reloaded") == 4
     finally:
         router.stop()
