@@ -31,6 +31,17 @@ def _start(farm: Farm, tweak: Any = None) -> RouterProcess:
     return start_router(config, port)
 
 
+def wait_for_log(router: RouterProcess, text: str, count: int = 1, timeout: float = 5) -> str:
+    """The router's log once ``text`` is in it ``count`` times (the master logs after a
+    signal arrives, asynchronously), or as it is when ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    log = router.log()
+    while log.count(text) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = router.log()
+    return log
+
+
 def get(port: int, path: str = "/web/x", host: str = HOST, **headers: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -125,10 +136,7 @@ def test_reload_under_load_loses_no_request(farm: Farm) -> None:
         loop.join(timeout=20)
         assert loop.failures == []
         assert loop.ok > 100
-        deadline = time.monotonic() + 5  # the master logs each reload after its signal
-        while router.log().count("reloaded") < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert router.log().count("reloaded") == 4
+        assert wait_for_log(router, "reloaded", 4).count("reloaded") == 4
     finally:
         router.stop()
 
@@ -140,9 +148,8 @@ def test_invalid_reload_keeps_serving_and_says_why(farm: Farm) -> None:
         bad = good.replace("pool: tenant_lp", "pool: tenant_lpp", 1)
         router.config_path.write_text(bad)
         router.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
+        log = wait_for_log(router, "router.yaml:")
         assert get(router.port)[0] == 200
-        log = router.log()
         assert "reload refused" in log
         assert "proxy.pool: unknown pool 'tenant_lpp'" in log
         assert "router.yaml:" in log
@@ -164,8 +171,8 @@ def test_invalid_reload_keeps_serving_and_says_why(farm: Farm) -> None:
         )
         router.config_path.write_text(changed)
         router.proc.send_signal(signal.SIGHUP)
-        time.sleep(0.5)
-        assert "server.listen changed and need a restart" in router.log()
+        text = "server.listen changed and need a restart"
+        assert text in wait_for_log(router, text)
         assert get(router.port)[0] == 200
     finally:
         router.stop()
