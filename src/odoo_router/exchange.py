@@ -208,10 +208,7 @@ class Exchange:
         self.passthrough = due - n
         self.bytes_out += n
         if self.capture is not None:
-            if self.bytes_out <= self.client.state.cache.max_entry_bytes:
-                self.capture.append(data)
-            else:
-                self.capture = None
+            self._capture(data)
         self._deliver(data)
         if self.passthrough == 0:
             self._finish(Outcome.COMPLETE)
@@ -276,10 +273,7 @@ class Exchange:
             return
         self.bytes_out += len(body)
         if self.capture is not None:
-            if self.bytes_out <= self.client.state.cache.max_entry_bytes:
-                self.capture.append(body)
-            else:
-                self.capture = None
+            self._capture(body)
         self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
 
     def on_message_complete(self) -> None:
@@ -322,6 +316,13 @@ class Exchange:
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))
+
+    def _capture(self, body: bytes) -> None:
+        """Keep the body for the static cache while it fits an entry; past that, drop it."""
+        if self.capture is not None and self.bytes_out <= self.client.state.cache.max_entry_bytes:
+            self.capture.append(body)
+        else:
+            self.capture = None
 
     def _end_body(self) -> None:
         if self.chunked_out:

@@ -87,14 +87,20 @@ def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
     ``Connection: keep-alive`` names nothing more to remove)."""
     tokens = _NO_TOKENS
     for value in values:
-        cached = _TOKENS.get(value)
-        if cached is None:
-            cached = frozenset(t.strip(b" \t") for t in value.lower().split(b","))
-            cached -= HOP_BY_HOP | {b""}
-            if len(_TOKENS) < 256:  # values come from peers: bounded
-                _TOKENS[value] = cached
-        tokens = tokens | cached if tokens else cached  # one value: the cached set itself
+        tokens = add_connection_tokens(tokens, value)
     return tokens
+
+
+def add_connection_tokens(tokens: frozenset[bytes], value: bytes) -> frozenset[bytes]:
+    """``tokens`` and those one Connection value names; no new set when ``tokens`` is empty
+    (the common case: one value, whose tokens are remembered)."""
+    cached = _TOKENS.get(value)
+    if cached is None:
+        cached = frozenset(t.strip(b" \t") for t in value.lower().split(b","))
+        cached -= HOP_BY_HOP | {b""}
+        if len(_TOKENS) < 256:  # values come from peers: bounded
+            _TOKENS[value] = cached
+    return tokens | cached if tokens else cached
 
 
 _TOKENS: Final[dict[bytes, frozenset[bytes]]] = {}
@@ -335,9 +341,7 @@ def response_head(
                 value = rewrite_set_cookie(value, secure, samesite)
             out += (name, b": ", value, b"\r\n")
         elif kind == _CONNECTION:
-            tokens = connection_tokens((value,))
-            if tokens:
-                named = named | tokens if named else tokens
+            named = add_connection_tokens(named, value)
         elif kind == _TRANSFER_ENCODING:
             chunked = b"chunked" in value.lower()
         elif kind == _UPGRADE and keep_upgrade:

@@ -501,7 +501,7 @@ class ClientConnection(asyncio.Protocol):
         if req is None or self.cur_done:  # the error is in a message not yet begun
             req = Request(monotonic())
         ex = self.exchange
-        if ex is not None and ex.req is req and ex.outcome is None:
+        if ex is not None and ex.req is req and not ex.ended():
             # The body went wrong while streaming upstream: that connection is unusable; the
             # exchange answers the error, or aborts the client if the head went out already.
             req.sink = None
@@ -573,8 +573,7 @@ class ClientConnection(asyncio.Protocol):
             return False
         decision = req.decision
         assert decision is not None
-        if decision.local is not None:
-            self.local(req, decision)
+        if self.local(req, decision):
             return False
         action = decision.proxy
         if action is None or req.upgrade or not req.complete or req.body_file is not None:
@@ -821,10 +820,7 @@ class ClientConnection(asyncio.Protocol):
         # FAILED, or a second RETRY
         if outcome is Outcome.FAILED and ex.error_status == 502:
             pool.mark_failed(conn.server)
-        action = req.decision.proxy if req.decision is not None else None
-        state.upstream_error(
-            action.pool if action else pool.name, "timeout" if ex.error_status == 504 else "reset"
-        )
+        state.upstream_error(pool.name, "timeout" if ex.error_status == 504 else "reset")
         self.error(req, ex.error_status or 502)
         return None
 

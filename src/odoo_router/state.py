@@ -124,7 +124,7 @@ class WorkerState:
                     limit, since = (action.send_timeout if action else 60.0), up.last_write
                 else:
                     limit, since = (action.read_timeout if action else 60.0), up.last_read
-                if ex.outcome is None and now - since > limit:
+                if not ex.ended() and now - since > limit:
                     ex.timed_out()
                 continue
             idle = now - conn.last_activity

@@ -176,7 +176,7 @@ async def _send_and_wait(
         while chunk := req.body_file.read(_FILE_CHUNK):
             transport.write(chunk)
             await up.drain()
-            if ex.outcome is not None:
+            if ex.ended():
                 break
         else:
             req.body_sent = True
