@@ -49,9 +49,12 @@ class Outcome(Enum):
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 _STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
+_OK: Final = b"HTTP/1.1 200 OK\r\n"
 
 
 def _status_line(status: int, reason: bytes) -> bytes:
+    if status == 200 and reason == b"OK":  # most responses: no tuple, no hash of the reason
+        return _OK
     line = _STATUS_LINES.get((status, reason))
     if line is None:
         line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
@@ -107,14 +110,16 @@ class Exchange:
         head_only: bool,
         upgrade: bool,
         on_done: OnDone | None,
+        now: float,
     ) -> None:
-        """Reset for one request; ``on_done`` (else a future in ``waiter``) hears the end."""
+        """Reset for one request sent at ``now``; ``on_done`` (else a future in ``waiter``)
+        hears the end."""
         if self.parser_dirty:
             self.parser = httptools.HttpResponseParser(self)
             self.parser_dirty = False
         conn = self.conn
         conn.exchange = self
-        conn.last_read = monotonic()
+        conn.last_read = now  # the read timeout runs from the send
         req.upstream_addr = conn.addr
         client.exchange = self
         self.client = client

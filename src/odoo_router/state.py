@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .cache import StaticCache
 from .config import Config, ServerSettings
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .request import Request
 
 RequestObserver = Callable[["ClientConnection", "Request"], None]
+
+
+_HEX2: Final = tuple(b"%02x" % i for i in range(256))
 
 
 class WorkerState:
@@ -54,6 +57,7 @@ class WorkerState:
         self._ticker: asyncio.TimerHandle | None = None
         self._rid_prefix = os.urandom(6).hex().encode()
         self._rid_counter = 0
+        self._rid_block = b""  # the prefix and all but the counter's last two hex digits
 
     # -- generation swap (reload) ---------------------------------------------------
 
@@ -141,8 +145,13 @@ class WorkerState:
     # -- ids, errors, logging phase -------------------------------------------------
 
     def new_request_id(self) -> bytes:
-        self._rid_counter += 1
-        return b"%s%010x" % (self._rid_prefix, self._rid_counter)
+        """The worker's random prefix, then a counter in 10 hex digits: formatted once per
+        256 requests, the last two digits from a table (a %-format costs 0.1 us)."""
+        n = self._rid_counter = self._rid_counter + 1
+        low = n & 0xFF
+        if low == 0 or not self._rid_block:
+            self._rid_block = b"%s%08x" % (self._rid_prefix, n >> 8)
+        return self._rid_block + _HEX2[low]
 
     def upstream_error(self, pool: str, kind: str) -> None:
         for hook in self.upstream_error_hooks:

@@ -138,7 +138,7 @@ async def proxy(
             pool.release(up, True)
             req.status = 499
             return
-        ex = conn.begin_exchange(req, up, cache_key, None, websocket)
+        ex = conn.begin_exchange(req, up, cache_key, None, websocket, monotonic())
         outcome = await _send_and_wait(conn, req, up, ex, head)
         if outcome is Outcome.RETRY and stale_retry:
             stale_retry = False
