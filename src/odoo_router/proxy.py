@@ -126,6 +126,7 @@ class ClientConnection(asyncio.Protocol):
         self.header_limit = settings.large_client_header_buffers
         self.max_headers = settings.max_header_count
         self.keepalive_requests = settings.keepalive_requests
+        self.underscores = settings.underscores_in_headers
         self.bare_view: hdr.ClientView | None = None  # the view when no X-Forwarded-* came
         self.host_value: bytes | None = None  # the last Host header value, normalised in .host
         self.host = ""
@@ -149,8 +150,12 @@ class ClientConnection(asyncio.Protocol):
         elif peer:
             self.peer = "unix"
         transport.set_write_buffer_limits(high=self.state.settings.response_buffer)  # type: ignore[attr-defined]
-        self.state.connection_opened(self)
-        self.loop = asyncio.get_running_loop()  # once: each call costs a getpid() syscall
+        state = self.state
+        state.connection_opened(self)
+        loop = state.loop  # asyncio.get_running_loop() costs a getpid() syscall: once a worker
+        if loop is None:
+            loop = state.loop = asyncio.get_running_loop()
+        self.loop = loop
 
     def data_received(self, data: bytes) -> None:
         self.last_activity = monotonic()
@@ -423,7 +428,7 @@ class ClientConnection(asyncio.Protocol):
         client_request_id: bytes | None = None
         connection: list[bytes] | None = None
         forward: list[bytes] = []  # (name, b": ", value, b"\r\n") runs for the upstream
-        underscores = settings.underscores_in_headers
+        underscores = self.underscores
         kinds = hdr.REQUEST_KINDS[underscores]
         for name, value in req.headers:
             kind = kinds.get(name)

@@ -55,6 +55,7 @@ class WorkerState:
         self.open_websockets = 0
         self.draining = False
         self._ticker: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by the first connection
         self._rid_prefix = os.urandom(6).hex().encode()
         self._rid_counter = 0
         self._rid_block = b""  # the prefix and all but the counter's last two hex digits
