@@ -1,29 +1,15 @@
-"""Process helpers shared by the nginx and odoo-router fixtures: free ports, readiness."""
+"""Process helpers shared by the nginx and odoo-router fixtures: readiness and the end."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
+from support.processes import end_process, free_port, health_ok
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _health_ok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"GET /nginx-health HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            head = s.recv(64)
-    except OSError:
-        return False
-    return head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200"))
+__all__ = ["free_port", "stop", "wait_ready"]
 
 
 def wait_ready(proc: subprocess.Popen[bytes], port: int, what: str, timeout: float = 20) -> None:
@@ -32,19 +18,13 @@ def wait_ready(proc: subprocess.Popen[bytes], port: int, what: str, timeout: flo
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode} before it was ready")
-        if _health_ok(port):
+        if health_ok(port):
             return
         time.sleep(0.05)
     raise TimeoutError(f"{what} not ready on 127.0.0.1:{port} after {timeout}s")
 
 
 def stop(proc: subprocess.Popen[bytes], tmp: Path) -> None:
-    """Terminate (then kill) a server started by a fixture and remove its directory."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    """End a server started by a fixture and remove its directory."""
+    end_process(proc)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -20,7 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from .router import RouterProcess, compat_config, free_port, production_config, start_router
+from support.processes import free_port
+
+from .router import RouterProcess, compat_config, production_config, start_router
 from .upstreams import Farm, Journal
 
 

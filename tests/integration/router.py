@@ -9,8 +9,6 @@ a 1 s read timeout); ``listen``, pools, metrics and logging point at the test's 
 from __future__ import annotations
 
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +20,7 @@ from typing import Any
 import yaml
 
 from odoo_router.passwords import hash_password
+from support.processes import end_process, free_port, health_ok
 
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = REPO / "config" / "nginx-compat.yaml"
@@ -92,13 +91,6 @@ TEST_HOSTS.append(
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def closed_port() -> int:
     """A port nothing listens on (bound and released: connect gets ECONNREFUSED)."""
     return free_port()
@@ -158,16 +150,6 @@ def router_command(config: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "odoo_router", *args, "--config", str(config)]
 
 
-def _health_ok(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"GET /nginx-health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            head = s.recv(64)
-    except OSError:
-        return False
-    return head.startswith(b"HTTP/1.1 200")
-
-
 @dataclass
 class RouterProcess:
     proc: subprocess.Popen[bytes]
@@ -187,13 +169,7 @@ class RouterProcess:
         return self.proc.poll() is None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        end_process(self.proc)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -208,7 +184,7 @@ def start_router(config: dict[str, Any], port: int, timeout: float = 20.0) -> Ro
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break
-        if _health_ok(port):
+        if health_ok(port):
             return handle
         time.sleep(0.05)
     log = handle.log()

@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from support.processes import end_process, free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_IMAGE = "orm-busybox:test"
@@ -28,12 +28,6 @@ IMAGE_TAGS = (
 )
 # Containers stop at once on SIGTERM (busybox sleep as PID 1 would ignore it).
 SLEEPER = "trap 'exit 0' TERM INT; while true; do sleep 1 & wait $!; done"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- postgres
@@ -279,12 +273,7 @@ def dockerd(base: Path) -> Iterator[DockerEngine]:
             # networks while it runs, so it deletes their interfaces itself.
             networks = engine.docker("network", "ls", "-q", "--no-trunc", check=False).split()
             engine.docker("network", "prune", "-f", check=False, timeout=60)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        end_process(proc, grace=30)
         log.close()
         for net in networks:  # any bridge of ours still there (a dockerd killed mid-way)
             subprocess.run(["ip", "link", "del", f"br-{net[:12]}"], capture_output=True, timeout=10)

@@ -23,9 +23,9 @@ from odoo_router.migrate.nginxconf import parse_router_conf
 from odoo_router.migrate.pg import Pg
 from odoo_router.migrate.render_router import render_router_yaml
 from odoo_router.migrate.verify import check_http
+from support.processes import end_process, free_port
 
 from .fakes import serve
-from .servers import free_port
 from .test_units import Recorder
 
 NGINX = (Path(__file__).parent / "fixture/srv/stacks/seisei-odoo/nginx/default.conf").read_text()
@@ -91,12 +91,7 @@ def router(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            end_process(proc, grace=15)
             log.close()
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import pytest
 import yaml
 
 from odoo_router.config import load_config
+from support.processes import end_process
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_TAG = "odoo-router-test-base:py311"
@@ -184,12 +184,7 @@ def engine() -> Iterator[Engine]:
             ids = eng.run("ps", "-aq", check=False, timeout=30).stdout.decode().split()
             if ids:
                 eng.run("rm", "-f", *ids, check=False, timeout=60)
-            proc.send_signal(signal.SIGTERM)  # our dockerd only: we hold its Popen
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            end_process(proc, grace=30)  # our dockerd only: we hold its Popen
         shutil.rmtree(work, ignore_errors=True)
 
 

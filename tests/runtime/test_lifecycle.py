@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
-from integration.router import RouterProcess, closed_port, compat_config, free_port, start_router
+from integration.router import RouterProcess, closed_port, compat_config, start_router
 from integration.upstreams import Farm
 from runtime.support import children, read_request
+from support.processes import free_port
 
 HOST = "testodoo.seisei.tokyo"
 

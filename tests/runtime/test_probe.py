@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from odoo_router.probe import main, probe
+from support.processes import free_port
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -49,12 +49,6 @@ def base() -> Iterator[str]:
         srv.shutdown()
         srv.server_close()
         thread.join(5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_200_is_healthy(base: str, capsys: pytest.CaptureFixture[str]) -> None:

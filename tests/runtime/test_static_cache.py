@@ -12,7 +12,8 @@ from typing import ClassVar
 
 import pytest
 
-from integration.router import RouterProcess, free_port, production_config, start_router
+from integration.router import RouterProcess, production_config, start_router
+from support.processes import free_port
 
 
 class _Static(BaseHTTPRequestHandler):
