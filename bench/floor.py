@@ -2,9 +2,10 @@
 
 Runs the get8 and get64 rows, one worker each, against nginx-tuned, the forward-only proxy
 of bench/floor_proxy.py (same loop, parser and upstream keep-alive, none of the router's
-rules) and odoo-router, interleaved, and prints requests/s and the user and system CPU per
-request. The difference between the floor and odoo-router is the price of what the router
-does beyond forwarding; the floor's distance to nginx is the price of Python itself.
+rules) as it is and compiled by mypyc (as the router's data path is), and odoo-router, and
+prints requests/s and the user and system CPU per request. The difference between the floor
+and odoo-router is the price of what the router does beyond forwarding; the floor's distance
+to nginx is the price of Python itself.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from bench.measure import Row, run_wrk
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
-from bench.targets import start_floor, start_nginx, start_router, start_sink
+from bench.targets import compile_floor, start_floor, start_nginx, start_router, start_sink
 
 
 def _line(row: Row) -> str:
@@ -30,17 +31,24 @@ def _line(row: Row) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per row and target")
+    parser.add_argument(
+        "--pure-only", action="store_true", help="skip the floor compiled by mypyc (~20 s build)"
+    )
     args = parser.parse_args()
     rows = [sc for sc in SCENARIOS if sc.key in ("get8", "get64")]
     with tempfile.TemporaryDirectory(prefix="odoo-router-floor-") as tmp:
         workdir = Path(tmp)
         sink = start_sink(workdir, DOWNLOAD_BYTES)
         up = sink.upstreams
-        targets = [
-            start_nginx("nginx-tuned", workdir, up, 1, 256),
-            start_floor(workdir, up.http, 4 * args.seconds + 60),
-            start_router(workdir, up, 1),
-        ]
+        lifetime = 6 * args.seconds + 60
+        targets = [start_nginx("nginx-tuned", workdir, up, 1, 256)]
+        targets.append(start_floor(workdir, up.http, lifetime))
+        if not args.pure_only:
+            try:
+                targets.append(start_floor(workdir, up.http, lifetime, compile_floor(workdir)))
+            except RuntimeError as exc:
+                print(f"(no compiled floor: {exc})")
+        targets.append(start_router(workdir, up, 1))
         try:
             print("| row | target | req/s | user us/req | sys us/req | CPU us/req | errors |")
             print("|---|---|---:|---:|---:|---:|---:|")

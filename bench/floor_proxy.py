@@ -5,7 +5,8 @@
 X-Odoo-dbfilter, writes it to a pooled keep-alive upstream connection and relays the answer.
 No normalisation, routing, header rules, limits, bodies, errors or logging: not a router,
 only the cheapest shape of the same data path on uvloop, for ``python -m bench.floor``. It
-exits by itself after SECONDS.
+exits by itself after SECONDS. ``bench.floor`` also runs it compiled by mypyc, as the
+router's data path is, to show the floor of that build.
 """
 
 from __future__ import annotations
@@ -139,5 +140,9 @@ async def serve(port: int, upstream_port: int, seconds: float) -> None:
     server.close()
 
 
+def main(argv: list[str]) -> None:
+    uvloop.run(serve(int(argv[0]), int(argv[1]), float(argv[2])))
+
+
 if __name__ == "__main__":
-    uvloop.run(serve(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+    main(sys.argv[1:])

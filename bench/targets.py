@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +93,37 @@ def start_fake_odoo(workdir: Path, delay: float) -> Running:
     return Running("fake-odoo", port, proc)
 
 
-def start_floor(workdir: Path, upstream_port: int, seconds: float) -> Running:
-    """bench/floor_proxy.py, which exits by itself after ``seconds``."""
+def start_floor(
+    workdir: Path, upstream_port: int, seconds: float, compiled: Path | None = None
+) -> Running:
+    """bench/floor_proxy.py, which exits by itself after ``seconds``; ``compiled`` is the
+    directory compile_floor() built it in (the extension is imported, not run as a script)."""
     port = free_port()
-    argv = [sys.executable, "-m", "bench.floor_proxy", str(port), str(upstream_port), str(seconds)]
-    proc = Spawned("floor", argv, workdir / "floor.log", child_env())
+    args = [str(port), str(upstream_port), str(seconds)]
+    env = child_env()
+    if compiled is None:
+        name, argv = "floor", [sys.executable, "-m", "bench.floor_proxy", *args]
+    else:
+        name = "floor-mypyc"
+        argv = [sys.executable, "-c", "import sys, floor_proxy; floor_proxy.main(sys.argv[1:])"]
+        argv += args
+        env["PYTHONPATH"] = str(compiled) + os.pathsep + env["PYTHONPATH"]
+    proc = Spawned(name, argv, workdir / f"{name}.log", env)
     wait_http(port, "/web/bench/small", 10)
-    return Running("floor", port, proc)
+    return Running(name, port, proc)
+
+
+def compile_floor(workdir: Path) -> Path:
+    """bench/floor_proxy.py compiled by mypyc (as the router's data path is) in a directory
+    of its own; raises RuntimeError with mypyc's output when it cannot be built."""
+    out = workdir / "floor-mypyc"
+    out.mkdir()
+    shutil.copy(REPO / "bench" / "floor_proxy.py", out / "floor_proxy.py")
+    argv = [sys.executable, "-m", "mypyc", "floor_proxy.py"]
+    done = subprocess.run(argv, cwd=out, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0 or not list(out.glob("floor_proxy.*.so")):
+        raise RuntimeError(f"mypyc failed: {(done.stdout + done.stderr).strip()[-1500:]}")
+    return out
 
 
 def start_nginx(
