@@ -3,9 +3,10 @@
 Runs the get8 and get64 rows, one worker each, against nginx-tuned, the forward-only proxy
 of bench/floor_proxy.py (same loop, parser and upstream keep-alive, none of the router's
 rules) as it is and compiled by mypyc (as the router's data path is), and odoo-router, and
-prints requests/s and the user and system CPU per request. The difference between the floor
-and odoo-router is the price of what the router does beyond forwarding; the floor's distance
-to nginx is the price of Python itself.
+prints requests/s and the user and system CPU per request (the median of interleaved
+rounds, as the main bench). The difference between the floor and odoo-router is the price
+of what the router does beyond forwarding; the floor's distance to nginx is the price of
+Python itself.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from bench.measure import Row, run_wrk
+from bench.report import combine
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
 from bench.targets import compile_floor, start_floor, start_nginx, start_router, start_sink
 
@@ -31,6 +33,7 @@ def _line(row: Row) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per row and target")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, median kept")
     parser.add_argument(
         "--pure-only", action="store_true", help="skip the floor compiled by mypyc (~20 s build)"
     )
@@ -40,7 +43,9 @@ def main() -> None:
         workdir = Path(tmp)
         sink = start_sink(workdir, DOWNLOAD_BYTES)
         up = sink.upstreams
-        lifetime = 6 * args.seconds + 60
+        # The floors exit by themselves: after every row's rounds on four targets (and the
+        # compile, for the pure one), with room to spare.
+        lifetime = 8 * (args.rounds * args.seconds + 1) + 120
         targets = [start_nginx("nginx-tuned", workdir, up, 1, 256)]
         targets.append(start_floor(workdir, up.http, lifetime))
         if not args.pure_only:
@@ -55,7 +60,12 @@ def main() -> None:
             for sc in rows:
                 for target in targets:
                     run_wrk(target, sc, 1, 1.0, workdir)  # warm-up
-                    print(_line(run_wrk(target, sc, 1, args.seconds, workdir)), flush=True)
+                rounds: dict[str, list[Row]] = {t.name: [] for t in targets}
+                for _ in range(args.rounds):  # interleaved: a slow spell hits every target
+                    for target in targets:
+                        rounds[target.name].append(run_wrk(target, sc, 1, args.seconds, workdir))
+                for measured in rounds.values():
+                    print(_line(combine(measured)), flush=True)
         finally:
             for target in targets:
                 target.stop()
