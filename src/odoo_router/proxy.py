@@ -621,9 +621,10 @@ class ClientConnection(asyncio.Protocol):
         if conn is None:
             return None
         head = self.upstream_head(req, decision, False)
-        # The clock of this read event (microseconds old) starts the upstream's timers.
-        self.begin_exchange(req, conn, key, self._fast_done, False, self.last_activity)
-        req.upstream_start = self.last_activity
+        # Not the read event's clock: a pipelined request is started after an earlier answer.
+        now = monotonic()
+        self.begin_exchange(req, conn, key, self._fast_done, False, now)
+        req.upstream_start = now
         conn.transport.write(head + b"".join(req.body) if req.body else head)  # type: ignore[union-attr]
         req.body_sent = True
         return True

@@ -92,6 +92,21 @@ async def test_abort_after_head_on_a_keep_alive_connection(compat: RouterProcess
     assert data.count(b"HTTP/1.1 ") == 1
 
 
+async def test_pipelined_request_gets_its_own_read_timeout(compat: RouterProcess) -> None:
+    """Each request's upstream read timeout runs from when it goes upstream, not from when
+    the client's bytes were read: the second of two pipelined requests (0.7 s each, read
+    timeout 1 s) is sent upstream 0.7 s after it was read, and must still get its 200."""
+    conn = await connect(compat.port)
+    try:
+        head = [("Host", "timeouts.test"), ("X-Test-Behave", "delay:0.7")]
+        await conn.send(build("GET", "/web/x", head) + build("GET", "/web/y", head))
+        first = await conn.response()
+        second = await conn.response()
+    finally:
+        await conn.close()
+    assert (first.status, second.status) == (200, 200)
+
+
 async def test_router_serves_normally_after_failures(compat: RouterProcess) -> None:
     resp = await get(compat.port, NAMED, "/web/after-failures")
     assert resp.status == 200
