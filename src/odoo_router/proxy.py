@@ -135,6 +135,7 @@ class ClientConnection(asyncio.Protocol):
         self.up_view: hdr.ClientView | None = None
         self.served = 0
         self.last_activity = monotonic()
+        self.idle_since = self.last_activity  # the end of the last answer
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop
 
@@ -692,6 +693,7 @@ class ClientConnection(asyncio.Protocol):
             return False
         if self.paused_reading and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
             self.resume_reading()
+        self.idle_since = monotonic()  # keepalive_timeout runs from here, never earlier
         return True
 
     def _internal_error(self, exc: Exception) -> None:

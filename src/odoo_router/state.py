@@ -132,15 +132,20 @@ class WorkerState:
                 if not ex.ended() and now - since > limit:
                     ex.timed_out()
                 continue
-            idle = now - conn.last_activity
+            # Each timeout as nginx measures it (silent closes, as nginx's).
             if conn.queue:
-                req = conn.queue[0]
-                if not req.complete and idle > s.client_body_timeout:
+                req = conn.queue[0]  # the body: between two reads
+                if not req.complete and now - conn.last_activity > s.client_body_timeout:
                     conn.body_timed_out(req)
             elif conn.cur is not None and not conn.cur_done:
-                if idle > s.client_header_timeout:
-                    conn.close()  # nginx closes silently on a header timeout
-            elif idle > s.keepalive_timeout:
+                # The whole head, from the read its first byte came in: trickling bytes
+                # does not extend it (slowloris).
+                if now - conn.cur.start > s.client_header_timeout:
+                    conn.close()
+            elif conn.served == 0:  # a new connection's first request: from the accept
+                if now - conn.last_activity > s.client_header_timeout:
+                    conn.close()
+            elif now - conn.idle_since > s.keepalive_timeout:  # from the last answer
                 conn.close()
 
     # -- ids, errors, logging phase -------------------------------------------------

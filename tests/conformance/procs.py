@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from support.processes import end_process, free_port, health_ok
+from harness.processes import end_process, free_port, health_ok
 
 __all__ = ["free_port", "stop", "wait_ready"]
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from support.processes import free_port
+from harness.processes import free_port
 
 from .router import RouterProcess, compat_config, production_config, start_router
 from .upstreams import Farm, Journal

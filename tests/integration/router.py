@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
+from harness.processes import end_process, free_port, health_ok
 from odoo_router.passwords import hash_password
-from support.processes import end_process, free_port, health_ok
 
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = REPO / "config" / "nginx-compat.yaml"

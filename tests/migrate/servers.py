@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.processes import end_process, free_port
+from harness.processes import end_process, free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TEST_IMAGE = "orm-busybox:test"

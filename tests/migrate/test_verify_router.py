@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import end_process, free_port
 from odoo_router.migrate.context import Context
 from odoo_router.migrate.docker_api import Docker
 from odoo_router.migrate.nginxconf import parse_router_conf
 from odoo_router.migrate.pg import Pg
 from odoo_router.migrate.render_router import render_router_yaml
 from odoo_router.migrate.verify import check_http
-from support.processes import end_process, free_port
 
 from .fakes import serve
 from .test_units import Recorder

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.processes import free_port
 from integration.router import RouterProcess, compat_config, start_router
 from integration.upstreams import Farm
 from runtime.support import children
-from support.processes import free_port
 
 HOSTS = [b"testodoo.seisei.tokyo", b"acme.erp.seisei.tokyo", b"admin.erp.seisei.tokyo", b"x.test"]
 PATHS = [b"/web/x", b"/jsonrpc", b"/web/database/x", b"/qr/a", b"/%2e%2e/x", b"/report/p", b"/"]

@@ -39,8 +39,8 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.processes import end_process
 from odoo_router.config import load_config
-from support.processes import end_process
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_TAG = "odoo-router-test-base:py311"

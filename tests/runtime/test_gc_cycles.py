@@ -16,6 +16,7 @@ import gc
 import uvloop
 import yaml
 
+from harness.processes import free_port
 from integration.router import compat_config
 from integration.upstreams import Farm
 from odoo_router.config import build_config
@@ -23,7 +24,6 @@ from odoo_router.exchange import Exchange
 from odoo_router.proxy import ClientConnection
 from odoo_router.request import Request
 from odoo_router.state import WorkerState
-from support.processes import free_port
 
 TENANT = b"testodoo.seisei.tokyo"
 REQUESTS = [

@@ -16,10 +16,10 @@ from typing import Any
 
 import yaml
 
+from harness.processes import free_port
 from integration.router import RouterProcess, closed_port, compat_config, start_router
 from integration.upstreams import Farm
 from runtime.support import children, read_request
-from support.processes import free_port
 
 HOST = "testodoo.seisei.tokyo"
 

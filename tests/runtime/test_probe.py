@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from harness.processes import free_port
 from odoo_router.probe import main, probe
-from support.processes import free_port
 
 
 class Handler(BaseHTTPRequestHandler):

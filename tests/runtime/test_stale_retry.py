@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.processes import free_port
 from integration.router import RouterProcess, compat_config, start_router
 from runtime.support import read_request
-from support.processes import free_port
 
 
 class ClosingUpstream(threading.Thread):

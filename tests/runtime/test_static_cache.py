@@ -12,8 +12,8 @@ from typing import ClassVar
 
 import pytest
 
+from harness.processes import free_port
 from integration.router import RouterProcess, production_config, start_router
-from support.processes import free_port
 
 
 class _Static(BaseHTTPRequestHandler):

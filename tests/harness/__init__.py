@@ -1,0 +1,2 @@
+"""Helpers shared by the test packages (importable as ``harness``: pytest puts tests/ on
+the path)."""

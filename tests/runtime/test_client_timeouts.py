@@ -1,0 +1,104 @@
+"""nginx's three client timeouts, each measured from where nginx starts it:
+
+* client_header_timeout bounds the whole head, from its first byte (a client trickling a
+  byte at a time does not reset it: slowloris), and a new connection's wait for its first
+  request;
+* client_body_timeout is the time between two reads of the body (test_failures.py);
+* keepalive_timeout is the idle time after an answer, not since the request was read.
+
+A router of its own with 1-1.5 s timeouts; the timers tick every 0.25 s."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from harness.processes import free_port
+from integration.client import Conn, build, connect
+from integration.router import RouterProcess, compat_config, start_router
+
+NAMED = "testodoo.seisei.tokyo"
+HEADER_TIMEOUT = 1.0
+KEEPALIVE_TIMEOUT = 1.5
+
+
+@pytest.fixture(scope="module")
+def router(farm_ports: dict[str, int]) -> Iterator[RouterProcess]:
+    port = free_port()
+    data = compat_config(port, farm_ports)
+    data["server"]["client_header_timeout"] = f"{HEADER_TIMEOUT}s"
+    data["server"]["keepalive_timeout"] = f"{KEEPALIVE_TIMEOUT}s"
+    proc = start_router(data, port)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def farm_ports(farm: object) -> dict[str, int]:
+    return farm.ports  # type: ignore[attr-defined, no-any-return]
+
+
+async def _closed_within(conn: Conn, seconds: float) -> bool:
+    """The router closed the connection within ``seconds`` (EOF or reset)."""
+    return await conn.at_eof(timeout=seconds)
+
+
+async def test_trickled_head_is_cut_at_the_header_timeout(router: RouterProcess) -> None:
+    conn = await connect(router.port)
+    try:
+        start = time.monotonic()
+        await conn.send(b"GET /web/x HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n")
+        closed_at = None
+        for i in range(20):  # a header byte every 0.2 s, for up to 4 s
+            await asyncio.sleep(0.2)
+            try:
+                await conn.send(b"X-Slow-%d: 1\r\n" % i)
+            except (ConnectionError, OSError):
+                closed_at = time.monotonic() - start
+                break
+            if conn.reader.at_eof():
+                closed_at = time.monotonic() - start
+                break
+        if closed_at is None and await _closed_within(conn, 0.5):
+            closed_at = time.monotonic() - start
+    finally:
+        await conn.close()
+    assert closed_at is not None, "a head trickled for 4 s was never cut"
+    assert HEADER_TIMEOUT - 0.1 < closed_at < HEADER_TIMEOUT + 1.2, closed_at
+
+
+async def test_new_connection_waits_the_header_timeout_for_its_first_request(
+    router: RouterProcess,
+) -> None:
+    conn = await connect(router.port)
+    try:
+        start = time.monotonic()
+        assert await _closed_within(conn, 4), "an idle new connection was never closed"
+        took = time.monotonic() - start
+    finally:
+        await conn.close()
+    assert HEADER_TIMEOUT - 0.1 < took < KEEPALIVE_TIMEOUT, took
+
+
+async def test_keepalive_timeout_counts_from_the_answer(router: RouterProcess) -> None:
+    conn = await connect(router.port)
+    try:
+        head = [("Host", NAMED), ("X-Test-Behave", "delay:1.2")]
+        await conn.send(build("GET", "/web/slow", head))
+        assert (await conn.response(timeout=5)).status == 200
+        # 1.2 s in the upstream, then 0.8 s idle: 2 s since the request was read, more than
+        # keepalive_timeout, but only 0.8 s since the answer.
+        await asyncio.sleep(0.8)
+        await conn.send(build("GET", "/web/next", [("Host", NAMED)]))
+        assert (await conn.response(timeout=5)).status == 200
+        start = time.monotonic()
+        assert await _closed_within(conn, 4), "an idle keep-alive connection was never closed"
+        took = time.monotonic() - start
+    finally:
+        await conn.close()
+    assert KEEPALIVE_TIMEOUT - 0.1 < took < KEEPALIVE_TIMEOUT + 1.0, took
