@@ -84,8 +84,9 @@ def loadable_reference(listen_port: int, upstream_ports: dict[str, int]) -> str:
     return text
 
 
-def wrapper_conf(tmp: Path, server_conf: Path) -> str:
-    """A minimal nginx.conf around the reference, as the nginx:alpine image has it."""
+def wrapper_conf(tmp: Path, server_conf: Path, http_extra: str = "") -> str:
+    """A minimal nginx.conf around the reference, as the nginx:alpine image has it;
+    ``http_extra``: directives added to its http block (a test's short timeouts)."""
     return f"""worker_processes 1;
 daemon off;
 master_process on;
@@ -101,6 +102,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
+    {http_extra}
     include {server_conf};
 }}
 """
@@ -130,7 +132,7 @@ class NginxProcess:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_nginx(port: int, upstream_ports: dict[str, int]) -> NginxProcess:
+def start_nginx(port: int, upstream_ports: dict[str, int], http_extra: str = "") -> NginxProcess:
     # Workers drop to an unprivileged user when the master runs as root: they must reach the
     # temp dirs nginx creates here, so this dir is world-traversable and sits directly in /tmp.
     tmp = Path(tempfile.mkdtemp(prefix="conformance-nginx-"))
@@ -138,7 +140,7 @@ def start_nginx(port: int, upstream_ports: dict[str, int]) -> NginxProcess:
     server_conf = tmp / "reference.conf"
     server_conf.write_text(loadable_reference(port, upstream_ports), encoding="utf-8")
     conf = tmp / "nginx.conf"
-    conf.write_text(wrapper_conf(tmp, server_conf), encoding="utf-8")
+    conf.write_text(wrapper_conf(tmp, server_conf, http_extra), encoding="utf-8")
     nginx = find_nginx()
     check = subprocess.run(
         [nginx, "-t", "-q", "-p", str(tmp), "-c", str(conf)],

@@ -6,7 +6,8 @@
 * client_body_timeout is the time between two reads of the body (test_failures.py);
 * keepalive_timeout is the idle time after an answer, not since the request was read.
 
-A router of its own with 1 s and 2 s timeouts; the timers tick every 0.25 s."""
+Each test runs against a router of its own with 1 s and 2 s timeouts (its timers tick every
+0.25 s) and against real nginx running the reference with the same two timeouts."""
 
 from __future__ import annotations
 
@@ -16,40 +17,46 @@ from collections.abc import Iterator
 
 import pytest
 
+from conformance.nginx_ref import NginxProcess, start_nginx
 from harness.processes import free_port
 from integration.client import Conn, build, connect
 from integration.router import RouterProcess, compat_config, start_router
+from integration.upstreams import Farm
 
 NAMED = "testodoo.seisei.tokyo"
 HEADER_TIMEOUT = 1.0
 KEEPALIVE_TIMEOUT = 2.0
 
 
-@pytest.fixture(scope="module")
-def router(farm_ports: dict[str, int]) -> Iterator[RouterProcess]:
+@pytest.fixture(scope="module", params=["odoo-router", "nginx"])
+def server(request: pytest.FixtureRequest, farm: Farm) -> Iterator[RouterProcess | NginxProcess]:
     port = free_port()
-    data = compat_config(port, farm_ports)
-    data["server"]["client_header_timeout"] = f"{HEADER_TIMEOUT}s"
-    data["server"]["keepalive_timeout"] = f"{KEEPALIVE_TIMEOUT}s"
-    proc = start_router(data, port)
+    handle: RouterProcess | NginxProcess
+    if request.param == "nginx":
+        timeouts = (
+            f"client_header_timeout {HEADER_TIMEOUT:g}s; keepalive_timeout {KEEPALIVE_TIMEOUT:g}s;"
+        )
+        handle = start_nginx(port, farm.ports, timeouts)
+    else:
+        data = compat_config(port, farm.ports)
+        data["server"]["client_header_timeout"] = f"{HEADER_TIMEOUT:g}s"
+        data["server"]["keepalive_timeout"] = f"{KEEPALIVE_TIMEOUT:g}s"
+        handle = start_router(data, port)
     try:
-        yield proc
+        yield handle
     finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def farm_ports(farm: object) -> dict[str, int]:
-    return farm.ports  # type: ignore[attr-defined, no-any-return]
+        handle.stop()
 
 
 async def _closed_within(conn: Conn, seconds: float) -> bool:
-    """The router closed the connection within ``seconds`` (EOF or reset)."""
+    """The server closed the connection within ``seconds`` (EOF or reset)."""
     return await conn.at_eof(timeout=seconds)
 
 
-async def test_trickled_head_is_cut_at_the_header_timeout(router: RouterProcess) -> None:
-    conn = await connect(router.port)
+async def test_trickled_head_is_cut_at_the_header_timeout(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    conn = await connect(server.port)
     try:
         start = time.monotonic()
         await conn.send(b"GET /web/x HTTP/1.1\r\nHost: " + NAMED.encode() + b"\r\n")
@@ -73,9 +80,9 @@ async def test_trickled_head_is_cut_at_the_header_timeout(router: RouterProcess)
 
 
 async def test_new_connection_waits_the_header_timeout_for_its_first_request(
-    router: RouterProcess,
+    server: RouterProcess | NginxProcess,
 ) -> None:
-    conn = await connect(router.port)
+    conn = await connect(server.port)
     try:
         start = time.monotonic()
         assert await _closed_within(conn, 4), "an idle new connection was never closed"
@@ -85,8 +92,10 @@ async def test_new_connection_waits_the_header_timeout_for_its_first_request(
     assert HEADER_TIMEOUT - 0.1 < took < KEEPALIVE_TIMEOUT, took
 
 
-async def test_keepalive_timeout_counts_from_the_answer(router: RouterProcess) -> None:
-    conn = await connect(router.port)
+async def test_keepalive_timeout_counts_from_the_answer(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    conn = await connect(server.port)
     try:
         head = [("Host", NAMED), ("X-Test-Behave", "delay:1.5")]
         await conn.send(build("GET", "/web/slow", head))
