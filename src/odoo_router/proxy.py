@@ -556,7 +556,8 @@ class ClientConnection(asyncio.Protocol):
             self._dispatch()
 
     def body_timed_out(self, req: Request) -> None:
-        """client_body_timeout passed while the body was awaited: 408, then close."""
+        """client_body_timeout passed while the body was awaited: the connection is closed
+        with no answer, as nginx does, and the request logged as 408."""
         req.error_status = 408
         req.complete = True
         self.parse_failed = True
@@ -734,7 +735,12 @@ class ClientConnection(asyncio.Protocol):
         self.write_raw(b"".join(parts))
 
     def error(self, req: Request, status: int) -> None:
-        if status in (400, 408, 413, 414, 494, 501) or not req.complete:
+        if status == 408:  # a client timeout: nginx closes without an answer (logs 408)
+            req.status = 408
+            req.keep_alive = False
+            self.close()
+            return
+        if status in (400, 413, 414, 494, 501) or not req.complete:
             req.keep_alive = False  # framing is in doubt, or the body was never read
         self.answer(req, LocalAnswer(status, (("Content-Type", "text/html"),), error_page(status)))
 

@@ -230,21 +230,18 @@ async def test_upstream_that_stops_reading_the_body_is_504(
 async def test_slow_uploader_times_out_before_reaching_the_upstream(
     compat: RouterProcess, journal: Journal
 ) -> None:
-    """client_body_timeout 2 s in the test compat config: a body that stops coming gets 408
-    (or the connection closed), and the upstream never sees any of it."""
+    """client_body_timeout 2 s in the test compat config: a body that stops coming ends the
+    connection without an answer, as nginx does (checked by hand against nginx 1.22: a
+    FIN and no byte), and the upstream never sees any of it."""
     tag = new_tag()
     conn = await connect(compat.port)
     try:
         head = [("Host", NAMED), ("X-Test-Tag", tag), ("Content-Length", "1000")]
         await conn.send(build("POST", "/web/upload", head) + b"x" * 100)
         start = time.monotonic()
-        try:
-            resp = await conn.response(timeout=6)
-            assert resp.status == 408
-        except ConnectionCut:
-            pass
+        data = await conn.rest(timeout=6)
         assert 1.5 < time.monotonic() - start < 5
-        assert await conn.at_eof()
+        assert data == b"", data[:100]
     finally:
         await conn.close()
     assert journal.by_tag(tag) == []

@@ -3,11 +3,12 @@
 * client_header_timeout bounds the whole head, from its first byte (a client trickling a
   byte at a time does not reset it: slowloris), and a new connection's wait for its first
   request;
-* client_body_timeout is the time between two reads of the body (test_failures.py);
+* client_body_timeout is the time between two reads of the body, and ends the connection
+  without an answer (test_failures.py: the upstream never sees such a body);
 * keepalive_timeout is the idle time after an answer, not since the request was read.
 
 Each test runs against a router of its own with 1 s and 2 s timeouts (its timers tick every
-0.25 s) and against real nginx running the reference with the same two timeouts."""
+0.25 s) and against real nginx running the reference with the same timeouts."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from integration.upstreams import Farm
 
 NAMED = "testodoo.seisei.tokyo"
 HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 1.0
 KEEPALIVE_TIMEOUT = 2.0
 
 
@@ -34,12 +36,14 @@ def server(request: pytest.FixtureRequest, farm: Farm) -> Iterator[RouterProcess
     handle: RouterProcess | NginxProcess
     if request.param == "nginx":
         timeouts = (
-            f"client_header_timeout {HEADER_TIMEOUT:g}s; keepalive_timeout {KEEPALIVE_TIMEOUT:g}s;"
+            f"client_header_timeout {HEADER_TIMEOUT:g}s; client_body_timeout {BODY_TIMEOUT:g}s; "
+            f"keepalive_timeout {KEEPALIVE_TIMEOUT:g}s;"
         )
         handle = start_nginx(port, farm.ports, timeouts)
     else:
         data = compat_config(port, farm.ports)
         data["server"]["client_header_timeout"] = f"{HEADER_TIMEOUT:g}s"
+        data["server"]["client_body_timeout"] = f"{BODY_TIMEOUT:g}s"
         data["server"]["keepalive_timeout"] = f"{KEEPALIVE_TIMEOUT:g}s"
         handle = start_router(data, port)
     try:
@@ -111,3 +115,19 @@ async def test_keepalive_timeout_counts_from_the_answer(
     finally:
         await conn.close()
     assert KEEPALIVE_TIMEOUT - 0.1 < took < KEEPALIVE_TIMEOUT + 1.0, took
+
+
+async def test_stalled_body_ends_the_connection_without_an_answer(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    conn = await connect(server.port)
+    try:
+        head = [("Host", NAMED), ("Content-Length", "1000")]
+        await conn.send(build("POST", "/web/upload", head) + b"x" * 100)
+        start = time.monotonic()
+        data = await conn.rest(timeout=5)
+        took = time.monotonic() - start
+    finally:
+        await conn.close()
+    assert data == b"", data[:100]
+    assert BODY_TIMEOUT - 0.1 < took < BODY_TIMEOUT + 1.2, took
