@@ -128,6 +128,9 @@ def _read_server(r: _Reader, value: object) -> ServerSettings:
         client_body_timeout=r.get(
             data, p, "client_body_timeout", parse_duration, d.client_body_timeout
         ),
+        client_send_timeout=r.get(
+            data, p, "client_send_timeout", parse_duration, d.client_send_timeout
+        ),
         shutdown_grace=r.get(data, p, "shutdown_grace", parse_duration, d.shutdown_grace),
         underscores_in_headers=r.get(
             data, p, "underscores_in_headers", _as_bool, d.underscores_in_headers

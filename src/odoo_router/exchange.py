@@ -240,7 +240,7 @@ class Exchange:
             return
         req = self.req
         req.status = req.status or 499
-        req.error = "client closed the connection"
+        req.error = req.error or "client closed the connection"
         self.conn.abort()
         self._finish(Outcome.ABORTED)
         self._notify()

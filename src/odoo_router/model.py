@@ -33,6 +33,7 @@ class ServerSettings:
     keepalive_requests: int = 1000
     client_header_timeout: float = 60.0
     client_body_timeout: float = 60.0
+    client_send_timeout: float = 60.0  # nginx's send_timeout: no byte taken by the client
     shutdown_grace: float = 30.0
     underscores_in_headers: bool = False
     request_buffer_memory: int = 1024 * 1024

@@ -116,6 +116,8 @@ class ClientConnection(asyncio.Protocol):
         self.tunnel: Tunnel | None = None
         self.upgrade_rest = b""
         self.paused_writing = False
+        self.write_progress = 0.0  # while paused: when the client last took a byte
+        self.write_backlog = 0  # while paused: the write buffer's size then
         self.paused_reading = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.closed = False
@@ -285,6 +287,28 @@ class ClientConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused_writing = True
+        self.write_progress = monotonic()
+        self.write_backlog = self.transport.get_write_buffer_size() if self.transport else 0
+
+    def send_stalled(self, now: float, limit: float) -> bool:
+        """nginx's send_timeout, while the client's buffer is full: True, and the connection
+        aborted, once the client has taken no byte for ``limit`` seconds (closing would wait
+        for a buffer it never reads)."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return False
+        backlog = transport.get_write_buffer_size()
+        if backlog < self.write_backlog:  # it took some: the timer starts again
+            self.write_backlog = backlog
+            self.write_progress = now
+            return False
+        if now - self.write_progress <= limit:
+            return False
+        if self.queue:
+            self.queue[0].error = "client took nothing within client_send_timeout"
+        self.closed = True
+        transport.abort()
+        return True
 
     def resume_writing(self) -> None:
         self.paused_writing = False

@@ -117,6 +117,8 @@ class WorkerState:
         for conn in list(self.connections):
             if conn.closed:
                 continue
+            if conn.paused_writing and conn.send_stalled(now, s.client_send_timeout):
+                continue
             tunnel = conn.tunnel
             if tunnel is not None:
                 tunnel.check_idle(now)

@@ -5,7 +5,9 @@
   request;
 * client_body_timeout is the time between two reads of the body, and ends the connection
   without an answer (test_failures.py: the upstream never sees such a body);
-* keepalive_timeout is the idle time after an answer, not since the request was read.
+* keepalive_timeout is the idle time after an answer, not since the request was read;
+* send_timeout (the router's client_send_timeout): a client that takes no byte of an
+  answer for that long loses the connection.
 
 Each test runs against a router of its own with 1 s and 2 s timeouts (its timers tick every
 0.25 s) and against real nginx running the reference with the same timeouts."""
@@ -13,6 +15,8 @@ Each test runs against a router of its own with 1 s and 2 s timeouts (its timers
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from collections.abc import Iterator
 
@@ -27,6 +31,7 @@ from integration.upstreams import Farm
 NAMED = "testodoo.seisei.tokyo"
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0
+SEND_TIMEOUT = 1.0
 KEEPALIVE_TIMEOUT = 2.0
 
 
@@ -37,13 +42,14 @@ def server(request: pytest.FixtureRequest, farm: Farm) -> Iterator[RouterProcess
     if request.param == "nginx":
         timeouts = (
             f"client_header_timeout {HEADER_TIMEOUT:g}s; client_body_timeout {BODY_TIMEOUT:g}s; "
-            f"keepalive_timeout {KEEPALIVE_TIMEOUT:g}s;"
+            f"send_timeout {SEND_TIMEOUT:g}s; keepalive_timeout {KEEPALIVE_TIMEOUT:g}s;"
         )
         handle = start_nginx(port, farm.ports, timeouts)
     else:
         data = compat_config(port, farm.ports)
         data["server"]["client_header_timeout"] = f"{HEADER_TIMEOUT:g}s"
         data["server"]["client_body_timeout"] = f"{BODY_TIMEOUT:g}s"
+        data["server"]["client_send_timeout"] = f"{SEND_TIMEOUT:g}s"
         data["server"]["keepalive_timeout"] = f"{KEEPALIVE_TIMEOUT:g}s"
         handle = start_router(data, port)
     try:
@@ -131,3 +137,23 @@ async def test_stalled_body_ends_the_connection_without_an_answer(
         await conn.close()
     assert data == b"", data[:100]
     assert BODY_TIMEOUT - 0.1 < took < BODY_TIMEOUT + 1.2, took
+
+
+def test_client_that_stops_reading_is_cut_after_the_send_timeout(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    """nginx's send_timeout (the router's client_send_timeout): a client that takes no byte
+    of a large answer for that long loses the connection; it never gets the whole body."""
+    size = 48 * 1024 * 1024  # more than every buffer between the server and this socket
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.connect(("127.0.0.1", server.port))
+        head = [("Host", NAMED), ("X-Test-Behave", f"size:{size}")]
+        sock.sendall(build("GET", "/web/content/big", head))
+        time.sleep(SEND_TIMEOUT + 2.5)  # reads nothing: the buffers fill, then the timer runs
+        got = 0
+        sock.settimeout(3)
+        with contextlib.suppress(ConnectionResetError, TimeoutError):
+            while chunk := sock.recv(1 << 20):
+                got += len(chunk)
+    assert 0 < got < size, got
