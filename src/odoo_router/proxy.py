@@ -48,6 +48,10 @@ if TYPE_CHECKING:
     from .tunnel import Tunnel
 
 _MAX_QUEUED: Final = 16
+# nginx's lingering_time and lingering_timeout (defaults): how long a connection that
+# answered before reading the client's body goes on reading and dropping it.
+LINGERING_TIME: Final = 30.0
+LINGERING_TIMEOUT: Final = 5.0
 _REQUEST_ID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _BLANKS: Final = (b" ", b"\t")
 # What feed_data raises when parsing stops (HttpParserUpgrade is not an HttpParserError).
@@ -138,6 +142,7 @@ class ClientConnection(asyncio.Protocol):
         self.served = 0
         self.last_activity = monotonic()
         self.idle_since = self.last_activity  # the end of the last answer
+        self.linger_until = 0.0  # lingering (see linger()) until then
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop
 
@@ -569,6 +574,7 @@ class ClientConnection(asyncio.Protocol):
             return
         req.error_status = status
         req.keep_alive = False
+        req.body_unread = not req.complete and (bool(req.content_length) or req.chunked)
         req.complete = True
         if not self.queue or self.queue[-1] is not req:
             self.queue.append(req)
@@ -711,7 +717,10 @@ class ClientConnection(asyncio.Protocol):
             return False
         self.served += 1
         if not req.keep_alive or self.served >= self.keepalive_requests:
-            self.close()
+            if req.complete and not req.body_unread:
+                self.close()
+            else:
+                self.linger()
             return False
         if state.draining and not self.queue:
             self.close()
@@ -720,6 +729,24 @@ class ClientConnection(asyncio.Protocol):
             self.resume_reading()
         self.idle_since = monotonic()  # keepalive_timeout runs from here, never earlier
         return True
+
+    def linger(self) -> None:
+        """nginx's lingering close, for an answer sent before the client's body was read:
+        our side is shut after the answer, and what the client still sends is read and
+        dropped (data_received drops it once parse_failed is set) for at most
+        LINGERING_TIME, LINGERING_TIMEOUT between reads, so that the client reads the
+        answer instead of a reset."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        self.parse_failed = True
+        self.linger_until = monotonic() + LINGERING_TIME
+        self.resume_reading()
+        transport.write_eof()
+
+    def check_linger(self, now: float) -> None:
+        if now > self.linger_until or now - self.last_activity > LINGERING_TIMEOUT:
+            self.close()
 
     def _internal_error(self, exc: Exception) -> None:
         self.state.log_error(f"internal error on connection from {self.peer}: {exc!r}")

@@ -39,6 +39,7 @@ class Request:
     streaming = False  # the route sends the body upstream as it arrives
     body_sent = False  # every body byte went to the upstream connection
     frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
+    body_unread = False  # refused before its declared body was read: the client may still send
     body_waiter: asyncio.Future[None] | None = None
     sink: UpstreamConnection | None = None
     decision: Decision | None = None

@@ -119,6 +119,9 @@ class WorkerState:
                 continue
             if conn.paused_writing and conn.send_stalled(now, s.client_send_timeout):
                 continue
+            if conn.linger_until:  # reading and dropping the rest of a refused body
+                conn.check_linger(now)
+                continue
             tunnel = conn.tunnel
             if tunnel is not None:
                 tunnel.check_idle(now)

@@ -1,5 +1,6 @@
-"""nginx's three client timeouts, each measured from where nginx starts it:
+"""How a client connection ends, as nginx ends it.
 
+The client timeouts, each measured from where nginx starts it:
 * client_header_timeout bounds the whole head, from its first byte (a client trickling a
   byte at a time does not reset it: slowloris), and a new connection's wait for its first
   request;
@@ -8,6 +9,9 @@
 * keepalive_timeout is the idle time after an answer, not since the request was read;
 * send_timeout (the router's client_send_timeout): a client that takes no byte of an
   answer for that long loses the connection.
+And the lingering close: an answer sent before the client's body was read (413 for a
+declared length) is followed by reading and dropping the rest, so the client reads the
+answer instead of a reset, for at most lingering_timeout (5 s) between reads.
 
 Each test runs against a router of its own with 1 s and 2 s timeouts (its timers tick every
 0.25 s) and against real nginx running the reference with the same timeouts."""
@@ -32,6 +36,7 @@ NAMED = "testodoo.seisei.tokyo"
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.0
 SEND_TIMEOUT = 1.0
+LINGERING_TIMEOUT = 5.0  # nginx's default, and the router's (not configurable)
 KEEPALIVE_TIMEOUT = 2.0
 
 
@@ -157,3 +162,39 @@ def test_client_that_stops_reading_is_cut_after_the_send_timeout(
             while chunk := sock.recv(1 << 20):
                 got += len(chunk)
     assert 0 < got < size, got
+
+
+def test_refused_body_is_read_and_dropped_so_the_answer_arrives(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    """Most clients send the whole body before they read: without the lingering close the
+    413 sent after the head is lost in a reset while they are still sending."""
+    size = 60 * 1024 * 1024  # above client_max_body_size (50m)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        sock.sendall(build("POST", "/web/upload", [("Host", NAMED), ("Content-Length", str(size))]))
+        sock.sendall(b"x" * size)
+        got = sock.recv(100)
+    assert got.startswith(b"HTTP/1.1 413 "), got
+
+
+def test_lingering_ends_when_the_client_stops_sending(
+    server: RouterProcess | NginxProcess,
+) -> None:
+    """After the answer the server shuts its side (the client reads the 413, then the end),
+    drops what still comes, and closes once nothing came for lingering_timeout: a send
+    after that is refused."""
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        head = [("Host", NAMED), ("Content-Length", "60000000")]
+        sock.sendall(build("POST", "/web/upload", head) + b"x" * 100_000)
+        data = b""
+        while chunk := sock.recv(65536):  # the 413, then the end of the server's side
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 413 "), data[:100]
+        sock.sendall(b"x" * 100_000)  # still read and dropped
+        time.sleep(LINGERING_TIMEOUT + 1.0)
+        with pytest.raises(OSError):  # closed by now: the first send draws a reset
+            for _ in range(50):
+                sock.sendall(b"x" * 65536)
+                time.sleep(0.02)
