@@ -95,7 +95,9 @@ def test_authorization_and_range_bypass(name: bytes) -> None:
     assert cache_key("GET", "/web/static/x.js", "", [(name, b"x")]) is None
 
 
-def test_key_has_no_host_and_normalises_accept_encoding() -> None:
+def test_key_ignores_the_host_header_and_normalises_accept_encoding() -> None:
+    """The key's host is the normalised host the proxy passes (test_host_is_part_of_the_key),
+    never a Host header read again from the list."""
     a = cache_key(
         "GET", "/web/static/x.js", "", [(b"Host", b"a.example"), (b"Accept-Encoding", b"gzip, br")]
     )
