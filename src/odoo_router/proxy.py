@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from .tunnel import Tunnel
 
 _MAX_QUEUED: Final = 16
+# A read longer than this is parsed a slice at a time, so that parsing stops once
+# _MAX_QUEUED requests wait (a 256 KiB read of tiny pipelined requests is 3,000 of them).
+_FEED_SLICE: Final = 16384
 # nginx's lingering_time and lingering_timeout (defaults): how long a connection that
 # answered before reading the client's body goes on reading and dropping it.
 LINGERING_TIME: Final = 30.0
@@ -109,6 +112,7 @@ class ClientConnection(asyncio.Protocol):
         self.line_hint = ""
         self.raw_target: bytes | None = None  # the target as sent, when llhttp saw it escaped
         self.line_buf = b""  # the start of a request line with raw bytes, until its end comes
+        self.unparsed = b""  # read but not parsed yet: the queue was full (_feed_ahead)
         self.peer = "127.0.0.1"
         self.scheme = "http"
         self.queue: deque[Request] = deque()
@@ -175,6 +179,9 @@ class ClientConnection(asyncio.Protocol):
         if self.line_buf:
             data = self.line_buf + data
             self.line_buf = b""
+        if self.unparsed:  # bytes read before this are parsed first
+            data = self.unparsed + data
+            self.unparsed = b""
         if self.cur_done or self.cur is None:  # a request line starts here
             if not data.isascii():
                 self._feed_raw_bytes(data)
@@ -186,7 +193,35 @@ class ClientConnection(asyncio.Protocol):
             elif first >= 0 and data.find(b" HTTP/", 0, first) < 0:
                 self._parse_error(400)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
                 return
-        self._feed(data)
+        self._feed_ahead(data)
+
+    def _feed_ahead(self, data: bytes) -> None:
+        """Parse a read, but never far ahead of the answers: once more than _MAX_QUEUED
+        requests wait, the rest stays unparsed (reading paused) until they are answered
+        (_after). nginx parses one request at a time; parsing a whole read at once held a
+        Request for each of thousands of pipelined requests."""
+        while True:
+            if len(self.queue) > _MAX_QUEUED:
+                self.unparsed = data
+                self.pause_reading()
+                return
+            if len(data) <= _FEED_SLICE:
+                self._feed(data)
+                return
+            piece, data = data[:_FEED_SLICE], data[_FEED_SLICE:]
+            if not self._feed(piece):
+                if not self.parse_failed:  # an upgrade: the rest belongs to the tunnel
+                    self.upgrade_rest += data
+                return
+
+    def _feed_unparsed(self) -> None:
+        """What _feed_ahead kept back, once the queue has room again (from the loop)."""
+        data, self.unparsed = self.unparsed, b""
+        if not data or self.closed or self.parse_failed:
+            return
+        self._feed_ahead(data)
+        if not self.unparsed and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
+            self.resume_reading()
 
     def _feed(self, data: bytes) -> bool:
         """Parse; False when parsing stopped (an error answered, or an upgrade)."""
@@ -726,7 +761,10 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return False
         if self.paused_reading and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
-            self.resume_reading()
+            if self.unparsed:  # from the loop: this may run inside a parser callback
+                self.loop.call_soon(self._feed_unparsed)
+            else:
+                self.resume_reading()
         self.idle_since = monotonic()  # keepalive_timeout runs from here, never earlier
         return True
 
