@@ -205,10 +205,17 @@ class ClientConnection(asyncio.Protocol):
                 self.unparsed = data
                 self.pause_reading()
                 return
-            if len(data) <= _FEED_SLICE:
+            size = _FEED_SLICE
+            req = self.cur
+            if req is not None and not self.cur_done and req.decision is not None:
+                # Inside a body: the rest of it in one piece (a body makes no requests, and
+                # a spilled body is written to its file per piece); a chunked one whole.
+                length = req.content_length
+                size = max(size, length - req.body_size if length is not None else len(data))
+            if len(data) <= size:
                 self._feed(data)
                 return
-            piece, data = data[:_FEED_SLICE], data[_FEED_SLICE:]
+            piece, data = data[:size], data[size:]
             if not self._feed(piece):
                 if not self.parse_failed:  # an upgrade: the rest belongs to the tunnel
                     self.upgrade_rest += data
