@@ -8,32 +8,18 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 
-import pytest
-
-from harness.processes import free_port
-from integration.client import build, connect
-from integration.router import RouterProcess, compat_config, start_router
-from integration.upstreams import Farm
 from runtime.support import children
+
+from .client import build, connect
+from .router import RouterProcess
 
 NAMED = "testodoo.seisei.tokyo"
 
 
-@pytest.fixture(scope="module")
-def router(farm: Farm) -> Iterator[RouterProcess]:
-    port = free_port()
-    handle = start_router(compat_config(port, farm.ports), port)
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-async def test_a_long_burst_in_one_read_is_answered_in_order(router: RouterProcess) -> None:
+async def test_a_long_burst_in_one_read_is_answered_in_order(compat: RouterProcess) -> None:
     count = 990  # under keepalive_requests (1000), which then ends the connection
-    conn = await connect(router.port)
+    conn = await connect(compat.port)
     try:
         head = [("Host", NAMED), ("X-Pad", "p" * 40)]
         burst = b"".join(build("GET", f"/web/p{i}", head) for i in range(count))
@@ -54,12 +40,12 @@ def _rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS"))
 
 
-def test_a_flood_waiting_on_a_slow_upstream_holds_little_memory(router: RouterProcess) -> None:
-    (worker,) = children(router.proc.pid)
+def test_a_flood_waiting_on_a_slow_upstream_holds_little_memory(compat: RouterProcess) -> None:
+    (worker,) = children(compat.proc.pid)
     request = build("GET", "/web/x", [("Host", NAMED), ("X-Test-Behave", "delay:3")])
     burst = request * (256 * 1024 // len(request))  # about 3,000 requests, one read each
     before = _rss_kib(worker)
-    socks = [socket.create_connection(("127.0.0.1", router.port)) for _ in range(20)]
+    socks = [socket.create_connection(("127.0.0.1", compat.port)) for _ in range(20)]
     try:
         for sock in socks:
             sock.sendall(burst)
