@@ -216,9 +216,7 @@ class ClientConnection(asyncio.Protocol):
                 self._feed(data)
                 return
             piece, data = data[:size], data[size:]
-            if not self._feed(piece):
-                if not self.parse_failed:  # an upgrade: the rest belongs to the tunnel
-                    self.upgrade_rest += data
+            if not self._feed(piece, data):
                 return
 
     def _feed_unparsed(self) -> None:
@@ -227,22 +225,34 @@ class ClientConnection(asyncio.Protocol):
         if not data or self.closed or self.parse_failed:
             return
         self._feed_ahead(data)
-        if not self.unparsed and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
+        self._read_on()
+
+    def _read_on(self) -> None:
+        """Reading goes on once the queue has room (and no tunnel waits for the rest): what
+        was kept unparsed first, from the loop as this may run inside a parser callback,
+        then the socket."""
+        if not self.paused_reading or len(self.queue) > _MAX_QUEUED or self.upgrade_rest:
+            return
+        if self.unparsed:
+            self.loop.call_soon(self._feed_unparsed)
+        else:
             self.resume_reading()
 
-    def _feed(self, data: bytes) -> bool:
-        """Parse; False when parsing stopped (an error answered, or an upgrade)."""
+    def _feed(self, data: bytes, after: bytes = b"") -> bool:
+        """Parse ``data`` (``after`` is what the caller holds back to parse next); False when
+        parsing stopped (an error answered, or an upgrade)."""
         try:
             self.parser.feed_data(data)
         except _PARSER_STOPS as exc:
-            self._feed_error(exc, data)
+            self._feed_error(exc, data, after)
             return False
         return True
 
-    def _feed_error(self, exc: Exception, data: bytes) -> None:
-        """The parser stopped: an upgrade (the rest of ``data`` is the tunnel's) or an error."""
+    def _feed_error(self, exc: Exception, data: bytes, after: bytes) -> None:
+        """The parser stopped: an upgrade (the rest of ``data``, then ``after``, is the
+        tunnel's) or an error (nothing more is parsed)."""
         if isinstance(exc, httptools.HttpParserUpgrade):
-            self.upgrade_rest = data[exc.args[0] :]
+            self.upgrade_rest = data[exc.args[0] :] + after
             self.pause_reading()  # the rest belongs to the tunnel, if one is made
         elif isinstance(exc, httptools.HttpParserCallbackError):
             ctx = exc.__context__
@@ -279,9 +289,7 @@ class ClientConnection(asyncio.Protocol):
                 self._feed(data)  # the head goes on in a later read
                 return
             head, data = data[: end + 4], data[end + 4 :]
-            if not self._feed(head):
-                if self.upgrade_rest or self.paused_reading:
-                    self.upgrade_rest += data
+            if not self._feed(head, data):
                 return
             req = self.cur
             if req is None or self.cur_done:
@@ -291,7 +299,7 @@ class ClientConnection(asyncio.Protocol):
                 self._feed(data)  # the body goes on in a later read
                 return
             body, data = data[:size], data[size:]
-            if not self._feed(body):
+            if not self._feed(body, data):
                 return
 
     def _escape_request_line(self, line: bytes) -> bytes:
@@ -767,11 +775,7 @@ class ClientConnection(asyncio.Protocol):
         if state.draining and not self.queue:
             self.close()
             return False
-        if self.paused_reading and len(self.queue) <= _MAX_QUEUED and not self.upgrade_rest:
-            if self.unparsed:  # from the loop: this may run inside a parser callback
-                self.loop.call_soon(self._feed_unparsed)
-            else:
-                self.resume_reading()
+        self._read_on()
         self.idle_since = monotonic()  # keepalive_timeout runs from here, never earlier
         return True
 
