@@ -1,8 +1,8 @@
 """nginx configurations: the reference (loadable variant), nginx tuned, and the sink.
 
-The reference file is read from ../shared/reference/nginx-default.conf (relative to the repo)
+The reference file is read from tests/reference/nginx-default.conf (the router it replaces)
 and edited by code, never copied by hand:
-* ``try_files /nonexistent @admin_proxy[_lp];`` inside ``if`` does not load (NOTES.md #1):
+* ``try_files /nonexistent @admin_proxy[_lp];`` inside ``if`` does not load (tests/reference/README.md, fact 1):
   it becomes ``return 418;`` / ``return 419;`` with server-level
   ``error_page 418 = @admin_proxy; error_page 419 = @admin_proxy_lp;``.
 * upstream servers and ``listen`` are mapped to loopback ports.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-REFERENCE = REPO.parent / "shared" / "reference" / "nginx-default.conf"
+REFERENCE = REPO / "tests" / "reference" / "nginx-default.conf"
 
 
 @dataclass(frozen=True)

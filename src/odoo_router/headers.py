@@ -9,7 +9,7 @@ To the upstream
   sets (X-Real-IP, X-Forwarded-*, X-Request-ID, X-Odoo-dbfilter) in any case and count;
   names with '_' unless ``underscores_in_headers`` (nginx's default). Even with underscores
   allowed, a name that is one of ours once '_' reads as '-' is removed: Werkzeug maps
-  ``X_Odoo_dbfilter`` to the same WSGI key as ``X-Odoo-dbfilter`` (NOTES.md).
+  ``X_Odoo_dbfilter`` to the same WSGI key as ``X-Odoo-dbfilter`` (tests/reference/README.md).
 * Set by the router, after the filtering, so a client's Connection header cannot remove
   them: Host, X-Real-IP, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host,
   X-Odoo-dbfilter (only when the host rule has one), X-Request-ID (the trusted proxy's

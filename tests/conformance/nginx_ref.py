@@ -1,9 +1,9 @@
 """Real nginx running the reference router, made loadable and mapped to loopback.
 
-The reference (<repo>/../shared/reference/nginx-default.conf) stays the single source: it is
-read at test time and edited by code, and every edit checks that the text it replaces is
-there exactly as expected, so a changed reference fails loudly instead of being tested half
-edited. The edits (shared/reference/NOTES.md, "The nginx router as written", 1):
+The reference (tests/reference/nginx-default.conf, the router this project replaces) stays the
+single source: it is read at test time and edited by code, and every edit checks that the text
+it replaces is there exactly as expected, so a changed reference fails loudly instead of being
+tested half edited. The edits (tests/reference/README.md, fact 1):
 
 - `try_files /nonexistent @admin_proxy;` (refused inside `if`) becomes `return 418;`, and
   `try_files /nonexistent @admin_proxy_lp;` becomes `return 419;`, with server-level
@@ -25,7 +25,7 @@ from pathlib import Path
 from .procs import stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference" / "nginx-default.conf"
+REFERENCE = REPO / "tests" / "reference" / "nginx-default.conf"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 
 # (text in the reference, replacement, how many times it must occur)

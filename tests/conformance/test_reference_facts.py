@@ -1,4 +1,4 @@
-"""The harness, checked against what we know of the reference (shared/reference/NOTES.md).
+"""The harness, checked against what we know of the reference (tests/reference/README.md).
 
 These run nginx alone: if one fails, either the harness no longer sees what happens or the
 reference changed, and the comparison with odoo-router would prove nothing until it is
@@ -26,7 +26,7 @@ DENIED: dict[str, object] = {
 
 # case id -> the fields nginx must show (a subset of observe()'s fields).
 FACTS: dict[str, dict[str, object]] = {
-    # Locations match the normalised path (NOTES, router 2); the raw target goes upstream.
+    # Locations match the normalised path (tests/reference/README.md, fact 2); the raw target goes upstream.
     "path-sub-GET-/web/%64atabase/manager": DENIED,
     "path-sub-GET-/web//database/manager": DENIED,
     "path-sub-GET-/x/../web/database/manager": DENIED,

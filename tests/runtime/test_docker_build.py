@@ -1,10 +1,10 @@
-"""deploy/Dockerfile and deploy/docker-compose.yml, exercised for real where an engine runs.
+"""Dockerfile and deploy/docker-compose.yml, exercised for real where an engine runs.
 
 No registry is reachable here, so python:3.11-slim cannot be pulled. The test makes its own
 stand-in and builds the real Dockerfile on it:
 
 - a private dockerd (own data-root, exec-root, pidfile and socket in a temp dir, no bridge,
-  no iptables: NOTES.md), stopped at the end; never anyone else's engine;
+  no iptables), stopped at the end; never anyone else's engine;
 - a base image made by ``docker import`` of a rootfs holding this machine's own CPython 3.11
   under /usr/local (as in python:3.11-slim) with the shared libraries it needs (found with
   ldd), pip, Debian's real ``groupadd`` and ``useradd``, busybox for /bin/sh, and
@@ -96,7 +96,7 @@ def test_compose_file_is_valid_for_compose() -> None:
 
 
 def test_dockerfile_shape() -> None:
-    text = (REPO / "deploy/Dockerfile").read_text()
+    text = (REPO / "Dockerfile").read_text()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     assert lines[0] == "ARG BASE=python:3.11-slim"
     assert 'ENTRYPOINT ["odoo-router"]' in lines
@@ -385,7 +385,7 @@ def base_image(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _context(dest: Path) -> Path:
     """The files the Dockerfile copies, without .venv, .git and caches."""
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "Dockerfile"):
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dest / name)
     junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "*.so")
@@ -399,7 +399,7 @@ def image(engine: Engine, base_image: str, tmp_path_factory: pytest.TempPathFact
     ctx = _context(tmp_path_factory.mktemp("context"))
     engine.run(
         "build", "--network", "none", "--force-rm",
-        "-f", str(ctx / "deploy/Dockerfile"),
+        "-f", str(ctx / "Dockerfile"),
         "--build-arg", f"BASE={base_image}",
         "--build-arg", f"BUILD_BASE={base_image}",
         "--build-arg", "ODOO_ROUTER_PURE=1",  # the stand-in has no C compiler

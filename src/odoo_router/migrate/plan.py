@@ -276,7 +276,7 @@ def _preflight(
     problems += _untrusted_networks(inv, settings)
     problems += [
         f"image {image} is not on this host: build it before the downtime "
-        f"(docker build -f deploy/Dockerfile -t {image} .)"
+        f"(docker build -t {image} . in an odoo-router checkout)"
         for image, present in sorted(inv.images.items())
         if not present
     ]

@@ -1,6 +1,6 @@
 """Render odoo-tenant.conf and odoo-admin.conf from the current odoo.conf, pure.
 
-What changes and why (NOTES.md):
+What changes and why (tests/reference/README.md):
 - ``server_wide_modules`` gains ``dbfilter_from_header``: without it Odoo ignores the
   X-Odoo-dbfilter header the router sends and every host sees every database.
 - ``db_name`` goes: the database is chosen by the header only.

@@ -1,6 +1,6 @@
 # odoo-router container image.
 #
-#   docker build -f deploy/Dockerfile -t odoo-router .        (from the repository root)
+#   docker build -t odoo-router .        (from the repository root)
 #
 # Two stages: "build" turns the source and its dependencies into wheels, compiling the data
 # path with mypyc (setup.py) on an image that has a C compiler; the runtime stage installs
