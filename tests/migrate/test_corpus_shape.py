@@ -70,7 +70,7 @@ def _no_duplicates(loader: StrictLoader, node: yaml.MappingNode, deep: bool = Fa
     for key_node, _ in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
             continue
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -86,7 +86,7 @@ StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no
 
 
 def strict_load(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
 
 
 def _yaml_files(root: Path) -> list[Path]:
@@ -357,5 +357,11 @@ def test_bad_case_is_well_formed(case: str) -> None:
         line = lines[exp["line"] - 1]
         words = [*exp["message"], exp.get("key", "").rsplit(".", 1)[-1]]
         assert any(w and w in line for w in words) or exp.get("unparsable"), (case, line)
+    if exp.get("unparsable"):
+        assert at_fault in exp["unparsable"]
+        with pytest.raises(yaml.MarkedYAMLError) as err:
+            strict_load(where / at_fault)
+        mark = err.value.problem_mark
+        assert mark is not None and mark.line + 1 == exp["line"], str(err.value)
     if "key" in exp:
         assert exp["key"] in exp["message"]
