@@ -16,11 +16,20 @@ from typing import Any
 import pytest
 import yaml
 
-HERE = Path(__file__).parent
-CORPUS = HERE / "corpus"
-BAD = HERE / "corpus-bad"
-TREES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
-CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
+from .corpus_data import (
+    BAD,
+    CASES,
+    COMPOSE_NAMES,
+    CORPUS,
+    TREES,
+    compose_file,
+    dotenv,
+    expect,
+    exposed_by_default,
+    file_provider_dir,
+    stacks,
+    strict_load,
+)
 
 INPUT_KEYS = {
     "stacks": {"odoo", "router", "traefik"},
@@ -56,37 +65,8 @@ FACT_KEYS = {
     "tenant_ui",
 }
 BAD_KEYS = {"base", "exit", "message", "key", "file", "line", "unparsable"}
-COMPOSE_NAMES = {"docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"}
 DOCKER_NETS = ipaddress.ip_network("172.16.0.0/12")
 WINNER = re.compile(r"^(\+\*|[A-Za-z0-9_.-]+@(file|docker)|tie\([^()]+\))$")
-
-
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a duplicate key (PyYAML keeps the last one silently)."""
-
-
-def _no_duplicates(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key {key!r} (first on line {seen[key]})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
-
-
-StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
-
-
-def strict_load(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
 
 
 def _yaml_files(root: Path) -> list[Path]:
@@ -101,12 +81,6 @@ def _unparsable() -> set[Path]:
     return out
 
 
-def _expect(tree: str) -> dict[str, Any]:
-    data = strict_load(CORPUS / tree / "expect.yaml")
-    assert isinstance(data, dict)
-    return data
-
-
 def _dig(doc: Any, path: list[str]) -> bool:
     node = doc
     for part in path:
@@ -114,23 +88,6 @@ def _dig(doc: Any, path: list[str]) -> bool:
             return False
         node = node[part]
     return True
-
-
-def _env(stack: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    dotenv = stack / ".env"
-    if dotenv.is_file():
-        for line in dotenv.read_text(encoding="utf-8").splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, _, value = line.partition("=")
-                env[key.strip()] = value.strip()
-    return env
-
-
-def _compose(stack: Path) -> Path:
-    found = [stack / n for n in COMPOSE_NAMES if (stack / n).is_file()]
-    assert len(found) == 1, f"{stack}: {found}"
-    return found[0]
 
 
 def test_enough_trees_and_cases() -> None:
@@ -161,7 +118,7 @@ def test_tree_has_its_files(tree: str) -> None:
         doc = strict_load(path)
         assert isinstance(doc.get("services"), dict) and doc["services"], path
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 150, path
-    odoo = stacks / _expect(tree)["facts"]["odoo_service"]["file"]
+    odoo = stacks / expect(tree)["facts"]["odoo_service"]["file"]
     assert len(odoo.read_text(encoding="utf-8").splitlines()) >= 40, "small enough, not bare"
 
 
@@ -185,7 +142,7 @@ def test_inputs_keep_to_the_format(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_expect_is_well_formed(tree: str) -> None:
-    exp = _expect(tree)
+    exp = expect(tree)
     assert set(exp) == EXPECT_KEYS, set(exp) ^ EXPECT_KEYS
     version = exp["traefik_version"]
     assert isinstance(version, str) and re.fullmatch(r"[23]\.\d+", version), version
@@ -202,12 +159,12 @@ def test_expect_is_well_formed(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_version_matches_the_image_or_the_inputs(tree: str) -> None:
-    exp = _expect(tree)
+    exp = expect(tree)
     stacks = CORPUS / tree / "srv" / "stacks"
     edge = stacks / exp["facts"]["stacks"]["traefik"]
-    image = strict_load(_compose(edge))["services"]
+    image = strict_load(compose_file(edge))["services"]
     (tag,) = {str(s["image"]).split(":", 1)[1] for s in image.values() if "traefik" in s["image"]}
-    tag = re.sub(r"\$\{(\w+)\}", lambda m: _env(edge)[m.group(1)], tag)
+    tag = re.sub(r"\$\{(\w+)\}", lambda m: dotenv(edge)[m.group(1)], tag)
     tag_version = re.fullmatch(r"v?(\d+\.\d+)(\.\d+)?", tag)
     inputs = strict_load(CORPUS / tree / "inputs.yaml")
     if exp["traefik_version_from"] == "image":
@@ -221,7 +178,7 @@ def test_version_matches_the_image_or_the_inputs(tree: str) -> None:
 @pytest.mark.parametrize("tree", TREES)
 def test_files_named_exist_and_nodes_are_there(tree: str) -> None:
     stacks = CORPUS / tree / "srv" / "stacks"
-    files = _expect(tree)["files"]
+    files = expect(tree)["files"]
     assert any(spec.get("new") for spec in files.values())
     for rel, spec in files.items():
         path = stacks / rel
@@ -247,7 +204,7 @@ def test_files_named_exist_and_nodes_are_there(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_facts_are_in_the_tree(tree: str) -> None:
-    facts = _expect(tree)["facts"]
+    facts = expect(tree)["facts"]
     stacks = CORPUS / tree / "srv" / "stacks"
     for name in facts["stacks"].values():
         assert (stacks / name).is_dir(), name
@@ -313,7 +270,7 @@ def _said_by_nginx(facts: dict[str, Any], nginx: str) -> dict[str, bool]:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_routing_probes_are_well_formed(tree: str) -> None:
-    exp = _expect(tree)
+    exp = expect(tree)
     routing = exp["routing"]
     assert set(routing) == {"service", "before", "after"}
     assert re.fullmatch(r"[\w.-]+@(file|docker)", routing["service"])
@@ -365,3 +322,14 @@ def test_bad_case_is_well_formed(case: str) -> None:
         assert mark is not None and mark.line + 1 == exp["line"], str(err.value)
     if "key" in exp:
         assert exp["key"] in exp["message"]
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_traefik_watches_a_directory_of_the_tree(tree: str) -> None:
+    edge = stacks(tree) / expect(tree)["facts"]["stacks"]["traefik"]
+    dynamic = file_provider_dir(edge)
+    files = [p for p in dynamic.rglob("*") if p.suffix in (".yml", ".yaml")]
+    assert 1 <= len([p for p in files if p.parent == dynamic]) <= 5, files
+    for path in files:
+        assert set(strict_load(path)) <= {"http", "tls", "tcp", "udp"}, path
+    assert exposed_by_default(edge) is expect(tree)["facts"]["exposed_by_default"]
