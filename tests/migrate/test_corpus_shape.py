@@ -309,9 +309,10 @@ def test_bad_case_is_well_formed(case: str) -> None:
         at_fault = f"srv/stacks/{at_fault}"
         where = root if (root / at_fault).is_file() else base
     lines = (where / at_fault).read_text(encoding="utf-8").splitlines()
-    if "line" in exp:
-        assert 1 <= exp["line"] <= len(lines)
-        line = lines[exp["line"] - 1]
+    numbers = exp.get("line", [])
+    for number in numbers if isinstance(numbers, list) else [numbers]:
+        assert 1 <= number <= len(lines)
+        line = lines[number - 1]
         words = [*exp["message"], exp.get("key", "").rsplit(".", 1)[-1]]
         assert any(w and w in line for w in words) or exp.get("unparsable"), (case, line)
     if exp.get("unparsable"):
