@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -20,6 +21,12 @@ BAD = HERE / "corpus-bad"
 TREES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 CASES = sorted(p.name for p in BAD.iterdir() if p.is_dir())
 COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+STATIC_PATHS = (
+    "/etc/traefik/traefik.yml",
+    "/etc/traefik/traefik.yaml",
+    "/etc/traefik/traefik.toml",
+    "/traefik.yml",
+)
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -103,11 +110,18 @@ def _command(service: dict[str, Any]) -> list[str]:
 
 
 def _static_file(edge: Path, service: dict[str, Any]) -> Path | None:
-    for target in ("/etc/traefik/traefik.yml", "/etc/traefik/traefik.yaml", "/traefik.yml"):
+    for target in STATIC_PATHS:
         static = _host_path(edge, service, target)
         if static is not None and static.is_file():
             return static
     return None
+
+
+def load_static(path: Path) -> dict[str, Any]:
+    if path.suffix == ".toml":
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = strict_load(path)
+    return data
 
 
 def exposed_by_default(edge: Path) -> bool:
@@ -119,7 +133,7 @@ def exposed_by_default(edge: Path) -> bool:
             return match.group(1).lower() == "true"
     static = _static_file(edge, service)
     if static is not None:
-        docker = strict_load(static)["providers"].get("docker") or {}
+        docker = load_static(static)["providers"].get("docker") or {}
         return bool(docker.get("exposedByDefault", True))
     return True
 
@@ -135,7 +149,7 @@ def file_provider_dir(edge: Path) -> Path:
             return found
     static = _static_file(edge, service)
     if static is not None:
-        directory = strict_load(static)["providers"]["file"]["directory"]
+        directory = load_static(static)["providers"]["file"]["directory"]
         found = _host_path(edge, service, directory)
         assert found is not None, directory
         return found
