@@ -80,6 +80,12 @@ def _get(port: int, path: str, host: str = "127.0.0.1", tls: bool = False) -> by
         conn.close()
 
 
+def _tail(tmp_path: Path) -> str:
+    """Traefik's own log, for a failure message (a port taken meanwhile, a slow start)."""
+    log = tmp_path / "traefik.log"
+    return log.read_text(encoding="utf-8")[-2000:] if log.is_file() else "(no traefik log)"
+
+
 V3_TREES = [t for t in TREES if expect(t)["real_traefik"]]
 
 
@@ -132,16 +138,16 @@ def test_before_table_in_real_traefik(tree: str, tmp_path: Path) -> None:
                 for r in json.loads(_get(api, "/api/http/routers") or b"[]")
                 if r["provider"] == "file"
             },
-            15,
+            30,
         )
-        assert set(enabled) == {f"{n}@file" for n in routers}, enabled
+        assert set(enabled) == {f"{n}@file" for n in routers}, _tail(tmp_path)
         assert set(enabled.values()) == {"enabled"}, enabled
         port = ports.get("websecure") or ports.get("https") or next(iter(ports.values()))
         for probe in probes:
             host, _, path = probe.partition("/")
             _get(port, "/" + path if path else "/web/login", host=host, tls=True)
         log = tmp_path / "access.log"
-        _wait(lambda: log.is_file() and len(log.read_text().splitlines()) >= len(probes), 5)
+        _wait(lambda: log.is_file() and len(log.read_text().splitlines()) >= len(probes), 15)
     finally:
         proc.terminate()
         try:
@@ -155,6 +161,6 @@ def test_before_table_in_real_traefik(tree: str, tmp_path: Path) -> None:
         path = entry["RequestPath"]
         key = entry["RequestHost"] + ("" if path == "/web/login" else path)
         served[key] = entry.get("RouterName")
-    assert served == probes
+    assert served == probes, _tail(tmp_path)
     errors = (tmp_path / "traefik.log").read_text(encoding="utf-8")
     assert "field not found" not in errors
