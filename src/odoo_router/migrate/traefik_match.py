@@ -69,9 +69,7 @@ Check = Callable[[Request], bool]
 
 def _host_eq(req_host: str, host: str) -> bool:
     host = host.lower()
-    if req_host == host or req_host == host.rstrip(".") or req_host.rstrip(".") == host:
-        return True
-    return False
+    return req_host in (host, host.rstrip(".")) or req_host.rstrip(".") == host
 
 
 def _wildcard(req_host: str, expr: str) -> bool:

@@ -24,19 +24,6 @@ from dataclasses import dataclass
 from .traefik_goregex import GoRegexError
 from .traefik_version import RuleSyntax
 
-__all__ = [
-    "And",
-    "Matcher",
-    "Node",
-    "Not",
-    "Or",
-    "Rule",
-    "RuleError",
-    "matches",
-    "parse",
-    "priority",
-]
-
 
 class RuleError(ValueError):
     """A rule Traefik would refuse; ``column`` is 1-based in the rule string (0: whole rule)."""
@@ -73,18 +60,10 @@ class Or:
 
 Node = Matcher | Not | And | Or
 
-V2_MATCHERS = (
-    "Host",
-    "HostHeader",
-    "HostRegexp",
-    "ClientIP",
-    "Path",
-    "PathPrefix",
-    "Method",
-    "Headers",
-    "HeadersRegexp",
-    "Query",
-)
+# fmt: off
+V2_MATCHERS = ("Host", "HostHeader", "HostRegexp", "ClientIP", "Path", "PathPrefix", "Method",
+               "Headers", "HeadersRegexp", "Query")
+# fmt: on
 # name -> accepted argument counts (pkg/muxer/http/matcher.go expectNParameters)
 V3_MATCHERS: dict[str, tuple[int, ...]] = {
     "ClientIP": (1,),
@@ -126,7 +105,9 @@ class Rule:
 
     def hosts(self) -> list[str]:
         """Exact hosts named by Host()/HostHeader() anywhere in the rule, lowercased."""
-        return [a.lower() for m in walk(self.tree) if m.name in ("Host", "HostHeader") for a in m.args]
+        return [
+            a.lower() for m in walk(self.tree) if m.name in ("Host", "HostHeader") for a in m.args
+        ]
 
 
 def priority(rule: str) -> int:
@@ -161,7 +142,7 @@ def _go_string(lit: str, column: int) -> str:
         if e in _GO_ESC:
             out.append(_GO_ESC[e])
             i += 2
-        elif e in "\\\"":
+        elif e in '\\"':
             out.append(e)
             i += 2
         elif e in "xuU01234567":
@@ -178,7 +159,9 @@ def _go_string(lit: str, column: int) -> str:
             i = start + size
         else:
             # Go rejects unknown escapes such as "\." (write `\.` or "\\." for a regex dot)
-            raise RuleError(f"unknown escape sequence \\{e} in a double-quoted string", column + i + 1)
+            raise RuleError(
+                f"unknown escape sequence \\{e} in a double-quoted string", column + i + 1
+            )
     return "".join(out)
 
 
@@ -191,7 +174,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         col = pos + 1
         if not m:
             ch = text[pos]
-            what = "unterminated string" if ch in "`\"" else f"unexpected character {ch!r}"
+            what = "unterminated string" if ch in '`"' else f"unexpected character {ch!r}"
             if ch == "'":
                 what = "single quotes are not strings in a rule (use backquotes)"
             raise RuleError(what, col)
@@ -311,7 +294,9 @@ def _check(m: Matcher, syntax: RuleSyntax) -> None:
             if m.name == "Host" and len(m.args) > 1:
                 hint = ": write " + " || ".join(f"Host(`{a}`)" for a in m.args)
             want = " or ".join(str(c) for c in counts)
-            raise RuleError(f"{m.name} takes {want} argument(s) in v3, got {len(m.args)}{hint}", col)
+            raise RuleError(
+                f"{m.name} takes {want} argument(s) in v3, got {len(m.args)}{hint}", col
+            )
         if m.name == "HostRegexp" and re.search(r"\{\w+:", m.args[0]):
             raise RuleError("HostRegexp template syntax {name:regex} is v2 only", col)
     elif m.name not in V2_MATCHERS:
@@ -342,7 +327,10 @@ def render(node: Node) -> str:
         inner = render(node.expr)
         return f"!{inner}" if isinstance(node.expr, Matcher | Not) else f"!({inner})"
     if isinstance(node, And):
-        parts = [render(x) if not isinstance(x, Or) else f"({render(x)})" for x in (node.left, node.right)]
+        parts = [
+            render(x) if not isinstance(x, Or) else f"({render(x)})"
+            for x in (node.left, node.right)
+        ]
         return " && ".join(parts)
     return f"{render(node.left)} || {render(node.right)}"
 

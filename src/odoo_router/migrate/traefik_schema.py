@@ -45,6 +45,7 @@ class SchemaProblem:
     line: int  # 1-based; 0 when the format gives no line (TOML)
     message: str
     severity: Severity = "error"
+    fatal: bool = True  # the file fails, and with it the provider's whole directory
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -128,8 +129,9 @@ def _from_yaml(node: yaml.Node) -> _N:
         return _N("map", line, items)
     if isinstance(node, yaml.SequenceNode):
         return _N("list", line, [_from_yaml(x) for x in node.value])
-    null = node.tag == "tag:yaml.org,2002:null" or (node.style is None and node.value in ("", "~"))
-    null = null or (node.style is None and node.value in ("null", "Null", "NULL"))
+    plain = isinstance(node, yaml.ScalarNode) and node.style is None
+    null = node.tag == "tag:yaml.org,2002:null"
+    null = null or (plain and node.value in ("", "~", "null", "Null", "NULL"))
     return _N("scalar", line, str(node.value), null)
 
 
@@ -151,9 +153,13 @@ def _duplicates(node: yaml.Node, file: str, out: list[SchemaProblem]) -> None:
                 key, line = str(k.value), k.start_mark.line + 1
                 if key in seen:
                     out.append(
-                        SchemaProblem(file, line, f'mapping key "{key}" already defined at line '
-                                      f"{seen[key]}: Traefik cannot decode the file and loads none "
-                                      "of the directory's files")
+                        SchemaProblem(
+                            file,
+                            line,
+                            f'mapping key "{key}" already defined at line '
+                            f"{seen[key]}: Traefik cannot decode the file and loads none "
+                            "of the directory's files",
+                        )
                     )
                 seen.setdefault(key, line)
             _duplicates(v, file, out)
@@ -177,7 +183,7 @@ class _Checker:
         self.problems.append(SchemaProblem(self.file, line, f"{message}: {self.consequence}"))
 
     def warn(self, line: int, message: str) -> None:
-        self.problems.append(SchemaProblem(self.file, line, message, "warning"))
+        self.problems.append(SchemaProblem(self.file, line, message, "warning", fatal=False))
 
     def struct(self, type_name: str, node: _N, path: str) -> None:
         for key, line, value in node.value:
@@ -186,13 +192,19 @@ class _Checker:
             found = _field(type_name, key, self.col)
             where = f"{path}.{key}" if path else key
             if found is None:
-                self.error(line, f"unknown key {where!r} (field not found, node: {key})"
-                           + _where_known(type_name, key))
+                self.error(
+                    line,
+                    f"unknown key {where!r} (field not found, node: {key})"
+                    + _where_known(type_name, key),
+                )
                 continue
             name, kind = found
             if name == "IPWhiteList" and self.version.key >= (2, 11):
-                self.warn(line, f"{where}: ipWhiteList is deprecated since Traefik 2.11 (loads "
-                          "with a warning at every load); write ipAllowList")
+                self.warn(
+                    line,
+                    f"{where}: ipWhiteList is deprecated since Traefik 2.11 (loads "
+                    "with a warning at every load); write ipAllowList",
+                )
             if name == "RuleSyntax" and self.version.key >= (3, 7):
                 self.warn(line, f"{where}: ruleSyntax is deprecated in Traefik 3.7")
             self.value(kind, value, where, line)
@@ -232,7 +244,8 @@ class _Checker:
 
     def scalar(self, kind: str, node: _N, where: str, line: int) -> None:
         if node.kind != "scalar":
-            self.error(line, f"{where} takes a single value, not a {'mapping' if node.kind == 'map' else 'list'}")
+            shape = "mapping" if node.kind == "map" else "list"
+            self.error(line, f"{where} takes a single value, not a {shape}")
             return
         text = str(node.value).strip()
         bad = (
@@ -242,7 +255,9 @@ class _Checker:
             or (kind == "dur" and not (_INT.match(text) or _DURATION.match(text)))
         )
         if bad:
-            what = {"bool": "a boolean", "int": "an integer", "float": "a number"}.get(kind, "a duration")
+            what = {"bool": "a boolean", "int": "an integer", "float": "a number"}.get(
+                kind, "a duration"
+            )
             self.error(line, f"{where}: {text!r} is not {what}")
 
     def rule(self, router: _N, rule: _N, where: str) -> None:
@@ -258,6 +273,7 @@ class _Checker:
                     rule.line,
                     f"{where}: {exc.reason} (column {exc.column} of the rule, {syntax} syntax): "
                     f"Traefik {self.version} loads the file but disables this router",
+                    fatal=False,
                 )
             )
 
@@ -268,9 +284,11 @@ def lint_text(
     """Every problem Traefik ``version``'s file provider would have with this file."""
     checker = _Checker(file, version, default_rule_syntax)
     if "{{" in text:
-        checker.warn(text[: text.index("{{")].count("\n") + 1,
-                     "Go template action: Traefik renders the file as a template first; "
-                     "the check reads it as written")
+        checker.warn(
+            text[: text.index("{{")].count("\n") + 1,
+            "Go template action: Traefik renders the file as a template first; "
+            "the check reads it as written",
+        )
     if file.lower().endswith(".toml"):
         try:
             root = _from_toml(tomllib.loads(text))
@@ -282,7 +300,9 @@ def lint_text(
             node = yaml.compose(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            checker.error(mark.line + 1 if mark else 0, f"not YAML ({getattr(exc, 'problem', exc)})")
+            checker.error(
+                mark.line + 1 if mark else 0, f"not YAML ({getattr(exc, 'problem', exc)})"
+            )
             return checker.problems
         if node is None:
             return checker.problems
