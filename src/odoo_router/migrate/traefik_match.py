@@ -117,12 +117,6 @@ def _v2(m: Matcher) -> Check:
     if m.name in ("Host", "HostHeader"):
         return lambda r: any(_host_eq(r.canonical_host, h) for h in args)
     if m.name == "HostRegexp":
-        for a in args:
-            if not _braces(a) and re.search(r"[\\^$\[\]]", a):
-                raise ValueError(
-                    f"{a!r} is v3 regex syntax: v2 reads it as a literal host and it matches "
-                    "nothing (v2 writes {name:regex}.example.com)"
-                )
         rxs = [template_regex(a.lower(), "[^.]+") for a in args]
         return lambda r: any(rx.match(r.canonical_host) for rx in rxs)
     if m.name in ("Path", "PathPrefix"):

@@ -297,8 +297,6 @@ def _check(m: Matcher, syntax: RuleSyntax) -> None:
             raise RuleError(
                 f"{m.name} takes {want} argument(s) in v3, got {len(m.args)}{hint}", col
             )
-        if m.name == "HostRegexp" and re.search(r"\{\w+:", m.args[0]):
-            raise RuleError("HostRegexp template syntax {name:regex} is v2 only", col)
     elif m.name not in V2_MATCHERS:
         raise RuleError(f"{m.name} is v3 syntax, unknown to the v2 parser", col)
     try:
@@ -307,6 +305,28 @@ def _check(m: Matcher, syntax: RuleSyntax) -> None:
         raise RuleError(f"{m.name}: {exc}", col) from exc
     except ValueError as exc:
         raise RuleError(f"{m.name}: {exc}", col) from exc
+
+
+def findings(rule: Rule) -> list[RuleError]:
+    """Rules Traefik loads but that cannot mean what was written: the other syntax's host
+    patterns, which each version reads literally (Go's regexp takes ``{s:...}`` as text;
+    gorilla/mux quotes everything outside ``{}``), so the router matches no real host."""
+    out: list[RuleError] = []
+    for m in walk(rule.tree):
+        if m.name != "HostRegexp":
+            continue
+        for a in m.args:
+            if rule.syntax == "v3" and re.search(r"\{\w+:", a):
+                msg = "HostRegexp template syntax {name:regex} is v2 only"
+                out.append(
+                    RuleError(f"{msg}: v3 reads it as a regex and it matches no host", m.column)
+                )
+            elif rule.syntax == "v2" and "{" not in a and re.search(r"[\\^$\[\]]", a):
+                msg = f"{a!r} is v3 regex syntax: v2 reads it as a literal host, matching none"
+                out.append(
+                    RuleError(f"HostRegexp {msg} (v2 writes {{name:regex}}.example.com)", m.column)
+                )
+    return out
 
 
 # --- rendering -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
-from .traefik_rules import RuleError, parse
+from .traefik_rules import RuleError, findings, parse
 from .traefik_version import TraefikVersion
 
 Severity = Literal["error", "warning"]
@@ -235,7 +235,18 @@ class _Checker:
                 self.error(line, f"{where} takes a list, not a mapping")
                 return
             for i, item in enumerate(items):
-                if inner.startswith("s:") and item.kind != "map":
+                if inner.startswith("s:") and item.kind == "scalar" and not item.null:
+                    # Measured with Traefik 3.7: decoded as an empty entry, no error.
+                    self.problems.append(
+                        SchemaProblem(
+                            self.file,
+                            item.line or line,
+                            f"{where}[{i}] is a bare value where a mapping belongs: Traefik "
+                            f"{self.version} ignores it (a server without url: no server)",
+                            fatal=False,
+                        )
+                    )
+                elif inner.startswith("s:") and item.kind != "map":
                     self.error(item.line or line, f"{where}[{i}] takes a mapping")
                 elif not item.null:
                     self.value(inner, item, f"{where}[{i}]", item.line or line)
@@ -265,17 +276,23 @@ class _Checker:
         router_syntax = str(syntax_node.value) if syntax_node is not None else None
         syntax = self.version.rule_syntax(router_syntax, self.default_rule_syntax)
         try:
-            parse(str(rule.value), syntax)
+            parsed = parse(str(rule.value), syntax)
         except RuleError as exc:
-            self.problems.append(
-                SchemaProblem(
-                    self.file,
-                    rule.line,
-                    f"{where}: {exc.reason} (column {exc.column} of the rule, {syntax} syntax): "
-                    f"Traefik {self.version} loads the file but disables this router",
-                    fatal=False,
-                )
+            self._rule_problem(rule, where, exc, syntax, "disables this router")
+            return
+        for exc in findings(parsed):
+            self._rule_problem(rule, where, exc, syntax, "loads this router, which matches nothing")
+
+    def _rule_problem(self, rule: _N, where: str, exc: RuleError, syntax: str, does: str) -> None:
+        self.problems.append(
+            SchemaProblem(
+                self.file,
+                rule.line,
+                f"{where}: {exc.reason} (column {exc.column} of the rule, {syntax} syntax): "
+                f"Traefik {self.version} {does}",
+                fatal=False,
             )
+        )
 
 
 def lint_text(
