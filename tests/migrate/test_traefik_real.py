@@ -197,3 +197,130 @@ def test_rule_lint_agrees_with_router_status(
     if flagged:
         does = "disables this router" if not enabled else "matches nothing"
         assert all(does in str(p) for p in rule_errors), rule_errors
+
+
+ROUTING_TREE = {
+    "routers.yml": r"""
+http:
+  routers:
+    admin:
+      rule: "Host(`admin.erp.example`)"
+      entryPoints: [websecure]
+      middlewares: [office-only]
+      tls: {}
+    tenant:
+      rule: "HostRegexp(`^[a-z0-9]+\\.erp\\.example$`) && !Host(`admin.erp.example`)"
+      entryPoints: [websecure]
+      tls: {}
+    legacy-wildcard:
+      rule: "HostRegexp(`^[a-z0-9]+\\.old\\.example$`)"
+      entryPoints: [websecure]
+      priority: 100
+      tls: {}
+    old-admin:
+      rule: "Host(`admin.old.example`)"
+      entryPoints: [websecure]
+      middlewares: [office-only]
+      tls: {}
+    tie-a:
+      rule: "Host(`tie.example`)"
+      entryPoints: [websecure]
+      tls: {}
+    tie-b:
+      rule: "Host(`tie.example`)"
+      entryPoints: [websecure]
+      tls: {}
+    shop:
+      rule: "Host(`shop.example`)"
+      entryPoints: [websecure]
+      tls: {}
+    shop-qr:
+      rule: "Host(`shop.example`) && PathPrefix(`/qr/`)"
+      entryPoints: [websecure]
+      tls: {}
+    plain:
+      rule: "Host(`plain.example`)"
+      entryPoints: [websecure]
+    web-only:
+      rule: "Host(`shop.example`)"
+      entryPoints: [web]
+    everywhere:
+      rule: "Host(`all.example`)"
+    api-header:
+      rule: "Host(`api.example`) && Header(`X-Api`, `1`)"
+      tls: {}
+    api:
+      rule: "Host(`api.example`)"
+      tls: {}
+    loopback-admin:
+      rule: "Host(`lo.example`)"
+      middlewares: [loopback-only]
+      tls: {}
+""",
+    "middlewares.yml": """
+http:
+  middlewares:
+    office-only:
+      ipAllowList:
+        sourceRange: ["10.0.0.0/8", "192.168.0.0/16"]
+    loopback-only:
+      ipAllowList:
+        sourceRange: ["127.0.0.1/32"]
+""",
+}
+
+# host, path, entry point, TLS, headers
+REQUESTS = [
+    ("admin.erp.example", "/", "websecure", True, {}),
+    ("ADMIN.erp.example:443", "/web", "websecure", True, {}),
+    ("acme.erp.example", "/web/login", "websecure", True, {}),
+    ("a.b.erp.example", "/", "websecure", True, {}),
+    ("admin.old.example", "/", "websecure", True, {}),
+    ("acme.old.example", "/", "websecure", True, {}),
+    ("tie.example", "/", "websecure", True, {}),
+    ("shop.example", "/qr/menu", "websecure", True, {}),
+    ("shop.example", "/%71r/menu", "websecure", True, {}),
+    ("shop.example", "/qr%2Fmenu", "websecure", True, {}),
+    ("shop.example", "/web", "websecure", True, {}),
+    ("shop.example", "/qr/menu", "web", False, {}),
+    ("plain.example", "/", "websecure", True, {}),
+    ("plain.example", "/", "websecure", False, {}),
+    ("all.example", "/", "web", False, {}),
+    ("all.example", "/", "websecure", False, {}),
+    ("api.example", "/", "websecure", True, {"X-Api": "1"}),
+    ("api.example", "/", "websecure", True, {"X-Api": "2"}),
+    ("lo.example", "/", "websecure", True, {}),
+    ("unknown.example", "/", "websecure", True, {}),
+    ("admin.erp.example.", "/", "websecure", True, {}),
+]
+
+
+def test_winner_agrees_with_traefik(
+    traefik: RealTraefik, version: TraefikVersion, echo: str, tmp_path: Path
+) -> None:
+    files = tag_routers(ROUTING_TREE, echo)
+    result = traefik.load(files)
+    assert result.accepted and result.errors == []
+    table = _model(files, version, tmp_path)
+    ties = 0
+    for host, path, ep, tls, headers in REQUESTS:
+        hdrs = {k: [v] for k, v in headers.items()}
+        win = table.winner(host, path, entry_point=ep, tls=tls, headers=hdrs)
+        status, seen = traefik.request(host, path, ep, tls=tls, headers=headers)
+        case = (host, path, ep, tls, headers, win.describe(), status, seen)
+        if win.is_tie:
+            ties += 1
+            assert status == 200 and seen in {r.name for r in win.tie}, case
+        elif win.router is None:
+            assert status == 404, case
+        elif win.allowlist is not None and not _allowed("127.0.0.1", win.allowlist):
+            assert status == 403, case
+        else:
+            assert (status, seen) == (200, win.router.name), case
+    assert ties == 1
+
+
+def _allowed(ip: str, ranges: tuple[str, ...]) -> bool:
+    import ipaddress
+
+    return any(ipaddress.ip_address(ip) in ipaddress.ip_network(r, strict=False) for r in ranges)

@@ -280,8 +280,10 @@ class _Checker:
         except RuleError as exc:
             self._rule_problem(rule, where, exc, syntax, "disables this router")
             return
-        for exc in findings(parsed):
-            self._rule_problem(rule, where, exc, syntax, "loads this router, which matches nothing")
+        for finding in findings(parsed):
+            self._rule_problem(
+                rule, where, finding, syntax, "loads this router, which matches nothing"
+            )
 
     def _rule_problem(self, rule: _N, where: str, exc: RuleError, syntax: str, does: str) -> None:
         self.problems.append(
