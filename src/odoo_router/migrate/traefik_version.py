@@ -147,7 +147,8 @@ def from_image(image: str, env: Mapping[str, str], where: str) -> Version:
     if name.rsplit("/", 1)[-1] != "traefik":
         return UnknownVersion(f"{ref} is not a traefik image", source)
     if not tag:
-        return UnknownVersion(f"{ref} has no tag (latest)", source)
+        what = "an empty tag (not a valid reference)" if ref.endswith(":") else "no tag (latest)"
+        return UnknownVersion(f"{ref} has {what}", source)
     return parse_version(tag, source)
 
 
@@ -162,8 +163,9 @@ def find_traefik_image(compose: Path, env: Mapping[str, str], label: str) -> Ver
         image = _child(svc, "image")
         if isinstance(image, yaml.ScalarNode):
             text = str(image.value)
-            base = text.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-            if base == "traefik" or (base.startswith("$") and "traefik" in text):
+            ref, problem = interpolate(text, env)
+            base = ref.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+            if base == "traefik" or (problem and "traefik" in text.lower()):
                 return from_image(text, env, f"{label}:{image.start_mark.line + 1}")
     return None
 
