@@ -39,7 +39,12 @@ def test_tree_and_precedence() -> None:
 
 
 ERRORS: list[tuple[str, RuleSyntax, int, str]] = [
-    ("Host(`a`, `b`)", "v3", 1, "Host takes 1 argument(s) in v3, got 2: write Host(`a`) || Host(`b`)"),
+    (
+        "Host(`a`, `b`)",
+        "v3",
+        1,
+        "Host takes 1 argument(s) in v3, got 2: write Host(`a`) || Host(`b`)",
+    ),
     ("Headers(`X`, `1`)", "v3", 1, "Headers is v2 syntax; v3 calls it Header"),
     ("HostHeader(`a`)", "v3", 1, "HostHeader is v2 syntax; v3 calls it Host"),
     ("Header(`X`, `1`)", "v2", 1, "Header is v3 syntax"),
@@ -68,7 +73,9 @@ ERRORS: list[tuple[str, RuleSyntax, int, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "syntax", "column", "message"), ERRORS, ids=[e[0] or "empty" for e in ERRORS])
+@pytest.mark.parametrize(
+    ("rule", "syntax", "column", "message"), ERRORS, ids=[e[0] or "empty" for e in ERRORS]
+)
 def test_refused(rule: str, syntax: RuleSyntax, column: int, message: str) -> None:
     with pytest.raises(RuleError) as info:
         parse(rule, syntax)
@@ -119,7 +126,15 @@ MATCHES: list[tuple[str, RuleSyntax, str, str, str, dict[str, list[str]], bool]]
     ("Header(`X-Api`, `1`)", "v3", "h", "/", "GET", {"X-Api": ["11"]}, False),
     ("HeaderRegexp(`X-Api`, `^1`)", "v3", "h", "/", "GET", {"X-Api": ["11"]}, True),
     ("Headers(`X-Api`, `1`, `X-B`, `x`)", "v2", "h", "/", "GET", {"X-Api": ["1"]}, False),
-    ("Headers(`X-Api`, `1`, `X-B`, `x`)", "v2", "h", "/", "GET", {"X-Api": ["1"], "x-b": ["x"]}, True),
+    (
+        "Headers(`X-Api`, `1`, `X-B`, `x`)",
+        "v2",
+        "h",
+        "/",
+        "GET",
+        {"X-Api": ["1"], "x-b": ["x"]},
+        True,
+    ),
     ("Query(`db`, `x`)", "v3", "h", "/web?db=x", "GET", {}, True),
     ("Query(`debug`)", "v3", "h", "/web?debug", "GET", {}, True),
     ("Query(`debug`)", "v3", "h", "/web?debug=1", "GET", {}, False),

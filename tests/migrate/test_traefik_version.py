@@ -43,7 +43,9 @@ IMAGES = [
 
 
 @pytest.mark.parametrize(("image", "env", "want"), IMAGES, ids=[i[0] + str(i[1]) for i in IMAGES])
-def test_from_image(image: str, env: dict[str, str], want: tuple[int, int, int | None] | str) -> None:
+def test_from_image(
+    image: str, env: dict[str, str], want: tuple[int, int, int | None] | str
+) -> None:
     got = from_image(image, env, "edge-traefik/docker-compose.yml:4")
     if isinstance(want, tuple):
         assert isinstance(got, TraefikVersion)
@@ -67,7 +69,12 @@ def test_api_body() -> None:
 
 @pytest.mark.parametrize(
     ("version", "allowlist"),
-    [((2, 9), "ipWhiteList"), ((2, 10), "ipWhiteList"), ((2, 11), "ipAllowList"), ((3, 0), "ipAllowList")],
+    [
+        ((2, 9), "ipWhiteList"),
+        ((2, 10), "ipWhiteList"),
+        ((2, 11), "ipAllowList"),
+        ((3, 0), "ipAllowList"),
+    ],
 )
 def test_allowlist_name(version: tuple[int, int], allowlist: str) -> None:
     assert TraefikVersion(*version, None, "t").allowlist_middleware == allowlist
@@ -95,7 +102,7 @@ def test_compose_file(tmp_path: Path) -> None:
     compose = tmp_path / "docker-compose.yml"
     compose.write_text(
         "# edge\nservices:\n  whoami:\n    image: traefik/whoami\n  proxy:\n"
-        "    image: \"traefik:${TAG:-v3.4.1}\"\n    restart: always\n",
+        '    image: "traefik:${TAG:-v3.4.1}"\n    restart: always\n',
         encoding="utf-8",
     )
     got = find_traefik_image(compose, {}, "edge-traefik/docker-compose.yml")

@@ -144,7 +144,7 @@ def _from_toml(value: Any) -> _N:
     return _N("scalar", 0, text)
 
 
-def _duplicates(node: yaml.Node, file: str, out: list[SchemaProblem]) -> None:
+def _duplicates(node: yaml.Node, checker: _Checker) -> None:
     """yaml.v3 refuses a mapping that repeats a key: the file (and the directory) fails."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -152,20 +152,12 @@ def _duplicates(node: yaml.Node, file: str, out: list[SchemaProblem]) -> None:
             if k.tag != "tag:yaml.org,2002:merge":
                 key, line = str(k.value), k.start_mark.line + 1
                 if key in seen:
-                    out.append(
-                        SchemaProblem(
-                            file,
-                            line,
-                            f'mapping key "{key}" already defined at line '
-                            f"{seen[key]}: Traefik cannot decode the file and loads none "
-                            "of the directory's files",
-                        )
-                    )
+                    checker.error(line, f'mapping key "{key}" already defined at line {seen[key]}')
                 seen.setdefault(key, line)
-            _duplicates(v, file, out)
+            _duplicates(v, checker)
     elif isinstance(node, yaml.SequenceNode):
         for x in node.value:
-            _duplicates(x, file, out)
+            _duplicates(x, checker)
 
 
 class _Checker:
@@ -325,7 +317,7 @@ def lint_text(
             return checker.problems
         if node is None:
             return checker.problems
-        _duplicates(node, file, checker.problems)
+        _duplicates(node, checker)
         root = _from_yaml(node)
     if root.kind != "map":
         checker.error(root.line, "the file is not a mapping")
