@@ -179,6 +179,7 @@ class RoutingTable:
     services: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # dropped files, skipped duplicates
     tls_entry_points: frozenset[str] = frozenset()  # entry points that make every router TLS
+    precedence: tuple[str, ...] = PROVIDER_PRECEDENCE  # static providers.precedence (3.7+)
     check_references: bool = True  # False for an API body (Traefik already said)
 
     def add(self, other: RoutingTable) -> None:
@@ -201,8 +202,8 @@ class RoutingTable:
         return router
 
     def _rank(self, router: RouterEntry) -> tuple[int, int]:
-        if self.version.key >= (3, 7) and router.provider in PROVIDER_PRECEDENCE:
-            return (router.priority, -PROVIDER_PRECEDENCE.index(router.provider))
+        if self.version.key >= (3, 7) and router.provider in self.precedence:
+            return (router.priority, -self.precedence.index(router.provider))
         return (router.priority, 0)
 
     def winner(

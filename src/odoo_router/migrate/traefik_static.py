@@ -97,7 +97,8 @@ def _put(tree: dict[str, Any], path: Sequence[str], value: Any) -> None:
 
 
 def from_flags(command: Sequence[str] | str, source: str) -> StaticSettings:
-    """From a compose ``command:`` (list or string): ``--providers.docker.exposedbydefault=false``."""
+    """From a compose ``command:`` (list or string), ``--providers.docker.exposedbydefault=false``
+    style; arguments that are not flags are skipped."""
     args = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
     tree: dict[str, Any] = {}
     for arg in args:
