@@ -211,9 +211,11 @@ def test_winner_reports_allowlist_and_entry_points() -> None:
     table = from_api(routers, mws, V3_7)
     win = table.winner("adm")
     assert win.router is not None and win.router.name == "admin@file"
-    assert win.allowlist == ("10.0.0.0/8",)
+    assert win.allowlists == (("10.0.0.0/8",),)
+    assert win.allows("10.1.2.3") and not win.allows("127.0.0.1")
     web = table.winner("adm", entry_point="web", tls=False)
-    assert web.router is not None and web.router.name == "any@file" and web.allowlist is None
+    assert web.router is not None and web.router.name == "any@file" and web.allowlists == ()
+    assert web.allows("127.0.0.1")
 
 
 def test_snapshot_round_trip(tmp_path: Path) -> None:

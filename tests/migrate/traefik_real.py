@@ -37,6 +37,7 @@ ECHO_SERVICE = "harness-echo"
 # Log lines that come from the harness's own setup, not from the configuration under test:
 # certificate resolvers (ACME would need the network) are not configured here.
 HARNESS_NOISE = ("nonexistent certificate resolver",)
+REFUSAL_GRACE = 1.0  # seconds without the marker after a provider error
 
 
 def traefik_binary() -> Path | None:
@@ -118,18 +119,23 @@ class RealTraefik:
         }
         _write(self.dynamic / "zz-harness-marker.yml", yaml.safe_dump(marker_conf))
         deadline = time.monotonic() + timeout
+        refused_at: float | None = None
         accepted = False
         while time.monotonic() < deadline:
             names = [r["name"] for r in self.api("/api/http/routers?per_page=1000")]
             if any(n.split("@")[0].endswith(marker) for n in names):
                 accepted = True
                 break
-            if any(_is_provider_error(x) for x in self._new_lines()):
+            if refused_at is None and any(_is_provider_error(x) for x in self._new_lines()):
+                refused_at = time.monotonic()
+            # An error may still come from a state read before the marker landed: the files
+            # are refused only when the marker stays away for a while after it.
+            if refused_at is not None and time.monotonic() - refused_at > REFUSAL_GRACE:
                 break
-            time.sleep(0.1)
+            time.sleep(0.05)
         else:
             raise TimeoutError(f"Traefik neither loaded nor refused the files in {timeout} s")
-        time.sleep(0.2)  # the routers are live a moment after the API shows them
+        time.sleep(0.1)  # the routers are live a moment after the API shows them
         lines = self._new_lines()
         return LoadResult(
             accepted=accepted,
@@ -251,7 +257,11 @@ def real_traefik(workdir: Path) -> Iterator[RealTraefik]:
             "traefik": {"address": f"127.0.0.1:{ports['api']}"},
         },
         "api": {"insecure": True, "dashboard": False},
-        "providers": {"file": {"directory": str(dynamic), "watch": True}},
+        # A short throttle: each case's files are applied in a fraction of a second.
+        "providers": {
+            "providersThrottleDuration": "100ms",
+            "file": {"directory": str(dynamic), "watch": True},
+        },
         "log": {"level": "INFO", "filePath": str(log_path), "format": "json"},
     }
     (workdir / "traefik.yml").write_text(yaml.safe_dump(static), encoding="utf-8")

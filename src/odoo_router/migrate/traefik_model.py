@@ -17,6 +17,7 @@ Rules (Traefik's ``pkg/muxer/http/mux.go``, ``pkg/server/router/router.go``,
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -154,11 +155,18 @@ class Winner:
         return len(self.tie) > 1
 
     @property
-    def allowlist(self) -> tuple[str, ...] | None:
-        """The source ranges that guard the winner (intersection semantics: every allowlist
-        of the chain must pass); None when no allowlist is on its chain."""
-        ranges = [m.source_range for m in self.middlewares if m.source_range is not None]
-        return tuple(r for rs in ranges for r in rs) if ranges else None
+    def allowlists(self) -> tuple[tuple[str, ...], ...]:
+        """The source ranges of every allowlist on the winner's chain (each must pass)."""
+        return tuple(m.source_range for m in self.middlewares if m.source_range is not None)
+
+    def allows(self, client_ip: str) -> bool:
+        """Whether a client at ``client_ip`` gets past every allowlist of the chain (True
+        when there is none). Without ``ipStrategy`` Traefik checks the peer address."""
+        ip = ipaddress.ip_address(client_ip)
+        return all(
+            any(ip in ipaddress.ip_network(r.strip(), strict=False) for r in ranges)
+            for ranges in self.allowlists
+        )
 
     def describe(self) -> str:
         where = f"{self.host}{self.path} on {self.entry_point}"
