@@ -259,3 +259,9 @@ def test_snapshot_errors(tmp_path: Path, name: str, content: str | None, message
         (tmp_path / name).write_text(content)
     with pytest.raises(TraefikError, match=message.replace("(", r"\(")):
         read_snapshot(tmp_path)
+
+
+def test_host_wildcards_from_3_7() -> None:
+    routers = [_api_router("w@file", "Host(`*.x.example`)", tls={})]
+    assert from_api(routers, [], V3_7).winner("a.x.example").router is not None
+    assert from_api(routers, [], V3_1).winner("a.x.example").router is None

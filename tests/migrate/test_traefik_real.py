@@ -252,6 +252,9 @@ http:
     api:
       rule: "Host(`api.example`)"
       tls: {}
+    wild:
+      rule: "Host(`*.wild.example`)"
+      tls: {}
     loopback-admin:
       rule: "Host(`lo.example`)"
       middlewares: [loopback-only]
@@ -291,6 +294,9 @@ REQUESTS = [
     ("api.example", "/", "websecure", True, {"X-Api": "2"}),
     ("lo.example", "/", "websecure", True, {}),
     ("unknown.example", "/", "websecure", True, {}),
+    ("a.wild.example", "/", "websecure", True, {}),
+    ("a.b.wild.example", "/", "websecure", True, {}),
+    (" Tie.Example ", "/", "websecure", True, {}),
     ("admin.erp.example.", "/", "websecure", True, {}),
 ]
 
@@ -317,4 +323,4 @@ def test_winner_agrees_with_traefik(
             assert status == 403, case
         else:
             assert (status, seen) == (200, win.router.name), case
-    assert ties == 1
+    assert ties == 2

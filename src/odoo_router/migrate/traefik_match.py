@@ -145,13 +145,13 @@ def _v2(m: Matcher) -> Check:
     raise ValueError(f"{m.name} is not a v2 matcher")
 
 
-def _v3(m: Matcher) -> Check:
+def _v3(m: Matcher, wildcards: bool) -> Check:
     a = m.args
     if m.name == "Host":
         host = a[0].lower()
         if host == "*":
             return lambda r: True
-        if host.startswith("*"):
+        if host.startswith("*") and wildcards:  # before 3.7 the * is a plain character
             return lambda r: _wildcard(r.canonical_host, host) or _host_eq(r.canonical_host, host)
         return lambda r: _host_eq(r.canonical_host, host)
     if m.name in ("HostRegexp", "PathRegexp"):
@@ -199,8 +199,8 @@ def _client_ip(args: Sequence[str]) -> Check:
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_matcher(m: Matcher, syntax: RuleSyntax) -> Check:
-    return _v3(m) if syntax == "v3" else _v2(m)
+def compile_matcher(m: Matcher, syntax: RuleSyntax, wildcards: bool = True) -> Check:
+    return _v3(m, wildcards) if syntax == "v3" else _v2(m)
 
 
 def check_matcher(m: Matcher, syntax: RuleSyntax) -> None:
@@ -208,19 +208,23 @@ def check_matcher(m: Matcher, syntax: RuleSyntax) -> None:
     compile_matcher(m, syntax)
 
 
-def evaluate(node: Node, syntax: RuleSyntax, req: Request) -> bool:
+def evaluate(node: Node, syntax: RuleSyntax, req: Request, wildcards: bool = True) -> bool:
     if isinstance(node, Matcher):
-        return compile_matcher(node, syntax)(req)
+        return compile_matcher(node, syntax, wildcards)(req)
     if isinstance(node, Not):
-        return not evaluate(node.expr, syntax, req)
+        return not evaluate(node.expr, syntax, req, wildcards)
     if isinstance(node, And):
-        return evaluate(node.left, syntax, req) and evaluate(node.right, syntax, req)
+        return evaluate(node.left, syntax, req, wildcards) and evaluate(
+            node.right, syntax, req, wildcards
+        )
     assert isinstance(node, Or)
-    return evaluate(node.left, syntax, req) or evaluate(node.right, syntax, req)
+    return evaluate(node.left, syntax, req, wildcards) or evaluate(
+        node.right, syntax, req, wildcards
+    )
 
 
 def rule_matches(rule: Rule, req: Request) -> bool:
-    return evaluate(rule.tree, rule.syntax, req)
+    return evaluate(rule.tree, rule.syntax, req, rule.wildcards)
 
 
 __all__ = ["GoRegexError", "Request", "check_matcher", "rule_matches", "template_regex"]

@@ -115,7 +115,7 @@ def make_router(
     error: str | None = None
     parsed: Rule | None = None
     try:
-        parsed = parse(rule, syntax)
+        parsed = parse(rule, syntax, wildcards=version.key >= (3, 7))
     except RuleError as exc:
         error = f"rule: {exc}"
     eps = low.get("entrypoints") or ()

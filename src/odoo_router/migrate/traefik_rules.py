@@ -98,6 +98,7 @@ class Rule:
     text: str
     syntax: RuleSyntax
     tree: Node
+    wildcards: bool = True  # Host(`*.example`) matches one label: Traefik 3.7 and later
 
     @property
     def priority(self) -> int:
@@ -260,7 +261,7 @@ class _Parser:
         raise RuleError(f"expected a matcher, '!' or '(', found {found}", col)
 
 
-def parse(text: str, syntax: RuleSyntax) -> Rule:
+def parse(text: str, syntax: RuleSyntax, wildcards: bool = True) -> Rule:
     """Parse and check one rule as Traefik would for ``syntax``; RuleError otherwise."""
     if not text.strip():
         raise RuleError("empty rule")
@@ -271,7 +272,7 @@ def parse(text: str, syntax: RuleSyntax) -> Rule:
         raise RuleError(f"unexpected {v!r} after a complete expression", col)
     for m in walk(tree):
         _check(m, syntax)
-    return Rule(text, syntax, tree)
+    return Rule(text, syntax, tree, wildcards)
 
 
 def _check(m: Matcher, syntax: RuleSyntax) -> None:
