@@ -90,7 +90,6 @@ def _spellings(names: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 _ALL = _spellings(list(dict.fromkeys([*V2_MATCHERS, *V3_MATCHERS])))
-_KNOWN = {"v2": _spellings(V2_MATCHERS), "v3": _spellings(list(V3_MATCHERS))}
 
 
 @dataclass(frozen=True)
