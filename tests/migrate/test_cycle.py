@@ -96,18 +96,22 @@ def test_a_compose_up_that_fails_on_a_rendered_file_ends_with_the_old_containers
             proc = stack.run_sub("apply", crash_at="start-router:failed")
             assert proc.returncode == -9, proc.stderr
             st = status(stack)
-            assert st["state"] == "apply-failed" and "start-router" in st["errors"][0]  # type: ignore[index]
-            assert "No such image" in st["errors"][0] or "odoo-router:latest" in st["errors"][0]  # type: ignore[index]
+            assert st["state"] == "apply-failed" and "start-router" in st["errors"][0]
+            assert "No such image" in st["errors"][0] or "odoo-router:latest" in st["errors"][0]
             code, _ = stack.run("apply")
             assert code == X.ROLLBACK_FAILED  # not "nothing to do"
             engine.docker("create", "--name", "seisei-odoo-router", TEST_IMAGE)
-            code, _ = stack.run("rollback")
-            assert code == X.ROLLBACK_FAILED
+            proc = stack.run_sub("rollback")
+            assert proc.returncode == X.ROLLBACK_FAILED
+            # for a log: one message per line, none wrapped, no escape sequence
+            assert "\x1b" not in proc.stderr
+            undo = [x for x in proc.stderr.splitlines() if x.startswith("error: undo stop-router:")]
+            assert len(undo) == 1 and "seisei-odoo-router" in undo[0] and len(undo[0]) > 120
             st = status(stack)
             assert (
                 st["state"] == "rollback-incomplete" and st["steps"]["stop-router"] == "undo-failed"
-            )  # type: ignore[index]
-            assert any("seisei-odoo/nginx" in e for e in st["errors"]), st  # type: ignore[attr-defined]
+            )
+            assert any("seisei-odoo/nginx" in e for e in st["errors"]), st
             assert stack.run("apply")[0] == X.ROLLBACK_FAILED
             up = {
                 n: c for n, c in containers(stack).items() if n in ("odoo18-prod-web", "odoo-redis")

@@ -199,7 +199,8 @@ def test_failed_verification_rolls_back(
         assert code == X.ROLLED_BACK
         _assert_old_stack_back(stack, before)
         status = json.loads(stack.run("status", "--json")[1])
-        assert status["state"] == "rolled-back" and status["steps"]["verify"] == "undone"
+        assert status["state"] == "rolled-back" and status["steps"]["verify"] == "failed"
+        assert status["steps"]["start-router"] == "undone"
 
 
 def test_plan_refuses_without_the_dbfilter_module(stack: Stack) -> None:
@@ -242,4 +243,4 @@ def test_a_failed_backup_changes_nothing(stack: Stack) -> None:
     (folder,) = (stack.root / "mnt/backup").iterdir()
     assert not (folder / "MANIFEST.json").exists()  # kept, visibly incomplete
     status = json.loads(stack.run("status", "--json")[1])
-    assert status["state"] == "rolled-back" and status["steps"]["backup"] == "undone"
+    assert status["state"] == "rolled-back" and status["steps"]["backup"] == "failed"

@@ -163,7 +163,7 @@ def test_status_tells_the_state_what_runs_and_what_next(tmp_path: Path) -> None:
     assert status(ctx)["state"] is None
     assert "`odoo-router-migrate plan`" in status(ctx)["next"]
     _run_with(tmp_path, PATHS["applying"])
-    Journal(latest_run(ctx.layout).run_dir).append("start", "stop-odoo", pre={})  # type: ignore[union-attr]
+    Journal(latest_run(ctx.layout).run_dir).append("start", "stop-odoo", pre={})
     s = status(ctx)
     assert (s["state"], s["interrupted"], s["running"]) == ("applying", True, None)
     assert s["last_step"]["step"] == "stop-odoo" and s["steps"]["stop-odoo"] == "started"

@@ -29,14 +29,16 @@ from .steps import Run, Step, StepFailed, WriteFile, crash_hook, make_step
 
 
 def rollback_order(plan: dict[str, Any], j: Journal) -> list[tuple[Step, dict[str, Any]]]:
-    """The started steps with their precheck facts, in the order a rollback undoes them."""
+    """The started steps that have something to undo, with their precheck facts, in the
+    order a rollback undoes them."""
     started = []
     for index, spec in enumerate(plan["steps"]):
         start = j.start_data(spec["id"])
-        if start is not None:
-            started.append((index, make_step(spec), start.get("pre") or {}))
-    started.sort(key=lambda x: (x[1].undo_phase, -x[0]))
-    return [(s, pre) for _, s, pre in started]
+        step = make_step(spec)
+        if start is not None and step.undo_phase is not None:
+            started.append((step.undo_phase, -index, step, start.get("pre") or {}))
+    started.sort(key=lambda x: (x[0], x[1]))
+    return [(s, pre) for _, _, s, pre in started]
 
 
 def rollback(ctx: Context, j: Journal, restore_databases: bool = False) -> None:
@@ -57,7 +59,7 @@ def rollback(ctx: Context, j: Journal, restore_databases: bool = False) -> None:
                 j.append("databases-restored")
 
     for s, pre in rollback_order(run.plan, j):
-        if s.undo_phase >= 2 and not databases_tried:
+        if (s.undo_phase or 0) >= 2 and not databases_tried:
             databases()  # the new containers are gone, the old ones not started yet
         j.append("undo", s.id)
         crash_hook(ctx, f"{s.id}:undo")

@@ -6,7 +6,7 @@ resumed step simply acts again), ``verify`` (the act's effect holds), ``undo`` (
 from the recorded facts: a killed rollback runs every undo again). ``undo_phase`` orders a
 rollback: the files come back first (0), then the containers the run created go (1), then
 the containers that ran before apply start again from the restored files (2); within a
-phase, the last step first.
+phase, the last step first. None: nothing to undo (a backup is kept, verify changes nothing).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Run:
 class Step(Protocol):
     id: str
     target: str  # a file's role, a stack, or ""
-    undo_phase: ClassVar[int]
+    undo_phase: ClassVar[int | None]
     touches_containers: ClassVar[bool]  # the pre-apply containers are recorded before it
 
     def precheck(self, run: Run) -> dict[str, Any]: ...
@@ -80,7 +80,7 @@ class Backup:
 
     id: str
     target: str = ""
-    undo_phase: ClassVar[int] = 0
+    undo_phase: ClassVar[int | None] = None
     touches_containers: ClassVar[bool] = False
 
     def precheck(self, run: Run) -> dict[str, Any]:
@@ -96,7 +96,7 @@ class Backup:
         pass  # run_backup checks every piece as it goes and writes the manifest last
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
-        pass  # backups are kept
+        pass  # never called (undo_phase None): backups are kept
 
 
 @dataclass
@@ -106,7 +106,7 @@ class WriteFile:
 
     id: str
     target: str  # the file's role in the plan
-    undo_phase: ClassVar[int] = 0
+    undo_phase: ClassVar[int | None] = 0
     touches_containers: ClassVar[bool] = False
 
     def precheck(self, run: Run) -> dict[str, Any]:
@@ -186,7 +186,7 @@ class StopStack:
 
     id: str
     target: str
-    undo_phase: ClassVar[int] = 2
+    undo_phase: ClassVar[int | None] = 2
     touches_containers: ClassVar[bool] = True
 
     def precheck(self, run: Run) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class StartStack:
 
     id: str
     target: str
-    undo_phase: ClassVar[int] = 1
+    undo_phase: ClassVar[int | None] = 1
     touches_containers: ClassVar[bool] = True
 
     def precheck(self, run: Run) -> dict[str, Any]:
@@ -259,7 +259,7 @@ class VerifyStack:
 
     id: str
     target: str = ""
-    undo_phase: ClassVar[int] = 0
+    undo_phase: ClassVar[int | None] = None
     touches_containers: ClassVar[bool] = False
 
     def precheck(self, run: Run) -> dict[str, Any]:
@@ -281,7 +281,7 @@ class VerifyStack:
         pass
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
-        pass
+        pass  # never called (undo_phase None): verify changes nothing
 
 
 KINDS: dict[str, Callable[[str, str], Step]] = {
