@@ -127,3 +127,23 @@ def test_a_compose_up_that_fails_on_a_rendered_file_ends_with_the_old_containers
             assert containers(stack) == now
         finally:
             engine.docker("tag", TEST_IMAGE, "odoo-router:latest")
+
+
+def test_an_interrupted_apply_rolled_back_by_the_operator(
+    tmp_path: Path, engine: DockerEngine, pg_server: PgServer
+) -> None:
+    """Killed with the new Odoo up and the router down; the operator rolls back instead of
+    resuming (and that rollback is killed once too)."""
+    for stack in _stack(FIXTURE, RouterHosts(), tmp_path, engine, pg_server):
+        old = before(stack)
+        assert stack.run("plan")[0] == X.OK
+        assert stack.run_sub("apply", crash_at="start-odoo:after").returncode == -9
+        assert status(stack)["state"] == "applying"
+        assert containers(stack)["odoo-tenant"][1] == "running"
+        assert "seisei-odoo-router" not in containers(stack)
+        assert stack.run_sub("rollback", crash_at="stop-router:undo").returncode == -9
+        st = status(stack)
+        assert st["state"] == "rolling-back" and st["steps"]["start-router"] == "pending"
+        assert "odoo-tenant" not in containers(stack)  # what the run made went first
+        assert stack.run("rollback")[0] == X.OK
+        assert_as_before(stack, old)

@@ -210,7 +210,7 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     last = latest_run(ctx.layout)
-    # What the last finished run set up is what must hold; otherwise the current plan's.
+    # What the last applied run set up is what must hold; otherwise the current plan's.
     plan = last.plan() if last is not None and last.state.state == APPLIED else _load_plan(ctx)
     checks = run_checks(ctx, plan["verify"])
     if args.json:
