@@ -28,7 +28,7 @@ import yaml
 
 from .context import Context
 from .docker_api import Container
-from .fsops import sha256_file, write_new_exclusive
+from .fsops import sha256_file, write_atomic
 from .journal import Journal
 
 
@@ -70,9 +70,8 @@ def take_snapshot(ctx: Context, j: Journal, plan: dict[str, Any]) -> dict[str, A
     out: dict[str, Any] = {}
     for target, p in projects(ctx, plan).items():
         data = p.compose_file.read_bytes() if p.compose_file.exists() else None
-        saved = j.originals() / f"compose-{target}"
-        if data is not None and not saved.exists():
-            write_new_exclusive(saved, data)
+        if data is not None:
+            write_atomic(j.originals() / f"compose-{target}", data, mode=0o600)
         out[target] = {
             "project": p.name,
             "compose_file": ctx.layout.rel(p.compose_file),

@@ -44,6 +44,9 @@ def rollback_order(plan: dict[str, Any], j: Journal) -> list[tuple[Step, dict[st
 def rollback(ctx: Context, j: Journal, restore_databases: bool = False) -> None:
     """Raises MigrateError(ROLLBACK_FAILED) when the end state does not hold."""
     run = Run(ctx, j, j.plan())
+    # A re-run finishes what an interrupted rollback was asked to do.
+    asked = [e for e in j.events() if e["event"] == "rollback-started"]
+    restore_databases = restore_databases or any(e.get("restore_databases") for e in asked)
     j.append("rollback-started", restore_databases=restore_databases)
     crash_hook(ctx, "rollback:started")
     errors: list[str] = []

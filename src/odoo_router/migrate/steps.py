@@ -24,7 +24,14 @@ from . import containers as C
 from .backup import run_backup
 from .context import Context
 from .coverage import covered
-from .fsops import remove_file, sha256_bytes, sha256_file, write_file, write_new_exclusive
+from .fsops import (
+    remove_file,
+    sha256_bytes,
+    sha256_file,
+    write_atomic,
+    write_file,
+    write_new_exclusive,
+)
 from .inventory import gather
 from .journal import Journal
 from .verify import format_checks, run_checks, wait_healthy
@@ -113,8 +120,9 @@ class WriteFile:
         path, _ = run.file(self.target)
         saved = run.journal.originals() / self.target
         if path.exists():
-            if not saved.exists():
-                write_new_exclusive(saved, path.read_bytes())
+            # No "start" yet, so the step never acted: this is the original. Replaced whole,
+            # never kept half written by a kill during an earlier precheck.
+            write_atomic(saved, path.read_bytes(), mode=0o600)
             mode = path.stat().st_mode & 0o7777
             return {"existed": True, "sha256": sha256_file(path), "mode": mode}
         created = []
