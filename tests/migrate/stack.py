@@ -153,18 +153,23 @@ def compose_file(stack_dir: Path) -> Path | None:
     return next((stack_dir / n for n in COMPOSE_NAMES if (stack_dir / n).is_file()), None)
 
 
+def _is_traefik(d: Path) -> bool:
+    f = compose_file(d)
+    services = (yaml.safe_load(f.read_text()) or {}).get("services") or {} if f else {}
+    return any(str((s or {}).get("image", "")).startswith("traefik") for s in services.values())
+
+
 def app_stacks(root: Path) -> list[Path]:
     """The stacks that run here: every one with a compose file, except Traefik's (faked)."""
-    out = []
-    for d in sorted(p for p in (root / "srv/stacks").iterdir() if p.is_dir()):
-        f = compose_file(d)
-        if f is None:
-            continue
-        services = (yaml.safe_load(f.read_text()) or {}).get("services") or {}
-        images = [str((svc or {}).get("image", "")) for svc in services.values()]
-        if not any(i.startswith("traefik") for i in images):
-            out.append(d)
-    return out
+    stacks = sorted(p for p in (root / "srv/stacks").iterdir() if p.is_dir())
+    return [d for d in stacks if compose_file(d) is not None and not _is_traefik(d)]
+
+
+def traefik_dynamic(root: Path) -> Path:
+    """The directory the Traefik stack's file provider watches (dynamic/ next to it)."""
+    stacks = sorted(p for p in (root / "srv/stacks").iterdir() if p.is_dir())
+    found = [d / "dynamic" for d in stacks if _is_traefik(d) and (d / "dynamic").is_dir()]
+    return found[0] if found else root / "srv/stacks/edge-traefik/dynamic"
 
 
 def _prepare(engine: DockerEngine, d: Path) -> None:
@@ -229,9 +234,7 @@ def old_stack(
     os.environ["DOCKER_HOST"] = engine.host  # the in-process CLI's docker calls
     try:
         with (
-            fake_traefik(
-                root / "srv/stacks/edge-traefik/dynamic", traefik_version, engine.env()
-            ) as t,
+            fake_traefik(traefik_dynamic(root), traefik_version, engine.env()) as t,
             fake_router(
                 admin=hosts.admin,
                 named=hosts.named,
