@@ -91,6 +91,9 @@ class Plan:
     verify: dict[str, Any]
     settings: dict[str, Any]
     projects: dict[str, str] = field(default_factory=dict)  # compose project of each stack
+    # Directories whose listing matters (Traefik loads every file of its dynamic/): a file
+    # added there after plan makes the plan stale, and the backup copies all of them.
+    watched: list[str] = field(default_factory=list)
     rendered: dict[str, bytes] = field(default_factory=dict, repr=False)  # role -> content
 
     def body(self) -> dict[str, Any]:
@@ -105,6 +108,7 @@ class Plan:
             "verify": self.verify,
             "settings": self.settings,
             "projects": self.projects,
+            "watched": self.watched,
         }
 
     @property
@@ -402,6 +406,7 @@ def build_plan(layout: Layout, inv: Inventory, facts: Facts, settings: Settings)
             "odoo": inv.projects.get("odoo", layout.odoo_dir.name),
             "router": inv.projects.get("router", layout.router_dir.name),
         },
+        watched=[layout.rel(layout.traefik_dir)],
         rendered=rendered,
     )
 

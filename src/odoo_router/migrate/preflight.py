@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from .context import Context
+from .coverage import discovered, fingerprint
 from .fsops import write_atomic
 from .inventory import Inventory, gather
 from .plan import Facts, Plan, build_plan
@@ -28,11 +29,15 @@ def load_secrets(ctx: Context) -> tuple[str, str]:
     password = given if given is not None else generate_password()
     if not password or password in ("changeme",):
         return password, ""  # plan refuses; nothing stored
-    secret = {"admin_passwd": password, "admin_passwd_hash": hash_admin_password(password)}
+    secret = {
+        "admin_passwd": password,
+        "admin_passwd_hash": hash_admin_password(password),
+        "generated": given is None,  # apply shows a generated one once, on a terminal
+    }
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(path, (json.dumps(secret, indent=2) + "\n").encode(), mode=0o600)
     os.chmod(path, 0o600)
-    return secret["admin_passwd"], secret["admin_passwd_hash"]
+    return password, str(secret["admin_passwd_hash"])
 
 
 def find_dbfilter_module(ctx: Context, inv: Inventory) -> tuple[str | None, str | None]:
@@ -102,7 +107,12 @@ def make_plan(ctx: Context) -> tuple[Plan, Inventory]:
     module, module_error = find_dbfilter_module(ctx, inv)
     need, free = backup_estimate(ctx, inv)
     facts = Facts(password, pw_hash, module, module_error, need, free)
-    return build_plan(ctx.layout, inv, facts, ctx.settings), inv
+    plan = build_plan(ctx.layout, inv, facts, ctx.settings)
+    # Every file apply's backup copies and its stale check compares (coverage.py): each
+    # stack's compose files and .env, Traefik's static config, every watched file.
+    found = fingerprint(ctx.layout, discovered(ctx.layout, plan.watched))
+    plan.inputs = dict(sorted({**found, **plan.inputs}.items()))
+    return plan, inv
 
 
 def stage(ctx: Context, plan: Plan) -> None:
