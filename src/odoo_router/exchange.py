@@ -16,7 +16,11 @@ Failure edges (pingora's, see STYLE.md):
 * connection lost or garbage before the response head: 502;
 * no response head within the route's read timeout: 504;
 * failure after the head went to the client: the client connection is aborted, never a
-  second response.
+  second response;
+* bytes after the end of the response (beyond its Content-Length or last chunk, after the
+  head of a HEAD, 204 or 304 answer), in the same read or later: the response stands, the
+  connection is closed and logged (``UpstreamConnection.unasked``), never reused: those
+  bytes must never be read as the answer to the next request sent on it.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ def _status_line(status: int, reason: bytes) -> bytes:
 
 
 OnDone = Callable[["Exchange"], None]
+
+
+class UnaskedBytes(Exception):
+    """Raised from the parser when a second message begins after the response's end."""
 
 
 class Exchange:
@@ -162,8 +170,9 @@ class Exchange:
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
         self.conn.last_read = monotonic()
-        if self.ended():  # bytes after the end of the response: never reuse
-            self.conn.close()
+        if self.ended():  # a later read after the end of the response
+            self.keep_alive = False
+            self.conn.unasked(f"{len(data)} bytes after the end of its response")
             return
         due = self.passthrough
         if due:
@@ -185,7 +194,11 @@ class Exchange:
             else:
                 self.fail(502, "upstream sent an unexpected upgrade")
         except httptools.HttpParserError as exc:
-            self.fail(502, f"upstream sent an invalid response: {exc}")
+            if self.ended():  # the response was whole: what follows it in this read was unasked
+                self.keep_alive = False
+                self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
+            else:
+                self.fail(502, f"upstream sent an invalid response: {exc}")
         else:
             if self.status == 101 and not self.ended():
                 if self.upgrade:
@@ -206,10 +219,11 @@ class Exchange:
 
     def _pass_body(self, data: bytes, due: int) -> None:
         n = len(data)
-        if n > due:  # more than the response announced: framing is broken, never reuse
+        if n > due:  # more than the response announced: never reuse (nor relay) the rest
+            self.keep_alive = False
+            self.conn.unasked(f"{n - due} bytes after the end of its response")
             data = data[:due]
             n = due
-            self.keep_alive = False
         self.passthrough = due - n
         self.bytes_out += n
         if self.capture is not None:
@@ -246,6 +260,10 @@ class Exchange:
         self._notify()
 
     # -- parser callbacks ---------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.outcome is not None:  # a message after the response's end: stop parsing
+            raise UnaskedBytes
 
     def on_status(self, reason: bytes) -> None:
         self.reason = reason
@@ -356,7 +374,7 @@ class Exchange:
         if spool is None and action is not None and action.response_buffering and not self.upgrade:
             self.spool = Spool(client, client.state.settings.temp_dir)
         elif spool is None or spool.full:
-            self.conn.transport.pause_reading()
+            self.conn.pause_reading()
 
     def fail(self, status: int, reason: str) -> None:
         if self.ended():

@@ -8,6 +8,12 @@
   idle list is still trimmed back to ``keepalive`` within a second of the load ending.
 * A connection returns to the idle list only after a complete, well-framed exchange whose
   response allowed keep-alive; anything else is closed.
+* Bytes no request asked for end a connection: past the end of a response (exchange.py) or
+  on an idle connection. An idle connection keeps reading (``release`` resumes a paused
+  one), so data or EOF on it closes it and takes it off the idle list the moment uvloop
+  reports it: checkout (``take_idle``) only tests ``closed``, no syscall per request. The
+  one window left is bytes that arrive in the same event-loop iteration as the request that
+  takes the connection, before its data callback runs (docs/security.md).
 * Names are resolved for every new connection (Docker's DNS changes when a container is
   recreated), so a server that is down or unresolvable at start never stops the router.
 * Passive health: ``max_fails`` failures within ``fail_timeout`` take a server out for
@@ -59,6 +65,7 @@ class UpstreamConnection(asyncio.Protocol):
         "last_write",
         "paused_writing",
         "pool",
+        "reading_paused",
         "reused",
         "server",
         "transport",
@@ -77,6 +84,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         self.last_write = 0.0
         self.paused_writing = False
+        self.reading_paused = False  # paused for a slow client (exchange.py)
         self.drain_waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,8 +96,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
-        if ex is None:  # bytes on an idle connection: framing is in doubt, never reuse it
-            self.close()
+        if ex is None:  # bytes on an idle connection: no request asked for them
+            self.unasked(f"{len(data)} bytes on an idle connection")
             return
         ex.upstream_data(data)
 
@@ -107,6 +115,24 @@ class UpstreamConnection(asyncio.Protocol):
         if self.ex is not None:  # break connection <-> Exchange <-> parser for refcounting
             self.ex.parser = None  # type: ignore[assignment]  # never fed again
             self.ex = None
+
+    def unasked(self, what: str) -> None:
+        """The upstream sent bytes no request asked for: log it and never reuse this
+        connection (read as the next request's answer, they would serve one client's
+        response to another)."""
+        if not self.closed:
+            self.pool.log(f"upstream pool {self.pool.name} ({self.addr}) sent {what}: closed")
+        self.abort()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def pause_writing(self) -> None:
         self.paused_writing = True
@@ -153,8 +179,17 @@ class UpstreamConnection(asyncio.Protocol):
             w.set_result(None)
 
 
+def _no_log(message: str) -> None:
+    pass
+
+
 class UpstreamPool:
-    def __init__(self, cfg: PoolConfig, on_error: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: PoolConfig,
+        on_error: Callable[[str, str], None] | None = None,
+        log: Callable[[str], None] = _no_log,
+    ) -> None:
         self.cfg = cfg
         self.name = cfg.name
         self.idle: deque[UpstreamConnection] = deque()
@@ -166,6 +201,7 @@ class UpstreamPool:
         self._first_fail = [0.0] * len(cfg.servers)
         self._down_until = [0.0] * len(cfg.servers)
         self.on_error = on_error
+        self.log = log  # the worker's error log
 
     # -- selection and health -------------------------------------------------------
 
@@ -244,6 +280,8 @@ class UpstreamPool:
             return
         conn.exchange = None
         conn.idle_since = now
+        if conn.reading_paused:  # an idle connection must see unasked bytes and EOF at once
+            conn.resume_reading()
         self.idle.append(conn)
 
     def trim(self, now: float) -> None:
@@ -267,9 +305,12 @@ class Pools:
     """All pools of one routing table generation; a reload makes a new set."""
 
     def __init__(
-        self, configs: dict[str, PoolConfig], on_error: Callable[[str, str], None] | None = None
+        self,
+        configs: dict[str, PoolConfig],
+        on_error: Callable[[str, str], None] | None = None,
+        log: Callable[[str], None] = _no_log,
     ) -> None:
-        self.by_name = {name: UpstreamPool(cfg, on_error) for name, cfg in configs.items()}
+        self.by_name = {name: UpstreamPool(cfg, on_error, log) for name, cfg in configs.items()}
 
     def __getitem__(self, name: str) -> UpstreamPool:
         return self.by_name[name]

@@ -370,8 +370,8 @@ class ClientConnection(asyncio.Protocol):
         if self.spool is not None:
             self.spool.pump()
         ex = self.exchange
-        if ex is not None and ex.conn.transport is not None and not ex.conn.closed:
-            ex.conn.transport.resume_reading()
+        if ex is not None:
+            ex.conn.resume_reading()
         if self.tunnel is not None:
             self.tunnel.client_drained()
         if self.drain_waiter is not None and not self.drain_waiter.done():

@@ -37,7 +37,7 @@ class WorkerState:
         self.config = config
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
-        self.pools = Pools(config.pools, self.upstream_error)
+        self.pools = Pools(config.pools, self.upstream_error, self.log_error)
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
         self._server = self.settings.server_header.encode("latin-1")
@@ -67,7 +67,7 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
-        self.pools = Pools(config.pools, self.upstream_error)
+        self.pools = Pools(config.pools, self.upstream_error, self.log_error)
         self.cache.clear()  # a reload may point pools at another Odoo image
         old.retire()
 
