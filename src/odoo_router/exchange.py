@@ -88,6 +88,7 @@ class Exchange:
         "feeding",
         "got_bytes",
         "head_only",
+        "head_read",
         "head_sent",
         "headers",
         "keep_alive",
@@ -144,6 +145,7 @@ class Exchange:
         self.reason = b""
         self.status = 0
         self.head_sent = False
+        self.head_read = 0  # bytes read before the head was whole (server.proxy_header_max)
         self.got_bytes = False
         self.chunked_out = False
         self.close_delimited = False
@@ -179,6 +181,8 @@ class Exchange:
             self._pass_body(data, due)
             self._notify()
             return
+        if not self.head_sent:
+            self.head_read += len(data)
         # Everything one read produces (head, body, chunk end) goes out in one write.
         out: list[bytes] = []
         self.out = out
@@ -211,6 +215,9 @@ class Exchange:
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
         if not self.ended():
+            if not self.head_sent and self.head_read > self.client.state.settings.proxy_header_max:
+                self._head_too_big(self.head_read, False)
+                return
             if self.body_length > 0:
                 self.passthrough = self.body_length - self.bytes_out
                 self.parser_dirty = True  # the rest of this body never reaches the parser
@@ -278,6 +285,11 @@ class Exchange:
             self.skip_interim = True
             self.headers = []
             return
+        if self.head_read > self.client.state.settings.proxy_header_max:
+            size = 15 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            if size > self.client.state.settings.proxy_header_max:
+                self._head_too_big(size, True)
+                return
         if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
             self.fail(502, "upstream switched protocols unasked")
             return
@@ -319,7 +331,13 @@ class Exchange:
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
-            self.headers, state.secure_cookies, state.samesite, status == 101, parts
+            self.headers,
+            state.secure_cookies,
+            state.samesite,
+            status == 101,
+            parts,
+            self.conn.pool.redirect,
+            self,
         )
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
         self.body_length = -1 if no_body else length  # passthrough only when > 0
@@ -339,6 +357,30 @@ class Exchange:
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))
+
+    def origin(self) -> bytes:
+        """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
+        host and the port it came in on, none for 80 (the router serves plain HTTP)."""
+        port = 80
+        transport = self.client.transport
+        if transport is not None:
+            sock = transport.get_extra_info("sockname")
+            if isinstance(sock, tuple):
+                port = sock[1]
+        host = self.req.host
+        return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
+
+    def _head_too_big(self, size: int, whole: bool) -> None:
+        """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
+        logged with the pool and the size (a lower bound while the head is not whole)."""
+        conn = self.conn
+        limit = self.client.state.settings.proxy_header_max
+        self.client.state.log_error(
+            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of"
+            f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"
+            f" ({limit}): 502"
+        )
+        self.fail(502, f"upstream sent too big a response head ({size} bytes)")
 
     def _capture(self, body: bytes) -> None:
         """Keep the body for the static cache while it fits an entry; past that, drop it."""

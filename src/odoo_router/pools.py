@@ -32,6 +32,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Final
 
 from .config import Pool as PoolConfig
+from .headers import RedirectRule
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -202,6 +203,8 @@ class UpstreamPool:
         self._down_until = [0.0] * len(cfg.servers)
         self.on_error = on_error
         self.log = log  # the worker's error log
+        prefix = cfg.redirect_prefix
+        self.redirect = RedirectRule(prefix, cfg.redirect_rewrite == "nginx") if prefix else None
 
     # -- selection and health -------------------------------------------------------
 
