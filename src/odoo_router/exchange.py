@@ -80,6 +80,7 @@ class Exchange:
         "bytes_out",
         "cache_key",
         "capture",
+        "cause",
         "chunked_out",
         "client",
         "close_delimited",
@@ -161,6 +162,7 @@ class Exchange:
         self.cache_key: Key | None = None
         self.spool: Spool | None = None
         self.error_status = 0
+        self.cause = ""  # why it failed: reset | timeout | bad_answer | client
 
     def ended(self) -> bool:
         # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
@@ -196,19 +198,19 @@ class Exchange:
                 if rest:
                     out.append(rest)
             else:
-                self.fail(502, "upstream sent an unexpected upgrade")
+                self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
         except httptools.HttpParserError as exc:
             if self.ended():  # the response was whole: what follows it in this read was unasked
                 self.keep_alive = False
                 self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
             else:
-                self.fail(502, f"upstream sent an invalid response: {exc}")
+                self.fail(502, f"upstream sent an invalid response: {exc}", "bad_answer")
         else:
             if self.status == 101 and not self.ended():
                 if self.upgrade:
                     self._finish(Outcome.UPGRADED)
                 else:
-                    self.fail(502, "upstream sent an unexpected upgrade")
+                    self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
         finally:
             self.feeding = False
             self.out = None
@@ -249,11 +251,15 @@ class Exchange:
         elif not self.got_bytes and self.conn.reused:
             self._finish(Outcome.RETRY)
         else:
-            self.fail(502, "upstream closed the connection prematurely")
+            why = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
+            self.fail(502, f"upstream closed the connection prematurely{why}", "reset")
         self._notify()
 
     def timed_out(self) -> None:
-        self.fail(504, "upstream timed out")
+        if self.conn.paused_writing:
+            self.fail(504, "upstream took no request bytes within send_timeout", "timeout")
+        else:
+            self.fail(504, "upstream sent no response within read_timeout", "timeout")
 
     def client_gone(self) -> None:
         """The client closed mid-exchange: never reuse (nor linger on) the upstream."""
@@ -291,7 +297,7 @@ class Exchange:
                 self._head_too_big(size, True)
                 return
         if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
-            self.fail(502, "upstream switched protocols unasked")
+            self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
@@ -380,7 +386,7 @@ class Exchange:
             f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"
             f" ({limit}): 502"
         )
-        self.fail(502, f"upstream sent too big a response head ({size} bytes)")
+        self.fail(502, f"upstream sent too big a response head ({size} bytes)", "bad_answer")
 
     def _capture(self, body: bytes) -> None:
         """Keep the body for the static cache while it fits an entry; past that, drop it."""
@@ -418,10 +424,13 @@ class Exchange:
         elif spool is None or spool.full:
             self.conn.pause_reading()
 
-    def fail(self, status: int, reason: str) -> None:
+    def fail(self, status: int, reason: str, cause: str) -> None:
         if self.ended():
             return
-        self.req.error = reason
+        self.cause = cause
+        self.req.error = (
+            reason if cause == "client" else f"{cause}: {reason}; server {self.conn.addr}"
+        )
         self.error_status = status
         self.conn.abort()  # unsent bytes must not keep a failed connection open
         self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)

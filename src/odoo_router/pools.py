@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -45,11 +46,13 @@ UPSTREAM_WRITE_BUFFER: Final = 1 << 20  # bytes queued to an upstream before a b
 
 
 class UpstreamError(Exception):
-    """Connecting to or talking with an upstream failed; ``kind`` is connect | timeout | reset."""
+    """Connecting to an upstream failed; ``kind`` is resolve | connect | timeout, ``server``
+    the one tried; str() is what the access log's ``error`` says."""
 
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, kind: str, detail: str, server: str) -> None:
+        super().__init__(f"{kind}: {detail}; server {server}")
         self.kind = kind
+        self.server = server
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -188,7 +191,7 @@ class UpstreamPool:
     def __init__(
         self,
         cfg: PoolConfig,
-        on_error: Callable[[str, str], None] | None = None,
+        on_error: Callable[[str, str, str], None] | None = None,
         log: Callable[[str], None] = _no_log,
     ) -> None:
         self.cfg = cfg
@@ -253,6 +256,7 @@ class UpstreamPool:
         if avoid is not None and server == avoid and len(self.cfg.servers) > 1:
             server = self._pick()
         host, port = self.cfg.servers[server]
+        name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -260,21 +264,22 @@ class UpstreamPool:
                     lambda: UpstreamConnection(self, server), host, port
                 )
         except TimeoutError:
-            self.mark_failed(server)
-            self._report("timeout")
-            raise UpstreamError("timeout", f"connect to {host}:{port} timed out") from None
+            error = UpstreamError("timeout", f"connect timed out after {timeout:g}s", name)
+        except socket.gaierror as exc:  # the name does not resolve (a container not running)
+            error = UpstreamError("resolve", str(exc.strerror or exc), name)
         except OSError as exc:
-            self.mark_failed(server)
-            self._report("connect")
-            raise UpstreamError(
-                "connect", f"connect to {host}:{port}: {exc.strerror or exc}"
-            ) from None
-        self.active.add(conn)
-        return conn
+            error = UpstreamError("connect", str(exc.strerror or exc), name)
+        else:
+            self.active.add(conn)
+            return conn
+        self.mark_failed(server)
+        self.report(error.kind, str(error))
+        raise error
 
-    def _report(self, kind: str) -> None:
+    def report(self, kind: str, error: str) -> None:
+        """A failure of this pool: counted, and logged at most once per cause and interval."""
         if self.on_error is not None:
-            self.on_error(self.name, kind)
+            self.on_error(self.name, kind, error)
 
     def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
@@ -310,7 +315,7 @@ class Pools:
     def __init__(
         self,
         configs: dict[str, PoolConfig],
-        on_error: Callable[[str, str], None] | None = None,
+        on_error: Callable[[str, str, str], None] | None = None,
         log: Callable[[str], None] = _no_log,
     ) -> None:
         self.by_name = {name: UpstreamPool(cfg, on_error, log) for name, cfg in configs.items()}

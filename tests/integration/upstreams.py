@@ -23,6 +23,7 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``size:<n>``          -- a body of n bytes of ``x``;
 * ``interim``           -- a ``100 Continue`` before the answer;
 * ``garbage``           -- a response that is not HTTP, then close;
+* ``close``             -- close the connection without a byte;
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
 * ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
 * ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body;
@@ -330,6 +331,9 @@ class _Conn(asyncio.Protocol):
             await asyncio.sleep(0.1)
             if self.transport is not None:
                 self.transport.abort()
+            return
+        if kind == "close":
+            self._close()
             return
         if kind == "garbage":
             self._write(b"this is not HTTP\r\n\r\n")
