@@ -292,7 +292,8 @@ class Exchange:
             self.headers = []
             return
         if self.head_read > self.client.state.settings.proxy_header_max:
-            size = 15 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+            # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
+            size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
             if size > self.client.state.settings.proxy_header_max:
                 self._head_too_big(size, True)
                 return

@@ -859,7 +859,10 @@ class ClientConnection(asyncio.Protocol):
         """Phase 2: a local answer (redirect, refusal, health) written here."""
         if decision.local is None:
             return False
-        if not req.complete and req.upgrade:
+        if not req.complete and (req.upgrade or req.expect_continue):
+            # Expect: 100-continue, answered without 100: the client may send its body or
+            # not, so where a next request would start is in doubt; close after the answer
+            # (lingering: what it still sends is dropped). docs/deviations.md
             req.keep_alive = False
         self.answer(req, decision.local)
         if self.upgrade_rest or req.upgrade:

@@ -24,6 +24,7 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``interim``           -- a ``100 Continue`` before the answer;
 * ``garbage``           -- a response that is not HTTP, then close;
 * ``close``             -- close the connection without a byte;
+* ``head:<n>``          -- a ``Set-Cookie`` of n bytes, the head in two writes 0.1 s apart;
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
 * ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
 * ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body;
@@ -334,6 +335,13 @@ class _Conn(asyncio.Protocol):
             return
         if kind == "close":
             self._close()
+            return
+        if kind == "head":
+            cookie = b"big=" + b"c" * int(arg)
+            head = b"HTTP/1.1 200 OK\r\nSet-Cookie: %b\r\nContent-Length: 2\r\n\r\nok" % cookie
+            self._write(head[: len(head) // 2])
+            await asyncio.sleep(0.1)
+            self._write(head[len(head) // 2 :])
             return
         if kind == "garbage":
             self._write(b"this is not HTTP\r\n\r\n")
