@@ -59,7 +59,7 @@ async def test_local_answer_to_expect_without_the_body(compat: RouterProcess) ->
     conn = await connect(compat.port)
     try:
         head = [("Host", "acme.erp.seisei.tokyo"), ("Content-Length", "1000000")]
-        await conn.send(build("POST", "/web/login", head + [("Expect", "100-continue")]))
+        await conn.send(build("POST", "/web/login", [*head, ("Expect", "100-continue")]))
         resp = await conn.response(timeout=2)
         assert (resp.status, resp.header("Connection")) == (302, "close")
         assert await conn.at_eof(timeout=8)  # LINGERING_TIMEOUT 5 s without a byte
