@@ -88,6 +88,7 @@ class Exchange:
         "error_status",
         "feeding",
         "got_bytes",
+        "head_max",
         "head_only",
         "head_read",
         "head_sent",
@@ -112,6 +113,11 @@ class Exchange:
         self.conn = conn
         self.parser = httptools.HttpResponseParser(self)
         self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
+        self.head_max = conn.pool.head_max  # server.proxy_header_max
+        # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
+        # per request: an exchange that fails ends its connection, and this object with it.
+        self.head_read = 0
+        self.cause = ""  # why it failed: reset | timeout | bad_answer | client
 
     def begin(
         self,
@@ -146,7 +152,6 @@ class Exchange:
         self.reason = b""
         self.status = 0
         self.head_sent = False
-        self.head_read = 0  # bytes read before the head was whole (server.proxy_header_max)
         self.got_bytes = False
         self.chunked_out = False
         self.close_delimited = False
@@ -162,7 +167,6 @@ class Exchange:
         self.cache_key: Key | None = None
         self.spool: Spool | None = None
         self.error_status = 0
-        self.cause = ""  # why it failed: reset | timeout | bad_answer | client
 
     def ended(self) -> bool:
         # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
@@ -217,7 +221,7 @@ class Exchange:
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
         if not self.ended():
-            if not self.head_sent and self.head_read > self.client.state.settings.proxy_header_max:
+            if not self.head_sent and self.head_read > self.head_max:
                 self._head_too_big(self.head_read, False)
                 return
             if self.body_length > 0:
@@ -291,12 +295,14 @@ class Exchange:
             self.skip_interim = True
             self.headers = []
             return
-        if self.head_read > self.client.state.settings.proxy_header_max:
-            # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
-            size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
-            if size > self.client.state.settings.proxy_header_max:
-                self._head_too_big(size, True)
-                return
+        if self.head_read:
+            if self.head_read > self.head_max:
+                # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
+                size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                if size > self.head_max:
+                    self._head_too_big(size, True)
+                    return
+            self.head_read = 0
         if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
             self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
@@ -381,7 +387,7 @@ class Exchange:
         """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
         logged with the pool and the size (a lower bound while the head is not whole)."""
         conn = self.conn
-        limit = self.client.state.settings.proxy_header_max
+        limit = self.head_max
         self.client.state.log_error(
             f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of"
             f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"

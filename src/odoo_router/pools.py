@@ -193,8 +193,10 @@ class UpstreamPool:
         cfg: PoolConfig,
         on_error: Callable[[str, str, str], None] | None = None,
         log: Callable[[str], None] = _no_log,
+        head_max: int = 64 * 1024,
     ) -> None:
         self.cfg = cfg
+        self.head_max = head_max  # server.proxy_header_max (static: kept across reloads)
         self.name = cfg.name
         self.idle: deque[UpstreamConnection] = deque()
         self.active: set[UpstreamConnection] = set()
@@ -317,8 +319,11 @@ class Pools:
         configs: dict[str, PoolConfig],
         on_error: Callable[[str, str, str], None] | None = None,
         log: Callable[[str], None] = _no_log,
+        head_max: int = 64 * 1024,
     ) -> None:
-        self.by_name = {name: UpstreamPool(cfg, on_error, log) for name, cfg in configs.items()}
+        self.by_name = {
+            name: UpstreamPool(cfg, on_error, log, head_max) for name, cfg in configs.items()
+        }
 
     def __getitem__(self, name: str) -> UpstreamPool:
         return self.by_name[name]

@@ -39,7 +39,9 @@ class WorkerState:
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
         self.error_lines = RateLimitedLog(self.log_error)  # upstream failures, per pool and cause
-        self.pools = Pools(config.pools, self.upstream_error, self.log_error)
+        self.pools = Pools(
+            config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
+        )
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
         self._server = self.settings.server_header.encode("latin-1")
@@ -69,7 +71,9 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
-        self.pools = Pools(config.pools, self.upstream_error, self.log_error)
+        self.pools = Pools(
+            config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
+        )
         self.cache.clear()  # a reload may point pools at another Odoo image
         old.retire()
 
