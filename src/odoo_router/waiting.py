@@ -132,6 +132,7 @@ async def proxy(
                     retries -= 1
                     continue
                 req.error = str(exc)
+                req.upstream_addr = exc.server  # the server tried last
                 conn.error(req, 504 if exc.kind == "timeout" else 502)
                 return
         if conn.closed:
