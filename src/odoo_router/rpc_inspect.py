@@ -69,10 +69,9 @@ class _Inflater:
         """Up to ``most`` decoded bytes; b"" when the input so far gives no more."""
         while True:
             z = self.z
-            if z.eof:
-                rest = z.unused_data + self.input
+            if z.eof:  # self.input holds what follows the member (see below)
+                rest = self.input
                 if not rest:
-                    self.input = b""
                     return b""
                 if not self.members:
                     raise Reject(400, "bytes follow the compressed body", "trailing bytes")
@@ -86,7 +85,8 @@ class _Inflater:
                 out = z.decompress(self.input, min(most, self.limit + 1 - self.out))
             except zlib.error as exc:
                 raise Reject(400, "the compressed body is corrupt", f"inflate: {exc}") from exc
-            self.input = z.unconsumed_tail
+            # At the end of a member the rest is in unused_data (and may be in the tail too).
+            self.input = z.unused_data if z.eof else z.unconsumed_tail
             self.out += len(out)
             if self.out > self.limit:
                 raise Reject(
@@ -289,8 +289,7 @@ class RpcInspector:
             raise Reject(400, "the body is not valid UTF-8", "json not utf-8")
         call.close()
         if call.error is not None:
-            reason = call.error if call.error.startswith("bad json") else f"bad json: {call.error}"
-            raise Reject(400, "the body is not valid JSON", reason[:120])
+            raise Reject(400, call.error_message, f"bad json: {call.error}"[:120])
         if call.root is LIST:
             raise Reject(400, "batched JSON-RPC requests are not accepted", "json batch")
         if call.root is not DICT:
@@ -304,7 +303,9 @@ class RpcInspector:
             raise Reject(415, "XML-RPC bodies must be UTF-8", "utf-16/32 xml")
         charset = self.charset
         if charset is not None and charset not in XML_CHARSETS:
-            raise Reject(415, f"unsupported charset {charset!r:.40}", f"xml charset {charset!r:.40}")
+            raise Reject(
+                415, f"unsupported charset {charset!r:.40}", f"xml charset {charset!r:.40}"
+            )
         if self.blank:
             raise Reject(400, "the request body is empty", "empty body")
         call.close()
@@ -315,8 +316,12 @@ class RpcInspector:
                 f"unsupported or conflicting XML encoding {shown!r:.40}",
                 f"xml encoding {shown!r:.40}",
             )
+        if call.fault:
+            raise Reject(400, "a fault is not a call", "xml fault body")
         if call.dtd:
             raise Reject(400, "DTDs and entities are not accepted", str(call.error))
         if call.error is not None:
-            raise Reject(400, "the body is not a valid XML-RPC call", f"bad xml: {call.error}"[:120])
+            raise Reject(
+                400, "the body is not a valid XML-RPC call", f"bad xml: {call.error}"[:120]
+            )
         check_call(self.endpoint.service or "", call.method, call.first, self.tenant_db)

@@ -28,9 +28,9 @@ UTF-8 validity and the body's first bytes are checked by the caller (rpc_inspect
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
-from json.decoder import scanstring
 from typing import Final
 
 from .rpc_values import DICT, FLOAT, LIST, MISSING, Kind, fold_matches, long_marker
@@ -101,6 +101,10 @@ _CAPTURE: Final = 2
 class JsonError(Exception):
     """The body is not what json.loads accepts (the firewall answers 400)."""
 
+    def __init__(self, reason: str, message: str = "the body is not valid JSON") -> None:
+        super().__init__(reason)
+        self.message = message  # for the client, as the whole-body parser words it
+
 
 class _LongText:
     """A key or string past RAW_CAP: decoded as json would, into a digest, never kept."""
@@ -111,6 +115,7 @@ class _LongText:
         self.track_fold = track_fold
         self.visible = ""  # what survives folding, while it could still be a short key
         self.too_visible = False
+        self.prefix = ""  # the first characters, for messages
 
     def feed(self, raw: bytes) -> None:
         """Complete escapes only: the reader never cuts one."""
@@ -146,6 +151,8 @@ class _LongText:
             self.high = -1
 
     def _emit(self, text: str) -> None:
+        if len(self.prefix) < 64:
+            self.prefix += text[:64]
         self.digest.update(text.encode("utf-8", "surrogatepass"))
         if self.track_fold and not self.too_visible:
             from .rpc_values import visible_part
@@ -164,12 +171,16 @@ class JsonCall:
     def __init__(self, params_keys: tuple[str, ...]) -> None:
         self.params_keys = params_keys  # the keys a lookalike in params is checked against
         self.error: str | None = None
+        self.error_message = ""
         self.want = _VALUE
         self.tail = b""  # an escape or word cut by the end of a piece
         # Frames: parallel lists, one entry per open container.
         self.is_object: list[bool] = []
         self.roles: list[int] = []
         self.keysets: list[set[object]] = []
+        # The first duplicate key of each open object: json's object_pairs_hook refuses it
+        # when the object closes, so inner objects and syntax errors come first.
+        self.duplicates: list[str | None] = []
         self.slot = S_ROOT  # the slot of the next value
         # The string being read.
         self.in_string = False
@@ -204,9 +215,13 @@ class JsonCall:
         try:
             self._run(data)
         except JsonError as exc:
-            self.error = str(exc)
+            self._failed(exc)
         except (UnicodeDecodeError, ValueError) as exc:  # a key or captured value
-            self.error = f"bad json: {exc}"[:120]
+            self._failed(JsonError(str(exc)))
+
+    def _failed(self, exc: JsonError) -> None:
+        self.error = str(exc)[:120]
+        self.error_message = exc.message
 
     def close(self) -> None:
         if self.error is not None:
@@ -219,7 +234,7 @@ class JsonCall:
             if self.want != _END:
                 raise JsonError("the JSON text ends early")
         except JsonError as exc:
-            self.error = str(exc)
+            self._failed(exc)
 
     def _run(self, buf: bytes) -> None:
         n = len(buf)
@@ -257,7 +272,7 @@ class JsonCall:
                     raise JsonError("expecting ':'")
                 pos += 1
                 self.want = _VALUE
-            elif want == _KEY or want == _KEY_OR_CLOSE:
+            elif want in (_KEY, _KEY_OR_CLOSE):
                 if c == 34:
                     self._open_string(_KEYSTR, S_NONE)
                     pos = self._string(buf, pos + 1)
@@ -298,7 +313,7 @@ class JsonCall:
 
     def _open_container(self, is_object: bool) -> None:
         if len(self.roles) >= MAX_DEPTH:
-            raise JsonError("the JSON body is nested too deeply")
+            raise JsonError("json too deep", "the JSON body is nested too deeply")
         slot = self.slot
         kind = DICT if is_object else LIST
         role = R_OTHER
@@ -313,6 +328,7 @@ class JsonCall:
         self.is_object.append(is_object)
         self.roles.append(role)
         self.keysets.append(set())
+        self.duplicates.append(None)
         if is_object:
             self.want = _KEY_OR_CLOSE
         else:
@@ -320,6 +336,12 @@ class JsonCall:
             self.slot = S_ARG0 if role == R_ARGS else S_NONE
 
     def _close_container(self) -> None:
+        duplicate = self.duplicates.pop()
+        if duplicate is not None:
+            raise JsonError(
+                f"duplicate key {duplicate:.40}",
+                f"duplicate key {duplicate:.40} in a JSON object",
+            )
         self.is_object.pop()
         self.roles.pop()
         self.keysets.pop()
@@ -414,7 +436,7 @@ class JsonCall:
             self.long_capture = True
             return
         role = self.roles[-1]
-        self.long = _LongText(role == R_TOP or role == R_PARAMS)
+        self.long = _LongText(role in (R_TOP, R_PARAMS))
         self.long.feed(bytes(self.raw))
         self.long.feed(buf[start:end])
         self.raw = bytearray()
@@ -431,8 +453,9 @@ class JsonCall:
                 if self.str_slot == S_ID:
                     value = None  # an id this long is not echoed
             else:
-                value = _decode(bytes(self.raw))
-                if self.str_slot != S_ID and len(value) > VALUE_CAP:  # type: ignore[arg-type]
+                text = _decode(bytes(self.raw))
+                value = text
+                if self.str_slot != S_ID and len(text) > VALUE_CAP:
                     value = long_marker(bytes(self.raw[:VALUE_CAP]))
             self._store(self.str_slot, value)
             self._value_done()
@@ -452,13 +475,16 @@ class JsonCall:
             key = _decode(bytes(self.raw))
             ident = key if len(key) <= KEY_CAP else _digest(key)
             lookalike = False
-            if role == R_TOP or role == R_PARAMS:
+            if role in (R_TOP, R_PARAMS):
                 targets = self._targets(role)
                 lookalike = key not in targets and fold_matches(key, targets)
         keys = self.keysets[-1]
         if ident in keys:
-            raise JsonError(f"duplicate key {key!r:.40} in a JSON object")
-        keys.add(ident)
+            if self.duplicates[-1] is None:
+                shown = key if long is None else long.prefix
+                self.duplicates[-1] = repr(shown)
+        else:
+            keys.add(ident)
         if lookalike:
             shown = key if long is None else "<long key>"
             if role == R_TOP and self.lookalike_top is None:
@@ -521,9 +547,9 @@ def _decode(raw: bytes) -> str:
     """The string's value as json decodes it (raw is validated string content)."""
     if b"\\" not in raw:
         return raw.decode("utf-8")
-    text = raw.decode("utf-8")
-    value, _ = scanstring(text + '"', 0, True)
-    return str(value)
+    value = json.loads(b'"' + raw + b'"')
+    assert isinstance(value, str)
+    return value
 
 
 def _digest(key: str) -> bytes:

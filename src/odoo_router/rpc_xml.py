@@ -86,6 +86,7 @@ _KINDS: Final = {
     "methodName": K_METHOD,
 }
 _NUMERIC: Final = (K_INT, K_DOUBLE, K_DECIMAL)
+FAULT: Final = Kind("dict", False)  # a struct Fault(**struct) accepts
 
 
 class XmlError(Exception):
@@ -116,6 +117,10 @@ class XmlCall:
         self.count = 0  # top-level values
         self.frame_counts: list[int] = []  # per open array/struct: its items
         self.frame_bad: list[bool] = []  # per open struct: an unhashable key seen
+        # Per open struct, what Fault(**struct) needs: 1 faultCode, 2 faultString, 4 no
+        # key that is not a str. A fault body is "a fault", not just malformed, with all three.
+        self.frame_fault: list[int] = []
+        self.fault = False  # a well-formed fault: close() raised Fault(**params[0])
         self.open: list[int] = []  # kinds of the open elements
         self.numeric_open = 0
         self.base64_open = 0
@@ -131,7 +136,7 @@ class XmlCall:
         if self.error is None:
             try:
                 self.parser.feed(data)
-            except BaseException as exc:  # noqa: BLE001 - every parse fault is a verdict
+            except BaseException as exc:
                 self._failed(exc)
 
     def close(self) -> None:
@@ -142,8 +147,9 @@ class XmlCall:
             if not self.type or self.frame_counts:
                 raise XmlError("not a complete call")
             if self.type == "fault":
+                self.fault = self.first is FAULT
                 raise XmlError("a fault is not a call")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._failed(exc)
 
     def _failed(self, exc: BaseException) -> None:
@@ -173,9 +179,10 @@ class XmlCall:
         if ":" in tag:
             tag = tag.split(":")[-1]
         kind = _KINDS.get(tag, K_OTHER)
-        if kind == K_ARRAY or kind == K_STRUCT:
+        if kind in (K_ARRAY, K_STRUCT):
             self.frame_counts.append(0)
             self.frame_bad.append(False)
+            self.frame_fault.append(4)
         if self.value_open and kind == K_OTHER:
             raise XmlError(f"unknown tag {tag!r:.40}")
         self.value_open = kind == K_VALUE
@@ -231,14 +238,16 @@ class XmlCall:
         elif kind == K_ARRAY:
             self.frame_counts.pop()
             self.frame_bad.pop()
+            self.frame_fault.pop()
             self._append(LIST)
         elif kind == K_STRUCT:
             items = self.frame_counts.pop()
+            fault = self.frame_fault.pop()
             if self.frame_bad.pop():
                 raise XmlError("unhashable struct key")
             if items % 2:
                 raise XmlError("struct with an odd number of items")
-            self._append(DICT)
+            self._append(FAULT if fault == 7 else DICT)
         elif kind == K_PARAMS:
             self.type = "params"
             return
@@ -256,8 +265,15 @@ class XmlCall:
         if counts:
             i = len(counts) - 1
             n = counts[i]
-            if n % 2 == 0 and not _hashable(value):
-                self.frame_bad[i] = True
+            if n % 2 == 0:
+                if not _hashable(value):
+                    self.frame_bad[i] = True
+                if not isinstance(value, str):
+                    self.frame_fault[i] &= 3
+                elif value == "faultCode":
+                    self.frame_fault[i] |= 1
+                elif value == "faultString":
+                    self.frame_fault[i] |= 2
             counts[i] = n + 1
             return
         if self.count == 0:

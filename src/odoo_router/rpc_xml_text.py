@@ -30,9 +30,11 @@ NUM_CAP: Final = 16384
 RUN_CAP: Final = 10000
 _NOT_NUMERIC: Final = re.compile(r"[^\d\s_+\-.eEiInNfFtTyYaAsS]")
 _SPACES: Final = re.compile(r"\s+")
-_LONG_RUN: Final = re.compile(r"[\d_]{%d,}" % (RUN_CAP + 1))
+_LONG_RUN: Final = re.compile(r"[\d_]{" + str(RUN_CAP + 1) + ",}")
 _VALID_RUN: Final = re.compile(r"\d+(?:_\d+)*")
-_NOT_BASE64: Final = bytes(c for c in range(256) if not (chr(c).isalnum() and c < 128) and c not in b"+/=")
+_NOT_BASE64: Final = bytes(
+    c for c in range(256) if not (chr(c).isalnum() and c < 128) and c not in b"+/="
+)
 
 
 def _run_rep(m: re.Match[str]) -> str:

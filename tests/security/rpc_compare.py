@@ -45,7 +45,9 @@ def oracle(
     """The oracle's verdict as ours (the same classes' fields), None where it has none
     (it ran out of recursion at a depth in UNDECIDED_DEPTHS)."""
     try:
-        verdict = rpc_oracle.inspect_rpc(path, content_type, content_encoding, body, tenant_db, limit)
+        verdict = rpc_oracle.inspect_rpc(
+            path, content_type, content_encoding, body, tenant_db, limit
+        )
     except RecursionError:
         return None
     if isinstance(verdict, rpc_oracle.Refuse):

@@ -109,7 +109,9 @@ def _value(rng: random.Random, depth: int = 0) -> object:
     if kind == 3:
         return rng.choice([True, False, None])
     if kind == 4:
-        return "".join(rng.choice("abc\u00e9\u4e2d\U0001f600\"\\\n") for _ in range(rng.randrange(12)))
+        return "".join(
+            rng.choice('abc\u00e9\u4e2d\U0001f600"\\\n') for _ in range(rng.randrange(12))
+        )
     if kind == 5:
         return base64.b64encode(rng.randbytes(rng.randrange(300))).decode()
     if kind in (6, 7):
@@ -174,9 +176,13 @@ def _json_oddity(rng: random.Random, text: str) -> str:
     if kind == 4:  # a key written with escapes
         return text.replace('"params"', rng.choice(['"p\\u0061rams"', '"\\u0070arams"']), 1)
     if kind == 5:  # the database with escapes
-        return text.replace('"ten_a"', rng.choice(['"\\u0074en_a"', '"ten_\\u0061"', '"ten\\u005fa"']))
+        return text.replace(
+            '"ten_a"', rng.choice(['"\\u0074en_a"', '"ten_\\u0061"', '"ten\\u005fa"'])
+        )
     if kind == 6:  # a control character or bad escape in a string
-        return text.replace('"call"', rng.choice(['"ca\tll"', '"ca\\ll"', '"ca\\u00"', '"\\x41"']), 1)
+        return text.replace(
+            '"call"', rng.choice(['"ca\tll"', '"ca\\ll"', '"ca\\u00"', '"\\x41"']), 1
+        )
     if kind == 7:  # a batch
         return "[" + text + "]"
     if kind == 8:  # extra data
@@ -212,12 +218,21 @@ _XML_ODD = [
     ("<value>ten_a</value>", "<value><base64>dGVu=X</base64></value>"),
     ("<value>ten_a</value>", "<value><base64>dGVu\nX2E=</base64></value>"),
     ("<value>ten_a</value>", "<value><base64>dGVuX2</base64></value>"),
-    ("<value>ten_a</value>", "<value><dateTime.iso8601>20240102T03:04:05</dateTime.iso8601></value>"),
+    (
+        "<value>ten_a</value>",
+        "<value><dateTime.iso8601>20240102T03:04:05</dateTime.iso8601></value>",
+    ),
     ("<value>ten_a</value>", "<value><dateTime.iso8601>2024-01-02</dateTime.iso8601></value>"),
     ("<value>ten_a</value>", "<value><nil/></value>"),
     ("<params>", "<value>ten_b</value><params>"),
-    ("<params>", "<params><param><value><struct><member><name>a</name></member></struct></value></param>"),
-    ("<params>", "<params><param><value><struct><value><array><data/></array></value><value>1</value></struct></value></param>"),
+    (
+        "<params>",
+        "<params><param><value><struct><member><name>a</name></member></struct></value></param>",
+    ),
+    (
+        "<params>",
+        "<params><param><value><struct><value><array><data/></array></value><value>1</value></struct></value></param>",
+    ),
     ("<methodName>", "<methodName>x<i4>1</i4>"),
     ("</methodName>", "</methodName><params><param><value>ten_b</value></param></params>"),
     ("<?xml version='1.0'?>", "<?xml version='1.0' encoding='iso-8859-1'?>"),
@@ -225,7 +240,10 @@ _XML_ODD = [
     ("<?xml version='1.0'?>", '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY e "ten_a">]>'),
     ("<?xml version='1.0'?>", '<?xml version="1.0"?><!DOCTYPE m SYSTEM "http://127.0.0.1/x">'),
     ("<?xml version='1.0'?>", "\ufeff<?xml version='1.0'?>"),
-    ("<methodCall>", "<methodCall><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value>x</value></member></struct></value></fault></methodResponse>"),
+    (
+        "<methodCall>",
+        "<methodCall><methodResponse><fault><value><struct><member><name>faultCode</name><value><int>1</int></value></member><member><name>faultString</name><value>x</value></member></struct></value></fault></methodResponse>",
+    ),
     ("ten_a", "ten_&lt;a"),
 ]
 
@@ -239,7 +257,9 @@ def json_case(rng: random.Random) -> Case:
     body = text.encode("utf-8", "surrogatepass")
     if rng.random() < 0.05:
         body = rng.choice([b"\xef\xbb\xbf", b"\xff\xfe", b"\x00\x00\xfe\xff", b""]) + body
-    return _finish(rng, path, rng.choice(["application/json", "application/json; charset=utf-8"]), body)
+    return _finish(
+        rng, path, rng.choice(["application/json", "application/json; charset=utf-8"]), body
+    )
 
 
 def xml_case(rng: random.Random) -> Case:
@@ -254,7 +274,9 @@ def xml_case(rng: random.Random) -> Case:
         text = text.replace(old, new, 1)
     encoding = "latin-1" if "iso-8859-1" in text else "utf-8"
     body = text.encode(encoding, "replace")
-    ctype = rng.choice(["text/xml", "application/xml", "text/xml; charset=utf-8", "text/xml; charset=latin1"])
+    ctype = rng.choice(
+        ["text/xml", "application/xml", "text/xml; charset=utf-8", "text/xml; charset=latin1"]
+    )
     return _finish(rng, path, ctype, body)
 
 
