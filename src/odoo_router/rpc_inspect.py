@@ -127,7 +127,8 @@ class RpcInspector:
         self.charset: str | None = None
         self.json: JsonCall | None = None
         self.xml: XmlCall | None = None
-        self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+        # Made at the first non-ASCII byte: all before it was ASCII, so it starts clean there.
+        self.utf8: codecs.IncrementalDecoder | None = None
         self.utf8_bad = False
         self.request_id: object = None
         endpoint = rpc_endpoint(path)
@@ -229,7 +230,9 @@ class RpcInspector:
             self.blank = not data.strip()
         self.decoded += len(data)
         if self.json is not None:
-            if not self.utf8_bad:
+            if not self.utf8_bad and (self.utf8 is not None or not data.isascii()):
+                if self.utf8 is None:
+                    self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
                 try:
                     self.utf8.decode(data)
                 except UnicodeDecodeError:
@@ -280,7 +283,7 @@ class RpcInspector:
             raise Reject(400, "a byte order mark is not accepted", "json bom")
         if self.blank:
             raise Reject(400, "the request body is empty", "empty body")
-        if not self.utf8_bad:
+        if not self.utf8_bad and self.utf8 is not None:
             try:
                 self.utf8.decode(b"", True)
             except UnicodeDecodeError:

@@ -216,8 +216,8 @@ class JsonCall:
             self._run(data)
         except JsonError as exc:
             self._failed(exc)
-        except (UnicodeDecodeError, ValueError) as exc:  # a key or captured value
-            self._failed(JsonError(str(exc)))
+        except (UnicodeDecodeError, ValueError) as err:  # a key or captured value
+            self._failed(JsonError(str(err)))
 
     def _failed(self, exc: JsonError) -> None:
         self.error = str(exc)[:120]
@@ -274,6 +274,11 @@ class JsonCall:
                 self.want = _VALUE
             elif want in (_KEY, _KEY_OR_CLOSE):
                 if c == 34:
+                    end = _simple_string_end(buf, pos + 1)
+                    if end >= 0:  # the common case: no escape, all in this piece
+                        self._key_done(buf[pos + 1 : end].decode("utf-8"))
+                        pos = end + 1
+                        continue
                     self._open_string(_KEYSTR, S_NONE)
                     pos = self._string(buf, pos + 1)
                     if pos < 0:
@@ -293,6 +298,13 @@ class JsonCall:
                 self._open_container(c == 123)
             elif c == 34:
                 slot = self.slot
+                end = _simple_string_end(buf, pos + 1)
+                if end >= 0:
+                    if slot != S_NONE:
+                        self._captured(slot, buf[pos + 1 : end], False)
+                    self._value_done()
+                    pos = end + 1
+                    continue
                 self._open_string(_CAPTURE if slot != S_NONE else _SKIP, slot)
                 pos = self._string(buf, pos + 1)
                 if pos < 0:
@@ -448,31 +460,38 @@ class JsonCall:
             self._value_done()
             return
         if use == _CAPTURE:
-            if self.long_capture:
-                value: object = long_marker(bytes(self.raw[:VALUE_CAP]))
-                if self.str_slot == S_ID:
-                    value = None  # an id this long is not echoed
-            else:
-                text = _decode(bytes(self.raw))
-                value = text
-                if self.str_slot != S_ID and len(text) > VALUE_CAP:
-                    value = long_marker(bytes(self.raw[:VALUE_CAP]))
-            self._store(self.str_slot, value)
+            self._captured(self.str_slot, bytes(self.raw), self.long_capture)
             self._value_done()
             return
-        self._key_done()
+        if self.long is not None:
+            self._key_done("")
+        else:
+            self._key_done(_decode(bytes(self.raw)))
 
-    def _key_done(self) -> None:
+    def _captured(self, slot: int, raw: bytes, long: bool) -> None:
+        """A captured string's value: raw is its content (the first RAW_CAP bytes if long)."""
+        value: object
+        if long:
+            value = long_marker(raw[:VALUE_CAP])
+            if slot == S_ID:
+                value = None  # an id this long is not echoed
+        else:
+            text = _decode(raw)
+            value = text
+            if slot != S_ID and len(text) > VALUE_CAP:
+                value = long_marker(raw[:VALUE_CAP])
+        self._store(slot, value)
+
+    def _key_done(self, key: str) -> None:
+        """A key was read: ``key`` decoded, or in ``self.long`` when it went past RAW_CAP."""
         role = self.roles[-1]
         ident: object
-        key = ""
         long = self.long
         if long is not None:
             ident = long.key()
             self.long = None
             lookalike = not long.too_visible and fold_matches(long.visible, self._targets(role))
         else:
-            key = _decode(bytes(self.raw))
             ident = key if len(key) <= KEY_CAP else _digest(key)
             lookalike = False
             if role in (R_TOP, R_PARAMS):
@@ -526,7 +545,8 @@ class JsonCall:
                 raise JsonError("expecting a value")
             if m.group(1) is None and m.group(2) is None:
                 digits = len(word) - (word[0] == 45)
-                limit = sys.get_int_max_str_digits()
+                # int() takes any int up to 640 digits (the limit's floor): no look-up below.
+                limit = sys.get_int_max_str_digits() if digits > 640 or long else 0
                 if long or (limit and digits > limit):
                     raise JsonError("an integer with too many digits")
                 value = int(word) if self.slot != S_NONE else 0
@@ -535,6 +555,16 @@ class JsonCall:
         if self.slot != S_NONE:
             self._store(self.slot, value)
         self._value_done()
+
+
+def _simple_string_end(buf: bytes, start: int) -> int:
+    """Where the string whose content starts at ``start`` closes, if it has no escape and
+    closes within buf; else -1 (a control character is found again by the long path)."""
+    m = _SPECIAL.search(buf, start)
+    if m is None:
+        return -1
+    end = m.start()
+    return end if buf[end] == 34 else -1
 
 
 def _word_end(buf: bytes, pos: int) -> int:

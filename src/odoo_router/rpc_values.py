@@ -53,6 +53,8 @@ def fold(key: str) -> str:
     """What a lenient parser might make of a key: width, case and invisible characters
     ignored (NFKC, casefold, then no whitespace and no category C)."""
     if key.isascii():
+        if key.isprintable() and " " not in key:  # nothing to drop (0x21-0x7e)
+            return key.lower()
         return key.lower().translate(_ASCII_DROP)
     folded = unicodedata.normalize("NFKC", key).casefold()
     return "".join(c for c in folded if not c.isspace() and unicodedata.category(c)[0] != "C")
