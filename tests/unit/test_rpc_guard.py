@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -49,7 +49,7 @@ class _Conn:
 class _Spy:
     """Wraps the real inspector and records how much of the body it was fed, when."""
 
-    fed: list[int] = []
+    fed: ClassVar[list[int]] = []
 
     def __init__(self, *args: Any) -> None:
         from odoo_router.rpc_inspect import RpcInspector
