@@ -27,6 +27,7 @@ UTF-8 validity and the body's first bytes are checked by the caller (rpc_inspect
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -120,13 +121,15 @@ class _LongText:
         self.visible = ""  # what survives folding, while it could still be a short key
         self.too_visible = False
         self.prefix = ""  # the first characters, for messages
+        # Raw text between escapes: a piece may end inside a multi-byte character.
+        self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
 
     def feed(self, raw: bytes) -> None:
         """Complete escapes only: the reader never cuts one."""
         pos = 0
         for m in _ESCAPE.finditer(raw):
             if m.start() > pos:
-                self._text(raw[pos : m.start()].decode("utf-8", "surrogatepass"))
+                self._text(self.utf8.decode(raw[pos : m.start()]))
             pos = m.end()
             hexa = m.group(1)
             if hexa is None:
@@ -143,7 +146,7 @@ class _LongText:
             else:
                 self._text(chr(code))
         if pos < len(raw):
-            self._text(raw[pos:].decode("utf-8", "surrogatepass"))
+            self._text(self.utf8.decode(raw[pos:]))
 
     def _text(self, text: str) -> None:
         self._flush()
@@ -165,6 +168,7 @@ class _LongText:
             self.too_visible = len(self.visible) > 64
 
     def key(self) -> bytes:
+        self.utf8.decode(b"", True)  # raises on a character left unfinished
         self._flush()
         return self.digest.digest()
 
@@ -507,7 +511,7 @@ class JsonCall:
         else:
             keys.add(ident)
         if lookalike:
-            shown = key if long is None else "<long key>"
+            shown = key if long is None else long.prefix
             if role == R_TOP and self.lookalike_top is None:
                 self.lookalike_top = shown
             elif role == R_PARAMS and self.lookalike_params is None:
