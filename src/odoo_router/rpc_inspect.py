@@ -20,6 +20,7 @@ Rules / theory of operation
 from __future__ import annotations
 
 import codecs
+import re
 import zlib
 from collections import deque
 from typing import Final
@@ -48,6 +49,7 @@ from .rpc_values import DICT, LIST
 from .rpc_xml import XmlCall
 
 SLICE: Final = 64 * 1024  # decoded bytes inspected per work() call
+_NONBLANK: Final = re.compile(rb"[^ \t\n\r\x0b\x0c]")  # what bytes.strip() keeps
 
 
 class _Inflater:
@@ -225,9 +227,9 @@ class RpcInspector:
 
     def _decoded(self, data: bytes) -> None:
         if len(self.head) < 4:
-            self.head = (self.head + data)[:4]
+            self.head += data[: 4 - len(self.head)]
         if self.blank:
-            self.blank = not data.strip()
+            self.blank = _NONBLANK.search(data) is None
         self.decoded += len(data)
         if self.json is not None:
             if not self.utf8_bad and (self.utf8 is not None or not data.isascii()):
