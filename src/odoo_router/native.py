@@ -21,6 +21,7 @@ NATIVE = (
     "rpc_firewall",
     "rpc_inspect",
     "rpc_json",
+    "rpc_json_lex",
     "rpc_values",
     "rpc_xml",
     "rpc_xml_text",

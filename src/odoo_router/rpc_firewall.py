@@ -67,7 +67,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .langprefix import strip_lang_prefix
-from .rpc_values import DICT, LIST, MISSING, type_name
+from .rpc_values import (
+    DICT,
+    LIST,
+    MISSING,
+    S_ARG0,
+    S_ARGS,
+    S_DB,
+    S_METHOD,
+    S_PARAMS,
+    S_SERVICE,
+    type_name,
+)
 
 if TYPE_CHECKING:
     from .rpc_json import JsonCall
@@ -198,23 +209,24 @@ def check_json(endpoint: Endpoint, call: JsonCall, tenant_db: str) -> None:
     """The JSON-RPC policy on what rpc_json.JsonCall kept of a parsed body (a dict)."""
     if call.lookalike_top is not None:
         raise _lookalike(call.lookalike_top, "request")
-    if call.params is not DICT:
+    found = call.found
+    if found[S_PARAMS] is not DICT:
         # Odoo runs dict(params): a list of pairs would become keyword arguments.
         raise Reject(400, "JSON-RPC params must be a JSON object", "params not an object")
     if call.lookalike_params is not None:
         raise _lookalike(call.lookalike_params, "params")
     if endpoint.protocol == "authenticate":
-        if call.db is MISSING:
+        if found[S_DB] is MISSING:
             raise Reject(400, "authenticate needs params.db", "authenticate without db")
-        _check_db(call.db, tenant_db, "authenticate")
+        _check_db(found[S_DB], tenant_db, "authenticate")
         return
-    service, method, args = call.service, call.method, call.args
+    service, method, args = found[S_SERVICE], found[S_METHOD], found[S_ARGS]
     if not isinstance(service, str) or not isinstance(method, str):
         raise Reject(400, "params.service and params.method must be strings", "bad service/method")
     if args is not LIST:
         # Odoo unpacks args positionally: an object's keys or a string's letters would be used.
         raise Reject(400, "params.args must be a JSON array", f"args is {type_name(args)}")
-    check_call(service, method, call.arg0, tenant_db)
+    check_call(service, method, found[S_ARG0], tenant_db)
 
 
 def check_call(service: str, method: str | None, first: object, tenant_db: str) -> None:

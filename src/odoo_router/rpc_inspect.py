@@ -45,7 +45,7 @@ from .rpc_firewall import (
     xml_fault,
 )
 from .rpc_json import JsonCall
-from .rpc_values import DICT, LIST
+from .rpc_values import DICT, LIST, S_ID, S_ROOT
 from .rpc_xml import XmlCall
 
 SLICE: Final = 64 * 1024  # decoded bytes inspected per work() call
@@ -295,11 +295,12 @@ class RpcInspector:
         call.close()
         if call.error is not None:
             raise Reject(400, call.error_message, f"bad json: {call.error}"[:120])
-        if call.root is LIST:
+        root = call.found[S_ROOT]
+        if root is LIST:
             raise Reject(400, "batched JSON-RPC requests are not accepted", "json batch")
-        if call.root is not DICT:
+        if root is not DICT:
             raise Reject(400, "a JSON-RPC request must be a JSON object", "json not an object")
-        self.request_id = call.request_id  # echoed in a refusal from here on
+        self.request_id = call.found[S_ID]  # echoed in a refusal from here on
         check_json(self.endpoint, call, self.tenant_db)
 
     def _xml_verdict(self, call: XmlCall) -> None:

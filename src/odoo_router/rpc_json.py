@@ -9,67 +9,54 @@ Rules / theory of operation
   it passes (control characters, escapes) and never kept. Memory is the container stack (one
   frame per level, at most MAX_DEPTH), the keys of the open objects (KEY_CAP characters each;
   a longer key is kept as a 16-byte digest of its decoded text) and the captured values.
-* The grammar is Python's (``json.loads`` with ``strict=True``): ``NaN``, ``Infinity`` and
-  ``-Infinity`` are values; an int literal with more digits than ``int()`` converts
-  (``sys.get_int_max_str_digits()``, 4300) is an error, as ``json.loads`` raises ValueError;
-  JSON whitespace only; nesting deeper than MAX_DEPTH is an error (``json.loads`` stops near
-  the interpreter's recursion limit, 1000 frames less the caller's; Odoo calls it from some 50
-  frames deep, so MAX_DEPTH stays below what Odoo reads).
+* The grammar is Python's (``json.loads``, strict; tokens in rpc_json_lex.py), JSON
+  whitespace only. Nesting deeper than MAX_DEPTH is an error: ``json.loads`` stops near the
+  interpreter's recursion limit less its caller's frames (Odoo's some 50), so below it.
 * Duplicate keys are errors at every depth, compared after decoding (``"a"``, ``"\\u0061"``),
   surrogate pairs joined as ``json`` joins them.
-* Captured: the top-level object's ``id`` and ``params``; in ``params``: ``service``, ``method``,
-  ``args`` with its first element, and ``db``; the first key at each of those two levels that
-  folds to a key of that level without being it (a lookalike, see rpc_firewall._fold).
-  Captured strings longer than VALUE_CAP characters are replaced by a longer marker string
-  that equals no service, method or database name.
+* Captured (``found``, by slot): the top-level object's ``id`` and ``params``; in ``params``:
+  ``service``, ``method``, ``args`` with its first element, ``db``; and the first key at each
+  of those two levels that folds to one of its names without being it (a lookalike).
 UTF-8 validity and the body's first bytes are checked by the caller (rpc_inspect.py).
 """
 
 from __future__ import annotations
 
-import codecs
-import hashlib
-import json
-import re
-import sys
 from typing import Final
 
-from .rpc_values import DICT, FLOAT, LIST, MISSING, Kind, fold_matches, long_marker
+from .rpc_json_lex import (
+    KEY_CAP,
+    RAW_CAP,
+    WORD_CAP,
+    JsonError,
+    LongText,
+    captured,
+    compact_word,
+    decode,
+    digest,
+    escape_end,
+    simple_string_end,
+    special,
+    word_end,
+    word_value,
+)
+from .rpc_values import (
+    DICT,
+    LIST,
+    MISSING,
+    PARAMS_SLOTS,
+    S_ARG0,
+    S_ARGS,
+    S_DB,
+    S_ID,
+    S_NONE,
+    S_PARAMS,
+    S_ROOT,
+    TOP_SLOTS,
+    fold_matches,
+)
 
-RAW_CAP: Final = 64 * 1024  # bytes of a key or captured string kept before it is streamed
-KEY_CAP: Final = 4096  # decoded characters of a key kept as text; longer ones as a digest
-VALUE_CAP: Final = 256  # characters of a captured string compared; longer: a marker
-WORD_CAP: Final = 64 * 1024  # bytes of a number kept before it is compacted
 MAX_DEPTH: Final = 900
-
-_SPECIAL: Final = re.compile(rb'["\\\x00-\x1f]')
-# Control characters and backslash to 0, the rest to 1: long string content is checked with
-# memchr and translate, some 3x faster than the regex's per-byte class test.
-_STOPS: Final = bytes(0 if b < 0x20 or b == 0x5C else 1 for b in range(256))
-_LONG_SPAN: Final = 256
-_WORD: Final = re.compile(rb"[A-Za-z0-9+\-.]*")
-_NUMBER: Final = re.compile(rb"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
-_HEX4: Final = re.compile(rb"[0-9a-fA-F]{4}")
-_RUN: Final = re.compile(rb"([0-9])[0-9]{2,}")  # a digit run, compacted to 2 digits
-_ESCAPE: Final = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|(.))", re.S)
-_SIMPLE_ESCAPES: Final = {
-    ord('"'): '"',
-    ord("\\"): "\\",
-    ord("/"): "/",
-    ord("b"): "\b",
-    ord("f"): "\f",
-    ord("n"): "\n",
-    ord("r"): "\r",
-    ord("t"): "\t",
-}
-_LITERALS: Final[dict[bytes, object]] = {
-    b"true": True,
-    b"false": False,
-    b"null": None,
-    b"NaN": float("nan"),
-    b"Infinity": float("inf"),
-    b"-Infinity": float("-inf"),
-}
 
 # What comes next.
 _VALUE: Final = 0
@@ -80,97 +67,15 @@ _COLON: Final = 4
 _COMMA_OR_CLOSE: Final = 5
 _END: Final = 6  # the top-level value is complete
 
-# Frame roles and value slots: where a container or value sits in a JSON-RPC request.
+# Frame roles: where a container sits in a JSON-RPC request (value slots: rpc_values.py).
 R_TOP: Final = 1
 R_PARAMS: Final = 2
 R_ARGS: Final = 3
 R_OTHER: Final = 4
-S_NONE: Final = 0
-S_ROOT: Final = 1
-S_ID: Final = 2
-S_PARAMS: Final = 3
-S_SERVICE: Final = 4
-S_METHOD: Final = 5
-S_ARGS: Final = 6
-S_ARG0: Final = 7
-S_DB: Final = 8
-_TOP_SLOTS: Final = {"id": S_ID, "params": S_PARAMS}
-_PARAMS_SLOTS: Final = {"service": S_SERVICE, "method": S_METHOD, "args": S_ARGS, "db": S_DB}
-
 # What a string being read is for.
 _SKIP: Final = 0
 _KEYSTR: Final = 1
 _CAPTURE: Final = 2
-
-
-class JsonError(Exception):
-    """The body is not what json.loads accepts (the firewall answers 400)."""
-
-    def __init__(self, reason: str, message: str = "the body is not valid JSON") -> None:
-        super().__init__(reason)
-        self.message = message  # for the client, as the whole-body parser words it
-
-
-class _LongText:
-    """A key or string past RAW_CAP: decoded as json would, into a digest, never kept."""
-
-    def __init__(self, track_fold: bool) -> None:
-        self.digest = hashlib.blake2b(digest_size=16)
-        self.high = -1  # a high surrogate from an escape, waiting for its low half
-        self.track_fold = track_fold
-        self.visible = ""  # what survives folding, while it could still be a short key
-        self.too_visible = False
-        self.prefix = ""  # the first characters, for messages
-        # Raw text between escapes: a piece may end inside a multi-byte character.
-        self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
-
-    def feed(self, raw: bytes) -> None:
-        """Complete escapes only: the reader never cuts one."""
-        pos = 0
-        for m in _ESCAPE.finditer(raw):
-            if m.start() > pos:
-                self._text(self.utf8.decode(raw[pos : m.start()]))
-            pos = m.end()
-            hexa = m.group(1)
-            if hexa is None:
-                self._text(_SIMPLE_ESCAPES[m.group(2)[0]])
-                continue
-            code = int(hexa, 16)
-            if self.high >= 0 and 0xDC00 <= code <= 0xDFFF:
-                joined = 0x10000 + ((self.high - 0xD800) << 10) + (code - 0xDC00)
-                self.high = -1
-                self._emit(chr(joined))
-            elif 0xD800 <= code <= 0xDBFF:
-                self._flush()
-                self.high = code
-            else:
-                self._text(chr(code))
-        if pos < len(raw):
-            self._text(self.utf8.decode(raw[pos:]))
-
-    def _text(self, text: str) -> None:
-        self._flush()
-        self._emit(text)
-
-    def _flush(self) -> None:
-        if self.high >= 0:
-            self._emit(chr(self.high))
-            self.high = -1
-
-    def _emit(self, text: str) -> None:
-        if len(self.prefix) < 64:
-            self.prefix += text[:64]
-        self.digest.update(text.encode("utf-8", "surrogatepass"))
-        if self.track_fold and not self.too_visible:
-            from .rpc_values import visible_part
-
-            self.visible += visible_part(text)
-            self.too_visible = len(self.visible) > 64
-
-    def key(self) -> bytes:
-        self.utf8.decode(b"", True)  # raises on a character left unfinished
-        self._flush()
-        return self.digest.digest()
 
 
 class JsonCall:
@@ -195,20 +100,14 @@ class JsonCall:
         self.str_use = _SKIP
         self.str_slot = S_NONE
         self.raw = bytearray()
-        self.long: _LongText | None = None
+        self.long: LongText | None = None
         self.long_capture = False  # a captured string went past RAW_CAP
         # A word (number or literal) being read.
         self.word: bytearray | None = None
         self.word_long = False
-        # What the firewall decides on (MISSING: absent).
-        self.root: object = MISSING
-        self.request_id: object = None
-        self.params: object = MISSING
-        self.service: object = MISSING
-        self.method: object = MISSING
-        self.args: object = MISSING
-        self.arg0: object = MISSING
-        self.db: object = MISSING
+        # What the firewall decides on, by slot (MISSING: absent; the id defaults to null).
+        self.found: list[object] = [MISSING] * (S_DB + 1)
+        self.found[S_ID] = None
         self.lookalike_top: str | None = None
         self.lookalike_params: str | None = None
 
@@ -252,7 +151,7 @@ class JsonCall:
             if pos < 0:
                 return
         elif self.word is not None:
-            end = _word_end(buf, 0)
+            end = word_end(buf, 0)
             self._word_more(buf, end)
             if end == n:
                 return
@@ -282,7 +181,7 @@ class JsonCall:
                 self.want = _VALUE
             elif want in (_KEY, _KEY_OR_CLOSE):
                 if c == 34:
-                    end = _simple_string_end(buf, pos + 1)
+                    end = simple_string_end(buf, pos + 1)
                     if end >= 0:  # the common case: no escape, all in this piece
                         self._key_done(buf[pos + 1 : end].decode("utf-8"))
                         pos = end + 1
@@ -306,10 +205,10 @@ class JsonCall:
                 self._open_container(c == 123)
             elif c == 34:
                 slot = self.slot
-                end = _simple_string_end(buf, pos + 1)
+                end = simple_string_end(buf, pos + 1)
                 if end >= 0:
                     if slot != S_NONE:
-                        self._captured(slot, buf[pos + 1 : end], False)
+                        self.found[slot] = captured(buf[pos + 1 : end], False, slot == S_ID)
                     self._value_done()
                     pos = end + 1
                     continue
@@ -318,7 +217,7 @@ class JsonCall:
                 if pos < 0:
                     return
             else:
-                end = _word_end(buf, pos)
+                end = word_end(buf, pos)
                 if end == pos:
                     raise JsonError("expecting a value")
                 if end == n:
@@ -344,7 +243,7 @@ class JsonCall:
                 role = R_PARAMS
             elif slot == S_ARGS and not is_object:
                 role = R_ARGS
-            self._store(slot, kind)
+            self.found[slot] = kind
         self.is_object.append(is_object)
         self.roles.append(role)
         self.keysets.append(set())
@@ -374,24 +273,6 @@ class JsonCall:
         else:
             self.want = _END
 
-    def _store(self, slot: int, value: object) -> None:
-        if slot == S_ROOT:
-            self.root = value
-        elif slot == S_ID:
-            self.request_id = value
-        elif slot == S_PARAMS:
-            self.params = value
-        elif slot == S_SERVICE:
-            self.service = value
-        elif slot == S_METHOD:
-            self.method = value
-        elif slot == S_ARGS:
-            self.args = value
-        elif slot == S_ARG0:
-            self.arg0 = value
-        elif slot == S_DB:
-            self.db = value
-
     # -- strings --------------------------------------------------------------------
 
     def _open_string(self, use: int, slot: int) -> None:
@@ -409,7 +290,7 @@ class JsonCall:
         n = len(buf)
         start = pos
         while True:
-            i = _special(buf, pos, n)
+            i = special(buf, pos, n)
             if i < 0:
                 self._collect(buf, start, n)
                 return -1
@@ -420,23 +301,11 @@ class JsonCall:
                 return i + 1
             if c != 92:
                 raise JsonError("invalid control character in a string")
-            if i + 1 >= n:
+            pos = escape_end(buf, i)
+            if pos < 0:  # cut by the end of the piece: read again with the next one
                 self._collect(buf, start, i)
                 self.tail = buf[i:]
                 return -1
-            e = buf[i + 1]
-            if e == 117:  # \uXXXX
-                if i + 6 > n:
-                    self._collect(buf, start, i)
-                    self.tail = buf[i:]
-                    return -1
-                if _HEX4.fullmatch(buf, i + 2, i + 6) is None:
-                    raise JsonError("invalid \\uXXXX escape")
-                pos = i + 6
-            elif e in _SIMPLE_ESCAPES:
-                pos = i + 2
-            else:
-                raise JsonError("invalid \\escape")
 
     def _collect(self, buf: bytes, start: int, end: int) -> None:
         use = self.str_use
@@ -454,7 +323,7 @@ class JsonCall:
             self.long_capture = True
             return
         role = self.roles[-1]
-        self.long = _LongText(role in (R_TOP, R_PARAMS))
+        self.long = LongText(role in (R_TOP, R_PARAMS))
         self.long.feed(bytes(self.raw))
         self.long.feed(buf[start:end])
         self.raw = bytearray()
@@ -466,42 +335,29 @@ class JsonCall:
             self._value_done()
             return
         if use == _CAPTURE:
-            self._captured(self.str_slot, bytes(self.raw), self.long_capture)
+            raw = bytes(self.raw)
+            self.found[self.str_slot] = captured(raw, self.long_capture, self.str_slot == S_ID)
             self._value_done()
             return
         if self.long is not None:
             self._key_done("")
         else:
-            self._key_done(_decode(bytes(self.raw)))
-
-    def _captured(self, slot: int, raw: bytes, long: bool) -> None:
-        """A captured string's value: raw is its content (the first RAW_CAP bytes if long)."""
-        value: object
-        if long:
-            value = long_marker(raw[:VALUE_CAP])
-            if slot == S_ID:
-                value = None  # an id this long is not echoed
-        else:
-            text = _decode(raw)
-            value = text
-            if slot != S_ID and len(text) > VALUE_CAP:
-                value = long_marker(raw[:VALUE_CAP])
-        self._store(slot, value)
+            self._key_done(decode(bytes(self.raw)))
 
     def _key_done(self, key: str) -> None:
         """A key was read: ``key`` decoded, or in ``self.long`` when it went past RAW_CAP."""
         role = self.roles[-1]
+        targets = ("params",) if role == R_TOP else self.params_keys
         ident: object
         long = self.long
         if long is not None:
             ident = long.key()
             self.long = None
-            lookalike = not long.too_visible and fold_matches(long.visible, self._targets(role))
+            lookalike = not long.too_visible and fold_matches(long.visible, targets)
         else:
-            ident = key if len(key) <= KEY_CAP else _digest(key)
+            ident = key if len(key) <= KEY_CAP else digest(key)
             lookalike = False
             if role in (R_TOP, R_PARAMS):
-                targets = self._targets(role)
                 lookalike = key not in targets and fold_matches(key, targets)
         keys = self.keysets[-1]
         if ident in keys:
@@ -518,14 +374,11 @@ class JsonCall:
                 self.lookalike_params = shown
         slot = S_NONE
         if role == R_TOP:
-            slot = _TOP_SLOTS.get(key, S_NONE)
+            slot = TOP_SLOTS.get(key, S_NONE)
         elif role == R_PARAMS:
-            slot = _PARAMS_SLOTS.get(key, S_NONE)
+            slot = PARAMS_SLOTS.get(key, S_NONE)
         self.slot = slot
         self.want = _COLON
-
-    def _targets(self, role: int) -> tuple[str, ...]:
-        return ("params",) if role == R_TOP else self.params_keys
 
     # -- words: numbers and literals -------------------------------------------------
 
@@ -534,70 +387,12 @@ class JsonCall:
         assert word is not None
         word += buf[:end]
         if len(word) > WORD_CAP:
-            self.word = bytearray(_RUN.sub(rb"\g<1>1", word))
-            self.word_long = True
+            self.word, self.word_long = compact_word(word), True
 
     def _word_done(self, word: bytes) -> None:
-        long = self.word_long
+        value = word_value(word, self.word_long, self.slot != S_NONE)
         self.word = None
         self.word_long = False
-        literal = _LITERALS.get(word, MISSING)
-        value: object
-        if literal is not MISSING:
-            value = literal
-        else:
-            m = _NUMBER.fullmatch(word)
-            if m is None:
-                raise JsonError("expecting a value")
-            if m.group(1) is None and m.group(2) is None:
-                digits = len(word) - (word[0] == 45)
-                # int() takes any int up to 640 digits (the limit's floor): no look-up below.
-                limit = sys.get_int_max_str_digits() if digits > 640 or long else 0
-                if long or (limit and digits > limit):
-                    raise JsonError("an integer with too many digits")
-                value = int(word) if self.slot != S_NONE else 0
-            else:
-                value = FLOAT if long else float(word)
         if self.slot != S_NONE:
-            self._store(self.slot, value)
+            self.found[self.slot] = value
         self._value_done()
-
-
-def _special(buf: bytes, pos: int, n: int) -> int:
-    """The first quote, backslash or control character in buf[pos:n], -1 if none."""
-    quote = buf.find(b'"', pos, n)
-    end = n if quote < 0 else quote
-    if end - pos < _LONG_SPAN:
-        m = _SPECIAL.search(buf, pos, end)
-        return quote if m is None else m.start()
-    stop = buf[pos:end].translate(_STOPS).find(b"\x00")
-    return quote if stop < 0 else pos + stop
-
-
-def _simple_string_end(buf: bytes, start: int) -> int:
-    """Where the string whose content starts at ``start`` closes, if it has no escape and
-    closes within buf; else -1 (a control character is found again by the long path)."""
-    end = _special(buf, start, len(buf))
-    return end if end >= 0 and buf[end] == 34 else -1
-
-
-def _word_end(buf: bytes, pos: int) -> int:
-    m = _WORD.match(buf, pos)
-    assert m is not None  # the pattern matches the empty word
-    return m.end()
-
-
-def _decode(raw: bytes) -> str:
-    """The string's value as json decodes it (raw is validated string content)."""
-    if b"\\" not in raw:
-        return raw.decode("utf-8")
-    value = json.loads(b'"' + raw + b'"')
-    assert isinstance(value, str)
-    return value
-
-
-def _digest(key: str) -> bytes:
-    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-__all__ = ["JsonCall", "JsonError", "Kind"]

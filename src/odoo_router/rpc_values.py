@@ -34,6 +34,20 @@ DECIMAL: Final = Kind("Decimal", True)
 SIGNALING_NAN: Final = Kind("Decimal", False)  # hash(Decimal("sNaN")) raises TypeError
 
 
+# Where a value sits in a JSON-RPC request: what rpc_json.JsonCall.found holds, by index.
+S_NONE: Final = 0
+S_ROOT: Final = 1
+S_ID: Final = 2
+S_PARAMS: Final = 3
+S_SERVICE: Final = 4
+S_METHOD: Final = 5
+S_ARGS: Final = 6
+S_ARG0: Final = 7
+S_DB: Final = 8
+TOP_SLOTS: Final = {"id": S_ID, "params": S_PARAMS}
+PARAMS_SLOTS: Final = {"service": S_SERVICE, "method": S_METHOD, "args": S_ARGS, "db": S_DB}
+
+
 def type_name(value: object) -> str:
     return value.name if isinstance(value, Kind) else type(value).__name__
 
