@@ -85,7 +85,7 @@ class ProxyAction:
     request_buffering: bool = True
     response_buffering: bool = True
     rpc_firewall: bool = False
-    rpc_body_limit: int = 1024 * 1024
+    rpc_body_limit: int | None = None  # None: server.client_max_body_size
     cache: bool = False
 
 

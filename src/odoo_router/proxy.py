@@ -40,6 +40,7 @@ from .pools import UpstreamConnection, UpstreamPool
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
+from .rpc_guard import inline as inline_rpc
 from .spool import Spool
 from .uri import BadRequest, match_path, normalise_host, split_absolute
 
@@ -482,6 +483,10 @@ class ClientConnection(asyncio.Protocol):
             req.body_file = f
         else:
             req.body.append(body)
+        if req.wake_on_body:  # the RPC firewall inspects the body as it arrives
+            w = req.body_waiter
+            if w is not None and not w.done():
+                w.set_result(None)
 
     def on_message_complete(self) -> None:
         req = self.cur
@@ -697,8 +702,11 @@ class ClientConnection(asyncio.Protocol):
         pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
-        if action.rpc_firewall and self.rpc_refused(req, decision):
-            return False
+        if action.rpc_firewall:
+            if not inline_rpc(req):
+                return None  # inspected on a task, a slice at a time
+            if self.rpc_refused(req, decision):
+                return False
         conn = pool.take_idle()
         if conn is None:
             return None
@@ -849,7 +857,10 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         if action is None or decision.tenant_db is None:
             return False
-        refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
+        limit = action.rpc_body_limit
+        if limit is None:
+            limit = self.state.settings.client_max_body_size
+        refusal = check_request(req, decision.tenant_db, limit)
         if refusal is None:
             return False
         self.answer(req, refusal)
