@@ -1,0 +1,332 @@
+"""From recorded edits to text splices: the new text of each edit, in the style of the place it
+goes to, and where it goes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import emit, scalars
+from .geometry import (
+    Splice,
+    anchor_point,
+    blank_separated,
+    comma_after,
+    delete_block,
+    delete_flow,
+    drop_lines,
+    entry_col,
+    flow_line_mode,
+    item_offset,
+    lines_after,
+    needs_space,
+    owned_lines,
+)
+from .loader import NULL_TAG, STR_TAG
+from .tree import Doc, Entry, Path, YNode
+
+
+@dataclass
+class Edit:
+    op: str  # delete | set | replace | insert | append | rename
+    path: Path
+    order: int
+    node: YNode  # the node at path (for insert/append: the collection added to)
+    entry: Entry | None  # the entry holding it
+    value: Any = None
+    key: str = ""  # insert: the new key; rename: the new name
+    after: str | None = None
+    comment: str | None = None
+    after_entry: Entry | None = None  # insert after this original entry
+    after_edit: Edit | None = None  # insert after the entry this earlier insert adds
+
+
+def is_null(node: YNode) -> bool:
+    return node.kind == "scalar" and node.yn.tag == NULL_TAG and node.style == ""
+
+
+def converts(node: YNode) -> bool:
+    """Adding to ``node`` rewrites it whole: a null, or an empty ``[]``/``{}`` outside a flow
+    collection (which becomes a block collection, in the style of the file)."""
+    if is_null(node):
+        return True
+    in_flow = node.holder is not None and node.holder.owner.flow
+    return node.flow and node.kind != "scalar" and not node.entries and not in_flow
+
+
+def file_style(doc: Doc, nodes: list[YNode]) -> emit.Style:
+    """The file's habits: nested mapping step, sequence indent (0 for "key:\\n- a"), dash
+    offset; the most common of each, else 2, 2 (the mapping step) and 2."""
+    step: Counter[int] = Counter()
+    seq: Counter[int] = Counter()
+    off: Counter[int] = Counter()
+    for n in nodes:
+        h = n.holder
+        block = n.kind in ("map", "seq") and not n.flow
+        if block and h is not None and h.key is not None and doc.starts_line(n.body):
+            (step if n.kind == "map" else seq)[doc.col(n.body) - doc.col(h.start)] += 1
+        if n.kind == "seq" and not n.flow:
+            o = item_offset(doc, n)
+            if o is not None:
+                off[o] += 1
+    s = _mode(step, 2)
+    return emit.Style(doc.nl, s, _mode(seq, s), _mode(off, 2))
+
+
+def _mode(c: Counter[int], default: int) -> int:
+    good = [(n, -v, v) for v, n in c.items() if v >= 0]
+    return max(good)[2] if good else default
+
+
+def quotes(node: YNode | None) -> tuple[str, str]:
+    """The quoting most of a collection's string values and keys use ("" plain)."""
+    vals: Counter[str] = Counter()
+    keys: Counter[str] = Counter()
+    for e in node.entries if node is not None else ():
+        for n, c in ((e.value, vals), (e.key, keys)):
+            if n is not None and n.kind == "scalar" and n.yn.tag == STR_TAG and n.flow:
+                c[n.style] += 1
+    return _top(vals), _top(keys)
+
+
+def _top(c: Counter[str]) -> str:
+    return max(c.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if c else ""
+
+
+class Builder:
+    def __init__(self, doc: Doc, base: emit.Style) -> None:
+        self.doc, self.base = doc, base
+
+    def style(self, values: YNode | None, keys: YNode | None = None) -> emit.Style:
+        q, _ = quotes(values)
+        _, kq = quotes(keys if keys is not None else values)
+        return replace(self.base, quote=q, key_quote=kq)
+
+    def siblings(self, node: YNode) -> YNode | None:
+        """Where a new value at ``node`` takes its quoting from."""
+        if node.kind in ("map", "seq") and node.entries:
+            return node
+        return node.holder.owner if node.holder is not None else None
+
+    # -- one value where a node is ---------------------------------------------------------
+
+    def scalar_text(self, node: YNode, value: Any) -> str:
+        """``value`` in ``node``'s own quoting when that holds it."""
+        flow = node.holder is not None and node.holder.owner.flow
+        if not isinstance(value, str) or isinstance(value, emit.Quoted) or node.kind != "scalar":
+            return emit.inline(value, self.style(self.siblings(node)), flow)
+        if node.style in ("|", ">"):
+            text = scalars.block(value, node.style, self.block_indent(node), self.doc.nl)
+            return text if text is not None else scalars.double(value)
+        return scalars.string(value, node.style, flow)
+
+    def block_indent(self, node: YNode) -> int:
+        doc = self.doc
+        for line in range(doc.line_of(node.body) + 1, doc.line_of(node.end) + 1):
+            if not doc.is_blank(line):
+                return doc.col(doc.first_char(line))
+        h = node.holder
+        return (doc.col(h.start) if h is not None else 0) + self.base.step
+
+    def put(
+        self, node: YNode, n: int, text: str | None, lines: Callable[[int], list[str]], kind: str
+    ) -> list[Splice]:
+        """Splices that put new content where ``node`` stands: ``text`` on one line, or else
+        the lines of a block collection of ``kind``, ``lines(col)`` with keys/dashes at
+        ``col``. The node's anchor or tag stays; so do comments outside it."""
+        doc, h = self.doc, node.holder
+        ap = anchor_point(node)
+        same_line = ap is not None and doc.line_of(node.body) == doc.line_of(ap)
+        last = doc.line_of(max(node.body, node.end - 1))
+        lo, hi = doc.line_of(node.body), last
+        if node.kind in ("map", "seq") and not node.flow:
+            # a block collection's lines are its entries', with the comments they own
+            lo, hi = owned_lines(doc, node.entries[0])[0], owned_lines(doc, node.entries[-1])[1]
+            lo = max(lo, doc.line_of(node.body)) if same_line else lo
+        if text is not None:
+            if same_line or ap is None:
+                pad = " " if needs_space(doc, node.body) else ""
+                return [Splice(node.body, node.end, pad + text, n)]
+            return [Splice(ap, ap, " " + text, n), drop_lines(doc, lo, hi, n)]
+        base = doc.col(h.start) if h is not None else 0
+        keyed = h is not None and h.key is not None
+        if node.kind in ("map", "seq") and not node.flow and doc.starts_line(node.body):
+            col = doc.col(node.body)
+            if kind == "map" and keyed and col <= base:
+                col = base + self.base.step  # an indentless list becomes a mapping
+        elif h is None:
+            col = 0
+        elif keyed:
+            col = base + (self.base.step if kind == "map" else self.base.seq_indent)
+        else:
+            col = doc.col(node.body) if node.body < node.end else base + self.base.offset
+        if same_line and not keyed:
+            assert ap is not None
+            col = max(col, doc.col(ap) + 1)
+            new = lines(col)
+            first = " " * (col - doc.col(ap)) + new[0][col:]
+            return [Splice(ap, node.end, first + "".join(doc.nl + x for x in new[1:]), n)]
+        body = doc.nl.join(lines(col))
+        if same_line:
+            assert ap is not None
+            rest = doc.text[node.end : doc.line_end(last)]
+            return [Splice(ap, doc.line_end(last), rest + doc.nl + body, n)]
+        if not doc.starts_line(node.body):
+            return [Splice(node.body, node.end, doc.nl + body, n)]
+        return [Splice(doc.line_start(lo), doc.line_end(hi), body, n)]
+
+    def replace(self, node: YNode, value: Any, n: int) -> list[Splice]:
+        in_flow = node.holder is not None and node.holder.owner.flow
+        st = self.style(self.siblings(node))
+        if node.flow and node.kind in ("map", "seq"):
+            in_flow = True  # a flow collection stays one
+        if in_flow or not emit.is_block(value):
+            text = (
+                self.scalar_text(node, value)
+                if isinstance(value, str)
+                else emit.inline(value, st, in_flow)
+            )
+            return self.put(node, n, text, lambda c: [], "")
+        kind = "map" if isinstance(value, dict) else "seq"
+        return self.put(node, n, None, lambda c: emit.block_lines(value, c, st), kind)
+
+    def rename(self, e: Entry, new: str, n: int) -> Splice:
+        assert e.key is not None
+        k = e.key
+        quote = k.style if k.style in ("'", '"') else ""
+        return Splice(k.body, k.end, scalars.string(new, quote, e.owner.flow), n)
+
+    # -- additions ----------------------------------------------------------------------------
+
+    def additions(self, node: YNode, edits: list[Edit]) -> list[Splice]:
+        """Inserts (or appends) into one collection, in record order."""
+        n = edits[0].order
+        if converts(node):
+            return self.convert(node, edits, n)
+        st = self.style(node)
+        if node.flow:
+            return self.add_flow(node, edits, st, n)
+        groups = placement(edits)
+        if None in groups:  # the end: after whatever follows the last entry
+            groups.setdefault(node.entries[-1].index, []).extend(groups.pop(None))
+        col = entry_col(self.doc, node)
+        offset = item_offset(self.doc, node) or self.base.offset
+        st = replace(st, offset=offset)
+        gap = [""] if blank_separated(self.doc, node) else []
+        out = []
+        for index, group in groups.items():
+            assert index is not None
+            lines: list[str] = []
+            for e in group:
+                lines += gap + emit.comment_lines(e.comment, col)
+                if e.op == "insert":
+                    lines += emit.entry_lines(e.key, e.value, col, st)
+                else:
+                    lines += emit.item_lines(e.value, col, st)
+            last = owned_lines(self.doc, node.entries[index])[1]
+            out.append(lines_after(self.doc, last, lines, group[0].order))
+        return out
+
+    def convert(self, node: YNode, edits: list[Edit], n: int) -> list[Splice]:
+        st = self.style(node.holder.owner if node.holder is not None else None)
+        ordered = placement(edits)[None]
+        kind = "map" if ordered[0].op == "insert" else "seq"
+        in_flow = node.holder is not None and node.holder.owner.flow
+
+        def lines(col: int) -> list[str]:
+            out: list[str] = []
+            for e in ordered:
+                out += emit.comment_lines(e.comment, col)
+                if e.op == "insert":
+                    out += emit.entry_lines(e.key, e.value, col, st)
+                else:
+                    out += emit.item_lines(e.value, col, st)
+            return out
+
+        if not in_flow:
+            return self.put(node, n, None, lines, kind)
+        value = new_value(ordered)
+        return self.comments_above(node.start, ordered) + self.put(
+            node, n, emit.inline(value, st, True), lines, ""
+        )
+
+    def add_flow(self, node: YNode, edits: list[Edit], st: emit.Style, n: int) -> list[Splice]:
+        doc = self.doc
+
+        def text(e: Edit) -> str:
+            if e.op == "insert":
+                return f"{emit.key(e.key, st, True)}: {emit.inline(e.value, st, True)}"
+            return emit.inline(e.value, st, True)
+
+        groups = placement(edits)
+        if not node.entries:  # "[]" inside a flow collection
+            ordered = groups[None]
+            inner = ", ".join(text(e) for e in ordered)
+            opener = doc.text[node.body]
+            closer = "]" if opener == "[" else "}"
+            whole = Splice(node.body, node.end, opener + inner + closer, n)
+            return [*self.comments_above(node.start, ordered), whole]
+        if None in groups:
+            groups.setdefault(node.entries[-1].index, []).extend(groups.pop(None))
+        out: list[Splice] = []
+        line_mode = flow_line_mode(doc, node)
+        for index, group in groups.items():
+            assert index is not None
+            x = node.entries[index]
+            comma = comma_after(doc, node, x)
+            if line_mode:
+                col = doc.col(x.start)
+                lines: list[str] = []
+                for i, e in enumerate(group):
+                    tail = "," if comma is not None or i < len(group) - 1 else ""
+                    lines += [*emit.comment_lines(e.comment, col), " " * col + text(e) + tail]
+                if comma is None:
+                    out.append(Splice(x.end, x.end, ",", n))
+                out.append(lines_after(doc, owned_lines(doc, x)[1], lines, n))
+            else:
+                sep = ", " if comma is None or doc.text[comma + 1 : comma + 2] != "," else ","
+                if comma is not None and doc.text[comma + 1 : comma + 2] not in (" ", "\n"):
+                    sep = ","
+                out.append(Splice(x.end, x.end, "".join(sep + text(e) for e in group), n))
+                out += self.comments_above(x.end, group)
+        return out
+
+    def comments_above(self, at: int, edits: list[Edit]) -> list[Splice]:
+        """Comments for entries added on one line go on lines of their own above it."""
+        doc = self.doc
+        line = doc.line_of(at)
+        col = doc.col(doc.first_char(line))
+        lines = [x for e in edits for x in emit.comment_lines(e.comment, col)]
+        if not lines:
+            return []
+        start = doc.line_start(line)
+        return [Splice(start, start, "".join(x + doc.nl for x in lines), edits[0].order)]
+
+    def deletions(self, owner: YNode, gone: list[Entry], emptied: bool, n: int) -> list[Splice]:
+        if owner.flow:
+            return delete_flow(self.doc, owner, gone, n)
+        return delete_block(self.doc, owner, gone, emptied, n)
+
+
+def placement(edits: list[Edit]) -> dict[int | None, list[Edit]]:
+    """Additions to one collection grouped by the original entry they follow (None: the end),
+    each group in record order, an insert after an added key right behind that key's entry:
+    the order Expect.pairs gives the data."""
+
+    def chain(e: Edit) -> list[Edit]:
+        return [e] + [y for x in edits if x.after_edit is e for y in chain(x)]
+
+    groups: dict[int | None, list[Edit]] = {}
+    for e in edits:
+        if e.after_edit is None:
+            spot = e.after_entry.index if e.after_entry is not None else None
+            groups.setdefault(spot, []).extend(chain(e))
+    return groups
+
+
+def new_value(ordered: list[Edit]) -> Any:
+    if ordered[0].op == "insert":
+        return {e.key: e.value for e in ordered}
+    return [e.value for e in ordered]
