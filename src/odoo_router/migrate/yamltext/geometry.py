@@ -28,14 +28,16 @@ class Splice:
     start: int
     end: int
     text: str
-    order: int = 0  # record order: splices at one offset go in the order they were asked
+    order: int = 0  # record order: splices at one offset go in the order they were asked...
+    rank: int = 0  # ...after those of lower rank (additions to a deeper collection first)
 
 
 def owned_lines(doc: Doc, e: Entry) -> tuple[int, int]:
     """First and last line (0-based) of what deleting entry ``e`` removes."""
     col = doc.col(e.start)
     first = doc.line_of(e.start)
-    if doc.starts_line(e.start):
+    header = e.index == 0 and e.owner is doc.root  # comments above it head the file
+    if doc.starts_line(e.start) and not header:
         while first > 0 and doc.is_comment(first - 1) and doc.col(doc.first_char(first - 1)) == col:
             first -= 1
     last = doc.line_of(max(e.start, e.end - 1))
@@ -123,10 +125,11 @@ def delete_block(doc: Doc, node: YNode, gone: list[Entry], emptied: bool, n: int
             rest = ranges
         out.extend(drop_lines(doc, f, lst, n) for f, lst in rest)
         return out
+    kept = len(gone) < len(node.entries)  # else entries are inserted after these
     for first, last in ranges:
         if compact and first <= doc.line_of(first_entry.start) <= last:
             nxt = last + 1
-            if nxt <= doc.last_line and not doc.is_blank(nxt):
+            if kept and nxt <= doc.last_line and not doc.is_blank(nxt):
                 # the next kept line moves up onto the dash line: "- name: a\n  b: 1" -> "- b: 1"
                 out.append(Splice(first_entry.start, doc.first_char(nxt), "", n))
             else:
@@ -181,6 +184,8 @@ def entry_col(doc: Doc, node: YNode) -> int:
 
 def item_offset(doc: Doc, node: YNode) -> int | None:
     """Dash-to-content distance of a block sequence's items ("-   x": 4), if one shows it."""
+    if node.kind != "seq" or node.flow:
+        return None
     for e in node.entries:
         v = e.value
         if (

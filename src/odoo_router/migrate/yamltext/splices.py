@@ -99,10 +99,23 @@ class Builder:
     def __init__(self, doc: Doc, base: emit.Style) -> None:
         self.doc, self.base = doc, base
 
-    def style(self, values: YNode | None, keys: YNode | None = None) -> emit.Style:
-        q, _ = quotes(values)
-        _, kq = quotes(keys if keys is not None else values)
-        return replace(self.base, quote=q, key_quote=kq)
+    def style(self, values: YNode | None, at: Entry | None = None) -> emit.Style:
+        """The file's style with the quoting of ``values``' entries and the indentation step
+        of the mapping holding entry ``at``."""
+        q, kq = quotes(values)
+        return replace(self.base, quote=q, key_quote=kq, step=self.local_step(at))
+
+    def local_step(self, h: Entry | None) -> int:
+        """How far the mapping holding entry ``h`` is indented from its own key (the file's
+        usual step when that shows nothing)."""
+        doc = self.doc
+        owner = h.owner if h is not None else None
+        up = owner.holder if owner is not None else None
+        if owner is not None and up is not None and up.key is not None and not owner.flow:
+            step = doc.col(owner.body) - doc.col(up.start)
+            if step > 0 and doc.starts_line(owner.body):
+                return step
+        return self.base.step
 
     def siblings(self, node: YNode) -> YNode | None:
         """Where a new value at ``node`` takes its quoting from."""
@@ -116,7 +129,7 @@ class Builder:
         """``value`` in ``node``'s own quoting when that holds it."""
         flow = node.holder is not None and node.holder.owner.flow
         if not isinstance(value, str) or isinstance(value, emit.Quoted) or node.kind != "scalar":
-            return emit.inline(value, self.style(self.siblings(node)), flow)
+            return emit.inline(value, self.style(self.siblings(node), node.holder), flow)
         if node.style in ("|", ">"):
             text = scalars.block(value, node.style, self.block_indent(node), self.doc.nl)
             return text if text is not None else scalars.double(value)
@@ -155,11 +168,11 @@ class Builder:
         if node.kind in ("map", "seq") and not node.flow and doc.starts_line(node.body):
             col = doc.col(node.body)
             if kind == "map" and keyed and col <= base:
-                col = base + self.base.step  # an indentless list becomes a mapping
+                col = base + self.local_step(h)  # an indentless list becomes a mapping
         elif h is None:
             col = 0
         elif keyed:
-            col = base + (self.base.step if kind == "map" else self.base.seq_indent)
+            col = base + (self.local_step(h) if kind == "map" else self.base.seq_indent)
         else:
             col = doc.col(node.body) if node.body < node.end else base + self.base.offset
         if same_line and not keyed:
@@ -179,7 +192,7 @@ class Builder:
 
     def replace(self, node: YNode, value: Any, n: int) -> list[Splice]:
         in_flow = node.holder is not None and node.holder.owner.flow
-        st = self.style(self.siblings(node))
+        st = self.style(self.siblings(node), node.holder)
         if node.flow and node.kind in ("map", "seq"):
             in_flow = True  # a flow collection stays one
         if in_flow or not emit.is_block(value):
@@ -201,18 +214,25 @@ class Builder:
     # -- additions ----------------------------------------------------------------------------
 
     def additions(self, node: YNode, edits: list[Edit]) -> list[Splice]:
-        """Inserts (or appends) into one collection, in record order."""
+        """Inserts (or appends) into one collection, in record order. Where two collections
+        end at one offset, the inner one's additions go first (they belong to it)."""
+        rank = -len(edits[0].path)
+        return [s if s.rank else replace(s, rank=rank) for s in self._additions(node, edits)]
+
+    def _additions(self, node: YNode, edits: list[Edit]) -> list[Splice]:
         n = edits[0].order
+        if node is self.doc.empty:
+            return [self.document(edits)]
         if converts(node):
             return self.convert(node, edits, n)
-        st = self.style(node)
+        st = self.style(node, node.entries[0] if node.kind == "map" else node.holder)
         if node.flow:
             return self.add_flow(node, edits, st, n)
         groups = placement(edits)
         if None in groups:  # the end: after whatever follows the last entry
             groups.setdefault(node.entries[-1].index, []).extend(groups.pop(None))
         col = entry_col(self.doc, node)
-        offset = item_offset(self.doc, node) or self.base.offset
+        offset = (item_offset(self.doc, node) if node.kind == "seq" else None) or self.base.offset
         st = replace(st, offset=offset)
         gap = [""] if blank_separated(self.doc, node) else []
         out = []
@@ -230,7 +250,7 @@ class Builder:
         return out
 
     def convert(self, node: YNode, edits: list[Edit], n: int) -> list[Splice]:
-        st = self.style(node.holder.owner if node.holder is not None else None)
+        st = self.style(node.holder.owner if node.holder is not None else None, node.holder)
         ordered = placement(edits)[None]
         kind = "map" if ordered[0].op == "insert" else "seq"
         in_flow = node.holder is not None and node.holder.owner.flow
@@ -251,6 +271,23 @@ class Builder:
         return self.comments_above(node.start, ordered) + self.put(
             node, n, emit.inline(value, st, True), lines, ""
         )
+
+    def document(self, edits: list[Edit]) -> Splice:
+        """The first entries of an empty document, after whatever comments it has."""
+        doc, st = self.doc, self.style(None)
+        lines: list[str] = []
+        for e in placement(edits)[None]:
+            lines += emit.comment_lines(e.comment, 0)
+            if e.op == "insert":
+                lines += emit.entry_lines(e.key, e.value, 0, st)
+            else:
+                lines += emit.item_lines(e.value, 0, st)
+        end, body = len(doc.text), doc.nl.join(lines)
+        if end == 0:
+            return Splice(0, 0, body + doc.nl, edits[0].order)
+        if doc.line_start(doc.last_line) == end:  # the text ends with a line break
+            return Splice(end, end, body + doc.nl, edits[0].order)
+        return Splice(end, end, doc.nl + body, edits[0].order)
 
     def add_flow(self, node: YNode, edits: list[Edit], st: emit.Style, n: int) -> list[Splice]:
         doc = self.doc
@@ -302,7 +339,8 @@ class Builder:
         if not lines:
             return []
         start = doc.line_start(line)
-        return [Splice(start, start, "".join(x + doc.nl for x in lines), edits[0].order)]
+        text = "".join(x + doc.nl for x in lines)
+        return [Splice(start, start, text, edits[0].order, rank=1000)]  # after other lines
 
     def deletions(self, owner: YNode, gone: list[Entry], emptied: bool, n: int) -> list[Splice]:
         if owner.flow:

@@ -25,7 +25,7 @@ from .expect import Expect, represent, same
 from .geometry import Splice
 from .loader import parse_strict
 from .splices import Builder, Edit, converts, file_style, new_value, placement
-from .tree import Doc, Entry, Path, PathKey, YNode, fmt_path
+from .tree import Doc, Entry, Path, PathKey, YNode, explicit, fmt_path
 
 
 @dataclass(frozen=True)
@@ -137,15 +137,13 @@ class YamlText:
             raise TypeError(f"a key must be a str, not {type(key).__name__}")
         emit.plain_data(value)
         _check_comment(comment)
-        p, node, _ = self._target(path)
+        p, node, _ = self._target(path, empty_ok=True)
         self._addable(p, node, "map", "insert")
         if key in self._keys(node):
             raise self._doc.error(node.body, f"{fmt_path(p)} already has the key {key!r}")
         e = Edit("insert", p, len(self._edits), node, None, value, key, after, comment)
         if after is not None:
-            e.after_entry = next((x for x in node.entries if x.key_data == after), None)
-            if node.kind != "map":
-                e.after_entry = None
+            e.after_entry = explicit(node, after) if node.kind == "map" else None
             if e.after_entry is None:
                 e.after_edit = next((x for x in self._adds(node) if x.key == after), None)
             if e.after_entry is None and e.after_edit is None:
@@ -156,7 +154,7 @@ class YamlText:
         """A new last item in the sequence at ``path`` (a null becomes that sequence)."""
         emit.plain_data(value)
         _check_comment(comment)
-        p, node, _ = self._target(path)
+        p, node, _ = self._target(path, empty_ok=True)
         self._addable(p, node, "seq", "append")
         self._record(Edit("append", p, len(self._edits), node, None, value, comment=comment))
 
@@ -170,9 +168,34 @@ class YamlText:
             raise self._doc.error(entry.start, f"{fmt_path(p[:-1])} already has {new_key!r}")
         self._record(Edit("rename", p, len(self._edits), node, entry, key=new_key))
 
-    def _target(self, path: Sequence[PathKey]) -> tuple[Path, YNode, Entry | None]:
+    def set_pair(
+        self, path: Sequence[PathKey], key: str, value: str, *, comment: str | None = None
+    ) -> None:
+        """``key`` = ``value`` in a compose-style pair collection (``labels``,
+        ``environment``) in the form the file uses: ``key: value`` in a mapping (a null
+        becomes one), a ``key=value`` item in a list. An existing pair changes in place."""
+        p, node, _ = self._target(path)
+        while node.target is not None:  # only to read the form: editing it is refused below
+            node = node.target
+        if node.kind == "seq":
+            for e in node.entries:
+                v = e.value
+                if v.kind == "scalar" and str(v.yn.value).partition("=")[0] == key:
+                    self.set_scalar((*p, e.index), f"{key}={value}")
+                    return
+            self.append(p, f"{key}={value}", comment=comment)
+        elif node.kind == "map" and explicit(node, key) is not None:
+            self.set_scalar((*p, key), value)
+        else:
+            self.insert(p, key, value, comment=comment)
+
+    def _target(
+        self, path: Sequence[PathKey], empty_ok: bool = False
+    ) -> tuple[Path, YNode, Entry | None]:
         if self._doc.root is None:
-            raise YamlError(self.name, 1, 1, "the document is empty: nothing to edit")
+            if empty_ok and not path:
+                return (), self._doc.empty, None
+            raise self._doc.error(len(self.text), "the document is empty: nothing to edit")
         p = self._doc.normalise(path)
         node, entry, _ = self._doc.find(p, edit=True)
         return p, node, entry
@@ -221,7 +244,7 @@ class YamlText:
         doc = self._doc
         self._check_anchors()
         splices = self._splices()
-        splices.sort(key=lambda s: (s.start, s.end, s.order))
+        splices.sort(key=lambda s: (s.start, s.end, s.rank, s.order))
         out, pos = [], 0
         for s in splices:
             if s.start < pos:
@@ -298,7 +321,7 @@ class YamlText:
                 if e.after_edit is not None:
                     after = knodes[id(e.after_edit)]
                 knodes[id(e)] = ex.insert(node.yn, after, e.key, e.value)
-        return ex.data(self._doc.root.yn if self._doc.root else None)
+        return ex.data((self._doc.root or self._doc.empty).yn)
 
     def _check_anchors(self) -> None:
         """An anchor the edits remove must not leave an alias behind."""

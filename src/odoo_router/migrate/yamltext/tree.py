@@ -20,7 +20,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import YamlError
-from .loader import BREAK_RE, MERGE_TAG, AliasNode, key_value, load
+from .loader import BREAK_RE, MERGE_TAG, NULL_TAG, AliasNode, key_value, load
 
 PathKey = str | int
 Path = tuple[PathKey, ...]
@@ -63,6 +63,14 @@ class Entry:
         return self.key is not None and self.key.yn.tag == MERGE_TAG
 
 
+def explicit(node: YNode, key: PathKey) -> Entry | None:
+    """The entry written in mapping ``node`` for ``key`` ("<<" names the merge key)."""
+    for e in node.entries:
+        if (e.is_merge and key == "<<") or (type(e.key_data) is type(key) and e.key_data == key):
+            return e
+    return None
+
+
 def fmt_path(path: Sequence[PathKey]) -> str:
     out = ""
     for p in path:
@@ -91,6 +99,10 @@ class Doc:
         self.aliases: list[YNode] = []
         self.multi: list[tuple[int, int]] = []  # scalars over several lines: not comments
         self.root = None if loaded.root is None else self._build(loaded.root)
+        # An empty document (nothing, or only comments) stands for a null at its end, so
+        # that entries can be added to it.
+        end = len(text)
+        self.empty = YNode("scalar", ScalarNode(NULL_TAG, ""), end, end, end, True, "")
         self.nodes = list(self._built.values())
         self.multi.sort()
         self._multi_starts = [s for s, _ in self.multi]
@@ -241,11 +253,9 @@ class Doc:
     def lookup(self, node: YNode, key: PathKey) -> tuple[Entry | None, Entry | None]:
         """The entry for ``key`` in mapping ``node``: (explicit entry, None), or (the entry
         a merge brings in, the ``<<`` entry of ``node`` it came through)."""
-        for e in node.entries:
-            if (type(e.key_data) is type(key) and e.key_data == key) or (
-                e.is_merge and key == "<<"
-            ):
-                return e, None
+        found = explicit(node, key)
+        if found is not None:
+            return found, None
         for e in node.entries:
             if not e.is_merge:
                 continue
