@@ -11,8 +11,10 @@ rename, insert, append), one edit per render:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,43 @@ def test_every_node_edited_in_turn(path: Path) -> None:
                 where
             )
     assert count > 40
+
+
+def test_random_combinations_of_edits() -> None:
+    """Several edits per render, drawn with a fixed seed: adjacent deletions with insertions
+    between them, additions to a collection and to its parent at one offset, flow collections
+    losing and gaining entries. Each render is checked by the editor against the edited data;
+    the only refusals allowed are the file's own anchors and merges."""
+    rng = random.Random(13)
+    texts = {p.name: p.read_text() for p in FILES}
+    done = 0
+    for _ in range(150):
+        name = rng.choice(sorted(texts))
+        text = rng.choice(variants(texts[name]))[1]
+        y = YamlText(text, name)
+        targets = list(nodes(y))
+        for _ in range(rng.randint(2, 6)):
+            p, _ = rng.choice(targets)
+            value = rng.choice(VALUES)
+            with contextlib.suppress(YamlError, TypeError):  # refused as recorded: fine
+                match rng.choice(["delete", "replace", "set", "rename", "insert", "append"]):
+                    case "delete":
+                        y.delete(p)
+                    case "replace":
+                        y.replace(p, value)
+                    case "set":
+                        y.set_scalar(p, rng.choice(["v", "yes", 3, "a: b"]))
+                    case "rename":
+                        y.rename_key(p, f"rk{rng.randint(0, 3)}")
+                    case "insert" if isinstance(p[-1], str) and rng.random() < 0.5:
+                        y.insert(p[:-1], f"nk{rng.randint(0, 3)}", value, after=p[-1])
+                    case "insert":
+                        y.insert(p, f"nk{rng.randint(0, 3)}", value, comment="new")
+                    case "append":
+                        y.append(p, value, comment=rng.choice([None, "new"]))
+        try:
+            y.render()
+            done += 1
+        except YamlError as exc:
+            assert "anchor" in exc.message or "merg" in exc.message, f"{name}: {exc}"
+    assert done > 120

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from .tree import Doc, Entry, YNode
@@ -40,7 +41,7 @@ def owned_lines(doc: Doc, e: Entry) -> tuple[int, int]:
     if doc.starts_line(e.start) and not header:
         while first > 0 and doc.is_comment(first - 1) and doc.col(doc.first_char(first - 1)) == col:
             first -= 1
-    last = doc.line_of(max(e.start, e.end - 1))
+    last = doc.last_line_of(e.start, e.end)
     line = last + 1
     while line <= doc.last_line:
         if doc.is_comment(line) and doc.col(doc.first_char(line)) > col:
@@ -52,29 +53,25 @@ def owned_lines(doc: Doc, e: Entry) -> tuple[int, int]:
 
 
 def drop_lines(doc: Doc, first: int, last: int, order: int = 0) -> Splice:
-    """Whole lines out; a last line without a line break takes the break before it instead, so
-    that a file without a final newline stays so."""
-    if doc.has_break(last) or first == 0:
-        return Splice(doc.line_start(first), doc.next_start(last), "", order)
-    keep = first - 1
-    while keep > 0 and doc.is_blank(keep) and not doc.in_scalar(doc.line_start(keep)):
-        keep -= 1  # blank lines that would end the file go too
-    return Splice(doc.line_end(keep), len(doc.text), "", order)
+    """Whole lines out, their line breaks too."""
+    return Splice(doc.line_start(first), doc.next_start(last), "", order)
 
 
 def lines_after(doc: Doc, line: int, lines: list[str], order: int) -> Splice:
-    """New lines after ``line`` (after its break, or before the end of a text without one)."""
-    if doc.has_break(line):
-        at = doc.next_start(line)
-        return Splice(at, at, "".join(x + doc.nl for x in lines), order)
-    return Splice(len(doc.text), len(doc.text), "".join(doc.nl + x for x in lines), order)
+    """New lines after ``line``'s break (every line with content has one: see Doc.padded)."""
+    at = doc.next_start(line)
+    return Splice(at, at, "".join(x + doc.nl for x in lines), order)
 
 
-def merged_ranges(doc: Doc, entries: list[Entry]) -> list[list[int]]:
+def merged_ranges(
+    doc: Doc, entries: list[Entry], cuts: AbstractSet[int] = frozenset()
+) -> list[list[int]]:
+    """The lines the entries own, neighbouring runs merged (not across a line after which
+    something is inserted: the insertion needs the boundary)."""
     ranges: list[list[int]] = []
     for e in sorted(entries, key=lambda x: x.start):
         first, last = owned_lines(doc, e)
-        if ranges and first <= ranges[-1][1] + 1:
+        if ranges and first <= ranges[-1][1] + 1 and ranges[-1][1] not in cuts:
             ranges[-1][1] = max(ranges[-1][1], last)
         else:
             ranges.append([first, last])
@@ -87,7 +84,7 @@ def flow_line_mode(doc: Doc, node: YNode) -> bool:
         return False
     prev = doc.line_of(node.body)
     for e in node.entries:
-        first, last = doc.line_of(e.start), doc.line_of(max(e.start, e.end - 1))
+        first, last = doc.line_of(e.start), doc.last_line_of(e.start, e.end)
         if first <= prev or not doc.starts_line(e.start):
             return False
         if not _AFTER_FLOW_ITEM.fullmatch(doc.text, e.end, doc.line_end(last)):
@@ -104,10 +101,13 @@ def comma_after(doc: Doc, node: YNode, e: Entry) -> int | None:
     return commas[k] if k < len(commas) and commas[k] < limit else None
 
 
-def delete_block(doc: Doc, node: YNode, gone: list[Entry], emptied: bool, n: int) -> list[Splice]:
+def delete_block(
+    doc: Doc, node: YNode, gone: list[Entry], emptied: bool, n: int, cuts: set[int]
+) -> list[Splice]:
     """Entries ``gone`` of block collection ``node`` out; ``emptied``: none is left and none
-    added, so the collection becomes ``{}`` / ``[]`` and its key stays."""
-    ranges = merged_ranges(doc, gone)
+    added, so the collection becomes ``{}`` / ``[]`` and its key stays. ``cuts``: lines after
+    which entries are inserted."""
+    ranges = merged_ranges(doc, gone, cuts)
     first_entry = node.entries[0]
     compact = not doc.starts_line(first_entry.start)  # "- key: v": shares the dash's line
     out: list[Splice] = []

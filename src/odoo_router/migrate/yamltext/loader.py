@@ -81,7 +81,39 @@ def _local_tag(c: _Constructor, suffix: str, node: Node) -> Any:
 _Constructor.add_multi_constructor("!", _local_tag)
 
 
-class _Loader(yaml.SafeLoader):
+class _Strict(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _Constructor,
+    yaml.resolver.Resolver,
+):
+    """PyYAML's safe loader with our constructor, for reading data."""
+
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _Constructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+
+
+# token type -> the Tokens list that records its offset
+_TRACKED = {
+    tk.KeyToken: "keys",
+    tk.ValueToken: "values",
+    tk.BlockEntryToken: "dashes",
+    tk.FlowEntryToken: "commas",
+    tk.FlowSequenceStartToken: "opens",
+    tk.FlowMappingStartToken: "opens",
+}
+
+
+class _Loader(_Strict):
+    """The editor's: structural tokens recorded, aliases kept as AliasNode."""
+
     def __init__(self, text: str) -> None:
         super().__init__(text)
         self.toks = Tokens()
@@ -89,22 +121,14 @@ class _Loader(yaml.SafeLoader):
 
     def get_token(self) -> Any:
         tok = super().get_token()  # type: ignore[no-untyped-call]
-        i = tok.start_mark.index
-        t = self.toks
-        if isinstance(tok, tk.KeyToken):
-            t.keys.append(i)
-        elif isinstance(tok, tk.ValueToken):
-            t.values.append(i)
-        elif isinstance(tok, tk.BlockEntryToken):
-            t.dashes.append(i)
-        elif isinstance(tok, tk.FlowEntryToken):
-            t.commas.append(i)
-        elif isinstance(tok, tk.FlowSequenceStartToken | tk.FlowMappingStartToken):
-            t.opens.append(i)
-        elif isinstance(tok, tk.AnchorToken | tk.TagToken):
-            t.props.append((i, tok.end_mark.index))
-        elif isinstance(tok, tk.ScalarToken):
-            t.scalars[tok.end_mark.index] = i
+        kind = type(tok)
+        name = _TRACKED.get(kind)
+        if name is not None:
+            getattr(self.toks, name).append(tok.start_mark.index)
+        elif kind is tk.ScalarToken:
+            self.toks.scalars[tok.end_mark.index] = tok.start_mark.index
+        elif kind is tk.AnchorToken or kind is tk.TagToken:
+            self.toks.props.append((tok.start_mark.index, tok.end_mark.index))
         return tok
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
@@ -153,23 +177,29 @@ class Loaded:
     data: Any
 
 
+def _compose(loader: _Strict, name: str) -> Node | None:
+    try:
+        root = loader.get_single_node()
+    except yaml.composer.ComposerError as exc:
+        if exc.problem == "but found another document" and exc.problem_mark is not None:
+            m = exc.problem_mark
+            raise YamlError(
+                name, m.line + 1, m.column + 1, "a second document; one is expected here"
+            ) from exc
+        raise
+    finally:
+        loader.dispose()
+    if root is not None:
+        check_duplicates(root, name)
+    return root
+
+
 def load(text: str, name: str) -> Loaded:
+    """For the editor: the node graph with its aliases, the tokens, and the data."""
     try:
         loader = _Loader(text)
-        try:
-            root = loader.get_single_node()
-        except yaml.composer.ComposerError as exc:
-            if exc.problem == "but found another document" and exc.problem_mark is not None:
-                m = exc.problem_mark
-                raise YamlError(
-                    name, m.line + 1, m.column + 1, "a second document; one is expected here"
-                ) from exc
-            raise
-        finally:
-            loader.dispose()
-        if root is not None:
-            check_duplicates(root, name)
-        data = construct(copy_graph(root, GraphEdits()))
+        root = _compose(loader, name)
+        data = construct(copy_graph(root, GraphEdits()))  # the graph stays as composed
     except yaml.YAMLError as exc:
         raise error_from(exc, text, name) from exc
     except RecursionError as exc:
@@ -181,7 +211,14 @@ def parse_strict(text: str, name: str) -> Any:
     """Plain Python data (aliases and merge keys resolved). Refuses, with YamlError naming file,
     line and column: syntax errors, duplicate keys in one mapping at any depth (both lines
     named), more than one document."""
-    return load(text, name).data
+    try:
+        loader = _Strict(text)
+        root = _compose(loader, name)
+        return None if root is None else loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        raise error_from(exc, text, name) from exc
+    except RecursionError as exc:
+        raise YamlError(name, 1, 1, "nested too deep to read") from exc
 
 
 _MERGE = object()

@@ -96,8 +96,10 @@ def _top(c: Counter[str]) -> str:
 
 
 class Builder:
-    def __init__(self, doc: Doc, base: emit.Style) -> None:
+    def __init__(self, doc: Doc, base: emit.Style, gone: set[int]) -> None:
         self.doc, self.base = doc, base
+        self.gone = gone  # id() of the entries deleted by the edits
+        self.cuts: set[int] = set()  # lines after which entries are inserted
 
     def style(self, values: YNode | None, at: Entry | None = None) -> emit.Style:
         """The file's style with the quoting of ``values``' entries and the indentation step
@@ -152,7 +154,7 @@ class Builder:
         doc, h = self.doc, node.holder
         ap = anchor_point(node)
         same_line = ap is not None and doc.line_of(node.body) == doc.line_of(ap)
-        last = doc.line_of(max(node.body, node.end - 1))
+        last = doc.last_line_of(node.body, node.end)
         lo, hi = doc.line_of(node.body), last
         if node.kind in ("map", "seq") and not node.flow:
             # a block collection's lines are its entries', with the comments they own
@@ -225,7 +227,8 @@ class Builder:
             return [self.document(edits)]
         if converts(node):
             return self.convert(node, edits, n)
-        st = self.style(node, node.entries[0] if node.kind == "map" else node.holder)
+        inner = node.entries[0] if node.kind == "map" and node.entries else node.holder
+        st = self.style(node, inner)
         if node.flow:
             return self.add_flow(node, edits, st, n)
         groups = placement(edits)
@@ -246,6 +249,7 @@ class Builder:
                 else:
                     lines += emit.item_lines(e.value, col, st)
             last = owned_lines(self.doc, node.entries[index])[1]
+            self.cuts.add(last)
             out.append(lines_after(self.doc, last, lines, group[0].order))
         return out
 
@@ -282,12 +286,8 @@ class Builder:
                 lines += emit.entry_lines(e.key, e.value, 0, st)
             else:
                 lines += emit.item_lines(e.value, 0, st)
-        end, body = len(doc.text), doc.nl.join(lines)
-        if end == 0:
-            return Splice(0, 0, body + doc.nl, edits[0].order)
-        if doc.line_start(doc.last_line) == end:  # the text ends with a line break
-            return Splice(end, end, body + doc.nl, edits[0].order)
-        return Splice(end, end, doc.nl + body, edits[0].order)
+        end = len(doc.text)  # after a line break, or at the start (see Doc.padded)
+        return Splice(end, end, "".join(x + doc.nl for x in lines), edits[0].order)
 
     def add_flow(self, node: YNode, edits: list[Edit], st: emit.Style, n: int) -> list[Splice]:
         doc = self.doc
@@ -298,36 +298,46 @@ class Builder:
             return emit.inline(e.value, st, True)
 
         groups = placement(edits)
-        if not node.entries:  # "[]" inside a flow collection
-            ordered = groups[None]
-            inner = ", ".join(text(e) for e in ordered)
+        kept = [x for x in node.entries if id(x) not in self.gone]
+        line_mode = flow_line_mode(doc, node)
+        if (not line_mode and len(kept) < len(node.entries)) or not node.entries:
+            # Entries out and in on shared lines: the collection is written again, the
+            # kept entries as they were.
+            parts: list[str] = []
+            for old in node.entries:
+                parts += [doc.text[old.start : old.end]] if old in kept else []
+                parts += [text(e) for e in groups.get(old.index, [])]
+            parts += [text(e) for e in groups.get(None, [])]
             opener = doc.text[node.body]
             closer = "]" if opener == "[" else "}"
-            whole = Splice(node.body, node.end, opener + inner + closer, n)
-            return [*self.comments_above(node.start, ordered), whole]
+            whole = Splice(node.body, node.end, opener + ", ".join(parts) + closer, n)
+            return [*self.comments_above(node.start, edits), whole]
         if None in groups:
             groups.setdefault(node.entries[-1].index, []).extend(groups.pop(None))
         out: list[Splice] = []
-        line_mode = flow_line_mode(doc, node)
         for index, group in groups.items():
             assert index is not None
-            x = node.entries[index]
-            comma = comma_after(doc, node, x)
-            if line_mode:
-                col = doc.col(x.start)
-                lines: list[str] = []
-                for i, e in enumerate(group):
-                    tail = "," if comma is not None or i < len(group) - 1 else ""
-                    lines += [*emit.comment_lines(e.comment, col), " " * col + text(e) + tail]
-                if comma is None:
-                    out.append(Splice(x.end, x.end, ",", n))
-                out.append(lines_after(doc, owned_lines(doc, x)[1], lines, n))
-            else:
-                sep = ", " if comma is None or doc.text[comma + 1 : comma + 2] != "," else ","
-                if comma is not None and doc.text[comma + 1 : comma + 2] not in (" ", "\n"):
-                    sep = ","
+            # after the nearest entry that stays (else after the opening bracket's line)
+            x = next((k for k in reversed(kept) if k.index <= index), None)
+            if not line_mode:
+                assert x is not None
+                comma = comma_after(doc, node, x)
+                follows = doc.text[comma + 1 : comma + 2] if comma is not None else " "
+                sep = ", " if follows in (" ", "\n", "\r") else ","
                 out.append(Splice(x.end, x.end, "".join(sep + text(e) for e in group), n))
                 out += self.comments_above(x.end, group)
+                continue
+            col = doc.col(node.entries[0].start)
+            comma = comma_after(doc, node, x) if x is not None else None
+            more = x is None and bool(kept)  # kept entries follow the new ones
+            lines: list[str] = []
+            for i, e in enumerate(group):
+                tail = "," if comma is not None or more or i < len(group) - 1 else ""
+                lines += [*emit.comment_lines(e.comment, col), " " * col + text(e) + tail]
+            if x is not None and comma is None:
+                out.append(Splice(x.end, x.end, ",", n))
+            line = owned_lines(doc, x)[1] if x is not None else doc.line_of(node.body)
+            out.append(lines_after(doc, line, lines, n))
         return out
 
     def comments_above(self, at: int, edits: list[Edit]) -> list[Splice]:
@@ -345,7 +355,7 @@ class Builder:
     def deletions(self, owner: YNode, gone: list[Entry], emptied: bool, n: int) -> list[Splice]:
         if owner.flow:
             return delete_flow(self.doc, owner, gone, n)
-        return delete_block(self.doc, owner, gone, emptied, n)
+        return delete_block(self.doc, owner, gone, emptied, n, self.cuts)
 
 
 def placement(edits: list[Edit]) -> dict[int | None, list[Edit]]:

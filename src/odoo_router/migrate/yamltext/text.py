@@ -22,7 +22,7 @@ from typing import Any
 from . import emit, scalars
 from .errors import YamlError
 from .expect import Expect, represent, same
-from .geometry import Splice
+from .geometry import Splice, flow_line_mode
 from .loader import parse_strict
 from .splices import Builder, Edit, converts, file_style, new_value, placement
 from .tree import Doc, Entry, Path, PathKey, YNode, explicit, fmt_path
@@ -77,14 +77,15 @@ class YamlText:
     def span(self, path: Sequence[PathKey]) -> Span:
         doc = self._doc
         node, entry, shared = doc.find(path, edit=False)
+        last_line = doc.last_line_of(node.start, node.end)
         last = max(node.start, node.end - 1)
         block = node.kind in ("map", "seq") and not node.flow
         indent = doc.col(node.body) if block else doc.col(entry.start) if entry else 0
         return Span(
             first_line=doc.line_of(node.start) + 1,
             first_column=doc.col(node.start) + 1,
-            last_line=doc.line_of(last) + 1,
-            last_column=doc.col(last) + 1,
+            last_line=last_line + 1,
+            last_column=doc.col(last) + 1 if doc.line_of(last) == last_line else 1,
             kind=node.kind,
             flow=node.flow,
             indent=indent,
@@ -207,9 +208,14 @@ class YamlText:
                 f"{fmt_path(p)} is an alias of &{node.target.anchor}: adding to it would change "
                 "every user of the anchor; add to the anchored node, or replace the alias",
             )
+        what = "a mapping" if kind == "map" else "a sequence"
+        if node.kind == "scalar" and any(e.op != op for e in self._adds(node)):
+            made = "a sequence" if op == "insert" else "a mapping"
+            raise self._doc.error(
+                node.start, f"{fmt_path(p)} is made {made} by an earlier edit; {op} adds to {what}"
+            )
         if node.kind == kind or (converts(node) and (node.kind == kind or node.kind == "scalar")):
             return
-        what = "a mapping" if kind == "map" else "a sequence"
         raise self._doc.error(
             node.start, f"{fmt_path(p)} is {_KIND[node.kind]}; {op} adds to {what}"
         )
@@ -253,6 +259,8 @@ class YamlText:
             pos = s.end
         out.append(doc.text[pos:])
         result = "".join(out)
+        if doc.padded:  # no final line break, as before (blank lines at the end go with it)
+            result = result.rstrip("\r\n\x85\u2028\u2029")
         first = self._edits[0].node.start
         try:
             data = parse_strict(result, self.name)
@@ -270,7 +278,8 @@ class YamlText:
 
     def _splices(self) -> list[Splice]:
         doc = self._doc
-        b = Builder(doc, file_style(doc, doc.nodes))
+        deleted = {id(e.entry) for e in self._edits if e.op == "delete"}
+        b = Builder(doc, file_style(doc, doc.nodes), deleted)
         out: list[Splice] = []
         gone: dict[int, list[Edit]] = {}
         adds: dict[int, list[Edit]] = {}
@@ -287,13 +296,15 @@ class YamlText:
                 out += b.put(e.node, e.order, b.scalar_text(e.node, e.value), lambda c: [], "")
             else:
                 out += b.replace(e.node, e.value, e.order)
-        for group in gone.values():
-            entries = [e.entry for e in group if e.entry is not None]
-            owner = entries[0].owner
-            emptied = len(entries) == len(owner.entries) and id(owner) not in adds
-            out += b.deletions(owner, entries, emptied, group[0].order)
         for group in adds.values():
             out += b.additions(group[0].node, group)
+        for key, group in gone.items():
+            entries = [e.entry for e in group if e.entry is not None]
+            owner = entries[0].owner
+            if owner.flow and key in adds and not flow_line_mode(doc, owner):
+                continue  # written again whole by its additions
+            emptied = len(entries) == len(owner.entries) and key not in adds
+            out += b.deletions(owner, entries, emptied, group[0].order)
         return out
 
     def _expected(self) -> Any:

@@ -88,12 +88,16 @@ class Doc:
 
     def __init__(self, text: str, name: str) -> None:
         loaded = load(text, name)
-        self.text, self.name, self.data = text, name, loaded.data
+        self.name, self.data = name, loaded.data
         self.toks = loaded.tokens
-        bom = 1 if text.startswith("\ufeff") else 0
-        self.starts = [bom] + [m.end() for m in BREAK_RE.finditer(text)]
         first = BREAK_RE.search(text)
         self.nl = first.group() if first else "\n"
+        # Edits are spliced into a text that ends with a line break; for one that did not,
+        # ``padded`` says to take the break(s) at the end off again after splicing.
+        self.padded = bool(text.strip("\ufeff")) and not BREAK_RE.match(text[-1:])
+        self.text = text + self.nl if self.padded else text
+        bom = 1 if text.startswith("\ufeff") else 0
+        self.starts = [bom] + [m.end() for m in BREAK_RE.finditer(self.text)]
         self._anchor_of = loaded.anchor_of
         self._built: dict[int, YNode] = {}
         self.aliases: list[YNode] = []
@@ -101,7 +105,7 @@ class Doc:
         self.root = None if loaded.root is None else self._build(loaded.root)
         # An empty document (nothing, or only comments) stands for a null at its end, so
         # that entries can be added to it.
-        end = len(text)
+        end = len(self.text)
         self.empty = YNode("scalar", ScalarNode(NULL_TAG, ""), end, end, end, True, "")
         self.nodes = list(self._built.values())
         self.multi.sort()
@@ -135,15 +139,20 @@ class Doc:
         nxt = self.starts[line + 1]
         return nxt - 2 if self.text[nxt - 2 : nxt] == "\r\n" else nxt - 1
 
-    def has_break(self, line: int) -> bool:
-        return line < self.last_line
-
     def first_char(self, line: int) -> int:
         """Offset of the first character that is not a space or tab (the line end if none)."""
         i, end = self.starts[line], self.line_end(line)
         while i < end and self.text[i] in " \t":
             i += 1
         return i
+
+    def last_line_of(self, start: int, end: int) -> int:
+        """The line of the last character in [start, end); a "|+" scalar's kept blank lines
+        end it at the start of an empty line, which counts."""
+        line = self.line_of(end)
+        if end > start and self.starts[line] == end and line > self.line_of(start):
+            return line
+        return self.line_of(max(start, end - 1))
 
     def col(self, i: int) -> int:
         return i - self.starts[self.line_of(i)]
@@ -183,7 +192,7 @@ class Doc:
             node = YNode("scalar", n, start, body, end, style not in ("|", ">"), style)
             if not node.flow:
                 node.end = self._block_scalar_end(body, end)
-            if self.line_of(node.body) != self.line_of(max(node.body, node.end - 1)):
+            if self.line_of(node.body) != self.last_line_of(node.body, node.end):
                 self.multi.append((node.body, node.end))
         else:
             assert isinstance(n, MappingNode | SequenceNode)
