@@ -205,6 +205,30 @@ CASES = [
         [("insert", (), "a", {"b": 1})],
         lines("# only comments", "a:", "  b: 1"),
     ),
+    Case(
+        "an empty item becomes a mapping on its dash line",
+        lines("a:", "-", "- x"),
+        [("insert", ("a", 0), "k", [1])],
+        lines("a:", "- k:", "  - 1", "- x"),
+    ),
+    Case(
+        "an item that starts with a comment replaced by a scalar: the comment stays",
+        lines("a:", "  -   # note", "    k: 1"),
+        [("replace", ("a", 0), "flat")],
+        lines("a:", "  - flat   # note"),
+    ),
+    Case(
+        "a '|+' scalar keeps its blank lines: an entry after it goes after them",
+        lines("keep: |+", "  text", "", "next: 1"),
+        [("insert", (), "new", 1, kw(after="keep"))],
+        lines("keep: |+", "  text", "", "new: 1", "next: 1"),
+    ),
+    Case(
+        "an explicit '? key' entry's value",
+        lines("? explicit key", ": value", "b: 1"),
+        [("set_scalar", ("explicit key",), "new")],
+        lines("? explicit key", ": new", "b: 1"),
+    ),
 ]
 
 

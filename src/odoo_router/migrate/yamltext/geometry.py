@@ -190,7 +190,7 @@ def item_offset(doc: Doc, node: YNode) -> int | None:
         v = e.value
         if (
             e.indicator is not None
-            and v.start > e.indicator
+            and v.end > v.start > e.indicator  # an empty item shows nothing
             and doc.line_of(v.start) == doc.line_of(e.indicator)
         ):
             return v.start - e.indicator
