@@ -7,7 +7,7 @@ Comment ownership (what deleting an entry takes with it):
 - comment lines after it indented deeper than the entry (inside its block), with the blank
   lines between them;
 - the run of comment lines directly above it at the entry's own column, up to a blank line or
-  anything else.
+  anything else (not above the document's first entry: those comments head the file).
 Nothing else: a comment that follows the entry at its column or less, a blank line around it,
 a comment above it at another column, all stay.
 """
