@@ -63,6 +63,9 @@ def expected(data: Any, op: str, path: PathT, arg: Any) -> Any:
         else:
             target.append(arg)
         return out
+    if op == "insert_copy":
+        at(out, path[:-1])["zz-copy"] = copy.deepcopy(at(out, path))
+        return out
     parent, key = at(out, path[:-1]), path[-1]
     if op == "delete":
         del parent[key]
@@ -87,7 +90,7 @@ def comment_or_blank(line: str) -> bool:
 
 def allowed(text: str, op: str, s: Span) -> tuple[int, int] | None:
     """Original lines (0-based, inclusive) the edit may change; None: none at all."""
-    if op in ("insert", "append") and s.kind in ("map", "seq") and not s.flow:
+    if op in ("insert", "append", "insert_copy") and s.kind in ("map", "seq") and not s.flow:
         return None
     ls = text.splitlines()
     lo, hi = (s.key_line or s.first_line) - 1, s.last_line - 1
@@ -123,6 +126,9 @@ def edits(y: YamlText) -> Iterator[tuple[str, PathT, Any, Span]]:
             yield "insert", path, {"a": [1, "x"]}, s
         if s.kind == "seq":
             yield "append", path, {"name": "n", "v": [1]}, s
+        parent = y.span(path[:-1])
+        if parent.kind == "map" and not parent.flow:
+            yield "insert_copy", path, None, parent
 
 
 def variants(text: str) -> list[tuple[str, str]]:
@@ -140,14 +146,19 @@ def test_every_node_edited_in_turn(path: Path) -> None:
     for form, text in variants(text0):
         base = YamlText(text, path.name)
         for op, p, arg, s in edits(base):
-            if form != "lf" and op not in ("delete", "insert", "append"):
+            if form != "lf" and op not in ("delete", "insert", "append", "insert_copy"):
                 continue
             y = YamlText(text, path.name)
             where = f"{form} {op} {p} {arg!r}"
             try:
-                getattr(y, op)(p, "zz-new", arg) if op == "insert" else (
-                    getattr(y, op)(p) if op == "delete" else getattr(y, op)(p, arg)
-                )
+                if op == "insert":
+                    y.insert(p, "zz-new", arg)
+                elif op == "insert_copy":
+                    y.insert_copy(p[:-1], "zz-copy", p)
+                elif op == "delete":
+                    y.delete(p)
+                else:
+                    getattr(y, op)(p, arg)
                 out = y.render()
             except YamlError as exc:
                 # the file's own anchors: a removed anchor with an alias left, a merge of a
@@ -166,7 +177,9 @@ def test_every_node_edited_in_turn(path: Path) -> None:
                     f"{where}: lines {i + 1}..{j} changed, allowed {bounds[0] + 1}..{bounds[1] + 1}"
                 )
             assert out.startswith("\ufeff") == text.startswith("\ufeff"), where
-            assert out.endswith("\n") == text.endswith("\n"), where
+            # a copied "|+" scalar at the end of a file keeps the breaks its value holds
+            kept = op == "insert_copy" and base.span(p).style == "|"
+            assert kept or out.endswith("\n") == text.endswith("\n"), where
             assert ("\r\n" in text) == ("\n" not in out.replace("\r\n", "") and "\r\n" in out), (
                 where
             )

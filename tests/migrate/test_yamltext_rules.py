@@ -178,6 +178,34 @@ def test_refused_edits(ops: list, says: str) -> None:
         apply(lines("a:", "  b: 1", "  c: 2", "l: [1]"), ops)
 
 
+@pytest.mark.parametrize(
+    ("ops", "says"),
+    [
+        ([("insert_copy", ("services",), "x", ("x-defaults",))], "defines the anchor &odoo-env"),
+        ([("insert_copy", ("services", "web", "networks"), "x", ("version",))], "not a block"),
+        ([("insert_copy", ("services",), "x", ())], "root cannot be copied"),
+        ([("insert_copy", ("services",), "redis", ("volumes",))], "already has the key 'redis'"),
+        (
+            [
+                ("set_scalar", ("services", "web", "image"), "x"),
+                ("insert_copy", ("services",), "web2", ("services", "web")),
+            ],
+            "copy of services.web overlaps the earlier set",
+        ),
+        (
+            [
+                ("insert_copy", ("services",), "web2", ("services", "web")),
+                ("delete", ("services",)),
+            ],
+            "overlaps",
+        ),
+    ],
+)
+def test_refused_copies(ops: list, says: str) -> None:
+    with pytest.raises(YamlError, match=says):
+        apply(ANCHORS, ops)
+
+
 def test_values_must_be_plain_data() -> None:
     y = YamlText("a: 1\n", "t")
     with pytest.raises(TypeError):

@@ -11,7 +11,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.representer import SafeRepresenter
 
 from .emit import plain_data
+from .geometry import converts
 from .loader import STR_TAG, GraphEdits, construct, copy_graph
+from .splices import ADDS, Edit, new_value, placement
+from .tree import Doc
 
 
 def represent(value: Any) -> Node:
@@ -33,10 +36,10 @@ class Expect(GraphEdits):
     def replace(self, node: Node, value: Any) -> None:
         self.replaced[id(node)] = represent(value)
 
-    def insert(self, mapping: Node, after: Node | None, key: str, value: Any) -> Node:
+    def insert(self, mapping: Node, after: Node | None, key: str, value: Node) -> Node:
         knode = ScalarNode(STR_TAG, key)
         spot = None if after is None else id(after)
-        self.inserted.setdefault(id(mapping), []).append((spot, knode, represent(value)))
+        self.inserted.setdefault(id(mapping), []).append((spot, knode, value))
         return knode
 
     def append(self, seq: Node, value: Any) -> None:
@@ -82,3 +85,48 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and a != a:
         return bool(b != b)
     return bool(a == b)
+
+
+def expected(doc: Doc, edits: list[Edit]) -> Any:
+    """The original data with ``edits`` made to it, read by PyYAML from the edited graph."""
+    ex = Expect()
+    knodes: dict[int, Any] = {}
+    for e in edits:
+        if e.op == "delete":
+            assert e.entry is not None
+            ex.deleted.add(id(e.entry.key.yn if e.entry.key else e.entry.value.yn))
+        elif e.op in ("set", "replace"):
+            ex.replace(e.node.yn, e.value)
+        elif e.op == "rename":
+            assert e.entry is not None and e.entry.key is not None
+            ex.renamed[id(e.entry.key.yn)] = represent(e.key)
+    for group in _by_node(edits).values():
+        node = group[0].node
+        if converts(node):
+            ex.replace(node.yn, new_value(placement(group)[None]))
+            continue
+        for e in _flat(placement(group)):
+            if e.op == "append":
+                ex.append(node.yn, e.value)
+                continue
+            after = e.after_entry.key.yn if e.after_entry and e.after_entry.key else None
+            if e.after_edit is not None:
+                after = knodes[id(e.after_edit)]
+            # a copy is the source node itself: the same data, read again
+            value = e.source.yn if e.source is not None else represent(e.value)
+            knodes[id(e)] = ex.insert(node.yn, after, e.key, value)
+    return ex.data((doc.root or doc.empty).yn)
+
+
+def _by_node(edits: list[Edit]) -> dict[int, list[Edit]]:
+    out: dict[int, list[Edit]] = {}
+    for e in edits:
+        if e.op in ADDS:
+            out.setdefault(id(e.node), []).append(e)
+    return out
+
+
+def _flat(groups: dict[int | None, list[Edit]]) -> list[Edit]:
+    return [e for g in groups.values() for e in g if e.after_edit is None] + [
+        e for g in groups.values() for e in g if e.after_edit is not None
+    ]

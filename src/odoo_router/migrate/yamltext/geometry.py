@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from .loader import NULL_TAG
 from .tree import Doc, Entry, YNode
 
 _AFTER_FLOW_ITEM = re.compile(r"[ \t]*,?[ \t]*(#.*)?")
@@ -208,3 +209,16 @@ def anchor_point(node: YNode) -> int | None:
 
 def needs_space(doc: Doc, at: int) -> bool:
     return at > 0 and doc.text[at - 1] not in " \t\r\n[{,"
+
+
+def is_null(node: YNode) -> bool:
+    return node.kind == "scalar" and node.yn.tag == NULL_TAG and node.style == ""
+
+
+def converts(node: YNode) -> bool:
+    """Adding to ``node`` rewrites it whole: a null, or an empty ``[]``/``{}`` outside a flow
+    collection (which becomes a block collection, in the style of the file)."""
+    if is_null(node):
+        return True
+    in_flow = node.holder is not None and node.holder.owner.flow
+    return node.flow and node.kind != "scalar" and not node.entries and not in_flow

@@ -3,7 +3,6 @@ goes to, and where it goes."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,6 +13,7 @@ from .geometry import (
     anchor_point,
     blank_separated,
     comma_after,
+    converts,
     delete_block,
     delete_flow,
     drop_lines,
@@ -24,7 +24,7 @@ from .geometry import (
     needs_space,
     owned_lines,
 )
-from .loader import NULL_TAG, STR_TAG
+from .style import quotes
 from .tree import Doc, Entry, Path, YNode
 
 
@@ -41,58 +41,11 @@ class Edit:
     comment: str | None = None
     after_entry: Entry | None = None  # insert after this original entry
     after_edit: Edit | None = None  # insert after the entry this earlier insert adds
+    source: YNode | None = None  # copy: the node whose text is copied
+    source_path: Path = ()
 
 
-def is_null(node: YNode) -> bool:
-    return node.kind == "scalar" and node.yn.tag == NULL_TAG and node.style == ""
-
-
-def converts(node: YNode) -> bool:
-    """Adding to ``node`` rewrites it whole: a null, or an empty ``[]``/``{}`` outside a flow
-    collection (which becomes a block collection, in the style of the file)."""
-    if is_null(node):
-        return True
-    in_flow = node.holder is not None and node.holder.owner.flow
-    return node.flow and node.kind != "scalar" and not node.entries and not in_flow
-
-
-def file_style(doc: Doc, nodes: list[YNode]) -> emit.Style:
-    """The file's habits: nested mapping step, sequence indent (0 for "key:\\n- a"), dash
-    offset; the most common of each, else 2, 2 (the mapping step) and 2."""
-    step: Counter[int] = Counter()
-    seq: Counter[int] = Counter()
-    off: Counter[int] = Counter()
-    for n in nodes:
-        h = n.holder
-        block = n.kind in ("map", "seq") and not n.flow
-        if block and h is not None and h.key is not None and doc.starts_line(n.body):
-            (step if n.kind == "map" else seq)[doc.col(n.body) - doc.col(h.start)] += 1
-        if n.kind == "seq" and not n.flow:
-            o = item_offset(doc, n)
-            if o is not None:
-                off[o] += 1
-    s = _mode(step, 2)
-    return emit.Style(doc.nl, s, _mode(seq, s), _mode(off, 2))
-
-
-def _mode(c: Counter[int], default: int) -> int:
-    good = [(n, -v, v) for v, n in c.items() if v >= 0]
-    return max(good)[2] if good else default
-
-
-def quotes(node: YNode | None) -> tuple[str, str]:
-    """The quoting most of a collection's string values and keys use ("" plain)."""
-    vals: Counter[str] = Counter()
-    keys: Counter[str] = Counter()
-    for e in node.entries if node is not None else ():
-        for n, c in ((e.value, vals), (e.key, keys)):
-            if n is not None and n.kind == "scalar" and n.yn.tag == STR_TAG and n.flow:
-                c[n.style] += 1
-    return _top(vals), _top(keys)
-
-
-def _top(c: Counter[str]) -> str:
-    return max(c.items(), key=lambda kv: (kv[1], kv[0] == ""))[0] if c else ""
+ADDS = ("insert", "append", "copy")  # the edits that add to a collection
 
 
 class Builder:
@@ -246,12 +199,38 @@ class Builder:
                 lines += gap + emit.comment_lines(e.comment, col)
                 if e.op == "insert":
                     lines += emit.entry_lines(e.key, e.value, col, st)
+                elif e.source is not None:
+                    lines += self.copy_lines(e.source, e.key, col, st)
                 else:
                     lines += emit.item_lines(e.value, col, st)
             last = owned_lines(self.doc, node.entries[index])[1]
             self.cuts.add(last)
             out.append(lines_after(self.doc, last, lines, group[0].order))
         return out
+
+    def copy_lines(self, src: YNode, key: str, col: int, st: emit.Style) -> list[str]:
+        """``key:`` at column ``col`` with the text of ``src`` as written, moved as a whole
+        so that it sits under the new key as it sat under its own."""
+        doc, h = self.doc, src.holder
+        assert h is not None
+        head = " " * col + emit.key(key, st) + ":"
+        if src.kind in ("map", "seq") and not src.flow:
+            old = doc.col(src.body)
+            new = col + max(old - doc.col(h.start), 0 if src.kind == "seq" else 1)
+            lo, hi = owned_lines(doc, src.entries[0])[0], owned_lines(doc, src.entries[-1])[1]
+            lo = max(lo, doc.line_of(src.body)) if not doc.starts_line(src.body) else lo
+            texts = [doc.text[doc.line_start(x) : doc.line_end(x)] for x in range(lo, hi + 1)]
+            if not doc.starts_line(src.body):  # "- a: 1": the first line from the key on
+                texts[0] = " " * old + doc.text[src.body : doc.line_end(lo)]
+            return [head, *(_shift(t, new - old) for t in texts)]
+        # a value on the key's line (scalar, block scalar, flow collection, alias)
+        first, last = doc.line_of(src.body), doc.last_line_of(src.body, src.end)
+        texts = []
+        for x in range(first, last + 1):
+            a = src.body if x == first else doc.line_start(x)
+            texts.append(doc.text[a : src.end if x == last else doc.line_end(x)])
+        moved = [_shift(t, col - doc.col(h.start)) for t in texts[1:]]
+        return [head + (" " + texts[0] if texts[0] else ""), *moved]
 
     def convert(self, node: YNode, edits: list[Edit], n: int) -> list[Splice]:
         st = self.style(node.holder.owner if node.holder is not None else None, node.holder)
@@ -356,6 +335,15 @@ class Builder:
         if owner.flow:
             return delete_flow(self.doc, owner, gone, n)
         return delete_block(self.doc, owner, gone, emptied, n, self.cuts)
+
+
+def _shift(line: str, by: int) -> str:
+    """``line`` moved right (or left, as far as its indentation goes) by ``by`` columns."""
+    if not line.strip():
+        return ""
+    if by >= 0:
+        return " " * by + line
+    return line[min(-by, len(line) - len(line.lstrip(" "))) :]
 
 
 def placement(edits: list[Edit]) -> dict[int | None, list[Edit]]:

@@ -21,10 +21,11 @@ from typing import Any
 
 from . import emit, scalars
 from .errors import YamlError
-from .expect import Expect, represent, same
-from .geometry import Splice, flow_line_mode
+from .expect import expected, same
+from .geometry import Splice, converts, flow_line_mode
 from .loader import parse_strict
-from .splices import Builder, Edit, converts, file_style, new_value, placement
+from .splices import ADDS, Builder, Edit
+from .style import file_style
 from .tree import Doc, Entry, Path, PathKey, YNode, explicit, fmt_path
 
 
@@ -48,6 +49,7 @@ class Span:
     shared: bool  # reached through an alias or a merge key: these lines are the anchor's
 
 
+_UNSET = object()
 _KIND = {"map": "a mapping", "seq": "a sequence", "scalar": "a scalar", "alias": "an alias"}
 
 
@@ -151,6 +153,48 @@ class YamlText:
                 raise self._doc.error(node.body, f"{fmt_path(p)} has no key {after!r} to follow")
         self._record(e)
 
+    def insert_copy(
+        self,
+        path: Sequence[PathKey],
+        key: str,
+        source: Sequence[PathKey],
+        *,
+        after: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """Like insert, with a copy of the node at ``source`` as the value: its text as
+        written (comments, quoting, aliases, merge keys), moved to the new place. The block
+        mapping at ``path`` gets it; ``source`` may not define an anchor (it would be defined
+        twice) nor be edited in the same render (the copy is of the file as read)."""
+        src_path, src, _ = self._target(source)
+        if not src_path:
+            raise YamlError(self.name, 1, 1, "the document root cannot be copied")
+        twice = next(
+            (n for n in self._doc.nodes if n.anchor and src.body <= n.start < src.end), None
+        )
+        if twice is not None:
+            raise self._doc.error(
+                twice.start,
+                f"{fmt_path(src_path)} defines the anchor &{twice.anchor}: a copy would "
+                "define it twice",
+            )
+        p, node, _ = self._target(path)
+        if node.kind != "map" or node.flow:
+            raise self._doc.error(
+                node.start, f"{fmt_path(p)} is not a block mapping; insert_copy adds to one"
+            )
+        self.insert(p, key, None, after=after, comment=comment)
+        e = self._edits[-1]
+        e.op, e.source, e.source_path = "copy", src, src_path
+        for old in self._edits[:-1]:
+            if _conflict(old, e) or _conflict(e, old):
+                self._edits.pop()
+                raise self._doc.error(
+                    src.start,
+                    f"copy of {fmt_path(src_path)} overlaps the earlier {old.op} "
+                    f"{fmt_path(old.path)}; copy first, render, and edit the result",
+                )
+
     def append(self, path: Sequence[PathKey], value: Any, *, comment: str | None = None) -> None:
         """A new last item in the sequence at ``path`` (a null becomes that sequence)."""
         emit.plain_data(value)
@@ -221,14 +265,14 @@ class YamlText:
         )
 
     def _adds(self, node: YNode) -> list[Edit]:
-        return [e for e in self._edits if e.op in ("insert", "append") and e.node is node]
+        return [e for e in self._edits if e.op in ADDS and e.node is node]
 
     def _keys(self, node: YNode) -> set[Any]:
         """The keys ``node`` will hold with the edits recorded so far."""
         gone = {id(e.entry) for e in self._edits if e.op in ("delete", "rename")}
         keys = {e.key_data for e in node.entries if id(e) not in gone}
         keys |= {e.key for e in self._edits if e.op == "rename" and e.entry in node.entries}
-        return keys | {e.key for e in self._adds(node) if e.op == "insert"}
+        return keys | {e.key for e in self._adds(node) if e.op != "append"}
 
     def _record(self, new: Edit) -> None:
         for old in self._edits:
@@ -259,22 +303,29 @@ class YamlText:
             pos = s.end
         out.append(doc.text[pos:])
         result = "".join(out)
-        if doc.padded:  # no final line break, as before (blank lines at the end go with it)
-            result = result.rstrip("\r\n\x85\u2028\u2029")
+        texts = [result]
+        if doc.padded:
+            # No final line break, as before: blank lines at the end go with it, unless a "|+"
+            # scalar there holds them (then as many breaks stay as its value needs).
+            texts = [result.rstrip("\r\n\x85\u2028\u2029"), result.removesuffix(doc.nl), result]
         first = self._edits[0].node.start
-        try:
-            data = parse_strict(result, self.name)
-        except YamlError as exc:
-            raise doc.error(
-                first,
-                f"the edits would make this file invalid: {exc.message} "
-                f"(line {exc.line} of the edited text)",
-            ) from exc
-        if not same(data, self._expected()):
-            raise doc.error(
-                first, "the edited text does not read back as the edited data (a yamltext bug)"
-            )
-        return result
+        want: Any = _UNSET
+        for text in texts:
+            try:
+                data = parse_strict(text, self.name)
+            except YamlError as exc:
+                raise doc.error(
+                    first,
+                    f"the edits would make this file invalid: {exc.message} "
+                    f"(line {exc.line} of the edited text)",
+                ) from exc
+            if want is _UNSET:
+                want = expected(self._doc, self._edits)
+            if same(data, want):
+                return text
+        raise doc.error(
+            first, "the edited text does not read back as the edited data (a yamltext bug)"
+        )
 
     def _splices(self) -> list[Splice]:
         doc = self._doc
@@ -287,7 +338,7 @@ class YamlText:
             if e.op == "delete":
                 assert e.entry is not None
                 gone.setdefault(id(e.entry.owner), []).append(e)
-            elif e.op in ("insert", "append"):
+            elif e.op in ADDS:
                 adds.setdefault(id(e.node), []).append(e)
             elif e.op == "rename":
                 assert e.entry is not None
@@ -306,33 +357,6 @@ class YamlText:
             emptied = len(entries) == len(owner.entries) and key not in adds
             out += b.deletions(owner, entries, emptied, group[0].order)
         return out
-
-    def _expected(self) -> Any:
-        ex = Expect()
-        knodes: dict[int, Any] = {}
-        for e in self._edits:
-            if e.op == "delete":
-                assert e.entry is not None
-                ex.deleted.add(id(e.entry.key.yn if e.entry.key else e.entry.value.yn))
-            elif e.op in ("set", "replace"):
-                ex.replace(e.node.yn, e.value)
-            elif e.op == "rename":
-                assert e.entry is not None and e.entry.key is not None
-                ex.renamed[id(e.entry.key.yn)] = represent(e.key)
-        for group in _by_node(self._edits).values():
-            node = group[0].node
-            if converts(node):
-                ex.replace(node.yn, new_value(placement(group)[None]))
-                continue
-            for e in _flat(placement(group)):
-                if e.op == "append":
-                    ex.append(node.yn, e.value)
-                    continue
-                after = e.after_entry.key.yn if e.after_entry and e.after_entry.key else None
-                if e.after_edit is not None:
-                    after = knodes[id(e.after_edit)]
-                knodes[id(e)] = ex.insert(node.yn, after, e.key, e.value)
-        return ex.data((self._doc.root or self._doc.empty).yn)
 
     def _check_anchors(self) -> None:
         """An anchor the edits remove must not leave an alias behind."""
@@ -356,22 +380,12 @@ class YamlText:
                 )
 
 
-def _by_node(edits: list[Edit]) -> dict[int, list[Edit]]:
-    out: dict[int, list[Edit]] = {}
-    for e in edits:
-        if e.op in ("insert", "append"):
-            out.setdefault(id(e.node), []).append(e)
-    return out
-
-
-def _flat(groups: dict[int | None, list[Edit]]) -> list[Edit]:
-    return [e for g in groups.values() for e in g if e.after_edit is None] + [
-        e for g in groups.values() for e in g if e.after_edit is not None
-    ]
-
-
 def _conflict(a: Edit, b: Edit) -> bool:
     """``a`` rewrites a node that ``b`` edits inside (or the same node, in a clashing way)."""
+    if a.op == "copy" and b.op != "copy":  # the copy is of the text as read
+        src = a.source_path
+        inside = b.path[: len(src)] == src and not (b.path == src and b.op == "rename")
+        return inside or (src[: len(b.path)] == b.path and b.op in ("delete", "set", "replace"))
     if a.op in ("delete", "set", "replace") and b.path[: len(a.path)] == a.path:
         # the value and the key of one entry may both change
         return not (a.path == b.path and b.op == "rename" and a.op != "delete")
