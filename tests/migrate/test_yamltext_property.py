@@ -189,7 +189,7 @@ def test_every_node_edited_in_turn(path: Path) -> None:
 def test_random_combinations_of_edits() -> None:
     """Several edits per render, drawn with a fixed seed: adjacent deletions with insertions
     between them, additions to a collection and to its parent at one offset, flow collections
-    losing and gaining entries. Each render is checked by the editor against the edited data;
+    losing and gaining entries, copies next to other edits. Each render is checked by the editor against the edited data;
     the only refusals allowed are the file's own anchors and merges."""
     rng = random.Random(13)
     texts = {p.name: p.read_text() for p in FILES}
@@ -203,7 +203,8 @@ def test_random_combinations_of_edits() -> None:
             p, _ = rng.choice(targets)
             value = rng.choice(VALUES)
             with contextlib.suppress(YamlError, TypeError):  # refused as recorded: fine
-                match rng.choice(["delete", "replace", "set", "rename", "insert", "append"]):
+                ops = ["delete", "replace", "set", "rename", "insert", "append", "copy"]
+                match rng.choice(ops):
                     case "delete":
                         y.delete(p)
                     case "replace":
@@ -218,6 +219,9 @@ def test_random_combinations_of_edits() -> None:
                         y.insert(p, f"nk{rng.randint(0, 3)}", value, comment="new")
                     case "append":
                         y.append(p, value, comment=rng.choice([None, "new"]))
+                    case "copy":
+                        into = rng.choice(targets)[0][:-1]
+                        y.insert_copy(into, f"cp{rng.randint(0, 3)}", p)
         try:
             y.render()
             done += 1

@@ -182,7 +182,16 @@ def test_refused_edits(ops: list, says: str) -> None:
     ("ops", "says"),
     [
         ([("insert_copy", ("services",), "x", ("x-defaults",))], "defines the anchor &odoo-env"),
-        ([("insert_copy", ("services", "web", "networks"), "x", ("version",))], "not a block"),
+        ([("insert_copy", ("services", "web", "networks"), "x", ("version",))], "is a sequence"),
+        (
+            [("insert_copy", ("services", "worker", "depends_on"), "x", ("version",))],
+            "not a block mapping",
+        ),
+        (
+            [("insert_copy", ("x-defaults", "environment"), "x", ("services", "worker"))],
+            "which holds x-defaults.environment: the copy would contain itself",
+        ),
+        ([("insert_copy", ("services", "web"), "x", ("services",))], "is inside the copied"),
         ([("insert_copy", ("services",), "x", ())], "root cannot be copied"),
         ([("insert_copy", ("services",), "redis", ("volumes",))], "already has the key 'redis'"),
         (
@@ -190,7 +199,7 @@ def test_refused_edits(ops: list, says: str) -> None:
                 ("set_scalar", ("services", "web", "image"), "x"),
                 ("insert_copy", ("services",), "web2", ("services", "web")),
             ],
-            "copy of services.web overlaps the earlier set",
+            "copy of services.web into services overlaps the earlier set",
         ),
         (
             [
