@@ -189,8 +189,9 @@ def test_every_node_edited_in_turn(path: Path) -> None:
 def test_random_combinations_of_edits() -> None:
     """Several edits per render, drawn with a fixed seed: adjacent deletions with insertions
     between them, additions to a collection and to its parent at one offset, flow collections
-    losing and gaining entries, copies next to other edits. Each render is checked by the editor against the edited data;
-    the only refusals allowed are the file's own anchors and merges."""
+    losing and gaining entries, copies next to other edits. Each render is checked by the
+    editor against the edited data; the only refusals allowed are the file's own anchors and
+    merges (a copy's among them)."""
     rng = random.Random(13)
     texts = {p.name: p.read_text() for p in FILES}
     done = 0
