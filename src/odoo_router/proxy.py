@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
 from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Final
@@ -40,7 +39,7 @@ from .pools import UpstreamConnection, UpstreamPool
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
-from .spool import Spool
+from .spool import Spool, spill
 from .uri import BadRequest, match_path, normalise_host, split_absolute
 
 if TYPE_CHECKING:
@@ -472,14 +471,8 @@ class ClientConnection(asyncio.Protocol):
             if req.body_size > self.state.settings.request_buffer_memory:
                 self.pause_reading()
             return
-        if req.body_file is not None:
-            req.body_file.write(body)
-        elif req.body_size > self.state.settings.request_buffer_memory:
-            f = tempfile.TemporaryFile(dir=self.state.settings.temp_dir)  # noqa: SIM115 - closed by _serve
-            f.writelines(req.body)
-            f.write(body)
-            req.body = []
-            req.body_file = f
+        if req.body_file is not None or req.body_size > self.state.settings.request_buffer_memory:
+            spill(self.state, req, body)  # a failure raises SpillFailed: answered 500
         else:
             req.body.append(body)
 

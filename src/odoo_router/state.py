@@ -37,6 +37,7 @@ class WorkerState:
         self.config = config
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
+        self.fault_hooks: list[Callable[[str], None]] = []  # metrics.FAULT_KINDS
         self.pools = Pools(config.pools, self.upstream_error)
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
@@ -170,6 +171,13 @@ class WorkerState:
 
     def log_error(self, message: str) -> None:
         print(f"odoo-router: {message}", file=sys.stderr, flush=True)
+
+    def fault(self, kind: str, message: str) -> None:
+        """A fault of the router's own resources (a full temp_dir, no file descriptor left):
+        logged as one line and counted by kind (metrics.FAULT_KINDS)."""
+        self.log_error(message)
+        for hook in self.fault_hooks:
+            hook(kind)
 
     def finish(self, conn: ClientConnection, req: Request) -> None:
         for observer in self.observers:
