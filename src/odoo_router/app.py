@@ -72,7 +72,9 @@ class ListenError(Exception):
         super().__init__(f"{key}: cannot listen on {self.address}: {reason}")
 
 
-def _why_not(exc: OSError, port: int) -> str:
+def _why_not(exc: OSError | UnicodeError, port: int) -> str:
+    if isinstance(exc, UnicodeError):  # the IDNA codec refuses an empty or long label
+        return "not a valid host name"
     if isinstance(exc, socket.gaierror):
         return f"the name does not resolve ({exc.strerror or exc})"
     if exc.errno == errno.EADDRINUSE:
@@ -95,7 +97,7 @@ def bind_sockets(config: Config) -> list[socket.socket]:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind((host, port))
             sock.listen(1024)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             sock.close()
             for done in socks:
                 done.close()
@@ -108,7 +110,7 @@ def bind_sockets(config: Config) -> list[socket.socket]:
 def start_metrics(host: str, port: int, directory: str) -> MetricsServer:
     try:
         return start_metrics_server(host, port, directory)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise ListenError("metrics.listen", host, port, _why_not(exc, port)) from None
 
 
