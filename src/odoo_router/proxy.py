@@ -472,7 +472,7 @@ class ClientConnection(asyncio.Protocol):
                 self.pause_reading()
             return
         if req.body_file is not None or req.body_size > self.state.settings.request_buffer_memory:
-            spill(self.state, req, body)  # a failure raises SpillFailed: answered 500
+            spill(self.state, req, body)  # a failure raises BadRequest(..., 500)
         else:
             req.body.append(body)
 

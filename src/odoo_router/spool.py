@@ -32,14 +32,6 @@ _CHUNK = 256 * 1024
 MAX_SPOOL = 1 << 30  # as nginx's proxy_max_temp_file_size: beyond it the upstream waits
 
 
-class SpillFailed(BadRequest):
-    """A request body the temp directory did not take: answered 500 (a BadRequest so that
-    the parser's error path answers it and lingers over the rest of the body)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, 500)
-
-
 def describe_os_error(exc: OSError) -> str:
     """``No space left on device (ENOSPC)``: the text and the errno's name."""
     code = exc.errno
@@ -63,7 +55,9 @@ def _write_all(file: IO[bytes], data: bytes) -> None:
 
 def spill(state: WorkerState, req: Request, data: bytes) -> None:
     """Append ``data`` to the request's body file, made on the first call from what was
-    held in memory. A failure closes the file and raises SpillFailed (the 500)."""
+    held in memory. A failure closes the file and raises a BadRequest with status 500, so
+    that the parser's error path answers it and lingers over the rest of the body (uri.py
+    is compiled: a subclass of BadRequest defined here could not be raised)."""
     temp_dir = state.settings.temp_dir
     file = req.body_file
     try:
@@ -74,16 +68,19 @@ def spill(state: WorkerState, req: Request, data: bytes) -> None:
                 _write_all(file, part)
             req.body = []
         _write_all(file, data)
+        return
     except OSError as exc:
-        if file is not None:
-            file.close()
-        req.body_file = None
-        req.body = []
-        where = temp_dir_name(temp_dir)
-        reason = f"request body spill to {where} failed: {describe_os_error(exc)}"
-        req.error = reason
-        state.fault("request_spill", f"{reason}; answered 500 to {req.method} {req.host}")
-        raise SpillFailed(reason) from None
+        why = describe_os_error(exc)
+    # Raised out here, with no context: the parser keeps the exception it reports, and the
+    # OSError's traceback would hold this request.
+    if file is not None:
+        file.close()
+    req.body_file = None
+    req.body = []
+    reason = f"request body spill to {temp_dir_name(temp_dir)} failed: {why}"
+    req.error = reason
+    state.fault("request_spill", f"{reason}; answered 500 to {req.method} {req.host}")
+    raise BadRequest(reason, 500)
 
 
 class Spool:
