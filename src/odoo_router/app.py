@@ -133,6 +133,7 @@ class Master:
         self.socks = bind_sockets(config)
         self.workers: dict[int, int] = {}  # pid -> worker id
         self.metrics_dir: str | None = None
+        self.metrics: MetricsServer | None = None
         self.stopping = False
         self.killed = 0  # workers still running KILL_AFTER past the grace
         self.crash_times: list[float] = []
@@ -153,6 +154,8 @@ class Master:
                 for sig in MASTER_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 os.close(self.report_r)
+                if self.metrics is not None:  # the master's: never held by a worker
+                    self.metrics.close_in_child()
                 opts = WorkerOptions(
                     self.config_path, worker_id, self.metrics_dir, master_pid, self.report_w
                 )
@@ -165,14 +168,13 @@ class Master:
         self.workers[pid] = worker_id
 
     def run(self) -> int:
-        metrics = None
         try:
             if self.config.metrics.listen is not None:
                 self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
                 reset_directory(self.metrics_dir)
                 host, port = self.config.metrics.listen
-                metrics = start_metrics(host, port, self.metrics_dir)
-                log(f"metrics on http://{host}:{metrics.port}/metrics")
+                self.metrics = start_metrics(host, port, self.metrics_dir)
+                log(f"metrics on http://{host}:{self.metrics.port}/metrics")
             for i in range(self.worker_count()):
                 self.spawn(i)
             addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
@@ -181,8 +183,8 @@ class Master:
         finally:
             for sock in self.socks:
                 sock.close()
-            if metrics is not None:
-                metrics.stop()
+            if self.metrics is not None:
+                self.metrics.stop()
             if self.metrics_dir:
                 shutil.rmtree(self.metrics_dir, ignore_errors=True)
         log(f"stopped: {self._stop_summary()}")

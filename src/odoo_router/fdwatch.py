@@ -38,11 +38,10 @@ class FdWatch:
     def __init__(self, log: Callable[[str], None], count_fault: Callable[[], None]) -> None:
         self.log = log
         self.count_fault = count_fault
-        self.limit = soft_limit()
         self.last_line = {"exhausted": float("-inf"), "near": float("-inf")}
 
     def sample(self, now: float) -> None:
-        limit = self.limit
+        limit = soft_limit()  # read each time: prlimit(1) can change it under a running worker
         try:
             fd = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:

@@ -537,6 +537,11 @@ class MetricsServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def close_in_child(self) -> None:
+        """In a forked child: close the inherited listening socket (the thread serving it
+        exists only in the parent), so that the port is never held by a worker."""
+        self._server.socket.close()
+
 
 def start_metrics_server(host: str, port: int, directory: str) -> MetricsServer:
     """Serve Prometheus text on ``http://host:port/`` (any path) from a thread of the
