@@ -36,8 +36,6 @@ from .observe import attach
 from .proxy import ClientConnection
 from .state import WorkerState
 
-SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
-
 
 def log(message: str) -> None:
     print(f"odoo-router[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
@@ -162,7 +160,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, access.reopen if access else (lambda: None))
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # what came meanwhile runs now
+    # What came meanwhile runs now; SIGCHLD, blocked for the master's sigtimedwait, too.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     fds = FdWatch(log, (lambda: stats.fault("fd_exhausted")) if stats else (lambda: None))
 
