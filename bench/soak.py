@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +67,11 @@ class Soak:
     windows: list[tuple[float, float]] = field(default_factory=list)
     hups: int = 0
     idle_fds: int = 0
+    idle_kinds: Counter[str] = field(default_factory=Counter)
+    end_kinds: Counter[str] = field(default_factory=Counter)
     fds_after: list[tuple[float, int]] = field(default_factory=list)
+    metrics_port: int = field(default_factory=free_port)
+    pool_idle_end: int = 0
 
     # -- processes ------------------------------------------------------------------
 
@@ -93,7 +99,7 @@ class Soak:
         config: dict[str, Any] = yaml.safe_load((REPO / "config" / "router.yaml").read_text())
         config["server"]["listen"] = [f"127.0.0.1:{self.port}"]
         config["server"]["workers"] = self.args.workers
-        config["metrics"] = {"listen": f"127.0.0.1:{free_port()}"}
+        config["metrics"] = {"listen": f"127.0.0.1:{self.metrics_port}"}
         config["logging"] = {"access_log": None}
         for name, pool in config["pools"].items():
             pool["servers"] = [f"127.0.0.1:{self.ports[name]}"]
@@ -117,6 +123,42 @@ class Soak:
             with contextlib.suppress(OSError):
                 total += len(os.listdir(f"/proc/{pid}/fd"))
         return total
+
+    def fd_kinds(self) -> Counter[str]:
+        """What the router's descriptors are: files, pipes, and sockets by their peer (a
+        pool's upstream, a client, the listener)."""
+        names = {port: pool for pool, port in self.ports.items()}
+        peers: dict[str, str] = {}
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with contextlib.suppress(OSError), open(table) as fh:
+                for line in fh.readlines()[1:]:
+                    f = line.split()
+                    local, remote, inode = (
+                        int(f[1].split(":")[1], 16),
+                        int(f[2].split(":")[1], 16),
+                        f[9],
+                    )
+                    if remote == 0:
+                        peers[inode] = "listening socket"
+                    elif remote in names:
+                        peers[inode] = f"socket to {names[remote]}"
+                    elif local == self.port:
+                        peers[inode] = "client socket"
+                    else:
+                        peers[inode] = "other socket"
+        kinds: Counter[str] = Counter()
+        master, workers = self.processes()
+        for pid in [master, *workers]:
+            with contextlib.suppress(OSError):
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    with contextlib.suppress(OSError):
+                        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                        if target.startswith("socket:["):
+                            target = peers.get(target[8:-1], "unix or other socket")
+                        elif target.startswith(("pipe:", "anon_inode:")):
+                            target = target.split(":")[0]
+                        kinds[target] += 1
+        return kinds
 
     def sample(self, t: float) -> None:
         master, workers = self.processes()
@@ -178,16 +220,36 @@ class Soak:
         self.sample(tally.now())
         return tally
 
+    def pool_idle(self) -> int:
+        """Idle keep-alive upstream connections, as the router's metrics count them."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            text = resp.read().decode()
+        prefix = "odoo_router_pool_idle_connections{"
+        return sum(
+            int(float(ln.rsplit(" ", 1)[1])) for ln in text.splitlines() if ln.startswith(prefix)
+        )
+
+    def leftovers(self) -> tuple[Counter[str], int]:
+        """Descriptors beyond the idle ones, and how many of them are sockets to a pool."""
+        extra = self.fd_kinds() - self.idle_kinds
+        return extra, sum(n for k, n in extra.items() if k.startswith("socket to "))
+
     def settle(self) -> None:
-        """Wait (bounded) for descriptors to come back to the idle count: idle upstream
-        connections go when the fake Odoo's keep-alive timeout (75 s) closes them."""
+        """Wait (bounded) until every descriptor the load opened is closed again, except the
+        idle keep-alive upstream connections the pools keep by design (up to ``keepalive``
+        per pool and worker, until the upstream closes them: the fake Odoo's aiohttp keeps
+        an idle connection for an hour)."""
         start = time.monotonic()
-        while time.monotonic() - start < self.args.settle:
-            fds = self.fds()
-            self.fds_after.append((time.monotonic() - start, fds))
-            if fds <= self.idle_fds:
+        while True:
+            time.sleep(2.0)  # the pools' idle counts reach the metrics once a second
+            extra, to_pools = self.leftovers()
+            self.pool_idle_end = self.pool_idle()
+            self.fds_after.append((time.monotonic() - start, self.fds()))
+            done = sum(extra.values()) == to_pools and to_pools <= self.pool_idle_end
+            if done or time.monotonic() - start > self.args.settle:
+                self.end_kinds = extra
                 return
-            time.sleep(2.0)
 
     def stop(self) -> None:
         if self.router is not None:
@@ -258,6 +320,9 @@ def report(soak: Soak, tally: Tally) -> tuple[str, bool]:
         if p in last.workers
     ]
     fds_end = soak.fds_after[-1][1] if soak.fds_after else last.fds
+    extra = soak.end_kinds
+    to_pools = sum(n for k, n in extra.items() if k.startswith("socket to "))
+    settled = soak.fds_after[-1][0] if soak.fds_after else 0.0
     checks = [
         ("502s only in restart windows", not any(e.what == "502" for e in outside)),
         (
@@ -270,11 +335,18 @@ def report(soak: Soak, tally: Tally) -> tuple[str, bool]:
             all(abs(d) <= RSS_SLACK for d, _ in drift),
         ),
         (
-            f"open fds back to idle ({soak.idle_fds} before the load, {last.fds} at its end, "
-            f"{fds_end} after {soak.fds_after[-1][0] if soak.fds_after else 0:.0f} s)",
-            fds_end <= soak.idle_fds,
+            f"open fds back to idle: {soak.idle_fds} before the load, {last.fds} at its end, "
+            f"{fds_end} {settled:.0f} s later, of which {to_pools} idle keep-alive upstream "
+            f"connections (the pools report {soak.pool_idle_end} idle)",
+            sum(extra.values()) == to_pools and to_pools <= soak.pool_idle_end,
         ),
     ]
+    if extra:
+        out.append("")
+        out.append(
+            "Descriptors beyond the idle ones at the end: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(extra.items()))
+        )
     out.append("")
     for text, ok in checks:
         out.append(f"- [{'x' if ok else ' '}] {text}")
@@ -311,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         soak.start_router()
         time.sleep(2.0)
         soak.idle_fds = soak.fds()
+        soak.idle_kinds = soak.fd_kinds()
         import uvloop
 
         tally = uvloop.run(soak.run())
