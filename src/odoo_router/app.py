@@ -256,9 +256,18 @@ class Master:
             if len(parts) == 3 and all(p.isdigit() for p in parts):
                 total.requests_cut += int(parts[1])
                 total.websockets_cut += int(parts[2])
-        text = describe_drain(total, self.config.server.shutdown_grace)
-        if self.killed:
-            text += f"; {self.killed} worker(s) killed {KILL_AFTER:g}s after it"
+        grace = self.config.server.shutdown_grace
+        if not self.killed:
+            return describe_drain(total, grace)
+        text = (
+            f"cut after shutdown_grace ({grace:g}s): {self.killed} worker(s) still running "
+            f"{KILL_AFTER:g}s after it were killed"
+        )
+        if total.requests_cut or total.websockets_cut:
+            text += (
+                f"; the others cut {total.requests_cut} request(s) and "
+                f"{total.websockets_cut} websocket(s)"
+            )
         return text
 
     def _reload(self) -> None:

@@ -266,6 +266,26 @@ def test_stop_cut_after_the_grace_says_how_many(farm: Farm) -> None:
         router.stop()
 
 
+def test_a_worker_that_does_not_stop_is_killed_and_the_last_line_says_so(farm: Farm) -> None:
+    port = free_port()
+    config = compat_config(port, farm.ports)
+    config["server"]["workers"] = 2
+    config["server"]["shutdown_grace"] = "1s"
+    router = Router(config)
+    try:
+        router.wait_ready()
+        stuck = children(router.proc.pid)[0]
+        os.kill(stuck, signal.SIGSTOP)  # a worker that takes no signal any more
+        router.signal(signal.SIGTERM)
+        assert router.proc.wait(timeout=20) == 0  # shutdown_grace + 5 s, then SIGKILL
+        lines = router.log().strip().splitlines()
+        wanted = "cut after shutdown_grace (1s): 1 worker(s) still running 5s after it were killed"
+        assert lines[-1].endswith(f"stopped: {wanted}"), lines[-5:]
+        assert wait_gone(router, 3) == []
+    finally:
+        router.stop()
+
+
 def test_worker_whose_master_is_killed_finishes_its_requests_and_exits(farm: Farm) -> None:
     port = free_port()
     config = compat_config(port, farm.ports)
