@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from .config import Forwarded
+from .model import Forwarded
 
 Header = tuple[bytes, bytes]
 

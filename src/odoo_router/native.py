@@ -17,6 +17,8 @@ NATIVE = (
     "pools",
     "proxy",
     "request",
+    "request_filter",
+    "route_memo",
     "routing",
     "rpc_firewall",
     "rpc_inspect",

@@ -23,7 +23,6 @@ while streaming, a connect, a password check, a tunnel) gets a task (``_slow``, 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Final
@@ -37,11 +36,12 @@ from .exchange import Exchange, OnDone, Outcome
 from .pages import error_page, status_line
 from .pools import UpstreamConnection, UpstreamPool
 from .request import Request
-from .routing import Decision, Facts, LocalAnswer, decide
+from .request_filter import Peer, Refusal, request_filter
+from .routing import Decision, LocalAnswer
 from .rpc_guard import check_request
 from .rpc_guard import inline as inline_rpc
 from .spool import Spool, spill
-from .uri import BadRequest, match_path, normalise_host, split_absolute
+from .uri import BadRequest
 
 if TYPE_CHECKING:
     from .state import WorkerState
@@ -55,7 +55,6 @@ _FEED_SLICE: Final = 16384
 # answered before reading the client's body goes on reading and dropping it.
 LINGERING_TIME: Final = 30.0
 LINGERING_TIMEOUT: Final = 5.0
-_REQUEST_ID: Final = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _BLANKS: Final = (b" ", b"\t")
 # What feed_data raises when parsing stops (HttpParserUpgrade is not an HttpParserError).
 _PARSER_STOPS: Final = (httptools.HttpParserError, httptools.HttpParserUpgrade)
@@ -110,7 +109,7 @@ class ClientConnection(asyncio.Protocol):
         # The method of a request line "GET|POST|HEAD ... HTTP/1.1" seen at the start of a
         # read, for that message's on_headers_complete; "" when none was.
         self.line_hint = ""
-        self.raw_target: bytes | None = None  # the target as sent, when llhttp saw it escaped
+        self.raw_target: bytes | None = None  # the next head's target as sent, escaped for llhttp
         self.line_buf = b""  # the start of a request line with raw bytes, until its end comes
         self.unparsed = b""  # read but not parsed yet: the queue was full (_feed_ahead)
         self.peer = "127.0.0.1"
@@ -137,9 +136,7 @@ class ClientConnection(asyncio.Protocol):
         self.max_headers = settings.max_header_count
         self.keepalive_requests = settings.keepalive_requests
         self.underscores = settings.underscores_in_headers
-        self.bare_view: hdr.ClientView | None = None  # the view when no X-Forwarded-* came
-        self.host_value: bytes | None = None  # the last Host header value, normalised in .host
-        self.host = ""
+        self.peer_info = Peer("127.0.0.1")
         self.up_prefix = b""  # upstream_head_prefix() for up_host and up_view, reused
         self.up_host = ""
         self.up_view: hdr.ClientView | None = None
@@ -161,6 +158,7 @@ class ClientConnection(asyncio.Protocol):
             self.peer = peer[0]
         elif peer:
             self.peer = "unix"
+        self.peer_info = Peer(self.peer, self.scheme)
         transport.set_write_buffer_limits(high=self.state.settings.response_buffer)  # type: ignore[attr-defined]
         state = self.state
         state.connection_opened(self)
@@ -400,6 +398,8 @@ class ClientConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.cur = req = Request(self.last_activity)  # the clock read for this read event
+        if self.raw_target is not None:
+            req.raw_target, self.raw_target = self.raw_target, None
         self.headers = req.headers
         self.cur_done = False
         self.header_bytes = 0
@@ -497,107 +497,28 @@ class ClientConnection(asyncio.Protocol):
             self._dispatch()
 
     def _filter(self, req: Request) -> None:
-        """Framing, limits, normalisation, forwarding rule and the routing decision."""
-        settings = self.state.settings
-        host_value: bytes | None = None
-        xff: list[bytes] | None = None
-        xfp: bytes | None = None
-        authorization: str | None = None
-        client_request_id: bytes | None = None
-        connection: list[bytes] | None = None
-        forward: list[bytes] = []  # (name, b": ", value, b"\r\n") runs for the upstream
-        underscores = self.underscores
-        kinds = hdr.REQUEST_KINDS[underscores]
-        for name, value in req.headers:
-            kind = kinds.get(name)
-            if kind is None:
-                kind = hdr.request_header_kind(name, underscores)
-            if kind == hdr.FORWARD:
-                forward += (name, b": ", value, b"\r\n")
-            elif kind == hdr.HOST:
-                if host_value is not None:
-                    raise BadRequest("client sent duplicate host header")
-                host_value = value
-            elif kind == hdr.CONTENT_LENGTH:
-                req.content_length = int(value)  # llhttp has validated the digits
-            elif kind == hdr.TRANSFER_ENCODING:
-                if not req.http11:
-                    raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
-                # nginx 1.22 knows exactly one coding, once: anything else is a 501, never a
-                # body forwarded without a coding the upstream would not hear of.
-                if req.chunked or value.strip().lower() != b"chunked":
-                    raise BadRequest("unknown transfer coding", 501)
-                req.chunked = True
-            elif kind == hdr.XFF:
-                if xff is None:
-                    xff = []
-                xff.append(value)
-            elif kind == hdr.XFP:
-                if xfp is None:
-                    xfp = value
-            elif kind == hdr.EXPECT:
-                req.expect_continue = value.lower() == b"100-continue"
-            elif kind == hdr.CONNECTION:
-                if connection is None:
-                    connection = []
-                connection.append(value)
-            elif kind == hdr.AUTHORIZATION:
-                authorization = value.decode("latin-1")
-                forward += (name, b": ", value, b"\r\n")
-            elif kind == hdr.REQUEST_ID and _REQUEST_ID.fullmatch(value):
-                client_request_id = value
-        req.forward = forward
-        if connection is not None:
-            req.connection_named = hdr.connection_tokens(connection)
-        target = req.url
-        raw_target, self.raw_target = self.raw_target, None
-        host: str | None
-        if target[:1] == b"/":
-            if host_value is None:
-                host = None
-            elif host_value == self.host_value:  # as the last request on this connection
-                host = self.host
-            else:
-                host = normalise_host(host_value.decode("latin-1"))
-                self.host_value, self.host = host_value, host
-        elif target[:1].isalpha():
-            host_raw, target = split_absolute(target)
-            host = normalise_host(host_raw)
-        else:
-            raise BadRequest("client sent invalid request")
-        if host_value is None and req.http11:
-            raise BadRequest('client sent HTTP/1.1 request without "Host" header')
-        if host is None:
-            host = settings.server_name
-        req.host = host
-        if req.method == "TRACE":  # nginx refuses TRACE once the host is known good
-            raise BadRequest("TRACE method", 405)
-        path = req.path = match_path(target)
-        if raw_target is not None:  # forwarded as sent: raw bytes >= 0x80 included
-            target = split_absolute(raw_target)[1] if raw_target[:1] != b"/" else raw_target
-        req.target = target
-        if req.content_length is not None and req.content_length > settings.client_max_body_size:
-            raise BadRequest("request body too large", 413)
-        if xff is not None or xfp is not None:
-            view = hdr.client_view(settings.forwarded, self.peer, self.scheme, xff or [], xfp)
-        elif self.bare_view is not None:  # the same for every request of this connection
-            view = self.bare_view
-        else:
-            view = self.bare_view = hdr.client_view(
-                settings.forwarded, self.peer, self.scheme, [], None
-            )
-        req.view = view
+        """Phase 1 (request_filter.py), its conclusions kept in the request."""
+        state = self.state
+        peer = self.peer_info
+        result = request_filter(req, peer, state.filter_settings, state.table, state.routes)
+        if isinstance(result, Refusal):
+            req.host = result.host
+            req.content_length = result.content_length
+            req.chunked = result.chunked
+            raise BadRequest(result.reason, result.status)
+        req.host = result.host
+        req.path = result.path
+        req.target = result.target
+        view = req.view = result.view
         req.client_ip = view.client_ip
-        if client_request_id is not None and view.trusted_peer:
-            req.request_id = client_request_id  # Traefik's id, for correlation
-        else:  # anyone else's id could be chosen to confuse the logs: use our own
-            req.request_id = self.state.new_request_id()
-        table = self.state.table
-        decision = table.decisions.get((host, path))  # decide()'s cache, without a call
-        if decision is None:
-            facts = Facts(req.method, host, path, view.client_ip, authorization, req.upgrade)
-            decision = decide(table, facts)
-        req.decision = decision
+        req.forward = result.forward
+        req.connection_named = result.connection_named
+        req.content_length = result.content_length
+        req.chunked = result.chunked
+        req.expect_continue = result.expect_continue
+        request_id = result.request_id
+        req.request_id = request_id if request_id is not None else state.new_request_id()
+        decision = req.decision = result.decision
         if req.content_length is None and not req.chunked:
             req.complete = True
         action = decision.proxy

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import IO, TYPE_CHECKING, Final
 
+from .request_filter import RequestHead
+
 if TYPE_CHECKING:
     from . import headers as hdr
     from .pools import UpstreamConnection
@@ -16,17 +18,13 @@ NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 NO_LINES: Final[list[bytes]] = []  # shared and never mutated: the filter sets a request's own
 
 
-class Request:
+class Request(RequestHead):
     """One request and everything known about it: the per-request context.
 
     Defaults live on the class (immutable values only), so a new request writes just the
     fields it has: this object is made once per request on the hot path.
     """
 
-    method = "GET"
-    http11 = True
-    keep_alive = False
-    upgrade = False
     host = "-"
     path = "-"
     target = b""
@@ -57,9 +55,7 @@ class Request:
     upstream_time: float | None = None
 
     def __init__(self, start: float) -> None:
-        self.start = start
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        super().__init__(start)
         self.body: list[bytes] = []
         self.connection_named = NO_TOKENS  # tokens of Connection headers
         self.forward = NO_LINES  # the client headers that go upstream, set by the filter

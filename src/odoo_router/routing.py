@@ -11,12 +11,19 @@ Host first, then path, then exactly one action.
    (uri.normalise_path); a ``lang_prefix`` route also matches ``/<lang>/...``, which Odoo's
    http_routing rewrites to ``/...`` (docs/security.md).
 3. Access: a host rule with ``allow`` answers 403 to client addresses outside it; a route
-   with ``auth`` answers 401 without valid basic credentials.
+   with ``auth`` answers 401 without credentials; credentials not yet verified make a
+   decision with ``pending_auth``: the data path checks them (its own memo of verified
+   credentials first, PBKDF2 off the event loop otherwise) and decides again with the
+   verdict in ``Facts.auth_verified``.
 4. Action: proxy (pool + options), redirect, or respond. Local answers carry their full
    status, headers and body so the I/O layer only writes bytes.
 
 nginx-compat translation keeps nginx's location precedence by listing each host's exact
 locations first, its regex locations in file order, then the prefix catch-all.
+
+The table is immutable and ``decide`` reads nothing else: the same facts give the same
+decision. The worker's memo of decisions (route_memo.RouteMemo) lives outside the table;
+``decide_matched`` says which decisions it may keep.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from .config import (
+from .headers import dbfilter_line
+from .model import (
     Action,
     BasicAuth,
     Config,
@@ -38,7 +46,6 @@ from .config import (
     RespondAction,
     Route,
 )
-from .headers import dbfilter_line
 from .pages import error_page
 
 
@@ -52,8 +59,8 @@ class Facts:
     client_ip: str = "127.0.0.1"
     authorization: str | None = None
     upgrade: bool = False
-    # Basic auth: None = only the cache of verified credentials is consulted (PBKDF2 never
-    # runs here); True/False = the I/O layer ran the full check off the event loop.
+    # Basic auth: None = not verified yet (a decision with pending_auth when credentials were
+    # sent); True/False = the data path checked them.
     auth_verified: bool | None = None
 
 
@@ -100,22 +107,19 @@ class _CompiledHost:
     routes: tuple[_CompiledRoute, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RoutingTable:
-    """Immutable after compile; a reload builds a new one and swaps the reference."""
+    """Immutable; a reload compiles a new one and swaps the reference."""
 
     exact: dict[str, _CompiledHost]
     patterns: tuple[tuple[re.Pattern[str], _CompiledHost], ...]
     default: _CompiledHost
     pools: dict[str, Pool]
     dbfilter_anchor: bool
-    _host_cache: dict[str, tuple[_CompiledHost, dict[str, str]]] = field(default_factory=dict)
-    # (host, path) -> Decision for the decisions that depend on nothing else (no allowlist,
-    # no credentials): most requests skip matching entirely.
-    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
 
 
-_HOST_CACHE_MAX: Final = 4096
+# The host rule a host matched and the regex's named groups.
+HostMatch = tuple[_CompiledHost, dict[str, str]]
 
 
 def _path_matcher(route: Route) -> Matcher:
@@ -165,26 +169,16 @@ def compile_table(config: Config) -> RoutingTable:
     )
 
 
-def match_host(table: RoutingTable, host: str) -> tuple[_CompiledHost, dict[str, str]]:
-    cached = table._host_cache.get(host)
-    if cached is not None:
-        return cached
-    found: tuple[_CompiledHost, dict[str, str]] | None = None
+def match_host(table: RoutingTable, host: str) -> HostMatch:
+    """Exact names, then the regex rules in file order, then the default rule."""
     compiled = table.exact.get(host)
     if compiled is not None:
-        found = (compiled, {})
-    else:
-        for regex, compiled in table.patterns:
-            m = regex.search(host)
-            if m is not None:
-                found = (compiled, {k: v or "" for k, v in m.groupdict().items()})
-                break
-    if found is None:
-        found = (table.default, {})
-    if len(table._host_cache) >= _HOST_CACHE_MAX:  # hosts are client-controlled: stay bounded
-        table._host_cache.clear()
-    table._host_cache[host] = found
-    return found
+        return compiled, {}
+    for regex, compiled in table.patterns:
+        m = regex.search(host)
+        if m is not None:
+            return compiled, {k: v or "" for k, v in m.groupdict().items()}
+    return table.default, {}
 
 
 def _fill(template: str, host: str, groups: dict[str, str]) -> str:
@@ -218,39 +212,26 @@ def _allowed(rule: HostRule, client_ip: str) -> bool:
     return any(addr in net for net in rule.allow)
 
 
-def _auth_state(auth: BasicAuth, facts: Facts) -> bool | None:
+def _auth_state(facts: Facts) -> bool | None:
     """True/False when known; None when credentials were given but are not verified yet."""
     if facts.auth_verified is not None:
         return facts.auth_verified
-    if not facts.authorization:
-        return False
-    from .passwords import cached_basic_auth
-
-    return True if cached_basic_auth(facts.authorization, auth.users) is not None else None
+    return None if facts.authorization else False
 
 
 FORBIDDEN: Final = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 
 
-_DECISIONS_MAX: Final = 8192
-
-
 def decide(table: RoutingTable, facts: Facts) -> Decision:
-    key = (facts.host, facts.path)
-    cached = table.decisions.get(key)
-    if cached is not None:
-        return cached
-    decision, cacheable = _decide(table, facts)
-    if cacheable:
-        if len(table.decisions) >= _DECISIONS_MAX:  # paths are client-controlled: bounded
-            table.decisions.clear()
-        table.decisions[key] = decision
-    return decision
+    """The decision for ``facts``: a function of the table and the facts alone."""
+    return decide_matched(table, match_host(table, facts.host), facts)[0]
 
 
-def _decide(table: RoutingTable, facts: Facts) -> tuple[Decision, bool]:
-    """The decision, and whether it depends on the host and path alone."""
-    compiled, groups = match_host(table, facts.host)
+def decide_matched(table: RoutingTable, matched: HostMatch, facts: Facts) -> tuple[Decision, bool]:
+    """The decision once the host matched (``match_host(table, facts.host)``), and whether
+    it depends on the host and path alone (no allowlist, no credentials): a memo may keep
+    those by (host, path)."""
+    compiled, groups = matched
     rule = compiled.rule
     tenant_db = _fill(rule.dbfilter, facts.host, groups) if rule.dbfilter else None
     dbfilter = tenant_db
@@ -265,7 +246,7 @@ def _decide(table: RoutingTable, facts: Facts) -> tuple[Decision, bool]:
             continue
         route = cr.route
         if route.auth is not None:
-            verdict = _auth_state(route.auth, facts)
+            verdict = _auth_state(facts)
             if verdict is None:
                 pending = Decision(
                     rule.name, route.name, None, tenant_db, dbfilter, pending_auth=route.auth

@@ -20,6 +20,8 @@ from .cache import StaticCache
 from .config import Config, ServerSettings
 from .errorlog import RateLimitedLog
 from .pools import Pools
+from .request_filter import FilterSettings
+from .route_memo import RouteMemo
 from .routing import RoutingTable, compile_table
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ class WorkerState:
         self.settings: ServerSettings = config.server
         self.config = config
         self.table: RoutingTable = compile_table(config)
+        self.routes = RouteMemo(self.table)  # the worker's memo of this table's decisions
+        self.filter_settings = FilterSettings(self.settings)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
         self.error_lines = RateLimitedLog(self.log_error)  # upstream failures, per pool and cause
         self.fault_hooks: list[Callable[[str], None]] = []  # metrics.FAULT_KINDS
@@ -72,6 +76,7 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
+        self.routes = RouteMemo(table)
         self.pools = Pools(
             config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
         )

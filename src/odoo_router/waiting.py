@@ -61,14 +61,17 @@ async def handle(conn: ClientConnection, req: Request) -> None:
 
 
 async def _verify_auth(conn: ClientConnection, req: Request, auth: BasicAuth) -> Decision:
-    """PBKDF2 takes ~0.2 s: run it in a thread, then decide again with the result."""
-    from .passwords import check_basic_auth
+    """PBKDF2 takes ~0.2 s: run it in a thread unless this success is remembered, then
+    decide again with the result."""
+    from .passwords import cached_basic_auth, check_basic_auth
 
     header = next(
         (v.decode("latin-1") for n, v in req.headers if n.lower() == b"authorization"), None
     )
-    loop = asyncio.get_running_loop()
-    user = await loop.run_in_executor(None, check_basic_auth, header, auth.users)
+    user = cached_basic_auth(header, auth.users)
+    if user is None:
+        loop = asyncio.get_running_loop()
+        user = await loop.run_in_executor(None, check_basic_auth, header, auth.users)
     assert req.view is not None
     facts = Facts(
         req.method,
