@@ -7,8 +7,8 @@ waiting for a slow client is the upstream paused.
 
 One Exchange (and its parser) lives as long as its upstream connection and is reset for
 each request: a keep-alive connection costs no per-request object beyond the response
-head. The end of an exchange is reported once, outside the parser's callbacks, either to a
-callback (the keep-alive fast path, no task switch) or to a future a task awaits.
+head. The end of an exchange is reported once, outside the parser's callbacks, to the
+driver (``Events.exchange_done``): no task, no future.
 
 Failure edges (pingora's, see STYLE.md):
 * nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
@@ -25,22 +25,19 @@ Failure edges (pingora's, see STYLE.md):
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from enum import Enum
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import httptools
 
+from .cache import Key
+from .downstream import Downstream
+from .events import Events
 from .headers import NO_LENGTH, response_head
+from .pools import Receiver, UpstreamConnection
+from .request import Request
 from .spool import Spool
-
-if TYPE_CHECKING:
-    from .cache import Key
-    from .pools import UpstreamConnection
-    from .proxy import ClientConnection
-    from .request import Request
 
 
 class Outcome(Enum):
@@ -67,14 +64,11 @@ def _status_line(status: int, reason: bytes) -> bytes:
     return line
 
 
-OnDone = Callable[["Exchange"], None]
-
-
 class UnaskedBytes(Exception):
     """Raised from the parser when a second message begins after the response's end."""
 
 
-class Exchange:
+class Exchange(Receiver):
     __slots__ = (
         "body_length",
         "bytes_out",
@@ -94,9 +88,10 @@ class Exchange:
         "head_sent",
         "headers",
         "keep_alive",
-        "on_done",
+        "notified",
         "out",
         "outcome",
+        "owner",
         "parser",
         "parser_dirty",
         "passthrough",
@@ -106,12 +101,11 @@ class Exchange:
         "spool",
         "status",
         "upgrade",
-        "waiter",
     )
 
     def __init__(self, conn: UpstreamConnection) -> None:
         self.conn = conn
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
         self.head_max = conn.pool.head_max  # server.proxy_header_max
         # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
@@ -121,31 +115,26 @@ class Exchange:
 
     def begin(
         self,
-        client: ClientConnection,
+        client: Downstream,
         req: Request,
         head_only: bool,
         upgrade: bool,
-        on_done: OnDone | None,
+        owner: Events,
         now: float,
     ) -> None:
-        """Reset for one request sent at ``now``; ``on_done`` (else a future in ``waiter``)
-        hears the end."""
+        """Reset for one request sent at ``now``; ``owner`` hears the end."""
         if self.parser_dirty:
             self.parser = httptools.HttpResponseParser(self)
             self.parser_dirty = False
         conn = self.conn
-        conn.exchange = self
-        conn.last_read = now  # the read timeout runs from the send
+        conn.attach(self, now)  # the read timeout runs from the send
         req.upstream_addr = conn.addr
-        client.exchange = self
         self.client = client
         self.req = req
         self.head_only = head_only
         self.upgrade = upgrade
-        self.on_done = on_done
-        self.waiter: asyncio.Future[Outcome] | None = (
-            None if on_done is not None else client.loop.create_future()
-        )
+        self.owner = owner
+        self.notified = False
         self.outcome: Outcome | None = None
         self.feeding = False
         self.headers: list[tuple[bytes, bytes]] = []
@@ -167,6 +156,15 @@ class Exchange:
         self.cache_key: Key | None = None
         self.spool: Spool | None = None
         self.error_status = 0
+
+    def cache_into(self, key: Key, capture: bool) -> None:
+        """Store the response under ``key`` if it may be kept (a GET's body is captured)."""
+        self.cache_key = key
+        if capture:
+            self.capture = []
+
+    def retire(self) -> None:
+        self.parser = None  # never fed again
 
     def ended(self) -> bool:
         # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
@@ -190,11 +188,14 @@ class Exchange:
         if not self.head_sent:
             self.head_read += len(data)
         # Everything one read produces (head, body, chunk end) goes out in one write.
+        parser = self.parser
+        if parser is None:
+            return
         out: list[bytes] = []
         self.out = out
         self.feeding = True
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             if self.status == 101 and self.upgrade:
                 rest = data[exc.args[0] :]
@@ -289,7 +290,9 @@ class Exchange:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
+        parser = self.parser
+        assert parser is not None
+        status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim answer (we never send Expect upstream, but an upstream may): drop it.
             self.skip_interim = True
@@ -307,7 +310,7 @@ class Exchange:
             self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
         self.status = status
-        self.keep_alive = self.parser.should_keep_alive()
+        self.keep_alive = parser.should_keep_alive()
         if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
@@ -374,12 +377,7 @@ class Exchange:
     def origin(self) -> bytes:
         """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
         host and the port it came in on, none for 80 (the router serves plain HTTP)."""
-        port = 80
-        transport = self.client.transport
-        if transport is not None:
-            sock = transport.get_extra_info("sockname")
-            if isinstance(sock, tuple):
-                port = sock[1]
+        port = self.client.port()
         host = self.req.host
         return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
 
@@ -421,13 +419,14 @@ class Exchange:
         if spool is not None:
             spool.add(data)
             spool.pump()
-        elif not client.closed and client.transport is not None:
-            client.transport.write(data)
+        else:
+            client.write(data)
         if not client.paused_writing or self.conn.transport is None:
             return
-        action = self.req.decision.proxy if self.req.decision is not None else None
+        req = self.req
+        action = req.decision.proxy if req.decision is not None else None
         if spool is None and action is not None and action.response_buffering and not self.upgrade:
-            self.spool = Spool(client, client.state.settings.temp_dir)
+            self.spool = Spool(client, req, self.owner, client.state.settings.temp_dir)
         elif spool is None or spool.full:
             self.conn.pause_reading()
 
@@ -447,12 +446,9 @@ class Exchange:
     def _finish(self, outcome: Outcome) -> None:
         if not self.ended():
             self.outcome = outcome
-            if self.waiter is not None:
-                self.waiter.set_result(outcome)
 
     def _notify(self) -> None:
-        """Tell the fast path's callback, once and never from inside the parser."""
-        cb = self.on_done
-        if cb is not None and self.ended():
-            self.on_done = None
-            cb(self)
+        """Tell the driver, once and never from inside the parser."""
+        if not self.notified and self.ended():
+            self.notified = True
+            self.owner.exchange_done()

@@ -12,7 +12,13 @@ from pathlib import Path
 
 # The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
 NATIVE = (
+    "downstream",
+    "driver",
+    "errors",
+    "events",
     "exchange",
+    "forward",
+    "framing",
     "headers",
     "pools",
     "proxy",
@@ -21,16 +27,17 @@ NATIVE = (
     "route_memo",
     "routing",
     "rpc_firewall",
+    "rpc_guard",
     "rpc_inspect",
     "rpc_json",
     "rpc_json_lex",
     "rpc_values",
     "rpc_xml",
     "rpc_xml_text",
+    "spool",
     "state",
     "tunnel",
     "uri",
-    "waiting",
 )
 
 PACKAGE = Path(__file__).resolve().parent

@@ -9,16 +9,15 @@ from .accesslog import AccessLog, format_access
 from .metrics import Stats
 
 if TYPE_CHECKING:
-    from .proxy import ClientConnection
     from .request import Request
-    from .state import WorkerState
+    from .state import Connection, WorkerState
 
 
 def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) -> None:
     """Register the per-request observer and the connection/websocket/error hooks."""
     wall_offset = time.time() - time.monotonic()
 
-    def observe(conn: ClientConnection, req: Request) -> None:
+    def observe(conn: Connection, req: Request) -> None:
         d = req.decision
         end = time.monotonic()
         total = end - req.start
