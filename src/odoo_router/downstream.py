@@ -81,14 +81,16 @@ class Downstream:
             req.continue_sent = True
             self.write(CONTINUE)
 
-    def port(self) -> int:
-        """The port the client connected to (for nginx's absolute redirects)."""
+    def origin(self, host: str) -> bytes:
+        """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
+        host and the port it came in on, none for 80 (the router serves plain HTTP)."""
+        port = 80
         transport = self.transport
         if transport is not None:
             sock = transport.get_extra_info("sockname")
             if isinstance(sock, tuple):
-                return int(sock[1])
-        return 80
+                port = int(sock[1])
+        return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
 
     # -- flow control ---------------------------------------------------------------
 

@@ -26,7 +26,6 @@ Failure edges (pingora's, see STYLE.md):
 from __future__ import annotations
 
 from enum import Enum
-from time import monotonic
 from typing import Final
 
 import httptools
@@ -34,9 +33,9 @@ import httptools
 from .cache import Key
 from .downstream import Downstream
 from .events import Events
-from .headers import NO_LENGTH, response_head
 from .pools import Receiver, UpstreamConnection
 from .request import Request
+from .response_headers import NO_LENGTH, response_head, status_line
 from .spool import Spool
 
 
@@ -49,19 +48,6 @@ class Outcome(Enum):
 
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
-_STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
-_OK: Final = b"HTTP/1.1 200 OK\r\n"
-
-
-def _status_line(status: int, reason: bytes) -> bytes:
-    if status == 200 and reason == b"OK":  # most responses: no tuple, no hash of the reason
-        return _OK
-    line = _STATUS_LINES.get((status, reason))
-    if line is None:
-        line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
-        if len(_STATUS_LINES) < 256:  # reasons come from upstreams: bounded
-            _STATUS_LINES[(status, reason)] = line
-    return line
 
 
 class UnaskedBytes(Exception):
@@ -69,40 +55,6 @@ class UnaskedBytes(Exception):
 
 
 class Exchange(Receiver):
-    __slots__ = (
-        "body_length",
-        "bytes_out",
-        "cache_key",
-        "capture",
-        "cause",
-        "chunked_out",
-        "client",
-        "close_delimited",
-        "conn",
-        "error_status",
-        "feeding",
-        "got_bytes",
-        "head_max",
-        "head_only",
-        "head_read",
-        "head_sent",
-        "headers",
-        "keep_alive",
-        "notified",
-        "out",
-        "outcome",
-        "owner",
-        "parser",
-        "parser_dirty",
-        "passthrough",
-        "reason",
-        "req",
-        "skip_interim",
-        "spool",
-        "status",
-        "upgrade",
-    )
-
     def __init__(self, conn: UpstreamConnection) -> None:
         self.conn = conn
         self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
@@ -121,8 +73,10 @@ class Exchange(Receiver):
         upgrade: bool,
         owner: Events,
         now: float,
+        cache_key: Key | None,
     ) -> None:
-        """Reset for one request sent at ``now``; ``owner`` hears the end."""
+        """Reset for one request sent at ``now``; ``owner`` hears the end; the response is
+        stored in the static cache under ``cache_key`` if it may be kept."""
         if self.parser_dirty:
             self.parser = httptools.HttpResponseParser(self)
             self.parser_dirty = False
@@ -152,16 +106,11 @@ class Exchange(Receiver):
         # head: they bypass the parser (no copy per chunk), counted down to the end.
         self.passthrough = 0
         self.body_length = -1
-        self.capture: list[bytes] | None = None  # body kept for the static cache
-        self.cache_key: Key | None = None
+        # The body kept for the static cache (a GET's; a HEAD stores nothing).
+        self.capture: list[bytes] | None = [] if cache_key is not None and not head_only else None
+        self.cache_key = cache_key
         self.spool: Spool | None = None
         self.error_status = 0
-
-    def cache_into(self, key: Key, capture: bool) -> None:
-        """Store the response under ``key`` if it may be kept (a GET's body is captured)."""
-        self.cache_key = key
-        if capture:
-            self.capture = []
 
     def retire(self) -> None:
         self.parser = None  # never fed again
@@ -175,7 +124,7 @@ class Exchange(Receiver):
 
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
-        self.conn.last_read = monotonic()
+        self.conn.heard()
         if self.ended():  # a later read after the end of the response
             self.keep_alive = False
             self.conn.unasked(f"{len(data)} bytes after the end of its response")
@@ -343,7 +292,7 @@ class Exchange(Receiver):
         state = client.state
         status = self.status
         parts = [
-            _status_line(status, self.reason),
+            status_line(status, self.reason),
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
@@ -375,11 +324,8 @@ class Exchange(Receiver):
         self._emit(b"".join(parts))
 
     def origin(self) -> bytes:
-        """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
-        host and the port it came in on, none for 80 (the router serves plain HTTP)."""
-        port = self.client.port()
-        host = self.req.host
-        return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
+        """``http://host[:port]`` as nginx makes a redirect absolute (response_headers.py)."""
+        return self.client.origin(self.req.host)
 
     def _head_too_big(self, size: int, whole: bool) -> None:
         """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,

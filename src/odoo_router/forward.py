@@ -118,9 +118,7 @@ def send(
         ex = Exchange(up)
         up.adopt(ex)
     # Not the read event's clock: a pipelined request is started after an earlier answer.
-    ex.begin(out, req, req.method == "HEAD", websocket, owner, monotonic())
-    if key is not None:
-        ex.cache_into(key, req.method == "GET")
+    ex.begin(out, req, req.method == "HEAD", websocket, owner, monotonic(), key)
     transport = up.transport
     assert transport is not None
     head = req.up_head

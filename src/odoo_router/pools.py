@@ -32,8 +32,8 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Final
 
-from .headers import RedirectRule
 from .model import Pool as PoolConfig
+from .response_headers import RedirectRule
 
 IDLE_GRACE: Final = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
 IDLE_HARD_CAP: Final = 1024  # idle connections per pool, whatever happens
@@ -115,6 +115,10 @@ class UpstreamConnection(asyncio.Protocol):
         if own is not None:
             self.own = None
             own.retire()
+
+    def heard(self) -> None:
+        """Bytes came in: the read timeout runs from here."""
+        self.last_read = monotonic()
 
     def sent(self) -> None:
         """Bytes went out: the send timeout runs from here."""

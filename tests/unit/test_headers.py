@@ -1,7 +1,7 @@
-"""headers.py called directly: the forwarding rule, the Connection tokens, the head sent
-upstream, cookie flags and the response filter. The per-name request verdicts are in
-test_header_kinds.py; what an upstream and a client see through a real router is in
-tests/integration/test_headers.py."""
+"""headers.py and response_headers.py called directly: the forwarding rule, the Connection
+tokens, the head sent upstream, cookie flags, the response filter and the status line. The
+per-name request verdicts are in test_header_kinds.py; what an upstream and a client see
+through a real router is in tests/integration/test_headers.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import ipaddress
 import pytest
 
 from odoo_router import headers as hdr
-from odoo_router.headers import ClientView, RedirectRule
+from odoo_router import response_headers as resp
+from odoo_router.headers import ClientView
 from odoo_router.model import Forwarded
+from odoo_router.response_headers import RedirectRule
 
 APPEND = Forwarded("append")
 TRUSTED = Forwarded("trusted", (ipaddress.ip_network("10.0.0.0/8"),))
@@ -153,7 +155,7 @@ def test_dbfilter_line() -> None:
 def test_set_cookie_flags(
     value: bytes, secure: bool, samesite: bytes | None, expected: bytes
 ) -> None:
-    assert hdr.rewrite_set_cookie(value, secure, samesite) == expected
+    assert resp.rewrite_set_cookie(value, secure, samesite) == expected
 
 
 class _Origin:
@@ -164,7 +166,7 @@ class _Origin:
 def _response(headers: list[tuple[bytes, bytes]], keep_upgrade: bool = False) -> tuple[bytes, int]:
     out: list[bytes] = []
     rule = RedirectRule("http://odoo_tenant/", nginx=True)
-    framing = hdr.response_head(headers, True, None, keep_upgrade, out, rule, _Origin())
+    framing = resp.response_head(headers, True, None, keep_upgrade, out, rule, _Origin())
     return b"".join(out), framing
 
 
@@ -190,8 +192,8 @@ def test_response_head_drops_hop_by_hop_hidden_and_named() -> None:
 
 def test_response_head_framing() -> None:
     text, framing = _response([(b"Transfer-Encoding", b"chunked"), (b"Content-Length", b"3")])
-    assert (text, framing) == (b"", hdr.CHUNKED)  # Transfer-Encoding wins (RFC 9112 6.3)
-    assert _response([(b"X", b"1")])[1] == hdr.NO_LENGTH
+    assert (text, framing) == (b"", resp.CHUNKED)  # Transfer-Encoding wins (RFC 9112 6.3)
+    assert _response([(b"X", b"1")])[1] == resp.NO_LENGTH
     text, _ = _response([(b"Upgrade", b"websocket"), (b"Connection", b"upgrade")], True)
     assert text == b"Upgrade: websocket\r\n"  # kept on a 101 only
 
@@ -217,3 +219,9 @@ def test_redirect_rule_relative_ignores_case() -> None:
     assert rule.location(b"http://elsewhere/web", _Origin()) == b"http://elsewhere/web"
     assert rule.refresh(b"5;URL=http://odoo-tenant:8069/a") == b"5;URL=/a"
     assert rule.refresh(b"5") == b"5"
+
+
+def test_status_line_keeps_the_upstream_reason() -> None:
+    assert resp.status_line(200, b"OK") == b"HTTP/1.1 200 OK\r\n"
+    assert resp.status_line(200, b"Fine") == b"HTTP/1.1 200 Fine\r\n"
+    assert resp.status_line(418, b"") == b"HTTP/1.1 418 \r\n"
