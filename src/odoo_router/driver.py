@@ -33,6 +33,7 @@ from . import forward
 from . import request as rs
 from .errors import CLIENT, UPSTREAM
 from .exchange import Exchange, Outcome
+from .headers import find
 from .intake import Intake
 from .passwords import cached_basic_auth, check_basic_auth
 from .pools import UpstreamConnection, UpstreamError
@@ -123,9 +124,8 @@ class Driver(Intake):
         decision = req.decision
         assert decision is not None and decision.pending_auth is not None
         users = decision.pending_auth.users
-        header = next(
-            (v.decode("latin-1") for n, v in req.headers if n.lower() == b"authorization"), None
-        )
+        value = find(req.headers, b"authorization")
+        header = value.decode("latin-1") if value is not None else None
         if cached_basic_auth(header, users) is not None:
             self._decide_again(req, True)
             return True
@@ -164,11 +164,9 @@ class Driver(Intake):
     def _body(self, req: Request) -> bool:
         decision = req.decision
         assert decision is not None
-        action = decision.proxy
-        assert action is not None
-        if action.rpc_firewall and decision.tenant_db is not None:
+        if decision.inspect and decision.tenant_db is not None:
             return self._inspect(req, decision.tenant_db)
-        if action.request_buffering or action.rpc_firewall:
+        if decision.buffered:
             if not req.complete:
                 self.out.send_continue(req)
                 return False  # message_complete, parse_error or the body timeout go on
@@ -241,20 +239,20 @@ class Driver(Intake):
     def _upstream(self, req: Request) -> bool:
         decision = req.decision
         assert decision is not None
-        action = decision.proxy
-        assert action is not None
+        now = 0.0
         if not req.up_head:  # the first time here (a stale retry comes back)
             key = None
-            if action.cache:
+            if decision.cache:
                 answered, key = forward.cache_answer(self.out, req)
                 if answered:
                     req.enter(rs.DONE)
                     return True
             self.cache_key = key
-            self.pool = self.state.pools.by_name[action.pool]
-            websocket = req.upgrade and action.websocket
+            self.pool = self.state.pools.by_name[decision.pool]
+            websocket = req.upgrade and decision.proxy is not None and decision.proxy.websocket
             req.up_head = forward.upstream_head(self.heads, req, decision, websocket)
-            req.upstream_start = monotonic()
+            # Not the read event's clock: a pipelined request starts after an earlier answer.
+            req.upstream_start = now = monotonic()
             req.connect_retries = -1  # counted at the first failed connect
             req.stale_retry = req.complete  # replayable: survives one stale keep-alive
         pool = self.pool
@@ -262,12 +260,13 @@ class Driver(Intake):
         up = pool.take_idle()
         if up is None:
             loop = self.loop
-            assert loop is not None
+            action = decision.proxy
+            assert loop is not None and action is not None
             timeout = action.connect_timeout or pool.cfg.connect_timeout
             connecting = self.connecting = loop.create_task(pool.connect(timeout))
             connecting.add_done_callback(self._connected)
             return False
-        self._send(req, up)
+        self._send(req, up, now or monotonic())
         return False
 
     def _connected(self, done: asyncio.Task[UpstreamConnection]) -> None:
@@ -301,16 +300,16 @@ class Driver(Intake):
             self.finish_as(req, rs.FAILED)
             return
         try:
-            self._send(req, done.result())
+            self._send(req, done.result(), monotonic())
         except Exception as exc2:
             self.internal_error(exc2)
 
-    def _send(self, req: Request, up: UpstreamConnection) -> None:
+    def _send(self, req: Request, up: UpstreamConnection, now: float) -> None:
         decision = req.decision
         assert decision is not None and decision.proxy is not None
         websocket = req.upgrade and decision.proxy.websocket
         req.enter(rs.RELAYING)
-        self.exchange = forward.send(self.out, self, req, up, self.cache_key, websocket)
+        self.exchange = forward.send(self.out, self, req, up, self.cache_key, websocket, now)
 
     # -- RELAYING: the exchange's end ---------------------------------------------------
 

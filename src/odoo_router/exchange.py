@@ -1,9 +1,8 @@
 """One request/response exchange with an upstream, written straight to the client.
 
-The response parser (httptools/llhttp) calls back into the Exchange; the head and body
-chunks are written to the client transport as they arrive (no per-chunk await). The
-client transport's high-water mark is the read-ahead buffer: only when that much is
-waiting for a slow client is the upstream paused.
+The response parser (httptools/llhttp) calls back into the Exchange; head and body go to
+the client as they arrive. The client transport's high-water mark is the read-ahead
+buffer: only when that much waits for a slow client is the upstream paused.
 
 One Exchange (and its parser) lives as long as its upstream connection and is reset for
 each request: a keep-alive connection costs no per-request object beyond the response
@@ -33,6 +32,7 @@ import httptools
 from .cache import Key
 from .downstream import Downstream
 from .events import Events
+from .headers import pairs
 from .pools import Receiver, UpstreamConnection
 from .request import Request
 from .response_headers import NO_LENGTH, response_head, status_line
@@ -91,7 +91,7 @@ class Exchange(Receiver):
         self.notified = False
         self.outcome: Outcome | None = None
         self.feeding = False
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[bytes] = []  # name, value, name, ... (headers.Headers)
         self.reason = b""
         self.status = 0
         self.head_sent = False
@@ -116,8 +116,7 @@ class Exchange(Receiver):
         self.parser = None  # never fed again
 
     def ended(self) -> bool:
-        # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
-        # of a method, and mypy's narrowing of an attribute would outlive them (mypyc trusts it).
+        # A call: callbacks set ``outcome`` mid-method, and a narrowed attribute would not see it.
         return self.outcome is not None
 
     # -- input from the upstream connection ---------------------------------------
@@ -236,7 +235,9 @@ class Exchange(Receiver):
         self.reason = reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        headers = self.headers
+        headers.append(name)
+        headers.append(value)
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -250,7 +251,7 @@ class Exchange(Receiver):
         if self.head_read:
             if self.head_read > self.head_max:
                 # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
-                size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                size = 17 + len(self.reason) + sum(len(h) + 2 for h in self.headers)
                 if size > self.head_max:
                     self._head_too_big(size, True)
                     return
@@ -260,7 +261,8 @@ class Exchange(Receiver):
             return
         self.status = status
         self.keep_alive = parser.should_keep_alive()
-        if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
+        cache = self.client.state.cache
+        if self.capture is not None and cache.ttl(status, pairs(self.headers)) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
         if self.head_only and not self.ended():
@@ -330,12 +332,10 @@ class Exchange(Receiver):
     def _head_too_big(self, size: int, whole: bool) -> None:
         """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
         logged with the pool and the size (a lower bound while the head is not whole)."""
-        conn = self.conn
-        limit = self.head_max
+        conn, more = self.conn, "" if whole else " or more"
         self.client.state.log_error(
-            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of"
-            f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"
-            f" ({limit}): 502"
+            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of {size}{more}"
+            f" bytes, over server.proxy_header_max ({self.head_max}): 502"
         )
         self.fail(502, f"upstream sent too big a response head ({size} bytes)", "bad_answer")
 

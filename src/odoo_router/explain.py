@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .config import Config, ProxyAction, RedirectAction, RespondAction, Route
+from .headers import pairs
 from .request_filter import FilterSettings, Peer, Refusal, RequestHead, request_filter
 from .routing import compile_table
 
@@ -46,15 +47,17 @@ def render_routes(config: Config) -> str:
     return "\n".join(lines)
 
 
-def explained_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> RequestHead:
-    """The head of an HTTP/1.1 request as framing would hand it over (upgrade as llhttp
-    reads it: an Upgrade header and ``upgrade`` among the Connection tokens)."""
+def explained_head(method: str, target: str, headers: list[bytes]) -> RequestHead:
+    """The head of an HTTP/1.1 request as framing would hand it over (``headers`` flat:
+    name, value, ...; upgrade as llhttp reads it: an Upgrade header and ``upgrade`` among
+    the Connection tokens)."""
     head = RequestHead(0.0)
     head.method = method.upper()
     head.url = target.encode("latin-1")
     head.headers = headers
-    connection = b",".join(v for n, v in headers if n.lower() == b"connection").lower()
-    head.upgrade = any(n.lower() == b"upgrade" for n, _ in headers) and b"upgrade" in [
+    named = pairs(headers)
+    connection = b",".join(v for n, v in named if n.lower() == b"connection").lower()
+    head.upgrade = any(n.lower() == b"upgrade" for n, _ in named) and b"upgrade" in [
         t.strip() for t in connection.split(b",")
     ]
     head.keep_alive = True
@@ -69,12 +72,12 @@ def explain(
     headers: list[str] | None = None,
     client_ip: str = "127.0.0.1",
 ) -> str:
-    hdrs: list[tuple[bytes, bytes]] = [(b"Host", host.encode("latin-1"))]
+    hdrs: list[bytes] = [b"Host", host.encode("latin-1")]
     for item in headers or []:
         name, sep, value = item.partition(":")
         if not sep:
             raise ValueError(f"--header wants NAME:VALUE, got {item!r}")
-        hdrs.append((name.strip().encode("latin-1"), value.strip().encode("latin-1")))
+        hdrs += (name.strip().encode("latin-1"), value.strip().encode("latin-1"))
     head = explained_head(method, path, hdrs)
     settings = FilterSettings(config.server)
     filtered = request_filter(head, Peer(client_ip), settings, compile_table(config))

@@ -23,7 +23,7 @@ from .events import Events
 from .exchange import Exchange, Outcome
 from .pages import status_line
 from .pools import UpstreamConnection, UpstreamPool
-from .request import Request
+from .request import NO_LINES, Request
 from .routing import Decision
 from .spool import Spool
 
@@ -52,14 +52,14 @@ def cache_answer(out: Downstream, req: Request) -> tuple[bool, Key | None]:
     raw_path, _, query = req.target.decode("latin-1").partition("?")
     # Per host: an unknown /<word>/static/... falls back to the tenant's own attachments
     # in Odoo, so one tenant's content must never be served on another tenant's host.
-    key = cache_key(req.method, raw_path, query, req.headers, host=req.host)
+    key = cache_key(req.method, raw_path, query, hdr.pairs(req.headers), host=req.host)
     if key is None:
         return False, None
     state = out.state
     entry = state.cache.lookup(key, state.now)
     if entry is None:
         return False, key
-    status, headers, body = state.cache.answer(entry, req.headers, state.now, key.head)
+    status, headers, body = state.cache.answer(entry, hdr.pairs(req.headers), state.now, key.head)
     req.status = status
     req.bytes_out = len(body)
     parts = [status_line(status), state.server_date]
@@ -96,10 +96,8 @@ def upstream_head(memo: HeadMemo, req: Request, decision: Decision, websocket: b
 
 
 def _upgrade_value(req: Request) -> bytes:
-    for name, value in req.headers:
-        if name.lower() == b"upgrade":
-            return value
-    return b"websocket"
+    value = hdr.find(req.headers, b"upgrade")
+    return value if value is not None else b"websocket"
 
 
 def send(
@@ -109,16 +107,16 @@ def send(
     up: UpstreamConnection,
     key: Key | None,
     websocket: bool,
+    now: float,
 ) -> Exchange:
-    """The exchange begins on ``up``: the head and what there is of the body go out; a
-    spilled body follows from its file as the upstream takes it, a streamed one as it
-    arrives (``req.sink``)."""
+    """The exchange begins on ``up`` at ``now`` (the read timeout runs from there): the head
+    and what there is of the body go out; a spilled body follows from its file as the
+    upstream takes it, a streamed one as it arrives (``req.sink``)."""
     ex = up.own
     if not isinstance(ex, Exchange):
         ex = Exchange(up)
         up.adopt(ex)
-    # Not the read event's clock: a pipelined request is started after an earlier answer.
-    ex.begin(out, req, req.method == "HEAD", websocket, owner, monotonic(), key)
+    ex.begin(out, req, req.method == "HEAD", websocket, owner, now, key)
     transport = up.transport
     assert transport is not None
     head = req.up_head
@@ -138,7 +136,7 @@ def send(
                 parts.append(_LAST_CHUNK)
             req.body_sent = True
         else:
-            req.body = []
+            req.body = NO_LINES
             req.sink = up
             out.resume_reading()
         transport.write(b"".join(parts))
@@ -203,7 +201,8 @@ def settle(out: Downstream, req: Request, ex: Exchange, pool: UpstreamPool) -> S
     if outcome is Outcome.COMPLETE:
         pool.mark_ok(conn.server)
         if ex.capture is not None and ex.cache_key is not None:
-            state.cache.store(ex.cache_key, ex.status, ex.headers, b"".join(ex.capture), state.now)
+            body = b"".join(ex.capture)
+            state.cache.store(ex.cache_key, ex.status, hdr.pairs(ex.headers), body, state.now)
         # An early answer leaves the upstream owing body bytes: never reuse that.
         reusable = ex.keep_alive and not ex.close_delimited and not ex.head_only
         reusable = reusable and req.body_sent

@@ -36,7 +36,6 @@ from .request_filter import RequestHead
 from .uri import BadRequest
 
 FEED_SLICE: Final = 16384
-_BLANKS: Final = (b" ", b"\t")
 # What feed_data raises when parsing stops (HttpParserUpgrade is not an HttpParserError).
 _PARSER_STOPS: Final = (httptools.HttpParserError, httptools.HttpParserUpgrade)
 _METHODS: Final = {
@@ -99,7 +98,7 @@ class RequestFraming:
         self.in_body = False  # between its head and its end
         self.stopped = False  # nothing more is parsed (an error, a linger, a close)
         self.header_bytes = 0
-        self.headers: list[tuple[bytes, bytes]] = []  # those of the head being parsed
+        self.headers: list[bytes] = []  # those of the head being parsed (name, value, ...)
         self.now = 0.0  # the clock of the read being parsed
 
     # -- the driver's side ----------------------------------------------------------
@@ -271,19 +270,22 @@ class RequestFraming:
             raise BadRequest("request URI too long", 414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if value[-1:] in _BLANKS:  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
-            value = value.rstrip(b" \t")
+        last = len(value) - 1
+        if last >= 0 and (value[last] == 32 or value[last] == 9):
+            value = value.rstrip(b" \t")  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
         size = len(name) + len(value) + 4
         total = self.header_bytes = self.header_bytes + size
         if size > self.header_limit or total > 4 * self.header_limit:
             raise BadRequest("request header or cookie too large", 494)
-        self.headers.append((name, value))  # the count is checked at the end of the head
+        headers = self.headers  # the count is checked at the end of the head
+        headers.append(name)
+        headers.append(value)
 
     def on_headers_complete(self) -> None:
         head = self.cur
         parser = self.parser
         assert head is not None and parser is not None
-        if len(self.headers) > self.max_headers:
+        if len(self.headers) > 2 * self.max_headers:
             raise BadRequest("too many request headers", 494)
         hint = self.line_hint
         if hint:  # the request line began a read, as "GET ... HTTP/1.1" (llhttp read the same)

@@ -36,6 +36,9 @@ from typing import Final
 from .model import Forwarded
 
 Header = tuple[bytes, bytes]
+# Headers on the hot path are flat lists, name and value in turn: [name, value, name, ...]
+# (one list, no tuple per header).
+Headers = list[bytes]
 
 HOP_BY_HOP: Final = frozenset(
     {
@@ -193,6 +196,28 @@ def request_header_kind(name: bytes, underscores: bool) -> int:
     if len(known) < _REQUEST_KINDS_MAX:
         known[name] = kind
     return kind
+
+
+def pairs(headers: Headers) -> list[Header]:
+    """(name, value) pairs of a flat header list, for the paths off the hot one."""
+    return list(zip(headers[::2], headers[1::2], strict=True))
+
+
+def find(headers: Headers, low: bytes) -> bytes | None:
+    """The first value of the header named ``low`` (lower case), in any case."""
+    for i in range(0, len(headers), 2):
+        if headers[i].lower() == low:
+            return headers[i + 1]
+    return None
+
+
+def add_line(out: list[bytes], name: bytes, value: bytes) -> None:
+    """A header line as the run (name, b": ", value, b"\r\n") that heads are joined from
+    (four appends: cheaper than a tuple concatenated onto the list)."""
+    out.append(name)
+    out.append(b": ")
+    out.append(value)
+    out.append(b"\r\n")
 
 
 def upstream_head_prefix(host: str, view: ClientView) -> bytes:

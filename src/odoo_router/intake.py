@@ -179,14 +179,14 @@ class Intake(Events):
             forward.stream_body(req, sink, data)
             return
         if req.streaming:  # not connected yet: held in memory, framed when sent
-            req.body.append(data)
+            req.add_piece(data)
             if req.body_size > self.buffer_memory:
                 self.out.pause_reading()
             return
         if req.body_file is not None or req.body_size > self.buffer_memory:
             spill(self.state, req, data)  # a failure raises RequestError(..., 500, LOCAL)
         else:
-            req.body.append(data)
+            req.add_piece(data)
         if self.inspection is not None and req.state == rs.BODY:
             self.body_event(req)
 

@@ -46,7 +46,8 @@ _NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 
 class RequestHead:
     """A request head as framing hands it over: method, version, target and headers as
-    sent (header values without trailing blanks), the connection semantics llhttp read."""
+    sent (header values without trailing blanks; a flat list, name and value in turn:
+    headers.Headers), the connection semantics llhttp read."""
 
     method = "GET"
     http11 = True
@@ -57,7 +58,7 @@ class RequestHead:
     def __init__(self, start: float) -> None:
         self.start = start  # the clock read when its first byte came in
         self.url = b""  # the target as llhttp saw it
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: hdr.Headers = []
 
 
 class FilterSettings:
@@ -158,12 +159,15 @@ def request_filter(
     http11 = head.http11
     underscores = settings.underscores
     kinds = hdr.REQUEST_KINDS[underscores]
-    for name, value in head.headers:
+    headers = head.headers
+    for i in range(0, len(headers), 2):
+        name = headers[i]
+        value = headers[i + 1]
         kind = kinds.get(name)
         if kind is None:
             kind = hdr.request_header_kind(name, underscores)
         if kind == hdr.FORWARD:
-            forward += (name, b": ", value, b"\r\n")
+            hdr.add_line(forward, name, value)
         elif kind == hdr.HOST:
             if host_value is not None:
                 return Refusal(400, "client sent duplicate host header", "-", content_length)
@@ -193,7 +197,7 @@ def request_filter(
             connection.append(value)
         elif kind == hdr.AUTHORIZATION:
             authorization = value.decode("latin-1")
-            forward += (name, b": ", value, b"\r\n")
+            hdr.add_line(forward, name, value)
         elif kind == hdr.REQUEST_ID and _REQUEST_ID.fullmatch(value):
             client_request_id = value
     named = hdr.connection_tokens(connection) if connection is not None else _NO_TOKENS

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
-from .headers import HOP_BY_HOP, NO_TOKENS, Header, add_connection_tokens
+from .headers import HOP_BY_HOP, NO_TOKENS, Headers, add_connection_tokens, add_line
 
 _RESPONSE_DROP: Final = HOP_BY_HOP - {b"proxy-authenticate"}
 _STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
@@ -140,7 +140,7 @@ class RedirectRule:
 
 
 def response_head(
-    headers: list[Header],
+    headers: Headers,
     secure: bool,
     samesite: bytes | None,
     keep_upgrade: bool,
@@ -148,7 +148,8 @@ def response_head(
     redirect: RedirectRule | None = None,
     origin: Origin | None = None,
 ) -> int:
-    """One pass over the upstream's headers (the hot path): hop-by-hop, hidden and
+    """One pass over the upstream's headers (a flat list, name and value in turn: the hot
+    path): hop-by-hop, hidden and
     Connection-named headers dropped, cookies rewritten, Location and Refresh rewritten by
     the pool's ``redirect`` rule. Appends (name, b": ", value,
     b"\r\n") runs to ``out``; returns the framing: the Content-Length (llhttp has checked
@@ -158,32 +159,34 @@ def response_head(
     length = NO_LENGTH
     chunked = False
     kinds = _RESPONSE_KINDS
-    for name, value in headers:
+    for i in range(0, len(headers), 2):
+        name = headers[i]
+        value = headers[i + 1]
         kind = kinds.get(name)
         if kind is None:
             kind = _response_kind(name)
         if kind == _FORWARD:
-            out += (name, b": ", value, b"\r\n")
+            add_line(out, name, value)
         elif kind == _LENGTH:
             length = int(value)
-            out += (name, b": ", value, b"\r\n")
+            add_line(out, name, value)
         elif kind == _COOKIE:
             if secure or samesite is not None:
                 value = rewrite_set_cookie(value, secure, samesite)
-            out += (name, b": ", value, b"\r\n")
+            add_line(out, name, value)
         elif kind == _CONNECTION:
             named = add_connection_tokens(named, value)
         elif kind == _TRANSFER_ENCODING:
             chunked = b"chunked" in value.lower()
         elif kind == _UPGRADE and keep_upgrade:
-            out += (name, b": ", value, b"\r\n")
+            add_line(out, name, value)
         elif kind == _REDIRECT:
             if redirect is not None and origin is not None:
                 if len(name) == 8:  # Location (Refresh has 7 letters)
                     value = redirect.location(value, origin)
                 else:
                     value = redirect.refresh(value)
-            out += (name, b": ", value, b"\r\n")
+            add_line(out, name, value)
     if named or chunked:  # rare: filter what was written
         runs = out[start:]
         del out[start:]

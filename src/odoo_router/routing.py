@@ -80,16 +80,28 @@ class Decision:
     dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
     local: LocalAnswer | None = None  # set for redirect / respond / access refusals
     pending_auth: BasicAuth | None = None  # credentials to verify, then decide again
-    # The action when it is a proxy one and nothing answered locally (read per request:
-    # computed once, as decisions are cached).
+    # The action when it is a proxy one and nothing answered locally, and what the data path
+    # reads of it on every request: computed once (a decision is remembered), read as
+    # compiled fields rather than through the config's Python objects.
     proxy: ProxyAction | None = field(init=False, compare=False, repr=False)
     dbfilter_line: bytes = field(init=False, compare=False, repr=False)  # headers.dbfilter_line
+    pool: str = field(init=False, compare=False, repr=False)  # "" unless proxied
+    inspect: bool = field(init=False, compare=False, repr=False)  # the RPC firewall reads the body
+    buffered: bool = field(init=False, compare=False, repr=False)  # body read whole first
+    cache: bool = field(init=False, compare=False, repr=False)  # the static cache may answer
 
     def __post_init__(self) -> None:
         action = self.action
         proxy = action if isinstance(action, ProxyAction) and self.local is None else None
-        object.__setattr__(self, "proxy", proxy)
-        object.__setattr__(self, "dbfilter_line", dbfilter_line(self.dbfilter))
+        setattr_ = object.__setattr__
+        setattr_(self, "proxy", proxy)
+        setattr_(self, "dbfilter_line", dbfilter_line(self.dbfilter))
+        setattr_(self, "pool", proxy.pool if proxy is not None else "")
+        firewall = proxy is not None and proxy.rpc_firewall
+        setattr_(self, "inspect", firewall and self.tenant_db is not None)
+        buffered = proxy is not None and (proxy.request_buffering or proxy.rpc_firewall)
+        setattr_(self, "buffered", buffered)
+        setattr_(self, "cache", proxy is not None and proxy.cache)
 
 
 Matcher = Callable[[str], bool]

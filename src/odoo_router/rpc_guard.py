@@ -19,6 +19,7 @@ import os
 from time import perf_counter
 from typing import Final
 
+from .headers import find
 from .request import Request
 from .routing import LocalAnswer
 from .rpc_firewall import Refuse, Verdict
@@ -30,7 +31,8 @@ _FILE_PIECE: Final = 256 * 1024  # read back from a spilled body per piece
 
 def _header(req: Request, name: bytes) -> str | None:
     """The header's value; ValueError when it comes more than once (parser differentials)."""
-    values = [v for k, v in req.headers if k.lower() == name]
+    headers = req.headers
+    values = [headers[i + 1] for i in range(0, len(headers), 2) if headers[i].lower() == name]
     if len(values) > 1:
         raise ValueError(name.decode())
     return values[0].decode("latin-1") if values else None
@@ -90,7 +92,7 @@ def inline(req: Request) -> bool:
         req.complete
         and req.body_file is None
         and req.body_size <= INLINE_MAX
-        and not any(k.lower() == b"content-encoding" for k, _ in req.headers)
+        and find(req.headers, b"content-encoding") is None
     )
 
 

@@ -23,7 +23,7 @@ from typing import IO
 from .downstream import Downstream
 from .errors import LOCAL, RequestError
 from .events import Events
-from .request import Request
+from .request import NO_LINES, Request
 from .state import WorkerState
 
 _CHUNK = 256 * 1024
@@ -63,7 +63,7 @@ def spill(state: WorkerState, req: Request, data: bytes) -> None:
             req.body_file = file
             for part in req.body:
                 _write_all(file, part)
-            req.body = []
+            req.body = NO_LINES
         _write_all(file, data)
         return
     except OSError as exc:
@@ -73,7 +73,7 @@ def spill(state: WorkerState, req: Request, data: bytes) -> None:
     if file is not None:
         file.close()
     req.body_file = None
-    req.body = []
+    req.body = NO_LINES
     reason = f"request body spill to {temp_dir_name(temp_dir)} failed: {why}"
     req.error = reason
     state.fault("request_spill", f"{reason}; answered 500 to {req.method} {req.host}")

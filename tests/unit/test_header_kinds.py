@@ -69,7 +69,8 @@ def _relayed(
     headers: list[tuple[bytes, bytes]], keep_upgrade: bool = False
 ) -> tuple[list[bytes], int]:
     out: list[bytes] = []
-    framing = response_head(headers, True, b"Lax", keep_upgrade, out)
+    flat = [part for header in headers for part in header]
+    framing = response_head(flat, True, b"Lax", keep_upgrade, out)
     return [out[i] for i in range(0, len(out), 4)], framing
 
 

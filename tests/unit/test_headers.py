@@ -135,6 +135,16 @@ def test_upstream_head() -> None:
     assert b"keep-alive" not in upgrade and b"X-Odoo-dbfilter" not in upgrade
 
 
+def test_flat_header_lists() -> None:
+    flat = [b"Host", b"a", b"Upgrade", b"websocket", b"upgrade", b"h2c"]
+    assert hdr.pairs(flat) == [(b"Host", b"a"), (b"Upgrade", b"websocket"), (b"upgrade", b"h2c")]
+    assert hdr.find(flat, b"upgrade") == b"websocket"  # the first, in any case
+    assert hdr.find(flat, b"cookie") is None
+    out: list[bytes] = []
+    hdr.add_line(out, b"X", b"1")
+    assert b"".join(out) == b"X: 1\r\n"
+
+
 def test_dbfilter_line() -> None:
     assert hdr.dbfilter_line(None) == b""
     assert hdr.dbfilter_line("ten_a") == b"X-Odoo-dbfilter: ten_a\r\n"
@@ -166,7 +176,8 @@ class _Origin:
 def _response(headers: list[tuple[bytes, bytes]], keep_upgrade: bool = False) -> tuple[bytes, int]:
     out: list[bytes] = []
     rule = RedirectRule("http://odoo_tenant/", nginx=True)
-    framing = resp.response_head(headers, True, None, keep_upgrade, out, rule, _Origin())
+    flat = [part for header in headers for part in header]
+    framing = resp.response_head(flat, True, None, keep_upgrade, out, rule, _Origin())
     return b"".join(out), framing
 
 

@@ -59,9 +59,9 @@ def _head(row: dict[str, Any]) -> RequestHead:
     head = RequestHead(0.0)
     head.method = row.get("method", "GET")
     head.url = row["path"].encode("latin-1")
-    head.headers = [(b"Host", row["host"].encode("latin-1"))] + [
-        (k.encode("latin-1"), v.encode("latin-1")) for k, v in (row.get("headers") or {}).items()
-    ]
+    head.headers = [b"Host", row["host"].encode("latin-1")]
+    for name, value in (row.get("headers") or {}).items():
+        head.headers += (name.encode("latin-1"), value.encode("latin-1"))
     head.keep_alive = True
     return head
 

@@ -11,7 +11,7 @@ import tempfile
 import pytest
 
 from odoo_router.model import ProxyAction
-from odoo_router.request import Request
+from odoo_router.request import NO_LINES, Request
 from odoo_router.routing import Decision
 from odoo_router.rpc_guard import DONE, MORE, WAIT, BodyInspection
 from odoo_router.rpc_inspect import SLICE
@@ -35,7 +35,7 @@ def _request() -> Request:
     req = Request(0.0)
     req.method = "POST"
     req.path = "/jsonrpc"
-    req.headers = [(b"Content-Type", b"application/json")]
+    req.headers = [b"Content-Type", b"application/json"]
     return req
 
 
@@ -45,11 +45,11 @@ def _arrive(req: Request, piece: bytes, spill: bool) -> None:
     if spill and req.body_file is None:
         req.body_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the test
         req.body_file.writelines(req.body)
-        req.body = []
+        req.body = NO_LINES
     if req.body_file is not None:
         req.body_file.write(piece)  # left in the writer's buffer: the reader must flush
     else:
-        req.body.append(piece)
+        req.add_piece(piece)
 
 
 def _run(inspection: BodyInspection) -> tuple[int, int]:
