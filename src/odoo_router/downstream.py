@@ -32,6 +32,9 @@ class Downstream:
         self.write_backlog = 0  # while paused: the write buffer's size then
         self.paused_reading = False
 
+    def made(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+
     # -- bytes out ------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:

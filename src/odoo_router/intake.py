@@ -80,14 +80,11 @@ class Intake(Events):
     # -- the connection's events (proxy.ClientConnection) -----------------------------
 
     def connection_made(self, transport: asyncio.Transport, peer: str) -> None:
-        self.out.transport = transport
+        self.out.made(transport)
         self.peer = peer
         self.peer_info = Peer(peer)
         state = self.state
-        loop = state.loop  # asyncio.get_running_loop() costs a getpid() syscall: once a worker
-        if loop is None:
-            loop = state.loop = asyncio.get_running_loop()
-        self.loop = loop
+        self.loop = state.event_loop()
         state.connection_opened(self)
 
     def received(self, data: bytes) -> None:

@@ -107,6 +107,13 @@ class WorkerState:
 
     # -- connections and timers -----------------------------------------------------
 
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The worker's loop (asyncio.get_running_loop() costs a getpid() syscall: once)."""
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        return loop
+
     def connection_opened(self, conn: Connection) -> None:
         self.connections.add(conn)
         for hook in self.conn_hooks:
