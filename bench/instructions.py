@@ -20,6 +20,7 @@ Needs valgrind (``apt install valgrind``); each run takes 10-30 s.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bench.micro import CountingTransport
     from odoo_router.state import WorkerState
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,6 +65,17 @@ def _production_state() -> WorkerState:
     return WorkerState(build_config(yaml.safe_dump(data)))
 
 
+async def _turns(out: CountingTransport, before: int) -> None:
+    """Loop turns until ``out`` is written to: a version that answers from tasks gets the
+    turns it needs (and pays for them), so that any two versions can be compared; one that
+    answers from its callbacks never comes here."""
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if out.written > before:
+            return
+    raise RuntimeError("nothing written: the request was refused or is stuck")
+
+
 def _child(kind: str, requests: int) -> None:
     import uvloop
 
@@ -83,15 +96,24 @@ def _child(kind: str, requests: int) -> None:
     async def loop() -> None:
         state = _production_state() if kind == "firewall" else _state()
         client = ClientConnection(state)
-        client.connection_made(CountingTransport())  # type: ignore[arg-type]
+        client_out = CountingTransport()
+        client.connection_made(client_out)  # type: ignore[arg-type]
         pool = state.pools["tenant"]
         upstream = UpstreamConnection(pool, 0)
-        upstream.connection_made(CountingTransport())  # type: ignore[arg-type]
+        upstream_out = CountingTransport()
+        upstream.connection_made(upstream_out)  # type: ignore[arg-type]
         pool.idle.append(upstream)
+        first = client_out if kind == "local" else upstream_out  # what the request makes
         for _ in range(requests):
+            before = first.written
             client.data_received(request)
+            if first.written == before:
+                await _turns(first, before)
             if kind != "local":
+                before = client_out.written
                 upstream.data_received(RESPONSE)
+                if client_out.written == before:
+                    await _turns(client_out, before)
         assert not client.closed
 
     uvloop.run(loop())
