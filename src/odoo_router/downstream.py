@@ -11,7 +11,7 @@ import asyncio
 from time import monotonic
 from typing import Final
 
-from .pages import error_page, status_line
+from .pages import error_page
 from .request import Request
 from .routing import LocalAnswer
 from .state import WorkerState
@@ -20,6 +20,7 @@ CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 _KEEP_ALIVE: Final = b"Connection: keep-alive\r\n"
 _CLOSE: Final = b"Connection: close\r\n"
 _HTML: Final = (("Content-Type", "text/html"),)
+_ERRORS: Final[dict[int, LocalAnswer]] = {}  # the error answers, by status (a few dozen)
 
 
 class Downstream:
@@ -49,23 +50,23 @@ class Downstream:
 
     def answer(self, req: Request, answer: LocalAnswer) -> None:
         """Write a response the router makes itself (the local answer phase)."""
-        state = self.state
         req.status = answer.status
         body = b"" if req.method == "HEAD" else answer.body
-        first, *rest = answer.headers or _HTML
-        parts = [
-            status_line(answer.status),
-            state.server_date,
-            b"%b: %b\r\nContent-Length: %d\r\n"
-            % (first[0].encode("latin-1"), first[1].encode("latin-1"), len(answer.body)),
-            self.connection_line(req),
-        ]
-        for name, value in rest:
-            parts.append(b"%b: %b\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
-        parts.append(b"\r\n")
-        parts.append(body)
         req.bytes_out = len(body)
-        self.write(b"".join(parts))
+        connection = self.connection_line(req)
+        server_date = self.state.server_date
+        self.write(
+            b"".join(
+                (
+                    answer.status_line,
+                    server_date,
+                    answer.first_lines,
+                    connection,
+                    answer.last_lines,
+                    body,
+                )
+            )
+        )
 
     def error(self, req: Request, status: int) -> None:
         """An error page; a 408 (a client timeout) closes with no answer, as nginx does."""
@@ -76,7 +77,10 @@ class Downstream:
             return
         if status in (400, 413, 414, 494, 501) or not req.complete:
             req.keep_alive = False  # framing is in doubt, or the body was never read
-        self.answer(req, LocalAnswer(status, _HTML, error_page(status)))
+        answer = _ERRORS.get(status)
+        if answer is None:
+            answer = _ERRORS[status] = LocalAnswer(status, _HTML, error_page(status))
+        self.answer(req, answer)
 
     def send_continue(self, req: Request) -> None:
         """``100 Continue`` for a request that asked and whose body is awaited, once."""

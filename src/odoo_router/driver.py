@@ -39,7 +39,7 @@ from .passwords import cached_basic_auth, check_basic_auth
 from .pools import UpstreamConnection, UpstreamError
 from .request import Request
 from .routing import Facts, decide
-from .rpc_guard import MORE, WAIT, BodyInspection, check_request, inline
+from .rpc_guard import MORE, WAIT, BodyInspection, check_request, inline, inline_once_whole
 from .tunnel import Tunnel
 
 
@@ -194,14 +194,18 @@ class Driver(Intake):
             limit = decision.proxy.rpc_body_limit
             if limit is None:
                 limit = self.max_body
-            if inline(req) and not req.error_status:  # small and whole: at once
-                refusal = check_request(req, tenant_db, limit)
-                if refusal is not None:
-                    self.out.answer(req, refusal)
-                    req.enter(rs.DONE)
-                else:
-                    req.enter(rs.UPSTREAM)
-                return True
+            if not req.error_status:
+                if inline(req):  # small and whole: at once
+                    refusal = check_request(req, tenant_db, limit)
+                    if refusal is not None:
+                        self.out.answer(req, refusal)
+                        req.enter(rs.DONE)
+                    else:
+                        req.enter(rs.UPSTREAM)
+                    return True
+                if inline_once_whole(req):
+                    self.out.send_continue(req)
+                    return False  # message_complete goes on
             inspection = self.inspection = BodyInspection(req, tenant_db, limit)
             self.out.send_continue(req)
         step = inspection.step()

@@ -46,7 +46,7 @@ from .model import (
     RespondAction,
     Route,
 )
-from .pages import error_page
+from .pages import error_page, status_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +67,27 @@ class Facts:
 @dataclass(frozen=True, slots=True)
 class LocalAnswer:
     status: int
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]  # the first one before Content-Length, as nginx
     body: bytes
+    # The answer's head as bytes, made once (a decision is remembered): the status line,
+    # the first header and Content-Length, then the rest of the headers and the blank line.
+    # The Server, Date and Connection lines go between, per request.
+    status_line: bytes = field(init=False, compare=False, repr=False)
+    first_lines: bytes = field(init=False, compare=False, repr=False)
+    last_lines: bytes = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        first, *rest = self.headers or (("Content-Type", "text/html"),)
+        setattr_ = object.__setattr__
+        setattr_(self, "status_line", status_line(self.status))
+        setattr_(
+            self,
+            "first_lines",
+            b"%b: %b\r\nContent-Length: %d\r\n"
+            % (first[0].encode("latin-1"), first[1].encode("latin-1"), len(self.body)),
+        )
+        lines = [b"%b: %b\r\n" % (n.encode("latin-1"), v.encode("latin-1")) for n, v in rest]
+        setattr_(self, "last_lines", b"".join(lines) + b"\r\n")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,11 @@ verdict can hang on the last byte (a duplicate key closing the outer object, a g
 the size limit), and Odoo acts only on a whole body anyway, so forwarding early would only
 leave an Odoo worker holding half a request when the call is refused.
 
-A small, uncompressed body that came whole with its head is inspected at once
-(``check_request``); anything else by a ``BodyInspection`` the driver steps in its BODY
-state: one slice per step, the event loop serving others between steps, the steps waiting
-for more body when they have inspected all that came.
+A small, uncompressed body held in memory is inspected at once when it is whole
+(``check_request``), whether it came with its head or in later reads (``inline_once_whole``:
+the driver waits for its end without stepping); anything else by a ``BodyInspection`` the
+driver steps in its BODY state: one slice per step, the event loop serving others between
+steps, the steps waiting for more body when they have inspected all that came.
 """
 
 from __future__ import annotations
@@ -87,11 +88,26 @@ class Inspection:
 
 
 def inline(req: Request) -> bool:
-    """Whether the fast path may inspect this body at once (small, whole and not coded)."""
+    """Whether this body may be inspected at once (small, whole and not coded)."""
     return (
         req.complete
         and req.body_file is None
         and req.body_size <= INLINE_MAX
+        and find(req.headers, b"content-encoding") is None
+    )
+
+
+def inline_once_whole(req: Request) -> bool:
+    """Whether this body, not whole yet, will be inspected at once when it is: declared
+    small, not coded and held in memory (past request_buffer_memory it is in a file, which
+    only a BodyInspection reads back)."""
+    length = req.content_length
+    return (
+        not req.complete
+        and req.body_file is None
+        and length is not None
+        and length <= INLINE_MAX
+        and not req.chunked
         and find(req.headers, b"content-encoding") is None
     )
 

@@ -21,7 +21,7 @@ from odoo_router.proxy import ClientConnection
 from odoo_router.request import NAMES, NO_LINES, TRANSITIONS, Request
 from odoo_router.state import Connection, WorkerState
 
-COMPAT = Path(__file__).resolve().parents[2] / "config" / "nginx-compat.yaml"
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 TENANT = b"testodoo.seisei.tokyo"
 GET = b"GET /web/x HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n\r\n" % TENANT
 HEALTH = b"GET /nginx-health HTTP/1.1\r\nHost: %s\r\n\r\n" % TENANT
@@ -73,9 +73,17 @@ class Rig:
     """A worker state, one client connection and one idle upstream connection of the
     tenant pool; every finished request is kept with the state it ended in."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, loop_calls: list[str]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        loop_calls: list[str],
+        config: str,
+        server: dict[str, object],
+    ) -> None:
         self.loop_calls = loop_calls  # what the data path asked of the event loop
-        data = yaml.safe_load(COMPAT.read_text(encoding="utf-8"))
+        data = yaml.safe_load((CONFIG / config).read_text(encoding="utf-8"))
+        data["server"]["forwarded"] = {"mode": "append"}
+        data["server"].update(server)
         data["metrics"] = {"listen": None}
         data["logging"] = {"access_log": None}
         for pool in data["pools"].values():
@@ -98,7 +106,9 @@ class Rig:
 
 
 @pytest.fixture
-def rig() -> Iterator[Rig]:
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    param = getattr(request, "param", "nginx-compat.yaml")  # a file, or (file, server keys)
+    config, server = (param, {}) if isinstance(param, str) else param
     loop = asyncio.new_event_loop()
     calls: list[str] = []
     for name in ("create_task", "create_future", "call_soon", "run_in_executor"):
@@ -111,15 +121,15 @@ def rig() -> Iterator[Rig]:
         setattr(loop, name, counted)
     asyncio.set_event_loop(loop)
     try:
-        yield Rig(loop, calls)
+        yield Rig(loop, calls, config, server)
     finally:
         asyncio.set_event_loop(None)
         loop.close()
 
 
 def test_transitions_are_the_table() -> None:
-    for state in range(len(NAMES)):
-        for target in range(len(NAMES)):
+    for state in NAMES:
+        for target in NAMES:
             req = Request(0.0)
             req.state = state
             if target in TRANSITIONS[state]:
@@ -140,7 +150,7 @@ def test_every_state_is_reachable_and_ends_in_done_or_failed() -> None:
             if target not in seen:
                 seen.add(target)
                 todo.append(target)
-    assert seen == set(range(len(NAMES)))
+    assert seen == set(NAMES)
     assert TRANSITIONS[rs.DONE] == TRANSITIONS[rs.FAILED] == ()
 
 
@@ -194,3 +204,58 @@ def test_an_upstream_failure_is_failed_with_its_source(rig: Rig) -> None:
     assert state == rs.FAILED
     assert (req.status, req.error_source) == (502, "upstream")
     assert req.error is not None and req.error.startswith("bad_answer: upstream sent an invalid")
+
+
+def _rpc(db: bytes, pad: int = 0) -> bytes:
+    body = b'{"jsonrpc":"2.0","method":"call","params":{"service":"object",'
+    body += b'"method":"execute_kw","args":["%s",2,"pw","res.partner","read",[1],' % db
+    body += b'{"context":{"note":"%s"}}]}}' % (b"x" * pad)
+    return (
+        b"POST /jsonrpc HTTP/1.1\r\nHost: acme.erp.seisei.tokyo\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
+@pytest.mark.parametrize("rig", ["router.yaml"], indirect=True)
+def test_a_small_rpc_call_is_inspected_from_the_callbacks(rig: Rig) -> None:
+    rig.client.data_received(_rpc(b"ten_acme"))
+    assert b"X-Odoo-dbfilter: ^ten_acme$" in rig.upstream_out.text()  # allowed: forwarded
+    rig.upstream.data_received(OK)
+    rig.client.data_received(_rpc(b"ten_other"))
+    assert rig.upstream_out.text().count(b"POST /jsonrpc") == 1  # refused: never forwarded
+    assert [(req.status, state) for req, state in rig.finished] == [(200, rs.DONE), (403, rs.DONE)]
+    assert (
+        rig.finished[1][0].error
+        == "rpc firewall: object.execute_kw db 'ten_other' is not 'ten_acme'"
+    )
+    assert rig.loop_calls == []
+
+
+@pytest.mark.parametrize("rig", ["router.yaml"], indirect=True)
+def test_a_small_rpc_body_in_pieces_is_inspected_when_whole(rig: Rig) -> None:
+    call = _rpc(b"ten_acme", 2000)
+    rig.client.data_received(call[:-1500])
+    rig.client.data_received(call[-1500:-700])
+    assert rig.upstream_out.out == []  # nothing forwarded before the verdict
+    rig.client.data_received(call[-700:])
+    assert b"X-Odoo-dbfilter: ^ten_acme$" in rig.upstream_out.text()
+    rig.upstream.data_received(OK)
+    assert [(req.status, state) for req, state in rig.finished] == [(200, rs.DONE)]
+    assert rig.loop_calls == []
+
+
+@pytest.mark.parametrize("rig", [("router.yaml", {"request_buffer_memory": "1k"})], indirect=True)
+def test_a_small_rpc_body_spilled_to_a_file_is_inspected_from_it(rig: Rig) -> None:
+    # Declared small, but past request_buffer_memory: read back from the file when whole,
+    # never left waiting for an end that already came.
+    call = _rpc(b"ten_acme", 4000)
+    rig.client.data_received(call[:-3000])
+    rig.client.data_received(call[-3000:])
+    for _ in range(20):  # the inspection's slices run from the loop
+        if rig.upstream_out.out:
+            break
+        rig.state.loop.run_until_complete(asyncio.sleep(0))
+    assert b"X-Odoo-dbfilter: ^ten_acme$" in rig.upstream_out.text()
+    assert rig.upstream_out.text().endswith(call[-100:])
+    rig.upstream.data_received(OK)
+    assert [(req.status, state) for req, state in rig.finished] == [(200, rs.DONE)]
