@@ -69,7 +69,9 @@ class TenantUI:
     def describe(self) -> str:
         if self.proxy:
             return "proxy"
-        return f"redirect {self.redirect or '(proxied)'}, login {self.login_redirect or '(proxied)'}"
+        return (
+            f"redirect {self.redirect or '(proxied)'}, login {self.login_redirect or '(proxied)'}"
+        )
 
 
 @dataclass
