@@ -72,7 +72,7 @@ class TraefikStatic:
     def exposed_by_default(self) -> Fact[bool]:
         f = self.get("providers.docker.exposedbydefault")
         if f is None:
-            return Fact(True, f"Traefik's default (not set in {self.source})")
+            return Fact(True, f"Traefik's default: not set in the {self.source}")
         return Fact(f.value.strip().lower() in ("true", "1", "t"), f.source)
 
     @property
@@ -122,7 +122,7 @@ def from_file(text: str, name: str, host: Path) -> TraefikStatic:
 
 def from_flags(svc: Service, cf: ComposeFile) -> TraefikStatic | None:
     args = svc.command[1:] if svc.command[:1] == ["traefik"] else svc.command
-    st = TraefikStatic(source=f"command flags ({cf.rel}:{svc.line})")
+    st = TraefikStatic(source=f"command flags in {cf.rel}:{svc.line}")
     for i, arg in enumerate(args):
         if not arg.startswith("--"):
             continue
@@ -134,7 +134,7 @@ def from_flags(svc: Service, cf: ComposeFile) -> TraefikStatic | None:
 
 
 def from_env(svc: Service, cf: ComposeFile) -> TraefikStatic | None:
-    st = TraefikStatic(source=f"TRAEFIK_* environment ({cf.rel}:{svc.line})")
+    st = TraefikStatic(source=f"TRAEFIK_* environment in {cf.rel}:{svc.line}")
     for k, v in svc.environment.items():
         if k.upper().startswith("TRAEFIK_"):
             key = k[len("TRAEFIK_") :].lower().replace("_", ".")
