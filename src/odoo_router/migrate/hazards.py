@@ -17,8 +17,8 @@ from .discover import Reader, Tree
 from .edge import Edge, RouterDef, rule_matches_host
 from .facts import Routing
 from .layout import Layout
+from .render_odoo import WEAK_PASSWORDS
 
-WEAK_PASSWORDS = frozenset({"", "changeme", "admin", "odoo", "password"})
 _BACKUP_COPY = re.compile(r"\.(ya?ml|toml)\.|\.(bak|orig|old|save|disabled)$|~$", re.I)
 ODOO_DEFAULT_DATA_DIR = "/var/lib/odoo/.local/share/Odoo"  # ~/.local/share/Odoo of the image
 

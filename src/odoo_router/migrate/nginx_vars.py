@@ -139,8 +139,7 @@ class Variables:
                     hit = (value, d, "~" + rx.pattern)
                     break
         if hit is None:
-            value, d = m.default
-            hit = (value, d, "default")
+            hit = (m.default[0], m.default[1], "default")
         out = self.expand(req, hit[0])
         req.captures = saved
         if hit[1] is not None:

@@ -37,12 +37,15 @@ def _file(ctx: Context, plan: dict[str, Any], role: str) -> tuple[Path, dict[str
 
 def _project(ctx: Context, plan: dict[str, Any], target: str) -> tuple[Path, Path, str]:
     """(directory, compose file, compose project name: the one the running stack has)."""
-    d, f = (
-        (ctx.layout.odoo_dir, ctx.layout.odoo_compose)
-        if target == "odoo"
-        else (ctx.layout.router_dir, ctx.layout.router_compose)
-    )
+    c = (plan.get("compose") or {})[target]
+    d, f = ctx.layout.path(c["dir"]), ctx.layout.path(c["file"])
     return d, f, str((plan.get("projects") or {}).get(target) or d.name)
+
+
+def _watched(ctx: Context, plan: dict[str, Any]) -> Path | None:
+    """Traefik's directory: temp files go next to it, never in it."""
+    watched = plan.get("watched") or []
+    return ctx.layout.path(watched[0]) if watched else None
 
 
 # --------------------------------------------------------------------------- write
@@ -71,7 +74,7 @@ def write_act(ctx: Context, j: Journal, plan: dict[str, Any], role: str) -> None
     if sha256_bytes(data) != f["new_sha256"]:
         raise StepFailed(f"staged {role} differs from the plan: run plan again")
     existed = path.exists()
-    write_file(path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir)
+    write_file(path, data, in_place=f["write"] == "in-place", watched_dir=_watched(ctx, plan))
     like = ctx.layout.root / f["like"].lstrip("/") if f.get("like") else None
     if not existed and like is not None and like.exists():
         # The Odoo container reads odoo.conf as it is: the new confs get the same access.
@@ -114,9 +117,7 @@ def write_undo(
         raise StepFailed(f"the saved original of {path} is damaged")
     _keep_displaced(j, path, role, (pre["sha256"], f["new_sha256"]))
     if sha256_file(path) != pre["sha256"]:
-        write_file(
-            path, data, in_place=f["write"] == "in-place", watched_dir=ctx.layout.traefik_dir
-        )
+        write_file(path, data, in_place=f["write"] == "in-place", watched_dir=_watched(ctx, plan))
     os.chmod(path, pre["mode"])
     if sha256_file(path) != pre["sha256"]:
         raise StepFailed(f"{path} could not be restored")
@@ -161,6 +162,8 @@ def up_act(ctx: Context, plan: dict[str, Any], target: str) -> None:
 def up_verify(ctx: Context, plan: dict[str, Any], target: str) -> None:
     expect = plan["verify"]
     names = expect["odoo_containers"] if target == "odoo" else [expect["router_container"]]
+    if target == "odoo" and "router" not in (plan.get("compose") or {}):
+        names = [*names, expect["router_container"]]  # the router lives in Odoo's project
     for name in names:
         st = wait_healthy(ctx, name, ctx.health_timeout, need_healthy=target != "odoo")
         if st is None or st[0] != "running" or st[1] == "unhealthy":
