@@ -169,10 +169,11 @@ def make_steps(
     ]
     early = [f for f in files if f.role in BEFORE_DOWNTIME]
     compose = [f for f in files if f.role.endswith("_compose")]
-    dynamic = [f for f in files if f.role.startswith("dynamic/")]
+    dynamic = [f for f in files if f.role.startswith("dynamic:")]
     rows += [(_step_id(f.role), "write", f.role, False, f"write {f.path}") for f in early]
     rows += [
-        (f"stop-{t}", "compose-down", t, True, f"compose down the {t} project") for t in targets
+        (f"stop-{t}", "compose-down", t, True, f"compose down {p} ({t})")
+        for t, p in targets.items()
     ]
     rows += [
         (_step_id(f.role), "write", f.role, True, f"write {f.path}") for f in compose + dynamic
@@ -213,7 +214,7 @@ def _expectations(
     spec = r.router
     routers: list[str] = []
     for role, f in r.files.items():
-        if role.startswith("dynamic/"):
+        if role.startswith("dynamic:"):
             hosts = OdooHosts.from_routing(s.routing)
             rs = ((load_plain(f.data.decode()) or {}).get("http") or {}).get("routers") or {}
             routers += [

@@ -22,7 +22,6 @@ from .facts import Fact, allowlist_problems
 from .fsops import sha256_file, write_atomic
 from .inputs import Inputs, InputsError, parse_inputs
 from .inventory import Inventory, gather
-from .layout import under
 from .plan import LiveFacts, Plan, Secret, build_plan
 from .render_odoo import DBFILTER_MODULE, generate_password, hash_admin_password
 from .runner import CommandError
@@ -78,7 +77,7 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
         return Secret(
             password, new["admin_passwd_hash"], f"generated, kept in {ctx.layout.rel(path)}"
         ), new
-    host = under(ctx.layout.root, file_name)
+    host = _password_path(ctx, file_name, source)
     try:
         password = host.read_text("utf-8").strip()
     except OSError as exc:
@@ -99,6 +98,17 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
         "generated": "no",
     }
     return Secret(password, new["admin_passwd_hash"], where), new
+
+
+def _password_path(ctx: Context, name: str, source: str) -> Path:
+    """A path on this machine: relative ones from the inputs file's folder (or the working
+    directory for the command-line option)."""
+    path = Path(name)
+    if path.is_absolute():
+        return path
+    if source != "--master-password-file" and ctx.inputs_file:
+        return Path(ctx.inputs_file).parent / path
+    return Path.cwd() / path
 
 
 def store_secret(ctx: Context, new: dict[str, str] | None) -> None:
@@ -264,7 +274,8 @@ def _record_password_file(ctx: Context, inputs: Inputs, plan: Plan) -> None:
     ):
         name = inputs.master_password.value
     if name is not None:
-        path = under(ctx.layout.root, name)
+        src = "--master-password-file" if ctx.overrides.master_password_file else "inputs"
+        path = _password_path(ctx, name, src)
         plan.inputs[ctx.layout.rel(path)] = sha256_file(path)
 
 

@@ -3,7 +3,7 @@
 
 Roles: ``tenant_conf``/``admin_conf`` (next to Odoo's conf), ``router_yaml`` (the router
 project's ``odoo-router/`` directory), ``odoo_compose`` and ``router_compose`` (one role when
-the router lives in Odoo's project), ``dynamic/<path>`` for each file of Traefik's
+the router lives in Odoo's project), ``dynamic:<path>`` (``/`` as ``:``) for each file of Traefik's
 directory that changes. The same survey and settings give the same bytes, live or offline.
 """
 
@@ -238,6 +238,8 @@ def _dynamic(s: Survey, out: Rendered) -> None:
     assert edge.dynamic_dir is not None
     for name, text in texts.items():
         path = by_show[name]
-        out.add(f"dynamic/{path.relative_to(edge.dynamic_dir)}", path, text)
+        # a flat role: it names files in the run's staging and originals folders
+        role = "dynamic:" + str(path.relative_to(edge.dynamic_dir)).replace("/", ":")
+        out.add(role, path, text)
     for name, text in plain.items():
         out.problems += lint(texts.get(name, text), version.value, name)

@@ -212,7 +212,8 @@ def _router(routers: Any, name: str, spec: EdgeSpec, st: _State) -> None:
     for domain, chars in spec.hosts.domains:
         if rule_matches_host(rule, f"probe1.{domain}") and not exact:
             st.covered.add(f"*.{domain}")
-            if version_key(spec.version)[0] >= 3 and "{" in rule and not r.get("ruleSyntax"):
+            v3 = version_key(spec.version)[0] >= 3 and r.get("ruleSyntax") != "v2"
+            if ("{" in rule) == v3:  # the other syntax matches nothing on this version
                 r["rule"] = DQ(tenant_rule(domain, chars, spec.version))
     if version_key(spec.version)[0] >= 3 and re.search(r"\bHost\(`[^`]*`\s*,", rule):
         r["rule"] = DQ(" || ".join(f"Host(`{h}`)" for h in exact))  # v3: one Host() argument
