@@ -94,7 +94,9 @@ def merge_routing(
         r.tenant_ui = found.tenant_ui
     else:
         r.tenant_ui = found.tenant_ui or inputs.tenant_ui
-    if r.tenant_ui is None and r.subdomains:
+    if r.tenant_ui is None and found.ui_conflict is not None:
+        out.problems.append(found.ui_conflict)
+    elif r.tenant_ui is None and r.subdomains:
         out.problems.append(
             "tenant_ui: the nginx router does not say what / and the UI paths of tenant "
             "subdomains do: give tenant_ui (redirect or proxy) in the inputs file"

@@ -47,6 +47,7 @@ class NginxFacts:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unread_patterns: list[str] = field(default_factory=list)  # host regexes of another shape
+    ui_conflict: str | None = None  # host patterns whose UI paths differ
 
 
 _PATTERN = re.compile(
@@ -208,11 +209,18 @@ def _classify(cfg: NginxConfig, port: int, facts: NginxFacts) -> None:
             facts.admin_hosts.append(Fact(cand.host, _source(cand.host, got, cand.where)))
             roles.setdefault("admin", []).append(got[DBM].upstream or "")
             roles.setdefault("admin_lp", []).append(got[WS].upstream or "")
-    if ui_seen:
+    seen = {(TenantUI(ui.redirect, login.redirect), ui, login) for ui, login in ui_seen}
+    kinds = {t for t, _, _ in seen}
+    if len(kinds) > 1:
+        facts.ui_conflict = (
+            "tenant subdomains differ in what / and /web/login do ("
+            + "; ".join(f"{t.describe()} at {u.where}" for t, u, _ in sorted(seen, key=str))
+            + "): the router renders one tenant_ui; give tenant_ui in the inputs file"
+        )
+    elif ui_seen:
         ui, login = ui_seen[0]
-        redirect, login_redirect = ui.redirect, login.redirect
         where = ", ".join(o.where for o in (ui, login) if o.redirect) or ui.where
-        facts.tenant_ui = Fact(TenantUI(redirect, login_redirect), where)
+        facts.tenant_ui = Fact(TenantUI(ui.redirect, login.redirect), where)
     for role, names in roles.items():
         name = next((n for n in names if n), None)
         if name is not None:
@@ -242,12 +250,12 @@ def _tenant(cand: _Candidate, dbf: str, got: dict[str, Outcome], facts: NginxFac
         return
     sub, domain, chars = cand.pattern
     db = _database(dbf)
-    if db is None or sub not in db:
+    if db is None:
         facts.problems.append(
-            f"{src}: tenant subdomains of {domain} get X-Odoo-dbfilter {dbf!r}: the database "
-            "does not follow the subdomain"
+            f"{src}: tenant subdomains of {domain} get X-Odoo-dbfilter {dbf!r}, not one database"
         )
         return
-    steps = [s.where for o in got.values() for s in o.trace if "~" in s.what]
+    steps = [s.where for o in got.values() for s in o.trace if "~" in s.what or "." in s.what]
+    # ten_<sub>, or one database for every subdomain (a wildcard host)
     rule = SubdomainRule(domain, db.replace(sub, "{sub}", 1), chars)
     facts.subdomains.append(Fact(rule, steps[0] if steps else src))
