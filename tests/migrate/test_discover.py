@@ -322,7 +322,10 @@ def test_interpolation_errors_and_env_files() -> None:
 
 
 def test_project_and_volume_names(tmp_path: Path) -> None:
-    text = "services:\n  web:\n    image: x\nvolumes:\n  a:\n  b:\n    name: ${N}\n  c:\n    external: true\n"
+    text = (
+        "services:\n  web:\n    image: x\n"
+        "volumes:\n  a:\n  b:\n    name: ${N}\n  c:\n    external: true\n"
+    )
     p = tmp_path / "My_Stack.1" / "compose.yaml"
     cf = load_compose(p, "s/compose.yaml", text, "N=real-b\n")
     assert (cf.project, cf.project_source) == ("my_stack1", "directory name")
@@ -333,7 +336,7 @@ def test_project_and_volume_names(tmp_path: Path) -> None:
         load_compose(p, "c", "name: erp-jp\n" + text, "COMPOSE_PROJECT_NAME=x\n").project
         == "erp-jp"
     )
-    with pytest.raises(ComposeError, match="c:4: duplicate key services.web.image"):
+    with pytest.raises(ComposeError, match=r"c:4: duplicate key services\.web\.image"):
         load_compose(p, "c", "services:\n  web:\n    image: x\n    image: y\n", None)
 
 

@@ -215,7 +215,8 @@ def test_the_version_sources() -> None:
     assert v is None and problems[0].startswith("Traefik version unknown (image tag 'latest'")
     v, problems = merge_version(given, Overrides(), Fact("3.1.2", "Traefik API"), image, "")
     assert problems == [
-        "traefik_version: the inputs say 3.7 (i.yaml:2 (traefik_version)), but 3.1.2 runs (Traefik API)"
+        "traefik_version: the inputs say 3.7 (i.yaml:2 (traefik_version)), "
+        "but 3.1.2 runs (Traefik API)"
     ]
     assert merge_version(none, Overrides(traefik_version="v2.11"), None, image, "")[0] == Fact(
         "2.11", "--traefik-version"
