@@ -153,6 +153,8 @@ def fake_traefik(
                 "X-Next-Page": str(page + 1 if more else 1),
             }
             return 200, headers, json.dumps(body).encode()
+        elif req.path.startswith("/api/http/middlewares"):
+            body = []  # what the snapshot needs: a list (the fake does not model them)
         else:
             return 404, {}, b"404 page not found\n"
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()

@@ -43,7 +43,7 @@ def version_from_image(image: str | None) -> tuple[str | None, str]:
     tag = last.split(":", 1)[1]
     m = _TAG.match(tag)
     if m is None:
-        return None, f"image tag {tag!r} does not give the minor version"
+        return None, f"image {image}: the tag {tag!r} does not give the minor version"
     return ".".join(g for g in m.groups() if g is not None), f"image tag {image}"
 
 
