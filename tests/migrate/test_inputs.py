@@ -221,3 +221,12 @@ def test_the_version_sources() -> None:
     assert merge_version(none, Overrides(traefik_version="v2.11"), None, image, "")[0] == Fact(
         "2.11", "--traefik-version"
     )
+
+
+def test_the_commented_example_is_valid() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "config" / "migrate-inputs.example.yaml"
+    i = parse_inputs(example.read_text(), example.name)
+    assert i.admin_allow is not None and i.master_password is not None
+    assert i.stacks["router"].value == "seisei-odoo"

@@ -101,7 +101,6 @@ def find_hazards(
                 "traefik.enable=false"
             )
     if edge is not None and edge.dynamic_dir is not None:
-        watched = edge.dynamic_dir.resolve()
         for d in edge.dynamic_subdirs:
             out.append(
                 f"backup folder inside the watched directory: {reader.show(d)} (Traefik loads "
@@ -112,12 +111,6 @@ def find_hazards(
                 out.append(
                     f"backup copy inside the watched directory: {reader.show(p)} (skipped for "
                     "its extension today; a copy named .yml would be loaded)"
-                )
-        for what, where in (("backups", layout.backups), ("state", layout.state)):
-            if where.resolve().is_relative_to(watched):
-                out.append(
-                    f"backup folder inside the watched directory: the tool's {what} folder "
-                    f"{layout.rel(where)} is inside Traefik's {reader.show(edge.dynamic_dir)}"
                 )
     routers = api_routers if api_routers is not None else (edge.routers if edge else [])
     for host in _probe_hosts(routing):

@@ -126,6 +126,14 @@ def survey(
     )
     s.problems = tree.problems + (edge.problems if edge else []) + merged.problems + vproblems
     s.warnings = tree.warnings + (edge.warnings if edge else []) + merged.warnings
+    for d in s.watched:
+        for what, where in (("backup", layout.backups), ("state", layout.state)):
+            if where.resolve().is_relative_to(d.resolve()):
+                s.problems.append(
+                    f"backup folder inside the watched directory: the tool's {what} folder "
+                    f"{layout.rel(where)} is inside Traefik's {reader.show(d)}: Traefik would "
+                    f"load what the tool writes there (--{what}-dir)"
+                )
     if version is not None and version.value.split(".")[0] not in ("2", "3"):
         s.problems.append(
             f"Traefik {version.value} ({version.source}): only v2 and v3 can be rendered"
