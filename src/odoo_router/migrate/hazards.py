@@ -32,6 +32,7 @@ class Filestore:
     name: str  # the docker volume's real name, or the host path
     external: bool
     source: str  # compose file:line of the mount
+    host: Path | None = None  # the bind's host directory
 
     def describe(self) -> str:
         if self.kind == "volume":
@@ -58,7 +59,7 @@ def find_filestore(tree: Tree, show: Callable[[Path], str] = str) -> Filestore |
     if m.kind == "bind":
         host = m.host_path(cf.dir)
         name = show(host) if host is not None else m.source
-        return Filestore("bind", data_dir, m.target, m.source, name, True, where)
+        return Filestore("bind", data_dir, m.target, m.source, name, True, where, host)
     spec = (cf.data.get("volumes") or {}).get(m.source) or {}
     external = bool(isinstance(spec, dict) and spec.get("external"))
     return Filestore(

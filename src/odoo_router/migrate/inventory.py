@@ -126,10 +126,8 @@ def gather(
     fs = s.filestore
     if fs is not None and fs.kind == "volume":
         inv.data_volume = fs.name
-    elif fs is not None and fs.kind == "bind" and t.odoo is not None:
-        host = t.odoo.svc.mount_at(fs.target)
-        path = host.host_path(t.odoo.cf.dir) if host is not None else None
-        inv.data_bind = str(path) if path is not None else None
+    elif fs is not None and fs.host is not None:
+        inv.data_bind = str(fs.host)
     if docker is not None:
         _docker(inv, docker)
     if pg is not None:

@@ -42,10 +42,9 @@ def stage_tree(s: Survey, plan: Plan, out: Path) -> list[str]:
     notes: list[str] = []
     skip: set[Path] = set()
     fs = s.filestore
-    if fs is not None and fs.kind == "bind" and s.tree.odoo is not None:
-        m = s.tree.odoo.svc.mount_at(fs.target)
-        host = m.host_path(s.tree.odoo.cf.dir) if m is not None else None
-        if host is not None and host.resolve().is_relative_to(stacks.resolve()):
+    if fs is not None and fs.host is not None:
+        host = fs.host
+        if host.resolve().is_relative_to(stacks.resolve()):
             skip.add(host.resolve())
             notes.append(f"the filestore directory {s.show(host)} is not copied (only the folder)")
     tmp = out.parent / f".{out.name}.odoo-router-migrate-{os.getpid()}"

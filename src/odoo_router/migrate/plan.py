@@ -259,7 +259,7 @@ def build_plan(s: Survey, settings: Settings, secret: Secret, live: LiveFacts | 
     watched_dirs = [d.resolve() for d in s.watched]
     changes = []
     for role, f in r.files.items():
-        old = f.path.read_bytes() if f.path.is_file() else None
+        old = s.reader.read(f.path) if s.reader is not None else None
         rel = layout.rel(f.path)
         if old == f.data:
             continue
@@ -307,7 +307,7 @@ def build_plan(s: Survey, settings: Settings, secret: Secret, live: LiveFacts | 
             "odoo_container": t.odoo.cf.container(t.odoo.svc.name) if t.odoo else None,
             "odoo_image": live.odoo_image if live else None,
             "data_volume": fs.name if fs is not None and fs.kind == "volume" else None,
-            "data_bind": fs.name if fs is not None and fs.kind == "bind" else None,
+            "data_bind": str(fs.host) if fs is not None and fs.host is not None else None,
         },
         facts=s.facts_lines(),
         hazards=s.hazards,

@@ -82,7 +82,7 @@ def render_all(s: Survey, settings: Settings, admin_hash: str) -> Rendered:
     if t.odoo is None or t.router is None or t.odoo_conf is None or t.nginx is None:
         return out  # discovery said why
     conf_dir = t.odoo_conf.parent
-    conf_text = t.odoo_conf.read_text("utf-8")
+    conf_text = s.text(t.odoo_conf)
     out.add(
         "tenant_conf",
         conf_dir / "odoo-tenant.conf",
@@ -107,8 +107,8 @@ def render_all(s: Survey, settings: Settings, admin_hash: str) -> Rendered:
     return out
 
 
-def _load(cf: ComposeFile) -> YamlDoc:
-    return load_roundtrip(cf.path.read_text("utf-8"), cf.rel)
+def _load(s: Survey, cf: ComposeFile) -> YamlDoc:
+    return load_roundtrip(s.text(cf.path), cf.rel)
 
 
 def _compose(s: Survey, settings: Settings, out: Rendered) -> None:
@@ -154,7 +154,7 @@ def _compose(s: Survey, settings: Settings, out: Rendered) -> None:
     )
     same = odoo.cf.path == router.cf.path
     try:
-        doc = _load(odoo.cf)
+        doc = _load(s, odoo.cf)
         split_odoo_compose(doc, split)
         fs = s.filestore
         if fs is not None and fs.kind == "volume" and not fs.external:
@@ -163,7 +163,7 @@ def _compose(s: Survey, settings: Settings, out: Rendered) -> None:
             edit_router_compose(doc, rspec)
         out.add("odoo_compose", odoo.cf.path, doc.dump())
         if not same:
-            rdoc = _load(router.cf)
+            rdoc = _load(s, router.cf)
             edit_router_compose(rdoc, rspec)
             out.add("router_compose", router.cf.path, rdoc.dump())
     except (RoundTripError, ValueError) as exc:
@@ -206,7 +206,7 @@ def _dynamic(s: Survey, out: Rendered) -> None:
     hosts = OdooHosts.from_routing(s.routing)
     plain: dict[str, str] = {}
     for path in edge.dynamic_files:
-        plain[s.show(path)] = path.read_text("utf-8")
+        plain[s.show(path)] = s.text(path)
     if not plain:
         out.problems.append("Traefik has no dynamic file to carry the allowlist and the routes")
         return

@@ -179,6 +179,12 @@ def up_undo(ctx: Context, plan: dict[str, Any], target: str) -> None:
 
 def backup_act(ctx: Context, plan: dict[str, Any]) -> dict[str, Any]:
     inv = gather(ctx.layout, ctx.docker, ctx.pg, None, plan["traefik_version"])
+    # What the plan found (with the operator's inputs): rediscovery has no inputs file.
+    b = plan.get("backup") or {}
+    inv.odoo_container = b.get("odoo_container") or inv.odoo_container
+    inv.data_volume = b.get("data_volume") or inv.data_volume
+    inv.data_bind = b.get("data_bind") or inv.data_bind
+    inv.odoo_image = inv.odoo_image or b.get("odoo_image")
     touched = [ctx.layout.root / f["path"].lstrip("/") for f in plan["files"]]
     folder = run_backup(ctx, inv, touched)
     return {"folder": str(folder)}

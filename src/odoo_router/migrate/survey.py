@@ -40,6 +40,11 @@ class Survey:
             return [self.edge.dynamic_dir]
         return []
 
+    def text(self, path: Path) -> str:
+        """A file as discovery read it (the bytes whose sha256 the plan records)."""
+        assert self.reader is not None
+        return self.reader.text(path) or ""
+
     def show(self, path: Path) -> str:
         assert self.reader is not None
         return self.reader.show(path)
