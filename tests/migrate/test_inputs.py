@@ -150,7 +150,9 @@ def test_inputs_that_repeat_the_files_agree() -> None:
         ),
         (
             ("redirect: https://app.example.com\n", "redirect: https://other.example.com\n"),
-            "tenant_ui: the inputs say redirect https://other.example.com",
+            "tenant_ui.redirect: the inputs say https://other.example.com "
+            "(inputs.yaml:11 (tenant_ui.redirect)), the nginx router says "
+            "https://app.example.com (r.conf:9)",
         ),
     ],
 )
@@ -230,3 +232,9 @@ def test_the_commented_example_is_valid() -> None:
     i = parse_inputs(example.read_text(), example.name)
     assert i.admin_allow is not None and i.master_password is not None
     assert i.stacks["router"].value == "seisei-odoo"
+
+
+def test_a_misspelt_key_is_one_message() -> None:
+    with pytest.raises(InputsError) as exc:
+        parse_inputs("admin:\n  allowlist: [192.0.2.0/24]\n", "i.yaml")
+    assert exc.value.problems == ["i.yaml:2: admin.allowlist: unknown key (did you mean allow?)"]

@@ -286,14 +286,27 @@ def discover(layout: Layout, inputs: Inputs, reader: Reader) -> Tree:
     )
     if tree.odoo is not None:
         _read_odoo_conf(tree, tree.odoo, reader)
-    for _, msg in sorted(broken.items()):
-        (tree.problems if tree.problems else tree.warnings).append(msg)
+    if broken and tree.problems:
+        # A role not found next to a file that does not parse: the file is the news.
+        missing = [p for p in tree.problems if p.startswith("no ")]
+        tree.problems = [p for p in tree.problems if p not in missing] + [
+            f"{msg} (so it could not be searched for the {', '.join(_roles(missing))})"
+            for _, msg in sorted(broken.items())
+        ]
+    else:
+        tree.warnings += [msg for _, msg in sorted(broken.items())]
     for o in tree.overrides:
         tree.warnings.append(
             f"{reader.show(o)}: compose merges this override file; its changes to the migrated "
             "services are not rendered: fold it into the main file first"
         )
     return tree
+
+
+def _roles(missing: list[str]) -> list[str]:
+    names = {"Odoo service": "Odoo service", "nginx database router": "nginx router"}
+    found = [v for k, v in names.items() if any(k in m for m in missing)]
+    return found + (["Traefik service"] if any("Traefik" in m for m in missing) else [])
 
 
 def _names(role: Role) -> set[str]:

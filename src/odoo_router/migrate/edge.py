@@ -78,7 +78,7 @@ def read_edge(traefik: Role, composes: list[ComposeFile], reader: Reader) -> Edg
     if version is not None:
         edge.version = Fact(version, f"image tag {svc.image} ({cf.rel}:{svc.line})")
     else:
-        edge.version_unknown = why
+        edge.version_unknown = f"{why} ({cf.where(f'services.{svc.name}.image')})"
     edge.static = _static(traefik, reader, edge)
     for key in svc.networks:
         edge.networks[cf.network_name(key)] = cf.network_subnets(key)

@@ -12,6 +12,7 @@ See config/migrate-inputs.example.yaml for a commented example.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Inputs:
     subdomains: list[Fact[SubdomainRule]] | None = None
     hosts: dict[str, Fact[str]] | None = None
     tenant_ui: Fact[TenantUI] | None = None
+    tenant_ui_sources: dict[str, str] = field(default_factory=dict)  # redirect, login_redirect
     master_password: Fact[str] | None = None  # "generate", or the path of a file
     trusted_proxies: Fact[tuple[str, ...]] | None = None
 
@@ -79,9 +81,9 @@ class _Read:
             return None
         for k in value:
             if k not in allowed:
-                self.error(
-                    f"{key}.{k}" if key else str(k), f"unknown key (known: {', '.join(allowed)})"
-                )
+                close = difflib.get_close_matches(str(k), allowed, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(allowed)}"
+                self.error(f"{key}.{k}" if key else str(k), f"unknown key ({hint})")
         return value
 
     def string(self, value: Any, key: str) -> str | None:
@@ -194,13 +196,14 @@ def _admin(r: _Read, top: dict[str, Any], inp: Inputs) -> None:
         return
     if "hosts" in admin:
         inp.admin_hosts = r.hosts(admin["hosts"], "admin.hosts")
-    if "allow" not in admin:
+    typo = any(k != "allow" and difflib.get_close_matches(str(k), ["allow"]) for k in admin)
+    if "allow" not in admin and not typo:  # a misspelt allow is reported as such
         r.error(
             "admin.allow",
             "missing: the address ranges allowed on the admin host (office, VPN); "
             "there is no default",
         )
-    else:
+    elif "allow" in admin:
         inp.admin_allow = r.networks(admin["allow"], "admin.allow")
 
 
@@ -271,6 +274,11 @@ def _tenant_ui(r: _Read, top: dict[str, Any], inp: Inputs) -> None:
         else redirect
     )
     inp.tenant_ui = Fact(TenantUI(redirect, login), r.src("tenant_ui"))
+    login_key = "tenant_ui.login_redirect" if "login_redirect" in m else "tenant_ui.redirect"
+    inp.tenant_ui_sources = {
+        "redirect": r.src("tenant_ui.redirect"),
+        "login_redirect": r.src(login_key),
+    }
 
 
 def _master_password(r: _Read, top: dict[str, Any], inp: Inputs) -> None:

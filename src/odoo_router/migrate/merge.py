@@ -85,12 +85,7 @@ def merge_routing(
     _merge_tenants(found, inputs, out)
     # tenant UI
     if inputs.tenant_ui is not None and found.tenant_ui is not None:
-        if inputs.tenant_ui.value != found.tenant_ui.value:
-            out.problems.append(
-                f"tenant_ui: the inputs say {inputs.tenant_ui.value.describe()} "
-                f"({inputs.tenant_ui.source}), the nginx router says "
-                f"{found.tenant_ui.value.describe()} ({found.tenant_ui.source})"
-            )
+        _merge_ui(inputs, found, out)
         r.tenant_ui = found.tenant_ui
     else:
         r.tenant_ui = found.tenant_ui or inputs.tenant_ui
@@ -109,6 +104,27 @@ def merge_routing(
     out.problems += found.problems
     out.warnings += found.warnings
     return out
+
+
+def _merge_ui(inputs: Inputs, found: NginxFacts, out: Merged) -> None:
+    assert inputs.tenant_ui is not None and found.tenant_ui is not None
+    mine, theirs = inputs.tenant_ui.value, found.tenant_ui.value
+    if mine.proxy or theirs.proxy:
+        if mine != theirs:
+            out.problems.append(
+                f"tenant_ui: the inputs say {mine.describe()} ({inputs.tenant_ui.source}), the "
+                f"nginx router says {theirs.describe()} ({found.tenant_ui.source})"
+            )
+        return
+    for key in ("redirect", "login_redirect"):
+        a, b = getattr(mine, key), getattr(theirs, key)
+        if a != b:
+            where = inputs.tenant_ui_sources.get(key, inputs.tenant_ui.source)
+            there = found.tenant_ui_sources.get(key, found.tenant_ui.source)
+            out.problems.append(
+                f"tenant_ui.{key}: the inputs say {a or '(proxied)'} ({where}), "
+                f"the nginx router says {b or '(proxied)'} ({there})"
+            )
 
 
 def _merge_tenants(found: NginxFacts, inputs: Inputs, out: Merged) -> None:

@@ -48,6 +48,7 @@ class NginxFacts:
     warnings: list[str] = field(default_factory=list)
     unread_patterns: list[str] = field(default_factory=list)  # host regexes of another shape
     ui_conflict: str | None = None  # host patterns whose UI paths differ
+    tenant_ui_sources: dict[str, str] = field(default_factory=dict)  # redirect, login_redirect
 
 
 _PATTERN = re.compile(
@@ -221,6 +222,7 @@ def _classify(cfg: NginxConfig, port: int, facts: NginxFacts) -> None:
         ui, login = ui_seen[0]
         where = ", ".join(o.where for o in (ui, login) if o.redirect) or ui.where
         facts.tenant_ui = Fact(TenantUI(ui.redirect, login.redirect), where)
+        facts.tenant_ui_sources = {"redirect": ui.where, "login_redirect": login.where}
     for role, names in roles.items():
         name = next((n for n in names if n), None)
         if name is not None:
