@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # README command 1: the router on config/router.demo.yaml (the production profile) in front
 # of a fake Odoo on loopback, so real routing decisions show without an Odoo.
+# Ctrl-C, or a signal to this script's PID, stops both. A second start with nothing changed
+# skips the install and its compile (install_if_changed, scripts/native-build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/native-build.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-native_or_pure .venv/bin/python
-.venv/bin/python -m pip install -q -e . >/dev/null
+
+install_if_changed .venv/bin/python .
+
+pids=()
+stop() {
+    trap - INT TERM HUP EXIT
+    [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait || true
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM HUP
+trap stop EXIT
+
 .venv/bin/python -m odoo_router.demo \
     --listen 127.0.0.1:18069=tenant --listen 127.0.0.1:18072=tenant_lp \
     --listen 127.0.0.1:18169=admin --listen 127.0.0.1:18172=admin_lp &
-demo=$!
-trap 'kill $demo 2>/dev/null || true' EXIT
+pids+=($!)
 cat <<'TXT'
 
 odoo-router demo on http://127.0.0.1:8080 (Ctrl-C stops it). In another shell try:
@@ -28,4 +40,11 @@ odoo-router demo on http://127.0.0.1:8080 (Ctrl-C stops it). In another shell tr
   curl http://127.0.0.1:9145/metrics
 
 TXT
-.venv/bin/odoo-router --config config/router.demo.yaml
+.venv/bin/odoo-router --config config/router.demo.yaml &
+pids+=($!)
+# Either one ending (the router refused its config, the fake Odoo's port was taken) ends both.
+set +e
+wait -n
+rc=$?
+stop
+exit $rc

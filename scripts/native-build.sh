@@ -21,3 +21,23 @@ native_or_pure() {
         export ODOO_ROUTER_PURE=1
     fi
 }
+
+# The package is reinstalled (and its data path recompiled, ~30 s) only when a source file,
+# setup.py, pyproject.toml or the build kind changed since the last install, or when the last
+# install lacked the extras asked for ('.[test]' serves '.' too), so that a second start of the
+# demo or of the tests is quick.
+sources_hash() {
+    find src -name '*.py' -print0 | sort -z | xargs -0 cat setup.py pyproject.toml | sha256sum
+}
+
+install_if_changed() {
+    local py=$1 spec=$2 stamp=.venv/.odoo-router-install-stamp base have
+    native_or_pure "$py"
+    base="$(sources_hash) pure=${ODOO_ROUTER_PURE:-}"
+    have=$(cat "$stamp" 2>/dev/null || true)
+    if [ "$have" = "$base $spec" ] || { [ "$spec" = . ] && [ "${have#"$base "}" != "$have" ]; }; then
+        "$py" -c 'import odoo_router' 2>/dev/null && return 0
+    fi
+    "$py" -m pip install -q -e "$spec" >/dev/null
+    echo "$base $spec" >"$stamp"
+}

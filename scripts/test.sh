@@ -26,7 +26,6 @@ fi
 if command -v systemctl >/dev/null 2>&1; then systemctl stop nginx >/dev/null 2>&1 || true; fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-native_or_pure .venv/bin/python
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+install_if_changed .venv/bin/python '.[test]'
 exec .venv/bin/python -m pytest "$@"

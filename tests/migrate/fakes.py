@@ -88,6 +88,25 @@ def _file_routers(dynamic: Path, major: int) -> list[dict[str, Any]]:
     return routers
 
 
+def _file_middlewares(dynamic: Path) -> list[dict[str, Any]]:
+    """/api/http/middlewares' shape for the file provider's middlewares."""
+    out = []
+    for f in sorted(dynamic.glob("*.y*ml")):
+        doc = yaml.safe_load(f.read_text()) or {}
+        for name, mw in ((doc.get("http") or {}).get("middlewares") or {}).items():
+            kind, conf = next(iter((mw or {"unknown": {}}).items()))
+            out.append(
+                {
+                    kind: conf,
+                    "status": "enabled",
+                    "name": f"{name}@file",
+                    "provider": "file",
+                    "type": str(kind).lower(),
+                }
+            )
+    return out
+
+
 def _docker_routers(env: dict[str, str]) -> list[dict[str, Any]]:
     ids = subprocess.run(
         ["docker", "ps", "-q"], env=env, capture_output=True, text=True, timeout=30
@@ -136,10 +155,13 @@ def fake_traefik(
                 "Codename": "fake",
                 "startDate": "2026-11-27T00:00:00Z",
             }
-        elif req.path.startswith("/api/http/routers"):
-            body = _file_routers(dynamic, major)
-            if docker_env is not None:
-                body += _docker_routers(docker_env)
+        elif req.path.startswith(("/api/http/routers", "/api/http/middlewares")):
+            if req.path.startswith("/api/http/middlewares"):
+                body = _file_middlewares(dynamic)
+            else:
+                body = _file_routers(dynamic, major)
+                if docker_env is not None:
+                    body += _docker_routers(docker_env)
             body.sort(key=lambda r: r["name"])
             # Traefik's paging: X-Next-Page is the next page, "1" on the last one.
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)

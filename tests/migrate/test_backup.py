@@ -50,16 +50,16 @@ def _inv(ctx: Context, dbs: list[str]) -> Inventory:
 
 def test_backup_dumps_verified_and_write_once(tree: Path, pg_server: PgServer) -> None:
     ctx = _ctx(tree, pg_server)
-    stacks = ctx.layout.stacks
-    services = stacks / "edge-traefik/dynamic/services.yml"
-    touched = [services, stacks / "odoo18-prod/config/odoo-tenant.conf"]
+    services = ctx.layout.stacks / "edge-traefik/dynamic/services.yml"
+    tenant_conf = ctx.layout.stacks / "odoo18-prod/config/odoo-tenant.conf"
+    touched = [ctx.layout.rel(services), ctx.layout.rel(tenant_conf)]
     first = run_backup(ctx, _inv(ctx, DATABASES), touched)
     ctx.verify_restore = False
     second = run_backup(ctx, _inv(ctx, DATABASES), touched)
     assert first != second  # a re-run never overwrites
     manifest = json.loads((first / MANIFEST).read_text())
     assert manifest["databases"]["ten_acme"]["restore"] == {"tables": 2, "rows": 15}
-    assert manifest["touched"]["/srv/stacks/odoo18-prod/config/odoo-tenant.conf"] is None
+    assert manifest["tree"]["/srv/stacks/odoo18-prod/config/odoo-tenant.conf"] is None
     assert (
         first / "files/srv/stacks/edge-traefik/dynamic/services.yml"
     ).read_bytes() == services.read_bytes()

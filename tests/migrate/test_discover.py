@@ -13,7 +13,7 @@ from odoo_router.migrate.discover import Reader, Tree, discover
 from odoo_router.migrate.edge import Edge, read_edge, rule_matches_host
 from odoo_router.migrate.inputs import Inputs, parse_inputs
 from odoo_router.migrate.layout import Layout
-from odoo_router.migrate.traefik_static import version_from_image
+from odoo_router.migrate.traefik_sources import version_from_image
 
 NGINX = """
 map $host $d { default ""; ops.example.com ""; ~^(?<t>[a-z]+)\\.erp\\.example\\.com$ t_$t; }

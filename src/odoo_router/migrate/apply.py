@@ -1,38 +1,40 @@
-"""``apply`` and ``rollback``: the journaled step engine.
+"""``apply``: the journaled step engine.
 
-apply: lock -> refuse a stale plan -> resume the unfinished run of this plan or start one ->
-for each step not done: journal "start" (with the precheck facts, first time only), act,
-verify, journal "done". A failure journals "failed" and rolls the run back.
-rollback: every started step in reverse order, each undo idempotent; files come back byte
-for byte from the run's saved originals; new containers go with --remove-orphans; the
-databases are restored from the backup only when asked.
+apply: (the caller holds the lock) decide from the last run's state -> refuse a stale plan ->
+start a run or resume this plan's unfinished one -> journal ``apply-started`` -> for each
+step not done: record the containers that run (once, before the first step that stops or
+starts one), journal "start" with the precheck facts (first time) or "restart", act, verify,
+journal "done" -> ``applied``. A failure journals "failed" and ``apply-failed``, then rolls
+the run back (rollback.py). The state table is runstate.py's.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import json
+import os
+import sys
+from typing import Any, NoReturn
 
-from . import steps as S
-from .backup import check_manifest
-from .console import say, track
+from . import containers as C
+from .console import emit, is_terminal, say, step
 from .context import Context
+from .coverage import stale
 from .exitcodes import BACKUP_FAILED, ROLLBACK_FAILED, ROLLED_BACK, STALE_PLAN, MigrateError
 from .fsops import sha256_file
-from .journal import Journal, close_run, current_run, new_run
+from .journal import Journal, latest_run, new_run
+from .rollback import rollback
 from .runner import CommandError
+from .runstate import APPLIED, APPLY_FAILED, APPLYING, PLANNED, ROLLBACK_INCOMPLETE, ROLLING_BACK
+from .steps import Run, StepFailed, crash_hook, make_step
 from .traefik import TraefikError, major_version
+
+CMD = "odoo-router-migrate"
 
 
 def check_fresh(ctx: Context, plan: dict[str, Any], j: Journal | None) -> None:
-    """Refuse a plan whose inputs changed since planning. A file may also hold its planned
-    output (this run, or an earlier identical one, wrote it)."""
-    planned = {f["path"]: f["new_sha256"] for f in plan["files"]}
-    changed = []
-    for rel, sha in plan["inputs"].items():
-        now = sha256_file(ctx.layout.root / rel.lstrip("/"))
-        if now != sha and now != planned.get(rel):
-            changed.append(rel)
+    """Refuse a plan whose covered files changed since planning (coverage.py: the same set
+    the backup copies), whose staged files differ from it, or whose Traefik major changed."""
+    changed = stale(ctx.layout, plan)
     if changed:
         raise MigrateError(
             "stale plan: changed since planning: " + ", ".join(changed) + "; run plan again",
@@ -57,155 +59,118 @@ def check_fresh(ctx: Context, plan: dict[str, Any], j: Journal | None) -> None:
             )
 
 
-def _precheck(
-    ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any]
-) -> dict[str, Any]:
-    kind, target = step["kind"], step["target"]
-    if kind == "write":
-        return S.write_precheck(ctx, j, plan, target)
-    if kind == "compose-down":
-        return S.down_precheck(ctx, plan, target)
-    return {}
-
-
-def _act(ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-    kind, target = step["kind"], step["target"]
-    if kind == "backup":
-        result = S.backup_act(ctx, plan)
-        S.crash_hook(ctx, step["id"], "after")
-        return result
-    if kind == "write":
-        S.write_act(ctx, j, plan, target)
-        S.crash_hook(ctx, step["id"], "after")
-        S.write_verify(ctx, plan, target)
-    elif kind == "compose-down":
-        S.down_act(ctx, plan, target)
-        S.crash_hook(ctx, step["id"], "after")
-        S.down_verify(ctx, plan, target)
-    elif kind == "compose-up":
-        S.up_act(ctx, plan, target)
-        S.crash_hook(ctx, step["id"], "after")
-        S.up_verify(ctx, plan, target)
-    elif kind == "verify":
-        since = (j.header or {}).get("time")
-        S.verify_act(ctx, plan, since)
-    return {}
+def decide(ctx: Context, plan: dict[str, Any]) -> tuple[str, Journal | None]:
+    """("new", None), ("resume", run) or ("applied", run): what ``apply`` of ``plan`` does
+    given the last run's state; raises, saying what to run instead, when it must not act."""
+    j = latest_run(ctx.layout)
+    if j is None:
+        return "new", None
+    rs = j.state
+    same = j.header.get("plan_id") == plan["plan_id"]
+    why = "; ".join(rs.errors)
+    if rs.state == ROLLING_BACK:
+        raise MigrateError(
+            f"the rollback of run {j.run_id} did not finish (state rolling-back): "
+            f"run `{CMD} rollback` to finish it before applying again",
+            ROLLBACK_FAILED,
+        )
+    if rs.state == ROLLBACK_INCOMPLETE:
+        raise MigrateError(
+            f"run {j.run_id} is not completely rolled back (rollback-incomplete: {why}): "
+            f"fix that and run `{CMD} rollback` again before applying",
+            ROLLBACK_FAILED,
+        )
+    if rs.state == APPLY_FAILED:
+        raise MigrateError(
+            f"run {j.run_id} failed ({why}) and was not rolled back (state apply-failed): "
+            f"run `{CMD} rollback` first",
+            ROLLBACK_FAILED,
+        )
+    if rs.state == APPLIED:
+        return ("applied", j) if same else ("new", None)
+    if rs.state in (PLANNED, APPLYING, None):
+        if same:
+            return "resume", j
+        raise MigrateError(
+            f"run {j.run_id} of another plan ({j.header.get('plan_id')}) is unfinished "
+            f"(state {rs.state}): `{CMD} rollback` it first",
+            STALE_PLAN,
+        )
+    return "new", None  # rolled back: a new run
 
 
 def apply(ctx: Context, plan: dict[str, Any]) -> Journal:
     """Run (or resume) the plan; the caller holds the lock."""
-    j = current_run(ctx.layout)
-    if j is not None and j.outcome == "rollback-incomplete":
-        raise MigrateError(
-            f"run {j.run_id} was not completely rolled back: run rollback again first",
-            ROLLBACK_FAILED,
-        )
-    if j is not None and j.header.get("plan_id") != plan["plan_id"]:
-        raise MigrateError(
-            f"run {j.run_id} of another plan ({j.header.get('plan_id')}) is unfinished: "
-            "roll it back first",
-            STALE_PLAN,
-        )
+    decision, j = decide(ctx, plan)
+    if decision == "applied" and j is not None:
+        return j
     check_fresh(ctx, plan, j)
     if j is None:
         j = new_run(ctx.layout, plan["plan_id"])
     else:
         say(f"resuming run {j.run_id}")
-    for step in track(plan["steps"], "apply", total=len(plan["steps"])):
-        sid = step["id"]
-        if j.step_state(sid) == "done":
+    j.append("apply-started", pid=os.getpid())
+    run = Run(ctx, j, j.plan())  # the run's own copy: a later plan changes nothing here
+    specs = run.plan["steps"]
+    for n, spec in enumerate(specs, start=1):
+        s = make_step(spec)
+        if j.step_state(s.id) == "done":
             continue
-        if j.start_data(sid) is None:
-            j.append("start", sid, pre=_precheck(ctx, j, plan, step))
-        else:
-            j.append("restart", sid)
-        say(f"-> {sid}: {step['title']}")
-        S.crash_hook(ctx, sid, "before")
         try:
-            result = _act(ctx, j, plan, step)
-        except (S.StepFailed, CommandError, OSError, MigrateError) as exc:
-            j.append("failed", sid, error=str(exc))
-            say(f"step {sid} failed: {exc}")
-            say("rolling back")
-            rollback(ctx, plan, j)
-            # A failed backup keeps its own exit code: the folder is there to inspect.
-            code = (
-                exc.code
-                if isinstance(exc, MigrateError) and exc.code == BACKUP_FAILED
-                else ROLLED_BACK
-            )
-            raise MigrateError(
-                f"step {sid} failed and the run was rolled back: {exc}", code
-            ) from exc
-        j.append("done", sid, **result)
-    j.append("finished")
-    close_run(ctx.layout)
+            if s.touches_containers and j.last("containers-before") is None:
+                j.append("containers-before", projects=C.take_snapshot(ctx, j, run.plan))
+            if j.start_data(s.id) is None:
+                j.append("start", s.id, pre=s.precheck(run))
+            else:
+                j.append("restart", s.id)
+            step(f"[{n}/{len(specs)}] {s.id}: {spec.get('title', '')}")
+            crash_hook(ctx, f"{s.id}:before")
+            result = s.act(run)
+            crash_hook(ctx, f"{s.id}:after")
+            s.verify(run)
+        except (StepFailed, CommandError, OSError, MigrateError) as exc:
+            _fail(ctx, j, s.id, exc)
+        j.append("done", s.id, **result)
+    j.append("applied")
     return j
 
 
-def _undo(
-    ctx: Context, j: Journal, plan: dict[str, Any], step: dict[str, Any], pre: dict[str, Any]
-) -> None:
-    kind, target = step["kind"], step["target"]
-    if kind == "write":
-        S.write_undo(ctx, j, plan, target, pre)
-    elif kind == "compose-down":
-        S.down_undo(ctx, plan, target, pre)
-    elif kind == "compose-up":
-        S.up_undo(ctx, plan, target)
+def _fail(ctx: Context, j: Journal, sid: str, exc: Exception) -> NoReturn:
+    j.append("failed", sid, error=str(exc))
+    j.append("apply-failed", at=sid, error=str(exc))
+    crash_hook(ctx, f"{sid}:failed")
+    emit(f"step {sid} failed: {exc}", "error")
+    say("rolling back")
+    try:
+        rollback(ctx, j)
+    except MigrateError as incomplete:
+        raise MigrateError(f"step {sid} failed: {exc}\n{incomplete}", incomplete.code) from exc
+    # A failed backup keeps its own exit code: the folder is there to inspect.
+    code = exc.code if isinstance(exc, MigrateError) and exc.code == BACKUP_FAILED else ROLLED_BACK
+    raise MigrateError(f"step {sid} failed and the run was rolled back: {exc}", code) from exc
 
 
-def rollback(
-    ctx: Context, plan: dict[str, Any], j: Journal, restore_databases: bool = False
-) -> None:
-    """Undo every started step, last first. Raises MigrateError(ROLLBACK_FAILED) when an undo
-    fails (the others are still tried: a half rollback is worse than a best effort)."""
-    errors: list[str] = []
-
-    def databases() -> None:
-        # While no Odoo runs: after the new containers went, before the old ones come back.
-        if restore_databases and not errors and j.last("databases-restored") is None:
-            problems = restore_dbs(ctx, j)
-            errors.extend(problems)
-            if not problems:
-                j.append("databases-restored")
-
-    for step in reversed(plan["steps"]):
-        sid = step["id"]
-        start = j.start_data(sid)
-        if start is None or j.step_state(sid) == "undone":
-            continue
-        if step["kind"] == "compose-down" and step["target"] == "odoo":
-            databases()
-        S.crash_hook(ctx, sid, "undo")
-        try:
-            _undo(ctx, j, plan, step, start.get("pre") or {})
-            j.append("undone", sid)
-            say(f"<- {sid} undone")
-        except (S.StepFailed, CommandError, OSError) as exc:
-            j.append("undo-failed", sid, error=str(exc))
-            errors.append(f"{sid}: {exc}")
-    databases()  # stop-odoo never ran: Odoo may be up, pg_restore waits for its locks
-    if errors:
-        j.append("rollback-incomplete", errors=errors)
-        raise MigrateError("rollback incomplete:\n  " + "\n  ".join(errors), ROLLBACK_FAILED)
-    j.append("rolled-back")
-    close_run(ctx.layout)
-
-
-def restore_dbs(ctx: Context, j: Journal) -> list[str]:
-    done = next((e for e in j.events() if e.get("step") == "backup" and e["event"] == "done"), None)
-    if done is None:
-        return ["no completed backup in this run: databases not restored"]
-    folder = Path(done["folder"])
-    problems = check_manifest(folder)
-    if problems:
-        return problems
-    errors = []
-    for dump in sorted((folder / "db").glob("*.dump")):
-        try:
-            ctx.pg.restore_into(dump, dump.stem, clean=True)
-            say(f"restored database {dump.stem}")
-        except CommandError as exc:
-            errors.append(f"restore {dump.stem}: {exc}")
-    return errors
+def password_notice(ctx: Context, j: Journal) -> None:
+    """Where the master password of the new confs is, and how to read it. A generated one
+    is shown once, here, only when both outputs are a terminal: never in a log."""
+    path = ctx.layout.secrets_file
+    try:
+        secret = json.loads(path.read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return
+    applied = any(
+        str(secret.get("admin_passwd_hash", "\0")).encode() in p.read_bytes()
+        for p in j.staging.iterdir()
+    )
+    if not applied:
+        emit(f"{path} does not hold the master password this run applied", "warning")
+        return
+    os.chmod(path, 0o600)
+    if secret.get("generated") and is_terminal(sys.stdout) and is_terminal(sys.stderr):
+        emit(f"master password (admin_passwd) of the new Odoo confs: {secret['admin_passwd']}")
+        emit("  (shown once; only its hash is in the confs)")
+    read = (
+        "python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"admin_passwd\"])' "
+        + str(path)
+    )
+    say(f"the master password is stored in {path} (mode 0600); to read it: {read}")

@@ -4,7 +4,8 @@
   a plain SQL dump cannot be checked) and ``pg_dumpall --globals-only`` (roles);
 - a tar of the Odoo data volume (filestore + sessions), listed back with tarfile;
 - ``docker ps -a`` and ``docker inspect`` of every container;
-- a copy of every file the run will touch;
+- a copy of every covered file (coverage.py: what the migration reads or writes, each stack's
+  compose files and .env, every file of Traefik's watched directory), sha256 in the manifest;
 - ``--verify-restore``: each dump restored into a scratch database, row counts compared;
 - MANIFEST.json with the sha256 of every file, written last: a folder without it is an
   interrupted backup and is never reused or overwritten.
@@ -18,12 +19,14 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from .console import say, status, track
+from .console import say, status
 from .context import Context
+from .coverage import covered
 from .exitcodes import BACKUP_FAILED, MigrateError
-from .fsops import sha256_file, write_new_exclusive
-from .inventory import Inventory
+from .fsops import sha256_bytes, sha256_file, write_new_exclusive
+from .inventory import Inventory, gather
 from .journal import utc_stamp
+from .plan import load_plan_file
 from .runner import CommandError
 
 MANIFEST = "MANIFEST.json"
@@ -65,18 +68,41 @@ def verify_restore(ctx: Context, db: str, dump: Path) -> dict[str, Any]:
     return {"tables": len(want), "rows": sum(want.values())}
 
 
-def run_backup(ctx: Context, inv: Inventory, touched: list[Path]) -> Path:
+def backup_now(ctx: Context) -> Path:
+    """The standalone ``backup``: the same coverage as apply's step 1 (the staged plan's
+    files when there is one, else what is on disk)."""
+    inv = gather(ctx.layout, ctx.docker, ctx.pg, None, "n/a")
+    plan = load_plan_file(ctx.layout.plan_file) if ctx.layout.plan_file.exists() else None
+    if plan is not None:
+        with_plan(inv, plan)
+    return run_backup(ctx, inv, covered(ctx.layout, plan))
+
+
+def with_plan(inv: Inventory, plan: dict[str, Any]) -> None:
+    """What the plan found (with the operator's inputs file) wins over a rediscovery
+    without it: the Odoo container, the filestore."""
+    b = plan.get("backup") or {}
+    inv.odoo_container = b.get("odoo_container") or inv.odoo_container
+    inv.data_volume = b.get("data_volume") or inv.data_volume
+    inv.data_bind = b.get("data_bind") or inv.data_bind
+    inv.odoo_image = inv.odoo_image or b.get("odoo_image")
+
+
+def run_backup(ctx: Context, inv: Inventory, files: list[str]) -> Path:
+    """``files``: paths as the operator knows them (/srv/stacks/...), copied under files/;
+    the manifest's ``tree`` has the sha256 of each (None: it does not exist)."""
     folder = new_folder(ctx.layout.backups)
     say(f"backup folder {folder}")
     manifest: dict[str, Any] = {
         "created": utc_stamp(),
         "databases": {},
-        "touched": {},
+        "tree": {},
         "volume": None,
     }
     try:
         (folder / "db").mkdir()
-        for db in track(inv.databases, "pg_dump", total=len(inv.databases)):
+        for n, db in enumerate(inv.databases, start=1):
+            say(f"pg_dump {db} ({n}/{len(inv.databases)})")
             out = folder / "db" / f"{db}.dump"
             ctx.pg.dump(db, out)
             entries = ctx.pg.restore_list(out)
@@ -129,31 +155,35 @@ def run_backup(ctx: Context, inv: Inventory, touched: list[Path]) -> Path:
             ctx.docker.inspect_raw(names).encode() if names else b"[]",
         )
         (folder / "files").mkdir()
-        for path in touched:
-            rel = ctx.layout.rel(path)
-            if path.exists():
+        for rel in files:
+            path = ctx.layout.root / rel.lstrip("/")
+            data = path.read_bytes() if path.is_file() else None
+            if data is not None:
                 dest = folder / "files" / rel.lstrip("/")
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                write_new_exclusive(dest, path.read_bytes())
-            manifest["touched"][rel] = sha256_file(path)
+                write_new_exclusive(dest, data)
+            manifest["tree"][rel] = None if data is None else sha256_bytes(data)
     except CommandError as exc:
         raise MigrateError(
             f"backup failed, folder kept for inspection: {folder}: {exc}", BACKUP_FAILED
         ) from exc
-    files = {}
+    listing = {}
     for dirpath, _, filenames in os.walk(folder):
         for name in sorted(filenames):
             p = Path(dirpath) / name
-            files[str(p.relative_to(folder))] = {
+            listing[str(p.relative_to(folder))] = {
                 "sha256": sha256_file(p),
                 "bytes": p.stat().st_size,
             }
             os.chmod(p, 0o400)
-    manifest["files"] = files
+    manifest["files"] = listing
     write_new_exclusive(
         folder / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), 0o400
     )
-    say(f"backup complete: {len(inv.databases)} databases, manifest {folder / MANIFEST}")
+    say(
+        f"backup complete: {len(inv.databases)} databases, {len(files)} files, "
+        f"manifest {folder / MANIFEST}"
+    )
     return folder
 
 

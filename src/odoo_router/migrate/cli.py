@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from . import exitcodes as X
-from .apply import apply, rollback
-from .backup import run_backup
-from .console import confirm, say
+from .apply import apply, decide, password_notice
+from .backup import backup_now
+from .console import confirm, error, say
 from .context import Context
 from .docker_api import Docker, detect_compose
 from .exitcodes import MigrateError
@@ -31,11 +31,14 @@ from .plan import load_plan_file
 from .preflight import load_inputs, make_offline_plan, make_plan, stage, store_secret
 from .render import Settings
 from .report import format_plan
+from .rollback import rollback
 from .runner import CommandError, SubprocessRunner
+from .runstate import APPLIED, ROLLED_BACK
+from .status import format_status, status
 from .traefik import TraefikAPI
 from .verify import format_checks, run_checks
 
-CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo"
+CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo", ...
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -230,7 +233,7 @@ def cmd_plan(ctx: Context, args: argparse.Namespace) -> int:
         return _plan_offline(ctx, args)
     if args.stage or args.traefik_snapshot:
         raise MigrateError("--stage and --traefik-snapshot go with --offline", X.USAGE)
-    with hold_lock(ctx.layout):
+    with hold_lock(ctx.layout, "plan"):
         plan, _, secret = make_plan(ctx)
         print(plan.to_json() if args.json else format_plan(plan), end="")
         if plan.problems:
@@ -261,9 +264,8 @@ def _plan_offline(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_backup(ctx: Context, args: argparse.Namespace) -> int:
-    with hold_lock(ctx.layout):
-        inv = gather(ctx.layout, ctx.docker, ctx.pg, None, "n/a", load_inputs(ctx))
-        folder = run_backup(ctx, inv, tree_files(ctx.layout))
+    with hold_lock(ctx.layout, "backup"):
+        folder = backup_now(ctx)
     print(folder)
     return X.OK
 
@@ -272,27 +274,24 @@ def cmd_apply(ctx: Context, args: argparse.Namespace) -> int:
     plan = _load_plan(ctx)
     if plan.get("problems"):
         raise MigrateError("the plan was refused at pre-flight; fix and plan again", X.REFUSED)
-    last = latest_run(ctx.layout)
-    if (
-        last is not None
-        and last.outcome == "finished"
-        and last.header.get("plan_id") == plan["plan_id"]
-    ):
+    decision, last = decide(ctx, plan)  # refuses (and says what to run) before asking
+    if decision == "applied" and last is not None:
         # Running it again would stop the new stack for nothing.
         say(f"plan {plan['plan_id']} was applied by run {last.run_id}: nothing to do")
         return X.OK
     if not confirm(f"apply plan {plan['plan_id']} (downtime expected)?", ctx.yes):
         return X.ABORTED
-    with hold_lock(ctx.layout):
+    with hold_lock(ctx.layout, "apply"):
         j = apply(ctx, plan)
-    print(f"run {j.run_id} finished")
+    print(f"run {j.run_id} applied")
+    password_notice(ctx, j)
     return X.OK
 
 
 def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
     last = latest_run(ctx.layout)
-    # What the last finished run set up is what must hold; otherwise the current plan's.
-    plan = last.plan() if last is not None and last.outcome == "finished" else _load_plan(ctx)
+    # What the last applied run set up is what must hold; otherwise the current plan's.
+    plan = last.plan() if last is not None and last.state.state == APPLIED else _load_plan(ctx)
     checks = run_checks(ctx, plan["verify"])
     if args.json:
         print(json.dumps([c.__dict__ for c in checks], indent=2))
@@ -302,43 +301,25 @@ def cmd_verify(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
-    with hold_lock(ctx.layout):
+    with hold_lock(ctx.layout, "rollback"):
         j = latest_run(ctx.layout)
-        if j is None or j.outcome == "rolled-back":
+        if j is None or j.state.state == ROLLED_BACK:
             say("nothing to roll back")
             return X.OK
-        plan = j.plan()  # the run's own copy: a later plan does not change what it undoes
-        if not confirm(f"roll back run {j.run_id}?", ctx.yes):
+        if not confirm(f"roll back run {j.run_id} (state {j.state.state})?", ctx.yes):
             return X.ABORTED
-        rollback(ctx, plan, j, restore_databases=args.restore_databases)
+        # the run's own plan: a later plan does not change what it undoes
+        rollback(ctx, j, restore_databases=args.restore_databases)
     print(f"run {j.run_id} rolled back")
     return X.OK
 
 
 def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
-    j = latest_run(ctx.layout)
-    plan = j.plan() if j is not None else None
-    if plan is None and ctx.layout.plan_file.exists():
-        plan = load_plan_file(ctx.layout.plan_file)
-    out: dict[str, Any] = {
-        "plan": plan["plan_id"] if plan else None,
-        "run": j.run_id if j else None,
-        "outcome": (j.outcome or "in progress") if j else None,
-        "steps": {s["id"]: j.step_state(s["id"]) for s in plan["steps"]} if plan and j else {},
-    }
-    if j is not None:
-        backup = next(
-            (e for e in j.events() if e.get("step") == "backup" and e["event"] == "done"), None
-        )
-        out["backup"] = backup.get("folder") if backup else None
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        for k, v in out.items():
-            if k != "steps":
-                print(f"{k}: {v}")
-        for sid, state in out["steps"].items():
-            print(f"  {state:12s} {sid}")
+    out = status(ctx)
+    print(
+        json.dumps(out, indent=2) if args.json else format_status(out),
+        end="\n" if args.json else "",
+    )
     return X.OK
 
 
@@ -359,10 +340,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         ctx = build_context(args)
         return COMMANDS[args.command](ctx, args)
     except MigrateError as exc:
-        say(f"error: {exc}")
+        error(str(exc))
         return exc.code
     except CommandError as exc:
-        say(f"error: {exc}")
+        error(str(exc))
         return X.ERROR
 
 

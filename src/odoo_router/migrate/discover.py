@@ -38,7 +38,7 @@ from .inputs import Inputs
 from .layout import Layout
 from .nginx_parse import Resolver
 from .nginxconf import NginxError, NginxFacts, read_nginx
-from .traefik_static import is_traefik
+from .traefik_sources import is_traefik
 
 MAX_DEPTH = 3
 DEFAULT_ODOO_CONF = "/etc/odoo/odoo.conf"

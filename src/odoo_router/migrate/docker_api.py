@@ -17,6 +17,14 @@ from typing import Any
 from .runner import CommandError, Runner
 
 
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    service: str  # com.docker.compose.service
+    state: str  # created, running, exited, ...
+
+
 @dataclass
 class Docker:
     runner: Runner
@@ -155,37 +163,66 @@ class Docker:
             str(compose_file),
         ]
 
-    def compose_up(self, project_dir: Path, compose_file: Path, project: str | None = None) -> None:
-        self.runner.run(
-            [*self._compose(project_dir, compose_file, project), "up", "-d", "--remove-orphans"]
-        )
+    def compose_up(
+        self,
+        project_dir: Path,
+        compose_file: Path,
+        project: str | None = None,
+        services: Sequence[str] = (),
+        *,
+        no_deps: bool = False,
+        pull: str | None = None,
+    ) -> None:
+        """``up -d`` of ``services`` (all when empty). No --remove-orphans: a container of
+        the project that the file does not name is the operator's, not ours to remove."""
+        argv = [*self._compose(project_dir, compose_file, project), "up", "-d"]
+        if pull:
+            argv += ["--pull", pull]
+        if no_deps:
+            argv.append("--no-deps")
+        self.runner.run([*argv, *services])
 
     def compose_down(
         self, project_dir: Path, compose_file: Path, project: str | None = None
     ) -> None:
+        """Stop and remove the containers of the services the file names (orphans stay)."""
         self.runner.run(
             [
                 *self._compose(project_dir, compose_file, project),
                 "down",
-                "--remove-orphans",
                 "--timeout",
                 str(self.stop_timeout),
             ]
         )
 
-    def project_containers(self, project: str) -> list[str]:
+    def containers(self, project: str) -> list[Container]:
+        """Every container of a compose project, running or not."""
+        fmt = '{{.ID}}\t{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.State}}'
         res = self.runner.run(
             [
                 self.docker,
                 "ps",
                 "-a",
+                "--no-trunc",
                 "--filter",
                 f"label=com.docker.compose.project={project}",
                 "--format",
-                "{{.Names}}",
+                fmt,
             ]
         )
-        return sorted(n for n in res.stdout.split() if n)
+        out = []
+        for line in res.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 4:
+                out.append(Container(*parts))
+        return sorted(out, key=lambda c: c.name)
+
+    def remove(self, ids: Sequence[str]) -> None:
+        """Stop (with the stop timeout, as compose would) and remove containers by id."""
+        if not ids:
+            return
+        self.runner.run([self.docker, "stop", "--time", str(self.stop_timeout), *ids], check=False)
+        self.runner.run([self.docker, "rm", "--force", *ids])
 
 
 def detect_compose(runner: Runner, docker: str = "docker") -> list[str]:

@@ -20,7 +20,7 @@ from ..yamlmarks import load_marked
 from .composefile import ComposeFile, Service, container_path
 from .discover import Reader, Role
 from .facts import Fact
-from .traefik_static import (
+from .traefik_sources import (
     STATIC_PATHS,
     TraefikStatic,
     config_file_target,

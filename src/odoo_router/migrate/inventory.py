@@ -170,7 +170,16 @@ def _docker(inv: Inventory, docker: Docker) -> None:
         inv.errors["docker"] = str(exc)
 
 
+def _bare(layout: Layout) -> Survey:
+    """The survey without inputs (what a backup without a plan can know)."""
+    return survey(layout, Inputs(), Overrides(traefik_version="3.0"))
+
+
 def tree_files(layout: Layout) -> list[Path]:
     """Every file discovery reads in this tree (a backup without a plan covers them)."""
-    s = survey(layout, Inputs(), Overrides(traefik_version="3.0"))
-    return [layout.root / rel.lstrip("/") for rel, sha in s.reads.items() if sha is not None]
+    return [layout.path(rel) for rel, sha in _bare(layout).reads.items() if sha is not None]
+
+
+def tree_watched(layout: Layout) -> list[str]:
+    """Traefik's directory as discovery finds it (for a backup without a plan)."""
+    return [layout.rel(d) for d in _bare(layout).watched]

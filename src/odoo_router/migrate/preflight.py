@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from . import exitcodes as X
 from .context import Context
+from .coverage import discovered, fingerprint
 from .edge import RouterDef
 from .exitcodes import MigrateError
 from .facts import Fact, allowlist_problems
@@ -43,14 +45,14 @@ def load_inputs(ctx: Context) -> Inputs:
         raise MigrateError(str(exc), X.REFUSED) from exc
 
 
-def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[str, str] | None]:
+def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[str, Any] | None]:
     """(the secret, what to store in secrets.json once the plan passes, None: nothing).
 
     A generated password is generated once and kept (0600): ``plan`` is repeatable and the
     operator reads it there. A password file is read under ``--root``; offline, an unreadable
     file gives a throwaway hash (the staged confs are for review) and a warning."""
     path = ctx.layout.secrets_file
-    kept: dict[str, str] = {}
+    kept: dict[str, Any] = {}
     if path.is_file():
         kept = json.loads(path.read_text("utf-8"))
     file_name = ctx.overrides.master_password_file
@@ -62,7 +64,7 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
     ):
         file_name, source = inputs.master_password.value, inputs.master_password.source
     if file_name is None:
-        if kept.get("admin_passwd") and kept.get("generated") == "yes":
+        if kept.get("admin_passwd") and kept.get("generated") is True:
             return Secret(
                 kept["admin_passwd"],
                 kept["admin_passwd_hash"],
@@ -72,7 +74,7 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
         new = {
             "admin_passwd": password,
             "admin_passwd_hash": hash_admin_password(password),
-            "generated": "yes",
+            "generated": True,
         }
         return Secret(
             password, new["admin_passwd_hash"], f"generated, kept in {ctx.layout.rel(path)}"
@@ -95,7 +97,7 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
     new = {
         "admin_passwd": password,
         "admin_passwd_hash": hash_admin_password(password),
-        "generated": "no",
+        "generated": False,
     }
     return Secret(password, new["admin_passwd_hash"], where), new
 
@@ -111,7 +113,7 @@ def _password_path(ctx: Context, name: str, source: str) -> Path:
     return Path.cwd() / path
 
 
-def store_secret(ctx: Context, new: dict[str, str] | None) -> None:
+def store_secret(ctx: Context, new: dict[str, Any] | None) -> None:
     if new is None:
         return
     path = ctx.layout.secrets_file
@@ -237,7 +239,7 @@ def _network_problems(inv: Inventory, s: Survey, broad_ok: bool) -> list[str]:
     return out
 
 
-def make_plan(ctx: Context) -> tuple[Plan, Inventory, dict[str, str] | None]:
+def make_plan(ctx: Context) -> tuple[Plan, Inventory, dict[str, Any] | None]:
     """The live plan; (plan, inventory, the secret to store once the plan passes)."""
     inputs = load_inputs(ctx)
     inv = gather(
@@ -246,6 +248,10 @@ def make_plan(ctx: Context) -> tuple[Plan, Inventory, dict[str, str] | None]:
     secret, new = load_secret(ctx, inputs, live=True)
     plan = build_plan(inv.survey, ctx.settings, secret, _live_checks(ctx, inv))
     _record_password_file(ctx, inputs, plan)
+    # Every file apply's backup copies and its stale check compares (coverage.py): each
+    # stack's compose files and .env, Traefik's static config, every watched file.
+    found = fingerprint(ctx.layout, discovered(ctx.layout, plan.watched))
+    plan.inputs = dict(sorted({**found, **plan.inputs}.items()))
     return plan, inv, new
 
 

@@ -1,176 +1,140 @@
-"""Traefik's static configuration as the running container sees it, pure.
+"""The few static (install) settings of Traefik that decide routing, from where they are set.
 
-Rules (Traefik's loaders, tried in this order, the first that finds something wins):
-1. a configuration file: ``--configFile``, else ``traefik.yml|yaml|toml`` in ``/etc/traefik``
-   or ``/`` (the working directory), found through the container's mounts;
-2. command-line flags (``--providers.file.directory=/dynamic``; case-insensitive);
-3. ``TRAEFIK_*`` environment variables.
-The docker provider's ``exposedByDefault`` is true unless something says false. The file
-provider loads ``.yml``,``.yaml`` and ``.toml`` files of its directory and of every
-subdirectory (a backup folder inside it is loaded too).
+Facts (Traefik docs ``getting-started/configuration-overview.md``; ``pkg/provider/docker``;
+``pkg/config/static/static_config.go``):
+- Static configuration comes from exactly one source, the first found of: a configuration
+  file (``--configFile``, else ``traefik.yml|yaml|toml`` in /etc/traefik/, ...), the
+  command-line flags, the ``TRAEFIK_*`` environment variables. Keys are case-insensitive.
+- ``--providers.docker`` alone enables the provider with its defaults: ``exposedByDefault``
+  true, ``defaultRule`` ``Host(`{{ normalize .Name }}`)``.
+- ``entryPoints.<name>.http.tls`` makes every router of that entry point a TLS router.
+- ``core.defaultRuleSyntax`` (v3) sets the syntax of routers without ``ruleSyntax``.
 """
 
 from __future__ import annotations
 
-import re
+import shlex
 import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked
-from .composefile import ComposeFile, Service
-from .facts import Fact
+from .traefik_providers import DEFAULT_RULE
 
-DYNAMIC_EXTENSIONS = (".yml", ".yaml", ".toml")
-STATIC_PATHS = tuple(
-    f"{d}/traefik.{e}" for d in ("/etc/traefik", "") for e in ("yml", "yaml", "toml")
-)
-_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][\w.-]*)?$")
+_TRUE = ("true", "1", "t", "")
 
 
-def version_from_image(image: str | None) -> tuple[str | None, str]:
-    """(version, reason): ``traefik:v3.7.6`` -> "3.7.6"; a tag without the minor version,
-    ``latest``, a variable left empty or a digest alone give None and the reason."""
-    if not image:
-        return None, "the Traefik service has no image"
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return None, f"image {image} has no tag (latest)"
-    tag = last.split(":", 1)[1]
-    m = _TAG.match(tag)
-    if m is None:
-        return None, f"image {image}: the tag {tag!r} does not give the minor version"
-    return ".".join(g for g in m.groups() if g is not None), f"image tag {image}"
+@dataclass(frozen=True)
+class StaticSettings:
+    source: str  # "command flags in edge-traefik/docker-compose.yml", "file traefik.yml", ...
+    docker: bool
+    exposed_by_default: bool
+    default_rule: str
+    file_directory: str | None  # as the container sees it
+    file_filename: str | None
+    watch: bool
+    default_rule_syntax: str | None
+    entry_points: Mapping[str, str]  # name -> address
+    tls_entry_points: frozenset[str]
+    precedence: tuple[str, ...] | None
 
-
-def is_traefik(svc: Service) -> bool:
-    repo = (svc.image or "").split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-    return repo == "traefik" or (bool(svc.command) and svc.command[0] == "traefik")
-
-
-@dataclass
-class TraefikStatic:
-    source: str  # where the static configuration came from
-    settings: dict[str, Fact[str]] = field(default_factory=dict)  # lowercased dotted key
-    static_file: Path | None = None  # host path of traefik.yml, when that is the source
-    ignored: list[str] = field(default_factory=list)  # flags a config file makes Traefik skip
-
-    def get(self, key: str) -> Fact[str] | None:
-        return self.settings.get(key.lower())
-
-    @property
-    def docker(self) -> bool:
-        return any(
-            k == "providers.docker" or k.startswith("providers.docker.") for k in self.settings
+    @classmethod
+    def from_tree(cls, tree: Mapping[str, Any], source: str) -> StaticSettings:
+        providers = _get(tree, "providers")
+        docker = _get(providers, "docker")
+        file = _get(providers, "file")
+        eps = _get(tree, "entrypoints")
+        eps = eps if isinstance(eps, Mapping) else {}
+        precedence = _get(providers, "precedence")
+        if isinstance(precedence, str):
+            precedence = [p.strip() for p in precedence.split(",")]
+        return cls(
+            source=source,
+            docker=docker is not None and _bool(docker, True),
+            exposed_by_default=_bool(_get(docker, "exposedbydefault"), True),
+            default_rule=str(_get(docker, "defaultrule") or DEFAULT_RULE),
+            file_directory=_str(_get(file, "directory")),
+            file_filename=_str(_get(file, "filename")),
+            watch=_bool(_get(file, "watch"), False),
+            default_rule_syntax=_str(_get(_get(tree, "core"), "defaultrulesyntax")),
+            entry_points={str(k): str(_get(v, "address") or "") for k, v in eps.items()},
+            tls_entry_points=frozenset(
+                str(k) for k, v in eps.items() if _get(_get(v, "http"), "tls") is not None
+            ),
+            precedence=tuple(str(p).lower() for p in precedence) if precedence else None,
         )
 
-    @property
-    def exposed_by_default(self) -> Fact[bool]:
-        f = self.get("providers.docker.exposedbydefault")
-        if f is None:
-            return Fact(True, f"Traefik's default: not set in the {self.source}")
-        return Fact(f.value.strip().lower() in ("true", "1", "t"), f.source)
 
-    @property
-    def file_directory(self) -> Fact[str] | None:
-        return self.get("providers.file.directory")
-
-    @property
-    def file_filename(self) -> Fact[str] | None:
-        return self.get("providers.file.filename")
+def _get(tree: Any, key: str) -> Any:
+    if not isinstance(tree, Mapping):
+        return None
+    return next((v for k, v in tree.items() if str(k).lower() == key), None)
 
 
-def _flatten(data: Any, prefix: str, out: dict[str, Any]) -> None:
-    if isinstance(data, dict):
-        if not data and prefix:
-            out[prefix] = "true"  # "ping: {}" / "docker: {}" enables the section
-        for k, v in data.items():
-            _flatten(v, f"{prefix}.{str(k).lower()}" if prefix else str(k).lower(), out)
-    elif data is None:
-        out[prefix] = "true"
-    elif not isinstance(data, list):
-        out[prefix] = str(data).lower() if isinstance(data, bool) else str(data)
+def _str(v: Any) -> str | None:
+    return None if v is None or isinstance(v, Mapping) else str(v)
 
 
-def from_file(text: str, name: str, host: Path) -> TraefikStatic:
-    """A static file (YAML or TOML); ValueError with file:line when it does not parse."""
-    flat: dict[str, Any] = {}
-    lines: dict[str, int] = {}
-    if name.endswith(".toml"):
-        try:
-            _flatten(tomllib.loads(text), "", flat)
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{name}: not valid TOML: {exc}") from exc
-    else:
-        try:
-            marked = load_marked(text, name)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{name}:{mark.line + 1}" if mark is not None else name
-            raise ValueError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-        _flatten(marked.data or {}, "", flat)
-        lines = {k.lower(): v for k, v in marked.lines.items()}
-    st = TraefikStatic(source=name, static_file=host)
-    for k, v in flat.items():
-        st.settings[k] = Fact(str(v), f"{name}:{lines[k]}" if k in lines else name)
-    return st
+def _bool(v: Any, default: bool) -> bool:
+    if v is None:
+        return default
+    if isinstance(v, Mapping):
+        return True  # a section given with sub-options is enabled
+    return str(v).strip().lower() in _TRUE
 
 
-def from_flags(svc: Service, cf: ComposeFile) -> TraefikStatic | None:
-    args = svc.command[1:] if svc.command[:1] == ["traefik"] else svc.command
-    st = TraefikStatic(source=f"command flags in {cf.rel}:{svc.line}")
-    for i, arg in enumerate(args):
-        if not arg.startswith("--"):
+def _put(tree: dict[str, Any], path: Sequence[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    if not isinstance(node.get(path[-1]), dict) or value not in ("", "true"):
+        node[path[-1]] = value
+
+
+def from_flags(command: Sequence[str] | str, source: str) -> StaticSettings:
+    """From a compose ``command:`` (list or string), ``--providers.docker.exposedbydefault=false``
+    style; arguments that are not flags are skipped."""
+    args = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    tree: dict[str, Any] = {}
+    for arg in args:
+        if not arg.startswith("-"):
             continue
-        key, sep, value = arg[2:].partition("=")
-        st.settings[key.lower()] = Fact(
-            value if sep else "true", cf.where(f"services.{svc.name}.command[{i}]")
-        )
-    return st if st.settings else None
+        key, _, value = arg.lstrip("-").partition("=")
+        _put(tree, key.lower().split("."), value)
+    return StaticSettings.from_tree(tree, source)
 
 
-def from_env(svc: Service, cf: ComposeFile) -> TraefikStatic | None:
-    st = TraefikStatic(source=f"TRAEFIK_* environment in {cf.rel}:{svc.line}")
-    for k, v in svc.environment.items():
-        if k.upper().startswith("TRAEFIK_"):
-            key = k[len("TRAEFIK_") :].lower().replace("_", ".")
-            st.settings[key] = Fact(v, cf.where(f"services.{svc.name}.environment"))
-    return st if st.settings else None
+def from_env(env: Mapping[str, str], source: str) -> StaticSettings | None:
+    """From ``TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT=false`` style variables, if any."""
+    tree: dict[str, Any] = {}
+    for key, value in env.items():
+        if key.upper().startswith("TRAEFIK_"):
+            _put(tree, key[len("TRAEFIK_") :].lower().split("_"), value)
+    return StaticSettings.from_tree(tree, source) if tree else None
 
 
-def config_file_target(svc: Service) -> str | None:
-    """``--configFile=X`` (or the env form) when the service names one."""
-    for i, arg in enumerate(svc.command):
-        low = arg.lower()
-        if low.startswith("--configfile="):
-            return arg.split("=", 1)[1]
-        if low == "--configfile" and i + 1 < len(svc.command):
-            return svc.command[i + 1]
-    return svc.environment.get("TRAEFIK_CONFIGFILE")
+def from_file(text: str, name: str) -> StaticSettings:
+    """From a static configuration file (YAML or TOML by its name)."""
+    data = tomllib.loads(text) if name.lower().endswith(".toml") else yaml.safe_load(text)
+    return StaticSettings.from_tree(data if isinstance(data, Mapping) else {}, f"file {name}")
 
 
-def list_dynamic(directory: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """(files Traefik loads, other files, subdirectories) under the file provider's directory,
-    sorted as Traefik reads them (by name, depth first)."""
-    loaded: list[Path] = []
-    others: list[Path] = []
-    subdirs: list[Path] = []
-
-    def walk(d: Path, depth: int) -> None:
-        for p in sorted(d.iterdir(), key=lambda x: x.name):
-            if p.is_dir():
-                subdirs.append(p)
-                if depth < 8:
-                    walk(p, depth + 1)
-            elif p.suffix.lower() in DYNAMIC_EXTENSIONS:
-                loaded.append(p)
-            else:
-                others.append(p)
-
-    if directory.is_dir():
-        walk(directory, 0)
-    return loaded, others, subdirs
+def choose(
+    config_file: tuple[str, str] | None,
+    command: Sequence[str] | str | None,
+    env: Mapping[str, str],
+    where: str,
+) -> StaticSettings:
+    """The one source Traefik uses: the file (text, name) if there is one, else the flags,
+    else the environment, else the defaults."""
+    if config_file is not None:
+        return from_file(*config_file)
+    args = shlex.split(command) if isinstance(command, str) else list(command or ())
+    if any(str(a).startswith("-") for a in args):
+        return from_flags(args, f"command flags in {where}")
+    return from_env(env, f"environment in {where}") or StaticSettings.from_tree({}, "defaults")
