@@ -153,7 +153,7 @@ def _contents(d: Path) -> dict[str, bytes]:
                 "    www:\n",
                 "    www:\n      ipWhiteList: {}\n",
             ),
-            "edge-traefik/dynamic/services.yml:15: ipWhiteList (v3 calls it ipAllowList)",
+            "edge-traefik/dynamic/services.yml:15: unknown key 'http.routers.www.ipWhiteList'",
         ),
         (
             INPUTS,
@@ -186,10 +186,10 @@ def test_a_latest_tag_takes_the_version_from_the_inputs(
 ) -> None:
     compose = tree / "srv/stacks/edge-traefik/docker-compose.yml"
     compose.write_text(compose.read_text().replace("traefik:v3.1", "traefik:latest"))
-    code, out, _ = offline(tree, tmp_path, INPUTS + 'traefik_version: "2.10"\n')
+    code, out, _ = offline(tree, tmp_path, INPUTS + 'traefik_version: "3.7"\n')
     assert code == X.OK, out
-    assert "Traefik version 2.10: inputs.yaml:4 (traefik_version)" in out
-    assert "ipWhiteList" in out
+    assert "Traefik version 3.7: inputs.yaml:4 (traefik_version)" in out
+    assert "+      ipAllowList:" in out
 
 
 def test_out_must_be_new(tree: Path, tmp_path: Path, no_server: None) -> None:

@@ -21,7 +21,7 @@ from .console import confirm, error, say
 from .context import Context
 from .docker_api import Docker, detect_compose
 from .exitcodes import MigrateError
-from .inventory import gather, tree_files
+from .inventory import gather
 from .journal import hold_lock, latest_run
 from .layout import Layout
 from .merge import Overrides

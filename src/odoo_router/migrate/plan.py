@@ -24,7 +24,9 @@ from .render import Rendered, Settings, render_all
 from .render_compose import ADMIN, TENANT
 from .render_odoo import WEAK_PASSWORDS
 from .render_traefik import OdooHosts, is_odoo_rule
+from .simulate import simulate
 from .survey import Survey
+from .traefik_model import RoutingTable
 from .yamledit import load_plain
 
 PLAN_FORMAT = 2
@@ -93,6 +95,7 @@ class Plan:
     backup: dict[str, Any] = field(default_factory=dict)  # what the backup step archives
     facts: list[str] = field(default_factory=list)
     hazards: list[str] = field(default_factory=list)
+    routing: list[str] = field(default_factory=list)  # the simulated winners, before -> after
     offline: bool = False
     rendered: dict[str, bytes] = field(default_factory=dict, repr=False)  # role -> content
     paths: dict[str, Path] = field(default_factory=dict, repr=False)  # role -> host path
@@ -114,6 +117,7 @@ class Plan:
             "backup": self.backup,
             "facts": self.facts,
             "hazards": self.hazards,
+            "routing": self.routing,
         }
 
     @property
@@ -237,7 +241,15 @@ def _expectations(
     }
 
 
-def build_plan(s: Survey, settings: Settings, secret: Secret, live: LiveFacts | None) -> Plan:
+def build_plan(
+    s: Survey,
+    settings: Settings,
+    secret: Secret,
+    live: LiveFacts | None,
+    before_table: RoutingTable | None = None,
+) -> Plan:
+    """``before_table``: Traefik's routers as the API or a snapshot lists them (else the
+    simulation of the tree's files and labels)."""
     layout = s.layout
     problems = list(s.problems)
     warnings = list(s.warnings)
@@ -245,6 +257,13 @@ def build_plan(s: Survey, settings: Settings, secret: Secret, live: LiveFacts | 
         problems.append(f"master password ({secret.source}) is empty or a default: refusing it")
     r = render_all(s, settings, secret.hash)
     problems += r.problems
+    rendered = {f.path: f.data for f in r.files.values()} if not r.problems else None
+    sim = simulate(s, rendered, r.router_service, before_table)
+    hazards = list(s.hazards)
+    if sim is not None:
+        problems += [p for p in sim.problems if p not in problems]
+        warnings += sim.warnings
+        hazards += sim.hazards
     if live is not None:
         problems += live.problems
         warnings += live.warnings
@@ -310,7 +329,8 @@ def build_plan(s: Survey, settings: Settings, secret: Secret, live: LiveFacts | 
             "data_bind": str(fs.host) if fs is not None and fs.host is not None else None,
         },
         facts=s.facts_lines(),
-        hazards=s.hazards,
+        hazards=hazards,
+        routing=sim.lines() if sim is not None else [],
         offline=live is None,
         rendered={
             role: f.data for role, f in r.files.items() if any(c.role == role for c in changes)

@@ -71,14 +71,9 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
                 f"generated, kept in {ctx.layout.rel(path)}",
             ), None
         password = generate_password()
-        new = {
-            "admin_passwd": password,
-            "admin_passwd_hash": hash_admin_password(password),
-            "generated": True,
-        }
-        return Secret(
-            password, new["admin_passwd_hash"], f"generated, kept in {ctx.layout.rel(path)}"
-        ), new
+        digest = hash_admin_password(password)
+        new = {"admin_passwd": password, "admin_passwd_hash": digest, "generated": True}
+        return Secret(password, digest, f"generated, kept in {ctx.layout.rel(path)}"), new
     host = _password_path(ctx, file_name, source)
     try:
         password = host.read_text("utf-8").strip()
@@ -94,12 +89,9 @@ def load_secret(ctx: Context, inputs: Inputs, live: bool) -> tuple[Secret, dict[
     where = f"{file_name} ({source})"
     if kept.get("admin_passwd") == password and kept.get("admin_passwd_hash"):
         return Secret(password, kept["admin_passwd_hash"], where), None
-    new = {
-        "admin_passwd": password,
-        "admin_passwd_hash": hash_admin_password(password),
-        "generated": False,
-    }
-    return Secret(password, new["admin_passwd_hash"], where), new
+    digest = hash_admin_password(password)
+    new = {"admin_passwd": password, "admin_passwd_hash": digest, "generated": False}
+    return Secret(password, digest, where), new
 
 
 def _password_path(ctx: Context, name: str, source: str) -> Path:

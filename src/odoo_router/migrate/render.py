@@ -18,7 +18,7 @@ from .composefile import ComposeFile
 from .render_compose import ADMIN, TENANT, SplitSpec, declare_external, split_odoo_compose
 from .render_odoo import render_admin_conf, render_tenant_conf
 from .render_router import RouterComposeSpec, RouterSpec, edit_router_compose, render_router_yaml
-from .render_traefik import EdgeSpec, OdooHosts, edit_dynamic, lint, needs_edit
+from .render_traefik import EdgeSpec, OdooHosts, edit_dynamic, needs_edit
 from .survey import Survey
 from .yamledit import RoundTripError, YamlDoc, load_roundtrip
 
@@ -241,5 +241,3 @@ def _dynamic(s: Survey, out: Rendered) -> None:
         # a flat role: it names files in the run's staging and originals folders
         role = "dynamic:" + str(path.relative_to(edge.dynamic_dir)).replace("/", ":")
         out.add(role, path, text)
-    for name, text in plain.items():
-        out.problems += lint(texts.get(name, text), version.value, name)

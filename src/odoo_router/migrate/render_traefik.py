@@ -315,30 +315,3 @@ def _services(docs: dict[str, YamlDoc], plain: dict[str, str], spec: EdgeSpec) -
 def _aimed_at(url: str, hosts: Sequence[str]) -> bool:
     m = re.match(r"^[a-z]+://([^/:]+)", url)
     return m is not None and m.group(1) in hosts
-
-
-_V2_ONLY = (
-    (re.compile(r"\bipWhiteList\s*:"), "ipWhiteList (v3 calls it ipAllowList)"),
-    (re.compile(r"HostRegexp\(`[^`]*\{\w+:"), "HostRegexp with {name:regex} (v2 syntax)"),
-    (re.compile(r"\bHostHeader\("), "HostHeader() (removed in v3)"),
-    (re.compile(r"\bHeaders\("), "Headers() (v3: Header())"),
-)
-_V3_ONLY = (
-    (re.compile(r"\bipAllowList\s*:"), "ipAllowList (v2 calls it ipWhiteList)"),
-    (re.compile(r"HostRegexp\(`\^"), "HostRegexp with a ^regex$ (v3 syntax)"),
-)
-
-
-def lint(text: str, version: str, name: str) -> list[str]:
-    """Syntax of another version in a file this Traefik version will load."""
-    major = version_key(version)[0]
-    rules: tuple[tuple[re.Pattern[str], str], ...] = _V2_ONLY if major >= 3 else _V3_ONLY
-    if major < 3 and version_key(version) >= (2, 11):
-        rules = _V3_ONLY[1:]  # 2.11 knows ipAllowList
-    problems = []
-    syntax_v2 = "ruleSyntax" in text
-    for n, line in enumerate(text.splitlines(), start=1):
-        for rx, what in rules:
-            if rx.search(line) and not (syntax_v2 and "HostRegexp" in what):
-                problems.append(f"{name}:{n}: {what} cannot be loaded by Traefik {version}")
-    return problems

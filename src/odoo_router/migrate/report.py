@@ -30,6 +30,8 @@ def format_plan(plan: Plan, version_source: str = "") -> str:
         out += [f"  - not checked offline: {what}" for what in NOT_CHECKED_OFFLINE]
     out += ["", "facts (where each came from):"]
     out += [f"  {line}" for line in plan.facts]
+    if plan.routing:
+        out += ["", *plan.routing]
     out += ["", "hazards:"]
     out += [f"  HAZARD {h}" for h in plan.hazards] or ["  (none found)"]
     out.append("")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from . import containers as C
-from .backup import with_plan, run_backup
+from .backup import run_backup, with_plan
 from .context import Context
 from .coverage import covered
 from .fsops import (
