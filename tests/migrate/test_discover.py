@@ -13,7 +13,6 @@ from odoo_router.migrate.discover import Reader, Tree, discover
 from odoo_router.migrate.edge import Edge, read_edge, rule_matches_host
 from odoo_router.migrate.inputs import Inputs, parse_inputs
 from odoo_router.migrate.layout import Layout
-from odoo_router.migrate.traefik_sources import version_from_image
 
 NGINX = """
 map $host $d { default ""; ops.example.com ""; ~^(?<t>[a-z]+)\\.erp\\.example\\.com$ t_$t; }
@@ -338,20 +337,3 @@ def test_project_and_volume_names(tmp_path: Path) -> None:
     )
     with pytest.raises(ComposeError, match=r"c:4: duplicate key services\.web\.image"):
         load_compose(p, "c", "services:\n  web:\n    image: x\n    image: y\n", None)
-
-
-@pytest.mark.parametrize(
-    ("image", "version"),
-    [
-        ("traefik:v3.7.6", "3.7.6"),
-        ("traefik:3.4", "3.4"),
-        ("docker.io/library/traefik:v2.10", "2.10"),
-        ("traefik:v3.1-nanoserver", "3.1"),
-        ("traefik:latest", None),
-        ("traefik:v3", None),
-        ("traefik", None),
-        ("traefik@sha256:abc", None),
-    ],
-)
-def test_version_from_the_image_tag(image: str, version: str | None) -> None:
-    assert version_from_image(image)[0] == version

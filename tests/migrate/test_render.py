@@ -184,7 +184,7 @@ def test_every_fact_and_hazard_in_the_report() -> None:
     out = format_plan(fixture_plan())
     assert "admin host admin.erp.seisei.tokyo: seisei-odoo/nginx/default.conf:13" in out
     assert "admin allowlist 198.51.100.0/24: --admin-allow" in out
-    assert "Traefik version 3.1: image tag traefik:v3.1" in out
+    assert "Traefik version 3.1: image tag traefik:v3.1 in edge-traefik/docker-compose.yml:3" in out
     assert (
         "HAZARD default master password: admin_passwd = changeme in odoo18-prod/config/odoo.conf:11"
         in out

@@ -25,7 +25,7 @@ from .inventory import gather
 from .journal import hold_lock, latest_run
 from .layout import Layout
 from .merge import Overrides
-from .offline import check_out, read_snapshot, stage_tree, write_snapshot
+from .offline import check_out, read_snap, stage_tree
 from .pg import Pg
 from .plan import load_plan_file
 from .preflight import load_inputs, make_offline_plan, make_plan, stage, store_secret
@@ -35,7 +35,7 @@ from .rollback import rollback
 from .runner import CommandError, SubprocessRunner
 from .runstate import APPLIED, ROLLED_BACK
 from .status import format_status, status
-from .traefik import TraefikAPI
+from .traefik import TraefikAPI, TraefikError, write_snapshot
 from .verify import format_checks, run_checks
 
 CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo", ...
@@ -223,7 +223,10 @@ def cmd_inventory(ctx: Context, args: argparse.Namespace) -> int:
     if args.snapshot:
         if ctx.traefik is None:
             raise MigrateError("--snapshot needs --traefik-api", X.USAGE)
-        write_snapshot(ctx.traefik, Path(_abs(args.snapshot)))
+        try:
+            write_snapshot(ctx.traefik, Path(_abs(args.snapshot)))
+        except TraefikError as exc:
+            raise MigrateError(f"cannot take the snapshot: {exc}") from exc
         say(f"Traefik snapshot written to {args.snapshot}")
     return X.OK
 
@@ -248,10 +251,8 @@ def _plan_offline(ctx: Context, args: argparse.Namespace) -> int:
     out = Path(_abs(args.stage)) if args.stage else None
     if out is not None:
         check_out(out)
-    running, routers = (
-        read_snapshot(Path(_abs(args.traefik_snapshot))) if args.traefik_snapshot else (None, None)
-    )
-    plan, survey = make_offline_plan(ctx, running, routers)
+    snap = read_snap(Path(_abs(args.traefik_snapshot))) if args.traefik_snapshot else None
+    plan, survey = make_offline_plan(ctx, snap)
     source = survey.version.source if survey.version is not None else ""
     print(plan.to_json() if args.json else format_plan(plan, source), end="")
     if plan.problems:

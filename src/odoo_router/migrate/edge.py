@@ -28,8 +28,8 @@ from .traefik_sources import (
     from_file,
     from_flags,
     list_dynamic,
-    version_from_image,
 )
+from .traefik_version import TraefikVersion, from_image
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ class Edge:
 def read_edge(traefik: Role, composes: list[ComposeFile], reader: Reader) -> Edge:
     edge = Edge()
     svc, cf = traefik.svc, traefik.cf
-    version, why = version_from_image(svc.image)
-    if version is not None:
-        edge.version = Fact(version, f"image tag {svc.image} ({cf.rel}:{svc.line})")
+    raw = str(svc.raw.get("image") or "")
+    found = from_image(raw, cf.env, cf.where(f"services.{svc.name}.image"))
+    if isinstance(found, TraefikVersion):
+        edge.version = Fact(str(found), found.source)
     else:
-        edge.version_unknown = f"{why} ({cf.where(f'services.{svc.name}.image')})"
+        edge.version_unknown = f"{found.reason}; {found.source}"
     edge.static = _static(traefik, reader, edge)
     for key in svc.networks:
         edge.networks[cf.network_name(key)] = cf.network_subnets(key)

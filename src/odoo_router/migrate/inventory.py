@@ -21,7 +21,9 @@ from .merge import Overrides
 from .pg import Pg
 from .runner import CommandError
 from .survey import Survey, survey
-from .traefik import TraefikAPI, TraefikError
+from .traefik import TraefikAPI, TraefikError, routers_from_body
+from .traefik_model import RoutingTable, from_api
+from .traefik_version import TraefikVersionError, from_api_body
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Inventory:
     survey: Survey
     traefik_version: str | None = None  # what runs, from the API
     traefik_routers: list[RouterDef] = field(default_factory=list)
+    traefik_table: RoutingTable | None = None  # the API's routers: the "before" table
     volumes: list[str] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
@@ -86,19 +89,32 @@ def _redacted(options: dict[str, str]) -> dict[str, str]:
     return opts
 
 
-def running_traefik(traefik: TraefikAPI | None) -> tuple[Fact[str] | None, list[RouterDef], str]:
-    """(version, routers, error) from the Traefik API."""
+@dataclass
+class Running:
+    """What the Traefik API says: the version, the routers, the routing table."""
+
+    version: Fact[str] | None = None
+    routers: list[RouterDef] = field(default_factory=list)
+    table: RoutingTable | None = None
+    error: str = ""
+
+
+def running_traefik(traefik: TraefikAPI | None) -> Running:
     if traefik is None:
-        return None, [], "no Traefik API given"
+        return Running(error="no Traefik API given")
+    source = f"Traefik API {traefik.base_url}"
     try:
-        version = traefik.version()
-        routers = [
-            RouterDef(r.short_name, r.provider, r.rule, r.service, r.middlewares, None, "API")
-            for r in traefik.routers()
-        ]
-    except TraefikError as exc:
-        return None, [], str(exc)
-    return Fact(version.lstrip("v"), f"Traefik API {traefik.base_url}"), routers, ""
+        version = from_api_body(traefik.version_body(), source)
+        routers_body = traefik.list_body("/api/http/routers")
+        middlewares_body = traefik.list_body("/api/http/middlewares")
+    except (TraefikError, TraefikVersionError) as exc:
+        return Running(error=str(exc))
+    routers = [
+        RouterDef(r.short_name, r.provider, r.rule, r.service, r.middlewares, None, "API")
+        for r in routers_from_body(routers_body)
+    ]
+    table = from_api(routers_body, middlewares_body, version, "API")
+    return Running(Fact(str(version), source), routers, table)
 
 
 def gather(
@@ -112,12 +128,12 @@ def gather(
 ) -> Inventory:
     """The survey of the files plus the live state. ``traefik_version`` skips the API."""
     over = over or Overrides(traefik_version=traefik_version)
-    running, routers, error = (None, [], "") if traefik_version else running_traefik(traefik)
-    s = survey(layout, inputs or Inputs(), over, running, routers if running else None)
-    inv = Inventory(survey=s, traefik_routers=routers)
-    inv.traefik_version = running.value if running else traefik_version
-    if error and traefik is not None:
-        inv.errors["traefik"] = error
+    run = Running() if traefik_version else running_traefik(traefik)
+    s = survey(layout, inputs or Inputs(), over, run.version, run.routers if run.version else None)
+    inv = Inventory(survey=s, traefik_routers=run.routers, traefik_table=run.table)
+    inv.traefik_version = run.version.value if run.version else traefik_version
+    if run.error and traefik is not None:
+        inv.errors["traefik"] = run.error
     t = s.tree
     if t.odoo is not None:
         inv.odoo_container = t.odoo.cf.container(t.odoo.svc.name)

@@ -13,21 +13,18 @@ The Traefik snapshot (``inventory --snapshot SNAP`` on the server): ``version.js
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from .edge import RouterDef
-from .exitcodes import USAGE, MigrateError
+from .exitcodes import REFUSED, USAGE, MigrateError
 from .facts import Fact
 from .fsops import write_new_exclusive
 from .plan import Plan
 from .survey import Survey
-from .traefik import TraefikAPI, TraefikError
-
-SNAPSHOT_FILES = ("version.json", "http-routers.json", "http-middlewares.json")
+from .traefik import TraefikError, read_snapshot
+from .traefik_model import RoutingTable
 
 
 def check_out(out: Path) -> None:
@@ -78,59 +75,15 @@ def stage_tree(s: Survey, plan: Plan, out: Path) -> list[str]:
     return notes
 
 
-def read_snapshot(folder: Path) -> tuple[Fact[str], list[RouterDef]]:
-    """The running version and routers from a snapshot folder; MigrateError(3) when broken."""
-    from .exitcodes import REFUSED
-
+def read_snap(folder: Path) -> tuple[Fact[str], list[RouterDef], RoutingTable]:
+    """The running version, routers and routing table from a snapshot folder (taken by
+    ``inventory --snapshot``); MigrateError(3) naming the file when it is broken."""
     try:
-        version = json.loads((folder / "version.json").read_text("utf-8"))
-        routers = json.loads((folder / "http-routers.json").read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MigrateError(f"{folder}: not a Traefik snapshot: {exc}", REFUSED) from exc
-    if not isinstance(version, dict) or not isinstance(version.get("Version"), str):
-        raise MigrateError(f"{folder / 'version.json'}: no Version string", REFUSED)
-    if not isinstance(routers, list):
-        raise MigrateError(f"{folder / 'http-routers.json'}: not a list of routers", REFUSED)
-    out = []
-    for r in routers:
-        if isinstance(r, dict):
-            name = str(r.get("name", ""))
-            out.append(
-                RouterDef(
-                    name.split("@", 1)[0],
-                    str(r.get("provider", name.rpartition("@")[2])),
-                    str(r.get("rule", "")),
-                    str(r.get("service", "")),
-                    tuple(r.get("middlewares") or ()),
-                    r.get("priority"),
-                    f"{folder.name}/http-routers.json",
-                )
-            )
-    return Fact(version["Version"].lstrip("v"), f"snapshot {folder}/version.json"), out
-
-
-def write_snapshot(api: TraefikAPI, folder: Path) -> None:
-    """The three API bodies into a new folder (inventory --snapshot SNAP)."""
-    bodies: dict[str, Any] = {}
-    try:
-        bodies["version.json"], _ = api._get("/api/version")
-        for name, path in (
-            ("http-routers.json", "/api/http/routers"),
-            ("http-middlewares.json", "/api/http/middlewares"),
-        ):
-            items: list[Any] = []
-            page = "1"
-            for _ in range(100):  # bounded: 100 pages of 100
-                data, nxt = api._get(f"{path}?per_page=100&page={page}")
-                items += data if isinstance(data, list) else []
-                if not nxt or not nxt.isdigit() or int(nxt) <= int(page):
-                    break
-                page = nxt
-            bodies[name] = items
+        snap = read_snapshot(folder)
     except TraefikError as exc:
-        raise MigrateError(f"cannot take the snapshot: {exc}") from exc
-    folder.mkdir(parents=True, exist_ok=False, mode=0o755)
-    for name in SNAPSHOT_FILES:
-        write_new_exclusive(
-            folder / name, (json.dumps(bodies[name], indent=2) + "\n").encode(), 0o644
-        )
+        raise MigrateError(str(exc), REFUSED) from exc
+    routers = [
+        RouterDef(r.short_name, r.provider, r.rule, r.service, r.middlewares, None, r.name)
+        for r in snap.routers()
+    ]
+    return Fact(str(snap.version), snap.version.source), routers, snap.table()

@@ -28,6 +28,7 @@ from .plan import LiveFacts, Plan, Secret, build_plan
 from .render_odoo import DBFILTER_MODULE, generate_password, hash_admin_password
 from .runner import CommandError
 from .survey import Survey, survey
+from .traefik_model import RoutingTable
 
 
 def load_inputs(ctx: Context) -> Inputs:
@@ -238,7 +239,7 @@ def make_plan(ctx: Context) -> tuple[Plan, Inventory, dict[str, Any] | None]:
         ctx.layout, ctx.docker, ctx.pg, ctx.traefik, ctx.traefik_version, inputs, ctx.overrides
     )
     secret, new = load_secret(ctx, inputs, live=True)
-    plan = build_plan(inv.survey, ctx.settings, secret, _live_checks(ctx, inv))
+    plan = build_plan(inv.survey, ctx.settings, secret, _live_checks(ctx, inv), inv.traefik_table)
     _record_password_file(ctx, inputs, plan)
     # Every file apply's backup copies and its stale check compares (coverage.py): each
     # stack's compose files and .env, Traefik's static config, every watched file.
@@ -248,13 +249,15 @@ def make_plan(ctx: Context) -> tuple[Plan, Inventory, dict[str, Any] | None]:
 
 
 def make_offline_plan(
-    ctx: Context, running: Fact[str] | None, routers: list[RouterDef] | None
+    ctx: Context, snap: tuple[Fact[str], list[RouterDef], RoutingTable] | None
 ) -> tuple[Plan, Survey]:
-    """The same plan without a server: no Docker, no PostgreSQL, no Traefik API."""
+    """The same plan without a server: no Docker, no PostgreSQL, no Traefik API. ``snap``:
+    the snapshot's version, routers and table (``--traefik-snapshot``)."""
     inputs = load_inputs(ctx)
+    running, routers, table = snap if snap is not None else (None, None, None)
     s = survey(ctx.layout, inputs, ctx.overrides, running, routers)
     secret, _ = load_secret(ctx, inputs, live=False)
-    plan = build_plan(s, ctx.settings, secret, None)
+    plan = build_plan(s, ctx.settings, secret, None, table)
     if dbfilter_on_host(s) is None:
         plan.warnings.append(
             "dbfilter_from_header was not found in the host's addons directories: the live "

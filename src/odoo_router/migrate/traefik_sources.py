@@ -12,7 +12,6 @@ subdirectory (a backup folder inside it is loaded too).
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,23 +27,6 @@ DYNAMIC_EXTENSIONS = (".yml", ".yaml", ".toml")
 STATIC_PATHS = tuple(
     f"{d}/traefik.{e}" for d in ("/etc/traefik", "") for e in ("yml", "yaml", "toml")
 )
-_TAG = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][\w.-]*)?$")
-
-
-def version_from_image(image: str | None) -> tuple[str | None, str]:
-    """(version, reason): ``traefik:v3.7.6`` -> "3.7.6"; a tag without the minor version,
-    ``latest``, a variable left empty or a digest alone give None and the reason."""
-    if not image:
-        return None, "the Traefik service has no image"
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return None, f"image {image} has no tag (latest)"
-    tag = last.split(":", 1)[1]
-    m = _TAG.match(tag)
-    if m is None:
-        return None, f"image {image}: the tag {tag!r} does not give the minor version"
-    return ".".join(g for g in m.groups() if g is not None), f"image tag {image}"
 
 
 def is_traefik(svc: Service) -> bool:
