@@ -134,6 +134,8 @@ def _docker_routers(env: dict[str, str]) -> list[dict[str, Any]]:
                     "status": "enabled",
                     "name": f"{n}@docker",
                     "provider": "docker",
+                    # Traefik's API shows tls for a router whose labels set any tls option
+                    **({"tls": {}} if any(k.startswith(p + "tls") for k in labels) else {}),
                 }
             )
     return out

@@ -87,7 +87,8 @@ def test_inventory_reads_the_current_state(stack: Stack) -> None:
     # the routers Traefik's API lists (the fake computes them from files and labels)
     assert {"odoo-qr@file", "dify@file", "odoo18-nagashiro@docker"} <= set(inv["traefik_routers"])
     assert any(f.startswith("Odoo service: odoo18-prod/docker-compose.yml:9") for f in inv["facts"])
-    assert any(h.startswith("@docker and @file: demo.nagashiro.top") for h in inv["hazards"])
+    assert any(h.startswith("@docker and @file: admin.erp.seisei.tokyo") for h in inv["hazards"])
+    assert "  admin.erp.seisei.tokyo: odoo-tenant@file" in inv["routing"]
     assert inv["odoo_conf"]["admin_passwd"] == "changeme"  # shown: it is the hazard
     assert inv["odoo_conf"]["db_password"] == "<set>"
     names = {c["name"] for c in inv["containers"]}

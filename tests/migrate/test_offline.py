@@ -158,7 +158,8 @@ def _contents(d: Path) -> dict[str, bytes]:
         (
             INPUTS,
             ("edge-traefik/docker-compose.yml", "traefik:v3.1", "traefik:latest"),
-            "Traefik version unknown ('latest' does not give major.minor; image tag traefik:latest in edge-traefik/docker-compose.yml:3)",
+            "Traefik version unknown ('latest' does not give major.minor; "
+            "image tag traefik:latest in edge-traefik/docker-compose.yml:3)",
         ),
     ],
 )

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .discover import Reader, Tree
-from .edge import Edge, RouterDef, rule_matches_host
-from .facts import Routing
+from .edge import Edge
 from .layout import Layout
 from .render_odoo import WEAK_PASSWORDS
 
@@ -67,14 +66,7 @@ def find_filestore(tree: Tree, show: Callable[[Path], str] = str) -> Filestore |
     )
 
 
-def find_hazards(
-    layout: Layout,
-    tree: Tree,
-    edge: Edge | None,
-    routing: Routing,
-    reader: Reader,
-    api_routers: list[RouterDef] | None = None,
-) -> list[str]:
+def find_hazards(layout: Layout, tree: Tree, edge: Edge | None, reader: Reader) -> list[str]:
     out: list[str] = []
     if tree.odoo_conf is not None:
         conf = reader.show(tree.odoo_conf)
@@ -113,22 +105,9 @@ def find_hazards(
                     f"backup copy inside the watched directory: {reader.show(p)} (skipped for "
                     "its extension today; a copy named .yml would be loaded)"
                 )
-    routers = api_routers if api_routers is not None else (edge.routers if edge else [])
-    for host in _probe_hosts(routing):
-        serving = [r for r in routers if rule_matches_host(r.rule, host)]
-        providers = {r.provider for r in serving}
-        if {"docker", "file"} <= providers:
-            names = ", ".join(f"{r.full} ({r.where})" for r in serving)
-            out.append(f"@docker and @file: {host} is served by both: {names}")
     if tree.nginx is not None and "no X-Odoo-dbfilter" in tree.nginx.unknown_host:
         out.append(
             f"unknown hosts: nginx sends them to Odoo without a database filter "
             f"({tree.nginx.unknown_host}); odoo-router answers 421"
         )
     return out
-
-
-def _probe_hosts(routing: Routing) -> list[str]:
-    hosts = list(routing.admin) + sorted(routing.hosts)
-    hosts += [f"probe1.{f.value.domain}" for f in routing.subdomains]
-    return hosts

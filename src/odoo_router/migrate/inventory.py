@@ -20,6 +20,7 @@ from .layout import Layout
 from .merge import Overrides
 from .pg import Pg
 from .runner import CommandError
+from .simulate import simulate
 from .survey import Survey, survey
 from .traefik import TraefikAPI, TraefikError, routers_from_body
 from .traefik_model import RoutingTable, from_api
@@ -48,9 +49,11 @@ class Inventory:
 
     def to_json(self) -> dict[str, Any]:
         s = self.survey
+        sim = simulate(s, None, None, self.traefik_table)
         return {
             "facts": s.facts_lines(),
-            "hazards": s.hazards,
+            "hazards": s.hazards + (sim.hazards if sim is not None else []),
+            "routing": sim.lines() if sim is not None else [],
             "problems": s.problems,
             "warnings": s.warnings,
             "files": s.reads,
@@ -129,7 +132,7 @@ def gather(
     """The survey of the files plus the live state. ``traefik_version`` skips the API."""
     over = over or Overrides(traefik_version=traefik_version)
     run = Running() if traefik_version else running_traefik(traefik)
-    s = survey(layout, inputs or Inputs(), over, run.version, run.routers if run.version else None)
+    s = survey(layout, inputs or Inputs(), over, run.version)
     inv = Inventory(survey=s, traefik_routers=run.routers, traefik_table=run.table)
     inv.traefik_version = run.version.value if run.version else traefik_version
     if run.error and traefik is not None:

@@ -254,8 +254,8 @@ def make_offline_plan(
     """The same plan without a server: no Docker, no PostgreSQL, no Traefik API. ``snap``:
     the snapshot's version, routers and table (``--traefik-snapshot``)."""
     inputs = load_inputs(ctx)
-    running, routers, table = snap if snap is not None else (None, None, None)
-    s = survey(ctx.layout, inputs, ctx.overrides, running, routers)
+    running, _, table = snap if snap is not None else (None, None, None)
+    s = survey(ctx.layout, inputs, ctx.overrides, running)
     secret, _ = load_secret(ctx, inputs, live=False)
     plan = build_plan(s, ctx.settings, secret, None, table)
     if dbfilter_on_host(s) is None:

@@ -56,6 +56,10 @@ class Simulation:
     hazards: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        if all(r.after is None for r in self.rows):
+            return [f"routing on {self.entry_point} (today):"] + [
+                f"  {r.probe}: {_name(r.before)}" for r in self.rows
+            ]
         out = [f"routing on {self.entry_point} (before -> after):"]
         for r in self.rows:
             after = _name(r.after) if r.after is not None else "(not rendered)"
@@ -197,6 +201,10 @@ def simulate(
         row = Row(probe, host, path, admin, table_before.winner(host, path, sim.entry_point))
         if row.before.is_tie:
             sim.hazards.append(f"tie: {row.before.describe()}")
+        both = {r.provider for r in row.before.candidates} >= {"docker", "file"}
+        if both and row.path == "/web/login":
+            names = ", ".join(f"{r.name} ({r.source})" for r in row.before.candidates)
+            sim.hazards.append(f"@docker and @file: {host} is matched by both: {names}")
         if table_after is not None:
             row.after = table_after.winner(host, path, sim.entry_point)
             sim.problems += _after_problems(row, row.after, service)

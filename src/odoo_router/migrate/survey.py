@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .discover import Reader, Tree, discover
-from .edge import Edge, RouterDef, read_edge
+from .edge import Edge, read_edge
 from .facts import Fact, Routing
 from .hazards import Filestore, find_filestore, find_hazards
 from .inputs import Inputs
@@ -95,11 +95,10 @@ def survey(
     inputs: Inputs,
     over: Overrides,
     running: Fact[str] | None = None,
-    api_routers: list[RouterDef] | None = None,
     network_subnets: dict[str, list[str]] | None = None,
 ) -> Survey:
-    """``running``: the version from the API or a snapshot; ``api_routers``: the routers the
-    API or a snapshot lists; ``network_subnets``: the docker networks' real subnets (live)."""
+    """``running``: the version from the API or a snapshot; ``network_subnets``: the docker
+    networks' real subnets (live)."""
     reader = Reader(layout)
     if not layout.stacks.is_dir():
         raise FileNotFoundError(f"{layout.rel(layout.stacks)} is not a directory")
@@ -125,7 +124,7 @@ def survey(
         routing=merged.routing,
         version=version,
         filestore=find_filestore(tree, reader.show),
-        hazards=find_hazards(layout, tree, edge, merged.routing, reader, api_routers),
+        hazards=find_hazards(layout, tree, edge, reader),
         reads={},
         reader=reader,
     )
