@@ -88,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--router-url", default=None, help="default: the router container's address")
     t.add_argument("--router-image", default=Settings.router_image)
     t.add_argument("--router-command", default="", help="default: the image's own command")
-    t.add_argument("--router-health-interval", default="10s")
+    t.add_argument(
+        "--router-health-interval", default=None, help="default: the service's own interval"
+    )
     i = common.add_argument_group(
         "operator inputs", "the inputs file, and overrides of its keys (docs/migrate.md)"
     )

@@ -23,11 +23,9 @@ from .fsops import sha256_bytes
 from .render import Rendered, Settings, render_all
 from .render_compose import ADMIN, TENANT
 from .render_odoo import WEAK_PASSWORDS
-from .render_traefik import OdooHosts, is_odoo_rule
-from .simulate import simulate
+from .simulate import Simulation, simulate
 from .survey import Survey
-from .traefik_model import RoutingTable
-from .yamledit import load_plain
+from .traefik_model import RoutingTable, Winner
 
 PLAN_FORMAT = 2
 BEFORE_DOWNTIME = ("tenant_conf", "admin_conf", "router_yaml")
@@ -195,7 +193,7 @@ def make_steps(
 
 
 def _expectations(
-    s: Survey, r: Rendered, live: LiveFacts | None, allow: tuple[str, ...]
+    s: Survey, r: Rendered, live: LiveFacts | None, allow: tuple[str, ...], winners: list[Winner]
 ) -> dict[str, Any]:
     """What verify checks after the switch (F0-F5)."""
     t = s.tree
@@ -216,14 +214,8 @@ def _expectations(
         sample = f"{good[0] if good else 'probe'}.{rule.domain}"
     ui = s.routing.tenant_ui.value if s.routing.tenant_ui is not None else None
     spec = r.router
-    routers: list[str] = []
-    for role, f in r.files.items():
-        if role.startswith("dynamic:"):
-            hosts = OdooHosts.from_routing(s.routing)
-            rs = ((load_plain(f.data.decode()) or {}).get("http") or {}).get("routers") or {}
-            routers += [
-                str(k) for k, v in rs.items() if is_odoo_rule(str((v or {}).get("rule", "")), hosts)
-            ]
+    # the routers that win for the Odoo hosts after the switch: verify expects them loaded
+    routers = sorted({w.router.name for w in winners if w.router is not None})
     return {
         "admin_hosts": list(s.routing.admin),
         "named": [[h, f.value] for h, f in sorted(s.routing.hosts.items())],
@@ -237,7 +229,8 @@ def _expectations(
         "health_path": spec.health_path if spec else "/nginx-health",
         "old_containers": [t.odoo.cf.container(t.odoo.svc.name)],
         "router_service": r.router_service,
-        "traefik_routers": sorted(routers),
+        "traefik_version": s.version.value if s.version is not None else None,
+        "traefik_routers": routers,
     }
 
 
@@ -317,7 +310,7 @@ def build_plan(
         steps=make_steps(changes, {t: projects[t] for t in compose}, live, settings),
         problems=problems,
         warnings=warnings,
-        verify=_expectations(s, r, live, allow) if ready else {},
+        verify=_expectations(s, r, live, allow, _after(sim)) if ready else {},
         settings={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()},
         projects=projects,
         compose=compose,
@@ -337,6 +330,10 @@ def build_plan(
         },
         paths={role: f.path for role, f in r.files.items()},
     )
+
+
+def _after(sim: Simulation | None) -> list[Winner]:
+    return [row.after for row in sim.rows if row.after is not None] if sim is not None else []
 
 
 def load_plan_file(path: Path) -> dict[str, Any]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from ..config import build_config
 from .composefile import parse_mount
 from .facts import Routing
-from .yamledit import YamlDoc, quoted
+from .render_compose import explicit, set_key
+from .yamltext import FlowSeq, YamlText
 
 ROUTER_CONFIG_DIR = "/etc/odoo-router"
 ROUTER_SERVICE = "odoo-router"
@@ -208,34 +207,37 @@ class RouterComposeSpec:
     command: tuple[str, ...]  # () keeps the image's ENTRYPOINT/CMD
     config_dir: str  # mount source of the router.yaml directory ("./odoo-router")
     healthcheck: tuple[str, ...]
-    interval: str = "10s"
+    interval: str | None = None  # None keeps the service's own
 
 
-def edit_router_compose(doc: YamlDoc, spec: RouterComposeSpec) -> None:
+def edit_router_service(y: YamlText, spec: RouterComposeSpec) -> None:
     """The nginx service becomes odoo-router in place: its image, its nginx mounts (the
-    router's config directory instead) and its healthcheck change; nothing else."""
-    services = doc.data.get("services")
-    if not isinstance(services, CommentedMap) or spec.service not in services:
-        raise ValueError(f"{doc.name}: no service {spec.service}")
-    svc = services[spec.service]
-    svc["image"] = spec.image
+    router's config directory instead, read-only) and its healthcheck change; nothing else
+    (an nginx ``command`` goes: the image serves /etc/odoo-router/router.yaml)."""
+    base = ("services", spec.service)
+    svc = y.data["services"][spec.service]
+    set_key(y, base, "image", spec.image)
     if spec.command:
-        svc["command"] = quoted(list(spec.command))
-    elif "command" in svc:
-        del svc["command"]
-    kept = []
-    for v in svc.get("volumes") or ():
-        m = parse_mount(v, 0, {})
-        if m is None or not m.target.startswith(_NGINX_PATHS):
-            kept.append(v)
-    # The directory, not the file: a reload must see a replaced router.yaml (new inode).
-    kept.append(f"{spec.config_dir}:{ROUTER_CONFIG_DIR}:ro")
-    if isinstance(svc.get("volumes"), CommentedSeq):
-        svc["volumes"][:] = kept
+        set_key(y, base, "command", FlowSeq(spec.command))
+    elif explicit(y, (*base, "command")):
+        y.delete((*base, "command"))
+    mount = f"{spec.config_dir}:{ROUTER_CONFIG_DIR}:ro"
+    vols = list(svc.get("volumes") or ())
+    nginx = [
+        i
+        for i, v in enumerate(vols)
+        if (m := parse_mount(v, 0, {})) and m.target.startswith(_NGINX_PATHS)
+    ]
+    if explicit(y, (*base, "volumes")):
+        for i in nginx:
+            y.delete((*base, "volumes", i))
+        y.append((*base, "volumes"), mount)
     else:
-        svc["volumes"] = CommentedSeq(kept)
-    hc = svc.get("healthcheck")
-    if not isinstance(hc, CommentedMap):
-        hc = svc["healthcheck"] = CommentedMap()
-    hc["test"] = quoted(list(spec.healthcheck))
-    hc["interval"] = spec.interval
+        set_key(y, base, "volumes", [v for i, v in enumerate(vols) if i not in nginx] + [mount])
+    test = FlowSeq(spec.healthcheck)
+    if explicit(y, (*base, "healthcheck")):
+        set_key(y, (*base, "healthcheck"), "test", test)
+        if spec.interval:
+            set_key(y, (*base, "healthcheck"), "interval", spec.interval)
+    else:
+        y.insert(base, "healthcheck", {"test": test, "interval": spec.interval or "10s"})

@@ -1,34 +1,45 @@
-"""Edit Traefik's dynamic files for the router: every file of the directory, wherever the
-routers and middlewares are (round-trip edits; only the files that change are rendered).
+"""Traefik's routes to the router: surgical edits of every dynamic file and of the router
+service's labels, decided on Traefik's routing table (traefik_model), pure.
 
-- Middlewares that set X-Odoo-dbfilter go (choosing the database is the router's job), and
-  every router loses its references to them.
-- Every router whose rule names an Odoo host points at the Traefik service that reaches the
-  router; path-specific Odoo routers aimed elsewhere (a QR shortcut to the old container)
-  go: the router does path routing, one route per host. Rules are written in the running
-  version's syntax (v3: ``HostRegexp(`^...$`)``, one ``Host()`` argument).
-- The admin host's router carries the allowlist middleware (``ipAllowList`` from 2.11 on,
-  ``ipWhiteList`` before) and a priority above every other router that matches the host.
-- Hosts no file router serves (only the removed docker labels did) get a router of their
-  own; services aimed at the old Odoo container go when nothing uses them any more.
+- Middlewares that set X-Odoo-dbfilter go (a file entry, or the labels that define one),
+  and every router loses its uses of them: choosing the database is the router's job.
+- Routers that will remain (every file router; label routers except the old Odoo
+  service's, which go with it) and that take an Odoo host: path-specific ones aimed
+  elsewhere (a QR shortcut to the old container) go, the router routes paths itself; the
+  others point at the Traefik service that reaches the router. A router naming an admin host
+  in ``Host()`` gets the allowlist middleware, and a priority above every other router that
+  takes the admin host, so that the admin host is never reached without it.
+- A host no remaining router serves (only the old labels did) gets a router of its own in
+  the file that holds the Odoo routers; the allowlist middleware (``ipAllowList`` from 2.11 on,
+  ``ipWhiteList`` before) goes into a file that holds middlewares; services aimed at the old
+  Odoo container, and their transports, go when nothing uses them any more.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString as DQ
-
-from .edge import rule_matches_host
 from .facts import Routing
-from .yamledit import YamlDoc, blank_line, delete_key, get_trailing, load_plain, set_trailing
+from .traefik_files import (
+    EdgeEdits,
+    Files,
+    ci,
+    define_allowlist,
+    home_file,
+    section_key,
+    services,
+    sibling_fields,
+)
+from .traefik_match import Request, rule_matches
+from .traefik_model import RouterEntry, RoutingTable, qualify
+from .traefik_rules import walk
 
 ALLOWLIST = "admin-ip-allowlist"
 ADMIN_ROUTER = "odoo-admin"
+PATHS = ("/web/login", "/websocket", "/")
 
 
 def version_key(version: str) -> tuple[int, int]:
@@ -41,277 +52,320 @@ def allowlist_key(version: str) -> str:
     return "ipAllowList" if version_key(version) >= (2, 11) else "ipWhiteList"
 
 
-@dataclass(frozen=True)
-class OdooHosts:
-    admin: tuple[str, ...]
-    named: tuple[str, ...]
-    domains: tuple[tuple[str, str], ...]  # (domain, character class) of tenant subdomains
-
-    @classmethod
-    def from_routing(cls, routing: Routing) -> OdooHosts:
-        return cls(
-            admin=routing.admin,
-            named=tuple(sorted(routing.hosts)),
-            domains=tuple((f.value.domain, f.value.chars) for f in routing.subdomains),
-        )
-
-    @property
-    def exact(self) -> tuple[str, ...]:
-        return self.admin + self.named
-
-    def probes(self) -> list[str]:
-        return [*self.exact, *(f"probe1.{d}" for d, _ in self.domains)]
-
-
-def tenant_rule(domain: str, chars: str, version: str) -> str:
-    if version_key(version)[0] >= 3:
+def tenant_rule(domain: str, chars: str, syntax: str) -> str:
+    if syntax == "v3":
         return f"HostRegexp(`^{chars}{re.escape('.' + domain)}$`)"
     return f"HostRegexp(`{{sub:{chars}}}.{domain}`)"
 
 
-def rule_hosts(rule: str) -> list[str]:
+@dataclass(frozen=True)
+class EdgeSpec:
+    routing: Routing
+    version: str
+    syntax: str  # rule syntax of new routers: "v2" | "v3"
+    allow: tuple[str, ...]
+    service: str  # qualified Traefik service that reaches the router
+    service_url: str | None  # create that file service with this URL when missing
+    old_hosts: tuple[str, ...]  # names of the old Odoo container (services aimed there go)
+    old_service: tuple[Path, str]  # (compose file, service): its label routers go with it
+    router_service: tuple[Path, str]  # (compose file, service) whose labels may change
+
+
+def _paths(r: RouterEntry) -> list[str]:
+    out = []
+    if r.parsed is not None:
+        for m in walk(r.parsed.tree):
+            if m.name in ("Path", "PathPrefix") and m.args:
+                out.append(m.args[0] + ("probe" if m.args[0].endswith("/") else ""))
+    return out
+
+
+def _path_specific(r: RouterEntry) -> bool:
+    return r.parsed is not None and any(
+        m.name in ("Path", "PathPrefix", "PathRegexp") for m in walk(r.parsed.tree)
+    )
+
+
+def takes(r: RouterEntry, host: str) -> bool:
+    """The router takes some request for ``host``."""
+    if r.parsed is None:
+        return False
+    return any(rule_matches(r.parsed, Request(host, p)) for p in (*PATHS, *_paths(r)))
+
+
+def probe_hosts(routing: Routing) -> list[str]:
     return [
-        h.lower()
-        for g in re.findall(r"\bHost\(([^)]*)\)", rule)
-        for h in re.findall(r"`([^`]*)`", g)
+        *routing.admin,
+        *sorted(routing.hosts),
+        *(f"acme.{f.value.domain}" for f in routing.subdomains),
     ]
 
 
-def is_odoo_rule(rule: str, hosts: OdooHosts) -> bool:
-    return any(rule_matches_host(rule, h) for h in hosts.probes())
-
-
-def _default_priority(rule: str) -> int:
-    return len(rule)  # Traefik's default: the rule's length
-
-
-@dataclass(frozen=True)
-class EdgeSpec:
-    hosts: OdooHosts
-    version: str
-    allow: tuple[str, ...]
-    service: str  # the Traefik service that reaches the router ("odoo-router@docker" too)
-    service_url: str | None  # create that file service with this URL when it is missing
-    old_hosts: tuple[str, ...]  # names of the old Odoo container (services aimed there go)
-    resolver: str | None = None
-
-
-@dataclass
-class _State:
-    dead: set[str] = field(default_factory=set)
-    covered: set[str] = field(default_factory=set)
-    resolvers: list[str] = field(default_factory=list)
-    entry_points: list[Any] = field(default_factory=list)
-    priorities: list[int] = field(default_factory=list)  # of routers matching the admin host
-    admin_routers: list[tuple[CommentedMap, str]] = field(default_factory=list)
-
-
-def _dbfilter(mw: Any) -> bool:
-    headers = (mw or {}).get("headers") or {}
-    custom = headers.get("customRequestHeaders") or {}
-    return any(str(k).lower() == "x-odoo-dbfilter" for k in custom)
-
-
-def needs_edit(text: str, hosts: OdooHosts) -> bool:
-    data = load_plain(text) or {}
-    http = data.get("http") or {} if isinstance(data, dict) else {}
-    if any(_dbfilter(m) for m in (http.get("middlewares") or {}).values()):
-        return True
-    return any(
-        is_odoo_rule(str((r or {}).get("rule", "")), hosts)
-        for r in (http.get("routers") or {}).values()
-    )
-
-
-def edit_dynamic(docs: dict[str, YamlDoc], plain: dict[str, str], spec: EdgeSpec) -> dict[str, str]:
-    """``docs``: the files that need an edit (round-trip); ``plain``: every file's text (the
-    others are read, not edited). Returns the new text of every file in ``docs``."""
-    st = _State()
-    for doc in docs.values():
-        mws = (doc.data.get("http") or {}).get("middlewares") or {}
-        for name in [str(k) for k, v in mws.items() if _dbfilter(v)]:
-            delete_key(mws, name)
-            st.dead |= {name, f"{name}@file"}
-    for doc in docs.values():
-        routers = (doc.data.get("http") or {}).get("routers") or {}
-        for name in list(routers.keys()):
-            _router(routers, str(name), spec, st)
-    for text in [t for n, t in plain.items() if n not in docs]:
-        for r in ((load_plain(text) or {}).get("http") or {}).get("routers", {}).values() or ():
-            rule = str((r or {}).get("rule", ""))
-            if any(rule_matches_host(rule, h) for h in spec.hosts.admin):
-                st.priorities.append(int(r.get("priority") or _default_priority(rule)))
-    home = _home(docs)
-    resolver = spec.resolver or (st.resolvers[0] if st.resolvers else None)
-    routers = home.data.setdefault("http", CommentedMap()).setdefault("routers", CommentedMap())
-    for domain, chars in spec.hosts.domains:
-        if f"*.{domain}" not in st.covered:
-            _add_router(
-                routers,
-                f"odoo-tenants-{domain.split('.')[0]}",
-                tenant_rule(domain, chars, spec.version),
-                spec,
-                resolver,
-            )
-    missing_admin = [h for h in spec.hosts.admin if h not in st.covered]
-    if missing_admin:
-        name = ADMIN_ROUTER if ADMIN_ROUTER not in routers else f"{ADMIN_ROUTER}-migrated"
-        rule = " || ".join(f"Host(`{h}`)" for h in missing_admin)
-        r = _add_router(routers, name, rule, spec, resolver, [f"{ALLOWLIST}@file"], st.entry_points)
-        st.admin_routers.append((r, rule))
-    for host in spec.hosts.named:
-        if host not in st.covered:
-            _add_router(
-                routers, "odoo-" + host.replace(".", "-"), f"Host(`{host}`)", spec, resolver
-            )
-    top = max(st.priorities, default=0)
-    for r, rule in st.admin_routers:
-        mine = int(r.get("priority") or _default_priority(rule))
-        if mine <= top:
-            keys = list(r.keys())
-            at = keys.index("service") + 1 if "service" in keys else len(keys)
-            if "priority" in r:
-                r["priority"] = top + 1
-            else:
-                r.insert(at, "priority", top + 1)
-    _allowlist(docs, home, spec)
-    _services(docs, plain, spec)
-    return {name: doc.dump() for name, doc in docs.items()}
-
-
-def _home(docs: dict[str, YamlDoc]) -> YamlDoc:
-    for doc in docs.values():
-        if (doc.data.get("http") or {}).get("routers"):
-            return doc
-    return next(iter(docs.values()))
-
-
-def _router(routers: Any, name: str, spec: EdgeSpec, st: _State) -> None:
-    r = routers[name]
-    rule = str(r.get("rule", ""))
-    if not is_odoo_rule(rule, spec.hosts):
-        return
-    admin = any(rule_matches_host(rule, h) for h in spec.hosts.admin)
-    if re.search(r"\bPath(Prefix|Regexp)?\(", rule) and r.get("service") != spec.service:
-        delete_key(routers, name)  # the router does path routing: one route per host
-        return
-    r["service"] = spec.service
-    keep = [m for m in r.get("middlewares") or () if str(m) not in st.dead]
-    exact = rule_hosts(rule)
-    if any(h in spec.hosts.admin for h in exact) and f"{ALLOWLIST}@file" not in keep:
-        keep.append(f"{ALLOWLIST}@file")
-    if keep:
-        if r.get("middlewares") is None:
-            r["middlewares"] = CommentedSeq()
-        r["middlewares"][:] = keep
-    elif "middlewares" in r:
-        trailing = get_trailing(r)
-        del r["middlewares"]
-        if trailing is not None and get_trailing(r) is None:
-            set_trailing(r, trailing)
-    for domain, chars in spec.hosts.domains:
-        if rule_matches_host(rule, f"probe1.{domain}") and not exact:
-            st.covered.add(f"*.{domain}")
-            v3 = version_key(spec.version)[0] >= 3 and r.get("ruleSyntax") != "v2"
-            if ("{" in rule) == v3:  # the other syntax matches nothing on this version
-                r["rule"] = DQ(tenant_rule(domain, chars, spec.version))
-    if version_key(spec.version)[0] >= 3 and re.search(r"\bHost\(`[^`]*`\s*,", rule):
-        r["rule"] = DQ(" || ".join(f"Host(`{h}`)" for h in exact))  # v3: one Host() argument
-    st.covered |= set(exact)
-    if r.get("entryPoints") and not st.entry_points:
-        st.entry_points = [str(e) for e in r["entryPoints"]]
-    resolver = (r.get("tls") or {}).get("certResolver")
-    if resolver:
-        st.resolvers.insert(0, str(resolver)) if not exact else st.resolvers.append(str(resolver))
-    if any(h in spec.hosts.admin for h in exact):
-        st.admin_routers.append((r, str(r.get("rule", rule))))
-    elif admin:
-        st.priorities.append(int(r.get("priority") or _default_priority(str(r.get("rule", rule)))))
-
-
-def _add_router(
-    routers: CommentedMap,
-    name: str,
-    rule: str,
+def edit_edge(
     spec: EdgeSpec,
-    resolver: str | None,
-    middlewares: Sequence[str] = (),
-    entry_points: Sequence[str] = (),
-) -> CommentedMap:
-    r = CommentedMap()
-    r["rule"] = DQ(rule)
-    if entry_points:
-        r["entryPoints"] = CommentedSeq(entry_points)
-    r["service"] = spec.service
-    if middlewares:
-        r["middlewares"] = CommentedSeq(list(middlewares))
-    if resolver:
-        r["tls"] = CommentedMap([("certResolver", resolver)])
-    last = list(routers.keys())[-1] if len(routers) else None
-    trailing = get_trailing(routers[last]) if last is not None else None
-    if last is not None:
-        set_trailing(routers[last], blank_line())
-    routers[name] = r
-    routers.yaml_set_comment_before_after_key(name, before="added by odoo-router-migrate", indent=4)
-    if trailing is not None:
-        set_trailing(r, trailing)
-    return r
+    table: RoutingTable,
+    texts: dict[Path, str],
+    shown: dict[str, Path],
+    dbfilter: list[tuple[str, str]],  # (qualified middleware, its source "file:line")
+    label_owner: dict[str, tuple[Path, str]],  # router/middleware label name -> (compose, svc)
+) -> EdgeEdits:
+    edits = EdgeEdits()
+    files = Files(texts, shown, edits)
+    dead = {qualify(m, "file") for m, _ in dbfilter}
+    for name, source in dbfilter:
+        _drop_middleware(files, edits, name, source, spec, label_owner)
+    hosts = probe_hosts(spec.routing)
+    admin = set(spec.routing.admin)
+    covered: set[str] = set()
+    admin_routers: list[RouterEntry] = []
+    others: list[RouterEntry] = []
+    sibling: RouterEntry | None = None
+    for r in table.routers:
+        owner = label_owner.get(r.name) if r.provider == "docker" else None
+        if owner == spec.old_service:
+            continue  # the old Odoo service's label routers go with it
+        if not any(takes(r, h) for h in hosts):
+            others.append(r)
+            continue
+        if _path_specific(r) and r.service != spec.service:
+            _drop_router(files, edits, r, owner)
+            continue
+        mws = [m for m in r.middlewares if m not in dead]
+        named = set(r.parsed.hosts()) if r.parsed is not None else set()
+        if named & admin and qualify(ALLOWLIST, "file") not in mws:
+            mws.append(qualify(ALLOWLIST, "file"))
+        _update_router(files, edits, r, owner, spec.service, mws)
+        r = replace(r, service=spec.service)
+        covered |= {h for h in hosts if h in named or (h.startswith("acme.") and takes(r, h))}
+        if named & admin:
+            admin_routers.append(r)
+        elif sibling is None or (r.tls and not sibling.tls):
+            sibling = r
+        others.append(r)
+    home = home_file(files, table, sibling)
+    new_admin = [h for h in spec.routing.admin if h not in covered]
+    top = _top(spec, admin_routers, others, covered)
+    _new_routers(files, home, spec, covered, new_admin, sibling, table, top)
+    _priorities(files, edits, admin_routers, top)
+    first = [files.file_of(src) for name, src in dbfilter if name.endswith("@file")]
+    body = {allowlist_key(spec.version): {"sourceRange": list(spec.allow)}}
+    define_allowlist(files, ALLOWLIST, body, home, first)
+    used = {r.service.removesuffix("@file") for r in others if r.service.endswith("@file")}
+    used.add(spec.service.removesuffix("@file"))
+    services(files, spec.old_hosts, spec.service, spec.service_url, home, used)
+    return edits
 
 
-def _allowlist(docs: dict[str, YamlDoc], home: YamlDoc, spec: EdgeSpec) -> None:
-    target = next(
-        (d for d in docs.values() if (d.data.get("http") or {}).get("middlewares") is not None),
-        home,
-    )
-    http = target.data.setdefault("http", CommentedMap())
-    mws = http.get("middlewares")
-    if mws is None:
-        mws = http["middlewares"] = CommentedMap()
-    body = CommentedMap()
-    key = allowlist_key(spec.version)
-    body[key] = CommentedMap([("sourceRange", CommentedSeq([DQ(a) for a in spec.allow]))])
-    fresh = ALLOWLIST not in mws
-    if fresh and len(mws):
-        last = list(mws.keys())[-1]
-        if get_trailing(mws[last]) is None:
-            set_trailing(mws[last], blank_line())
-    mws[ALLOWLIST] = body
-    if fresh:
-        mws.yaml_set_comment_before_after_key(
-            ALLOWLIST, before="Admin host: office/VPN ranges only (odoo-router-migrate)", indent=4
-        )
+def _drop_middleware(
+    files: Files,
+    edits: EdgeEdits,
+    name: str,
+    source: str,
+    spec: EdgeSpec,
+    owners: dict[str, tuple[Path, str]],
+) -> None:
+    short, _, provider = name.partition("@")
+    if provider == "file":
+        path = files.file_of(source)
+        key = section_key(files, path, "middlewares", short) if path else None
+        if path is not None and key is not None:
+            files.doc(path).delete(key)
+    elif owners.get(name) == spec.router_service:
+        edits.labels.append(("delete-prefix", f"traefik.http.middlewares.{short}.", ""))
 
 
-def _services(docs: dict[str, YamlDoc], plain: dict[str, str], spec: EdgeSpec) -> None:
-    used: set[str] = set()
-    defined: set[str] = set()
-    for name, text in plain.items():
-        data = docs[name].data if name in docs else (load_plain(text) or {})
-        http = data.get("http") or {}
-        used |= {
-            str((r or {}).get("service", "")).split("@")[0]
-            for r in (http.get("routers") or {}).values()
-        }
-        defined |= {str(k) for k in http.get("services") or {}}
-    for doc in docs.values():
-        services = (doc.data.get("http") or {}).get("services") or {}
-        for name in list(services.keys()):
-            servers = ((services[name] or {}).get("loadBalancer") or {}).get("servers") or []
-            urls = [str(s.get("url", "")) for s in servers]
-            if name not in used and any(_aimed_at(u, spec.old_hosts) for u in urls):
-                delete_key(services, name)
-    short = spec.service.split("@")[0]
-    if spec.service_url is not None and "@" not in spec.service and short not in defined:
-        home = _home(docs)
-        services = home.data.setdefault("http", CommentedMap()).setdefault(
-            "services", CommentedMap()
-        )
-        lb = CommentedMap(
-            [("servers", CommentedSeq([CommentedMap([("url", DQ(spec.service_url))])]))]
-        )
-        services[short] = CommentedMap([("loadBalancer", lb)])
+def _drop_router(
+    files: Files, edits: EdgeEdits, r: RouterEntry, owner: tuple[Path, str] | None
+) -> None:
+    short = r.name.split("@", 1)[0]
+    if r.provider == "file":
+        path = files.file_of(r.source)
+        key = section_key(files, path, "routers", short) if path else None
+        if path is not None and key is not None:
+            files.doc(path).delete(key)
+    elif owner is not None:
+        edits.labels.append(("delete-prefix", f"traefik.http.routers.{short}.", ""))
 
 
-def _aimed_at(url: str, hosts: Sequence[str]) -> bool:
-    m = re.match(r"^[a-z]+://([^/:]+)", url)
-    return m is not None and m.group(1) in hosts
+def _update_router(
+    files: Files,
+    edits: EdgeEdits,
+    r: RouterEntry,
+    owner: tuple[Path, str] | None,
+    service: str,
+    mws: list[str],
+) -> None:
+    short = r.name.split("@", 1)[0]
+    provider_service = service if not service.endswith(f"@{r.provider}") else service.split("@")[0]
+    if r.provider == "docker":
+        if owner is None:
+            edits.problems.append(
+                f"{r.source}: router {r.name} takes an Odoo host: edit its labels by hand"
+            )
+            return
+        prefix = f"traefik.http.routers.{short}."
+        if r.service != service:
+            edits.labels.append(("set", prefix + "service", provider_service))
+        if mws != list(r.middlewares):
+            local = [m.removesuffix("@docker") for m in mws]
+            edits.labels.append(
+                ("set" if local else "delete", prefix + "middlewares", ",".join(local))
+            )
+        return
+    path = files.file_of(r.source)
+    key = section_key(files, path, "routers", short) if path else None
+    if path is None or key is None:
+        return
+    y = files.doc(path)
+    body = y.data
+    for k in key:
+        body = body[k]
+    if r.service != service:
+        skey = ci(body, "service")
+        if skey is not None:
+            y.set_scalar((*key, skey), provider_service)
+        else:
+            y.insert(key, "service", provider_service)
+    if mws == list(r.middlewares):
+        return
+    mkey = ci(body, "middlewares")
+    written = list(body.get(mkey) or ()) if mkey else []
+    keep = [m for m in written if qualify(str(m), "file") in mws]
+    if (
+        mkey is not None
+        and not keep
+        and not (set(mws) - {qualify(str(m), "file") for m in written})
+    ):
+        y.delete((*key, mkey))
+        return
+    if mkey is None:
+        y.insert(key, "middlewares", mws)
+        return
+    for i, m in enumerate(written):
+        if qualify(str(m), "file") not in mws:
+            y.delete((*key, mkey, i))
+    for m in mws:
+        if m not in {qualify(str(x), "file") for x in written}:
+            y.append((*key, mkey), m)
+
+
+def _free(table: RoutingTable, name: str, taken: set[str]) -> str:
+    names = {r.name.split("@")[0] for r in table.routers} | taken
+    n, out = 1, name
+    while out in names:
+        n += 1
+        out = f"{name}-{n}"
+    return out
+
+
+def _new_routers(
+    files: Files,
+    home: Path | None,
+    spec: EdgeSpec,
+    covered: set[str],
+    new_admin: list[str],
+    sibling: RouterEntry | None,
+    table: RoutingTable,
+    top: int,
+) -> None:
+    """Routers for what no remaining router serves; a new admin router above ``top``."""
+    todo: list[tuple[str, str, list[str]]] = []
+    if new_admin:
+        rule = " || ".join(f"Host(`{h}`)" for h in new_admin)
+        todo.append((ADMIN_ROUTER, rule, [f"{ALLOWLIST}@file"]))
+    for f in spec.routing.subdomains:
+        if f"acme.{f.value.domain}" not in covered:
+            rule = tenant_rule(f.value.domain, f.value.chars, spec.syntax)
+            todo.append((f"odoo-tenants-{f.value.domain.split('.')[0]}", rule, []))
+    for host in sorted(spec.routing.hosts):
+        if host not in covered:
+            todo.append(("odoo-" + host.replace(".", "-"), f"Host(`{host}`)", []))
+    if not todo:
+        return
+    if home is None:
+        files.edits.problems.append("no Traefik dynamic file to hold the routers it needs")
+        return
+    y = files.doc(home)
+    extra = sibling_fields(files, sibling)
+    taken: set[str] = set()
+    service = spec.service[:-5] if spec.service.endswith("@file") else spec.service
+    bodies: dict[str, dict[str, Any]] = {}
+    for name, rule, mws in todo:
+        name = _free(table, name, taken)
+        taken.add(name)
+        body: dict[str, Any] = {"rule": rule, "service": service}
+        if mws and len(rule.encode()) <= top:
+            body["priority"] = top + 1
+        if "entryPoints" in extra:
+            body["entryPoints"] = extra["entryPoints"]
+        if mws:
+            body["middlewares"] = mws
+        if "tls" in extra:
+            body["tls"] = extra["tls"]
+        bodies[name] = body
+    base = files.section(home, "routers")
+    if base is not None:
+        for name, body in bodies.items():
+            y.insert(base, name, body, comment="added by odoo-router-migrate")
+        return
+    h = ci(y.data, "http")  # no routers in that file yet: one new section
+    if h is None:
+        y.insert((), "http", {"routers": bodies})
+    else:
+        y.insert((h,), "routers", bodies, comment="added by odoo-router-migrate")
+
+
+def _top(
+    spec: EdgeSpec, admin_routers: list[RouterEntry], others: list[RouterEntry], covered: set[str]
+) -> int:
+    """The highest priority of a router, not an admin one, that takes an admin host (a new
+    tenant router counts by the length of its rule)."""
+    mine = {r.name for r in admin_routers}
+    prio = [
+        r.priority
+        for r in others
+        if r.name not in mine and any(takes(r, h) for h in spec.routing.admin)
+    ]
+    for f in spec.routing.subdomains:
+        rule = tenant_rule(f.value.domain, f.value.chars, spec.syntax)
+        if f"acme.{f.value.domain}" not in covered and any(
+            h.endswith("." + f.value.domain) for h in spec.routing.admin
+        ):
+            prio.append(len(rule.encode()))
+    return max(prio, default=0)
+
+
+def _priorities(files: Files, edits: EdgeEdits, admin_routers: list[RouterEntry], top: int) -> None:
+    """Every existing admin router above ``top``."""
+    for r in admin_routers:
+        if r.priority > top:
+            continue
+        short = r.name.split("@")[0]
+        if r.provider == "docker":
+            edits.labels.append(("set", f"traefik.http.routers.{short}.priority", str(top + 1)))
+            continue
+        path = files.file_of(r.source)
+        key = section_key(files, path, "routers", short) if path else None
+        if path is None or key is None:
+            continue
+        y = files.doc(path)
+        body = y.data
+        for k in key:
+            body = body[k]
+        pkey = ci(body, "priority")
+        if pkey is not None:
+            y.set_scalar((*key, pkey), top + 1)
+        else:
+            y.insert(key, "priority", top + 1, after=ci(body, "service"))
+
+
+__all__ = [
+    "ALLOWLIST",
+    "EdgeEdits",
+    "EdgeSpec",
+    "allowlist_key",
+    "edit_edge",
+    "probe_hosts",
+    "takes",
+    "tenant_rule",
+]

@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import Context
-from .render_traefik import ALLOWLIST, OdooHosts, is_odoo_rule, rule_hosts
+from .render_traefik import ALLOWLIST
 from .traefik import TraefikError
+from .traefik_match import Request, rule_matches
+from .traefik_rules import Rule, RuleError, parse
+from .traefik_version import TraefikVersion, parse_version
 
 OUTSIDE_ADDRESS = "203.0.113.7"  # TEST-NET-3: never in an allowlist
 _ODOO_ERRORS = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|KeyError")
@@ -69,12 +72,23 @@ def router_url(ctx: Context, expect: dict[str, Any]) -> str | None:
     return None
 
 
-def _hosts(expect: dict[str, Any]) -> OdooHosts:
-    return OdooHosts(
-        admin=tuple(expect["admin_hosts"]),
-        named=tuple(h for h, _ in expect["named"]),
-        domains=tuple((d, "[a-z0-9-]+") for d in expect.get("domains") or ()),
-    )
+def _hosts(expect: dict[str, Any]) -> list[str]:
+    named = [h for h, _ in expect["named"]]
+    return [*expect["admin_hosts"], *named, *(f"acme.{d}" for d in expect.get("domains") or ())]
+
+
+def _rule(rule: str, version: str | None) -> Rule | None:
+    v = parse_version(version or "3.0", "plan")
+    syntax = v.rule_syntax() if isinstance(v, TraefikVersion) else "v3"
+    try:
+        return parse(rule, syntax)
+    except RuleError:
+        return None
+
+
+def _takes(rule: Rule | None, hosts: list[str]) -> bool:
+    paths = ("/web/login", "/websocket")
+    return rule is not None and any(rule_matches(rule, Request(h, p)) for h in hosts for p in paths)
 
 
 def _inside_address(allow: list[str]) -> str:
@@ -108,18 +122,19 @@ def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
         return [Check("F1", "Traefik routers", False, str(exc))]
     hosts = _hosts(expect)
     service = str(expect.get("router_service") or "").split("@")[0]
-    ours = [r for r in routers if is_odoo_rule(r.rule, hosts)]
+    parsed = {r.name: _rule(r.rule, expect.get("traefik_version")) for r in routers}
+    ours = [r for r in routers if _takes(parsed[r.name], hosts)]
     out = [Check("F1", "Odoo routers present", bool(ours), f"{len(ours)} routers")]
     for r in ours:
         ok = r.status == "enabled" and r.short_service == service
         out.append(Check("F1", f"router {r.name}", ok, f"{r.provider} -> {r.service} ({r.status})"))
     present = {r.name: r for r in routers}
     for name in expect.get("traefik_routers", []):
-        found = present.get(f"{name}@file")
+        found = present.get(name)
         out.append(
             Check(
                 "F1",
-                f"router {name}@file loaded",
+                f"router {name} loaded",
                 found is not None and found.status == "enabled",
                 "missing: Traefik did not load it" if found is None else found.status,
             )
@@ -128,7 +143,7 @@ def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
     dup = sorted({x for x in rules if rules.count(x) > 1})
     out.append(Check("F1", "one router per rule", not dup, ", ".join(dup)))
     admin_hosts = set(expect["admin_hosts"])
-    admin = [r for r in ours if admin_hosts & set(rule_hosts(r.rule))]
+    admin = [r for r in ours if (p := parsed[r.name]) is not None and admin_hosts & set(p.hosts())]
     out.append(
         Check(
             "F1",
