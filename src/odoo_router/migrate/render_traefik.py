@@ -153,6 +153,7 @@ def edit_edge(
     used = {r.service.removesuffix("@file") for r in others if r.service.endswith("@file")}
     used.add(spec.service.removesuffix("@file"))
     services(files, spec.old_hosts, spec.service, spec.service_url, home, used)
+    files.finish()
     return edits
 
 
@@ -169,7 +170,7 @@ def _drop_middleware(
         path = files.file_of(source)
         key = section_key(files, path, "middlewares", short) if path else None
         if path is not None and key is not None:
-            files.doc(path).delete(key)
+            files.drop(path, key)
     elif owners.get(name) == spec.router_service:
         edits.labels.append(("delete-prefix", f"traefik.http.middlewares.{short}.", ""))
 
@@ -182,7 +183,7 @@ def _drop_router(
         path = files.file_of(r.source)
         key = section_key(files, path, "routers", short) if path else None
         if path is not None and key is not None:
-            files.doc(path).delete(key)
+            files.drop(path, key)
     elif owner is not None:
         edits.labels.append(("delete-prefix", f"traefik.http.routers.{short}.", ""))
 
@@ -306,7 +307,7 @@ def _new_routers(
     base = files.section(home, "routers")
     if base is not None:
         for name, body in bodies.items():
-            y.insert(base, name, body, comment="added by odoo-router-migrate")
+            files.add(home, base, name, body, comment="added by odoo-router-migrate")
         return
     h = ci(y.data, "http")  # no routers in that file yet: one new section
     if h is None:

@@ -27,7 +27,7 @@ import yaml
 
 from .survey import Survey
 from .traefik_match import Request, rule_matches
-from .traefik_model import RoutingTable, Winner, qualify
+from .traefik_model import RouterEntry, RoutingTable, Winner, qualify
 from .traefik_providers import compose_services, load_docker, load_file_provider
 from .traefik_rules import walk
 from .traefik_schema import SchemaProblem
@@ -145,6 +145,12 @@ def _probes(s: Survey, table: RoutingTable) -> list[tuple[str, str, bool]]:
     hosts = [(h, True) for h in r.admin] + [(h, False) for h in sorted(r.hosts)]
     for f in r.subdomains:
         hosts.append((f"acme.{f.value.domain}", False))
+    known = {h for h, _ in hosts}
+    for router in table.routers:  # hosts a route names under a tenant domain (a dead label)
+        for h in router.parsed.hosts() if router.parsed is not None else ():
+            if h not in known and any(h.endswith("." + f.value.domain) for f in r.subdomains):
+                hosts.append((h, False))
+                known.add(h)
     out = []
     for host, admin in hosts:
         paths = list(PATHS)
@@ -161,7 +167,7 @@ def _probes(s: Survey, table: RoutingTable) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _entry_point(s: Survey, table: RoutingTable, static: StaticSettings) -> str:
+def entry_point(s: Survey, table: RoutingTable, static: StaticSettings) -> str:
     odoo = {h for h, _ in s.routing.hosts.items()} | set(s.routing.admin)
     seen: Counter[str] = Counter()
     for router in table.routers:
@@ -188,7 +194,7 @@ def simulate(
     static = static_settings(s)
     mine, input_problems = build_table(s, version, static, {})
     table_before = before if before is not None else mine
-    sim = Simulation(_entry_point(s, mine, static))
+    sim = Simulation(entry_point(s, mine, static))
     for p in input_problems:
         (sim.problems if p.severity == "error" else sim.warnings).append(str(p))
     table_after = None
@@ -196,19 +202,21 @@ def simulate(
         table_after, out_problems = build_table(s, version, static, rendered)
         sim.problems += [f"rendered {p}" for p in out_problems if p.severity == "error"]
     service = qualify(router_service, "file") if router_service else None
+    seen: dict[str, dict[str, RouterEntry]] = {}
     for host, path, admin in _probes(s, mine):
         probe = host if path == "/web/login" else f"{host}{path}"
         row = Row(probe, host, path, admin, table_before.winner(host, path, sim.entry_point))
         if row.before.is_tie:
             sim.hazards.append(f"tie: {row.before.describe()}")
-        both = {r.provider for r in row.before.candidates} >= {"docker", "file"}
-        if both and row.path == "/web/login":
-            names = ", ".join(f"{r.name} ({r.source})" for r in row.before.candidates)
-            sim.hazards.append(f"@docker and @file: {host} is matched by both: {names}")
+        seen.setdefault(host, {}).update({r.name: r for r in row.before.candidates})
         if table_after is not None:
             row.after = table_after.winner(host, path, sim.entry_point)
             sim.problems += _after_problems(row, row.after, service)
         sim.rows.append(row)
+    for host, routers in seen.items():
+        if {r.provider for r in routers.values()} >= {"docker", "file"}:
+            names = ", ".join(f"{r.name} ({r.source})" for r in routers.values())
+            sim.hazards.append(f"@docker and @file: {host} is served by both: {names}")
     return sim
 
 

@@ -35,12 +35,43 @@ class Files:
 
     def __init__(self, texts: dict[Path, str], shown: dict[str, Path], edits: EdgeEdits) -> None:
         self.texts, self.shown, self.edits = texts, shown, edits
+        self.dropped: dict[tuple[Path, tuple[str, ...]], set[str]] = {}
+        self.filled: set[tuple[Path, tuple[str, ...]]] = set()
 
     def doc(self, path: Path) -> YamlText:
         if path not in self.edits.docs:
             self.edits.docs[path] = YamlText(self.texts[path], str(path))
         doc: YamlText = self.edits.docs[path]
         return doc
+
+    def drop(self, path: Path, key: tuple[str, ...]) -> None:
+        """Delete the entry at ``key`` (applied by ``finish``)."""
+        self.dropped.setdefault((path, key[:-1]), set()).add(key[-1])
+
+    def add(self, path: Path, base: tuple[str, ...], key: str, value: Any, **kw: Any) -> None:
+        """A new entry in the mapping at ``base`` (it keeps that mapping from emptying)."""
+        self.filled.add((path, base))
+        self.doc(path).insert(base, key, value, **kw)
+
+    def finish(self) -> None:
+        """The recorded deletions. A mapping they would empty goes itself (Traefik refuses
+        ``routers: {}`` as a standalone element), up to the file's top."""
+        for (path, parent), keys in sorted(self.dropped.items(), key=lambda x: -len(x[0][1])):
+            y = self.doc(path)
+            node: Any = y.data
+            for k in parent:
+                node = node[k]
+            while parent and keys >= {str(k) for k in node} and (path, parent) not in self.filled:
+                keys = {parent[-1]} | self.dropped.get((path, parent[:-1]), set())
+                self.dropped[(path, parent[:-1])] = keys
+                parent = parent[:-1]
+                node = y.data
+                for k in parent:
+                    node = node[k]
+            for k in sorted(keys):
+                if y.has((*parent, k)):
+                    y.delete((*parent, k))
+            self.dropped[(path, parent)] = set()
 
     def file_of(self, source: str) -> Path | None:
         return self.shown.get(source.rsplit(":", 1)[0])
@@ -118,8 +149,12 @@ def define_allowlist(
     if y.has((*base, name)):
         y.replace((*base, name), body)
     else:
-        y.insert(
-            base, name, body, comment="admin host: office/VPN ranges only (odoo-router-migrate)"
+        files.add(
+            target,
+            base,
+            name,
+            body,
+            comment="admin host: office/VPN ranges only (odoo-router-migrate)",
         )
 
 
@@ -150,7 +185,7 @@ def services(
             lb = (body or {}).get(ci(body, "loadbalancer") or "") or {}
             urls = [str((s or {}).get("url", "")) for s in lb.get(ci(lb, "servers") or "") or ()]
             if str(name) not in used and any(aimed_at(u, old_hosts) for u in urls):
-                y.delete((*base, name))
+                files.drop(path, (*base, str(name)))
                 t = lb.get(ci(lb, "serverstransport") or "")
                 if t:
                     transports[str(t).split("@")[0]] = (path, base)
@@ -163,7 +198,7 @@ def services(
         if base is None:
             y.insert((ci(y.data, "http") or "http",), "services", {short: body})
         else:
-            y.insert(base, short, body)
+            files.add(home, base, short, body)
 
 
 def unused_transports(files: Files, gone: dict[str, tuple[Path, tuple[str, ...]]]) -> None:
@@ -177,7 +212,7 @@ def unused_transports(files: Files, gone: dict[str, tuple[Path, tuple[str, ...]]
             if base is not None and name in (files.doc(path).data[base[0]][base[1]] or {}):
                 still = any(name in files.texts[p] and p != path for p in files.texts)
                 if not still:
-                    files.doc(path).delete((*base, name))
+                    files.drop(path, (*base, name))
 
 
 def aimed_at(url: str, hosts: tuple[str, ...]) -> bool:
