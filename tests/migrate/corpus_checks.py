@@ -50,7 +50,26 @@ def owned_lines(text: str, name: str, paths: list[list[Any]]) -> set[int]:
             else:
                 break
             n += 1
+    _emptied(y, paths, out)
     return out
+
+
+def _emptied(y: YamlText, paths: list[list[Any]], out: set[int]) -> None:
+    """A mapping whose every entry is owned goes with them (the tool deletes a section its
+    deletions empty): its key line is owned too, and so on upwards."""
+    parents = {tuple(p[:i]) for p in paths for i in range(1, len(p))}
+    for parent in sorted(parents, key=len, reverse=True):
+        if not parent or not y.has(parent):
+            continue
+        node: Any = y.data
+        for k in parent:
+            node = node[k]
+        if not isinstance(node, dict) or not node:
+            continue
+        spans = [y.span((*parent, k)) for k in node]
+        if all(set(range(sp.key_line or sp.first_line, sp.last_line + 1)) <= out for sp in spans):
+            sp = y.span(parent)
+            out.add(sp.key_line or sp.first_line)
 
 
 def kept_in_order(original: str, rendered: str, owned: set[int]) -> list[str]:

@@ -123,12 +123,17 @@ def _contents(d: Path) -> dict[str, bytes]:
         (
             "admin:\n  allow: [0.0.0.0/0]\n",
             None,
-            "inputs.yaml:2 (admin.allow): 0.0.0.0/0 allows every address",
+            "inputs.yaml:2 (admin.allow[0]): 0.0.0.0/0 allows every address",
+        ),
+        (  # each range named by its own line
+            "admin:\n  allow:\n    - 198.51.100.0/24\n    - ::/0\n",
+            None,
+            "inputs.yaml:4 (admin.allow[1]): ::/0 allows every address",
         ),
         (
             "admin:\n  allow: [172.17.0.0/16]\n",
             None,
-            "inputs.yaml:2 (admin.allow): 172.17.0.0/16 overlaps 172.16.0.0/12",
+            "inputs.yaml:2 (admin.allow[0]): 172.17.0.0/16 overlaps 172.16.0.0/12",
         ),
         (
             INPUTS + "tenants:\n  hosts: {testodoo.seisei.tokyo: ten_other}\n",

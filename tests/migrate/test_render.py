@@ -204,7 +204,7 @@ def test_every_fact_and_hazard_in_the_report() -> None:
         in out
     )
     assert "HAZARD filestore: docker volume odoo18-prod_odoo18-prod-data" in out
-    assert "HAZARD @docker and @file: admin.erp.seisei.tokyo is matched by both" in out
+    assert "HAZARD @docker and @file: admin.erp.seisei.tokyo is served by both" in out
     assert "  admin.erp.seisei.tokyo: odoo-tenant@file -> odoo-admin@file [allowlist]" in out
     assert "  demo.nagashiro.top/qr/probe: odoo-qr@file -> nagashiro@file" in out
 

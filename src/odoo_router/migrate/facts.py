@@ -80,6 +80,7 @@ class Routing:
 
     admin_hosts: list[Fact[str]] = field(default_factory=list)
     admin_allow: Fact[tuple[str, ...]] | None = None
+    admin_allow_at: tuple[str, ...] = ()  # where each range is written, when known
     subdomains: list[Fact[SubdomainRule]] = field(default_factory=list)
     hosts: dict[str, Fact[str]] = field(default_factory=dict)  # exact host -> database
     tenant_ui: Fact[TenantUI] | None = None
@@ -117,26 +118,31 @@ class Routing:
 
 
 def allowlist_problems(
-    allow: Sequence[str], source: str, traefik_subnets: dict[str, list[str]], broad_ok: bool
+    allow: Sequence[str],
+    source: str,
+    traefik_subnets: dict[str, list[str]],
+    broad_ok: bool,
+    at: Sequence[str] = (),
 ) -> list[str]:
     """An admin allowlist that would let everyone in: ``/0``, or a range overlapping the
     Docker pool or a network Traefik sits on (published ports and hairpin traffic arrive
     with the bridge gateway as the client address)."""
     out: list[str] = []
-    for cidr in allow:
+    for i, cidr in enumerate(allow):
+        where = at[i] if i < len(at) else source
         try:
             net = ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            out.append(f"{source}: {cidr!r} is not an address or CIDR range")
+            out.append(f"{where}: {cidr!r} is not an address or CIDR range")
             continue
         if net.prefixlen == 0:
-            out.append(f"{source}: {cidr} allows every address: name the office and VPN ranges")
+            out.append(f"{where}: {cidr} allows every address: name the office and VPN ranges")
             continue
         if broad_ok:
             continue
         if net.version == 4 and net.overlaps(DOCKER_POOL):
             out.append(
-                f"{source}: {cidr} overlaps 172.16.0.0/12, Docker's address pool: behind "
+                f"{where}: {cidr} overlaps 172.16.0.0/12, Docker's address pool: behind "
                 "published ports every client looks like the bridge gateway "
                 "(--allow-broad-allowlist if you mean it)"
             )
@@ -146,7 +152,7 @@ def allowlist_problems(
                 s = ipaddress.ip_network(sub, strict=False)
                 if s.version == net.version and s.overlaps(net):
                     out.append(
-                        f"{source}: {cidr} overlaps {sub}, the docker network {netname} that "
+                        f"{where}: {cidr} overlaps {sub}, the docker network {netname} that "
                         "Traefik is attached to (--allow-broad-allowlist if you mean it)"
                     )
     return out

@@ -49,6 +49,7 @@ class Inputs:
     traefik_version: Fact[str] | None = None
     admin_hosts: list[Fact[str]] | None = None
     admin_allow: Fact[tuple[str, ...]] | None = None
+    admin_allow_at: tuple[str, ...] = ()  # each range's own line
     subdomains: list[Fact[SubdomainRule]] | None = None
     hosts: dict[str, Fact[str]] | None = None
     tenant_ui: Fact[TenantUI] | None = None
@@ -205,6 +206,9 @@ def _admin(r: _Read, top: dict[str, Any], inp: Inputs) -> None:
         )
     elif "allow" in admin:
         inp.admin_allow = r.networks(admin["allow"], "admin.allow")
+        if inp.admin_allow is not None:
+            n = len(inp.admin_allow.value)
+            inp.admin_allow_at = tuple(r.src(f"admin.allow[{i}]") for i in range(n))
 
 
 def _tenants(r: _Read, top: dict[str, Any], inp: Inputs) -> None:

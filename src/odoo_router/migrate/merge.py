@@ -73,6 +73,7 @@ def merge_routing(
         r.admin_allow = Fact(over.admin_allow, "--admin-allow")
     elif inputs.admin_allow is not None:
         r.admin_allow = inputs.admin_allow
+        r.admin_allow_at = inputs.admin_allow_at
     else:
         out.problems.append(
             "admin.allow: missing: the address ranges allowed on the admin host (office, VPN) "
@@ -80,7 +81,11 @@ def merge_routing(
         )
     if r.admin_allow is not None:
         out.problems += allowlist_problems(
-            r.admin_allow.value, r.admin_allow.source, traefik_subnets, over.allow_broad_allowlist
+            r.admin_allow.value,
+            r.admin_allow.source,
+            traefik_subnets,
+            over.allow_broad_allowlist,
+            r.admin_allow_at,
         )
     _merge_tenants(found, inputs, out)
     # tenant UI

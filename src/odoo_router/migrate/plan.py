@@ -250,8 +250,10 @@ def build_plan(
         problems.append(f"master password ({secret.source}) is empty or a default: refusing it")
     r = render_all(s, settings, secret.hash)
     problems += r.problems
-    rendered = {f.path: f.data for f in r.files.values()} if not r.problems else None
-    sim = simulate(s, rendered, r.router_service, before_table)
+    # after a problem in the tree or the render, the simulated "after" would only echo it
+    ok = not r.problems and not s.problems
+    rendered = {f.path: f.data for f in r.files.values()} if ok else None
+    sim = simulate(s, rendered, r.router_service, before_table, r.backends)
     hazards = list(s.hazards)
     if sim is not None:
         problems += [p for p in sim.problems if p not in problems]

@@ -227,7 +227,9 @@ def _network_problems(inv: Inventory, s: Survey, broad_ok: bool) -> list[str]:
     traefik_nets = {t.traefik.cf.network_name(n) for n in t.traefik.svc.networks}
     edge_nets = {n: v for n, v in inv.networks.items() if n in traefik_nets and v}
     if r.admin_allow is not None:
-        found = allowlist_problems(r.admin_allow.value, r.admin_allow.source, edge_nets, broad_ok)
+        found = allowlist_problems(
+            r.admin_allow.value, r.admin_allow.source, edge_nets, broad_ok, r.admin_allow_at
+        )
         out += [p for p in found if p not in s.problems]
     return out
 

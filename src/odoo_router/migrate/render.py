@@ -21,7 +21,9 @@ from .render_router import RouterComposeSpec, RouterSpec, edit_router_service, r
 from .render_traefik import EdgeEdits, EdgeSpec, edit_edge
 from .simulate import build_table, static_settings, traefik_version
 from .survey import Survey
+from .traefik_files import aimed_at
 from .traefik_model import qualify
+from .traefik_providers import normalize
 from .yamltext import YamlError, YamlText
 
 ROUTER_DIR = "odoo-router"
@@ -49,6 +51,7 @@ class Rendered:
     problems: list[str] = field(default_factory=list)
     router: RouterSpec | None = None
     router_service: str | None = None  # the Traefik service that reaches the router
+    backends: frozenset[str] = frozenset()  # Traefik services that reach Odoo or the router
 
     def add(self, role: str, path: Path, text: str, like: Path | None = None) -> None:
         self.files[role] = RenderedFile(role, path, text.encode("utf-8"), like)
@@ -137,6 +140,31 @@ def _router_service(s: Survey, port: int) -> tuple[str, str | None]:
     return "odoo-router-service@file", f"http://{container}:{port}"
 
 
+def _backends(s: Survey, names: set[str]) -> frozenset[str]:
+    """The Traefik services (qualified) that reach Odoo or the router: file services aimed at
+    one of ``names``, and the docker services of those two compose services."""
+    t, out = s.tree, set()
+    assert s.edge is not None
+    for path in s.edge.dynamic_files:
+        data = YamlText(s.text(path), s.show(path)).data if path.suffix != ".toml" else {}
+        for name, body in (((data or {}).get("http") or {}).get("services") or {}).items():
+            lb = (body or {}).get("loadBalancer") or {}
+            if any(
+                aimed_at(str((x or {}).get("url", "")), tuple(names))
+                for x in lb.get("servers") or ()
+            ):
+                out.add(f"{name}@file")
+    for role in (t.odoo, t.router):
+        if role is None:
+            continue
+        out.add(normalize(f"{role.svc.name}_{role.cf.project}") + "@docker")
+        for key in role.svc.labels:
+            parts = key.split(".")
+            if len(parts) > 4 and [p.lower() for p in parts[:3]] == ["traefik", "http", "services"]:
+                out.add(f"{parts[3]}@docker")
+    return frozenset(out)
+
+
 def _label_owners(s: Survey) -> dict[str, tuple[Path, str]]:
     """Which compose service defines each label router and middleware (name@docker)."""
     out: dict[str, tuple[Path, str]] = {}
@@ -171,7 +199,12 @@ def _edge(s: Survey, out: Rendered) -> EdgeEdits:
         old_hosts=tuple(sorted(_names(t.odoo.cf, t.odoo.svc.name))),
         old_service=(t.odoo.cf.path, t.odoo.svc.name),
         router_service=(t.router.cf.path, t.router.svc.name),
+        backends=_backends(
+            s, _names(t.odoo.cf, t.odoo.svc.name) | _names(t.router.cf, t.router.svc.name)
+        )
+        | {service},
     )
+    out.backends = spec.backends
     texts = {p: s.text(p) for p in e.dynamic_files}
     shown = {s.show(p): p for p in e.dynamic_files}
     dbfilter = [(qualify(m.name, "file"), m.where) for m in e.dbfilter_middlewares]

@@ -8,10 +8,12 @@ odoo-admin next to it. Pass 2 renames the old one to odoo-tenant in place and ed
 - container names: ``odoo-tenant``/``odoo-admin`` when the old service had one;
 - Traefik labels go, ``traefik.enable=false`` comes, in the file's own form (list or mapping):
   routing is the router's job, and a stray label would bring the duplicate routes back;
-- the networks Traefik is attached to go: only the router is reachable from Traefik;
+- the networks Traefik is attached to go from the Odoo services: only the router is
+  reachable from Traefik (their top-level declarations stay: compose ignores a network no
+  service uses, and the project may own one Traefik's stack joins);
 - ``depends_on`` on the old service points at odoo-tenant; the filestore volume is
   declared ``external: true`` under its real name (``down -v`` or a rollback cannot delete
-  it); a network no service uses any more is no longer declared.
+  it).
 A key a merge (``<<: *anchor``) brings in is overridden by an explicit key in the new
 service, never edited in the anchor other services still use.
 """
@@ -195,7 +197,6 @@ def split_edits(y: YamlText, spec: SplitSpec) -> None:
             y.insert(("volumes", key), "external", True)
             if not (isinstance(vol, dict) and vol.get("name")):
                 y.insert(("volumes", key), "name", real)
-    _unused_networks(y, spec)
 
 
 def _references(y: YamlText, name: str, svc: dict[str, Any], old: str) -> None:
@@ -217,20 +218,6 @@ def _references(y: YamlText, name: str, svc: dict[str, Any], old: str) -> None:
         value = svc.get(key)
         if value is not None and old in str(value).replace("service:", " ").split():
             raise ValueError(f"service {name} names {old} in {key}: the split leaves it dangling")
-
-
-def _unused_networks(y: YamlText, spec: SplitSpec) -> None:
-    used: set[str] = set()
-    for name, svc in (y.data.get("services") or {}).items():
-        if not isinstance(svc, dict):
-            continue
-        nets = svc.get("networks")
-        if name in (spec.service, ADMIN) and nets:
-            nets = [n for n in nets if n not in spec.drop_networks]
-        used |= set(nets or ())
-    for net in spec.drop_networks:
-        if net not in used and explicit(y, ("networks", net)):
-            y.delete(("networks", net))
 
 
 __all__ = [

@@ -4,11 +4,15 @@ service's labels, decided on Traefik's routing table (traefik_model), pure.
 - Middlewares that set X-Odoo-dbfilter go (a file entry, or the labels that define one),
   and every router loses its uses of them: choosing the database is the router's job.
 - Routers that will remain (every file router; label routers except the old Odoo
-  service's, which go with it) and that take an Odoo host: path-specific ones aimed
-  elsewhere (a QR shortcut to the old container) go, the router routes paths itself; the
-  others point at the Traefik service that reaches the router. A router naming an admin host
-  in ``Host()`` gets the allowlist middleware, and a priority above every other router that
-  takes the admin host, so that the admin host is never reached without it.
+  service's, which go with it), that take an Odoo host and reach Odoo or the router (their
+  service is aimed at either; others, an HTTPS redirect or another application on an Odoo
+  domain, stay as they are): path-specific ones aimed elsewhere (a QR shortcut to the old
+  container) go, the router routes paths itself; the others point at the Traefik service
+  that reaches the router. A router naming an admin
+  host in ``Host()`` gets the allowlist middleware in place of any it had (two allowlists
+  would intersect; the inputs' ranges are the ones asked for; an ``ipStrategy`` carries
+  over), and a priority above every other router that takes the admin host, so that the
+  admin host is never reached without it.
 - A host no remaining router serves (only the old labels did) gets a router of its own in
   the file that holds the Odoo routers; the allowlist middleware (``ipAllowList`` from 2.11 on,
   ``ipWhiteList`` before) goes into a file that holds middlewares; services aimed at the old
@@ -34,7 +38,7 @@ from .traefik_files import (
     sibling_fields,
 )
 from .traefik_match import Request, rule_matches
-from .traefik_model import RouterEntry, RoutingTable, qualify
+from .traefik_model import MiddlewareEntry, RouterEntry, RoutingTable, qualify
 from .traefik_rules import walk
 
 ALLOWLIST = "admin-ip-allowlist"
@@ -69,6 +73,7 @@ class EdgeSpec:
     old_hosts: tuple[str, ...]  # names of the old Odoo container (services aimed there go)
     old_service: tuple[Path, str]  # (compose file, service): its label routers go with it
     router_service: tuple[Path, str]  # (compose file, service) whose labels may change
+    backends: frozenset[str] = frozenset()  # services that reach Odoo or the router (qualified)
 
 
 def _paths(r: RouterEntry) -> list[str]:
@@ -120,19 +125,22 @@ def edit_edge(
     admin_routers: list[RouterEntry] = []
     others: list[RouterEntry] = []
     sibling: RouterEntry | None = None
+    replaced: list[MiddlewareEntry] = []
     for r in table.routers:
         owner = label_owner.get(r.name) if r.provider == "docker" else None
         if owner == spec.old_service:
             continue  # the old Odoo service's label routers go with it
-        if not any(takes(r, h) for h in hosts):
-            others.append(r)
+        if not any(takes(r, h) for h in hosts) or not _reaches_odoo(r, owner, spec):
+            others.append(r)  # not Odoo's: an HTTPS redirect, another application
             continue
         if _path_specific(r) and r.service != spec.service:
             _drop_router(files, edits, r, owner)
             continue
         mws = [m for m in r.middlewares if m not in dead]
         named = set(r.parsed.hosts()) if r.parsed is not None else set()
-        if named & admin and qualify(ALLOWLIST, "file") not in mws:
+        if named & admin:  # the inputs' ranges replace an allowlist already there
+            replaced += [table.middlewares[m] for m in mws if _is_allowlist(table, m)]
+            mws = [m for m in mws if not _is_allowlist(table, m)]
             mws.append(qualify(ALLOWLIST, "file"))
         _update_router(files, edits, r, owner, spec.service, mws)
         r = replace(r, service=spec.service)
@@ -148,13 +156,52 @@ def edit_edge(
     _new_routers(files, home, spec, covered, new_admin, sibling, table, top)
     _priorities(files, edits, admin_routers, top)
     first = [files.file_of(src) for name, src in dbfilter if name.endswith("@file")]
-    body = {allowlist_key(spec.version): {"sourceRange": list(spec.allow)}}
+    body: dict[str, Any] = {"sourceRange": list(spec.allow)}
+    strategy = _ip_strategy(replaced, edits)
+    if strategy:
+        body["ipStrategy"] = strategy
+    body = {allowlist_key(spec.version): body}
     define_allowlist(files, ALLOWLIST, body, home, first)
     used = {r.service.removesuffix("@file") for r in others if r.service.endswith("@file")}
     used.add(spec.service.removesuffix("@file"))
     services(files, spec.old_hosts, spec.service, spec.service_url, home, used)
     files.finish()
     return edits
+
+
+def _is_allowlist(table: RoutingTable, name: str) -> bool:
+    m = table.middlewares.get(name)
+    return m is not None and m.source_range is not None and name != qualify(ALLOWLIST, "file")
+
+
+def _ip_strategy(replaced: list[MiddlewareEntry], edits: EdgeEdits) -> dict[str, Any] | None:
+    """The ``ipStrategy`` of the allowlists the admin routers had (behind a CDN or a load
+    balancer it says which X-Forwarded-For entry is the client): carried over."""
+    found: dict[str, dict[str, Any]] = {}
+    for m in replaced:
+        strategy: dict[str, Any] = {}
+        for key, value in m.config.items():
+            head, _, rest = key.partition(".")
+            if head.lower() != "ipstrategy":
+                continue
+            if isinstance(value, dict):
+                strategy.update(value)
+            elif rest:  # a label: ipstrategy.depth=1
+                strategy[rest] = int(value) if str(value).isdigit() else value
+        if strategy:
+            found[m.name] = strategy
+    if len({repr(sorted(v.items())) for v in found.values()}) > 1:
+        edits.problems.append(
+            "the admin routers' allowlists differ in ipStrategy ("
+            + ", ".join(sorted(found))
+            + "): say which X-Forwarded-For entry is the client by hand"
+        )
+        return None
+    return next(iter(found.values()), None)
+
+
+def _reaches_odoo(r: RouterEntry, owner: tuple[Path, str] | None, spec: EdgeSpec) -> bool:
+    return r.service in spec.backends or owner in (spec.old_service, spec.router_service)
 
 
 def _drop_middleware(

@@ -10,8 +10,9 @@ Probes: ``/web/login`` and ``/websocket`` of every admin host, every exact tenan
 a tenant subdomain per domain (``acme.<domain>``), plus the paths of path-specific routers
 on those hosts (a QR router's ``/qr/``), on the HTTPS entry point the Odoo routers use.
 After the migration, for every probe: a tie, no router, a router that does not reach the
-odoo-router service, or an admin host without an allowlist are pre-flight errors; ties
-before it are the hazard being fixed, reported.
+odoo-router service (on a path of another router's only when it reaches Odoo directly),
+or an admin host reaching Odoo without an allowlist are pre-flight errors; ties before it
+are the hazard being fixed, reported.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def build_table(
                 )
             )
         shutil.rmtree(root, ignore_errors=True)
+    # Traefik's own services (the dashboard, ping, the redirect's noop) exist when the static
+    # config turns them on; a router naming one is taken at its word.
+    table.services |= {r.service for r in table.routers if r.service.endswith("@internal")}
     table.tls_entry_points = static.tls_entry_points
     if static.precedence:
         table.precedence = static.precedence
@@ -186,8 +190,10 @@ def simulate(
     rendered: Mapping[Path, bytes] | None,
     router_service: str | None,
     before: RoutingTable | None = None,
+    backends: frozenset[str] = frozenset(),
 ) -> Simulation | None:
-    """None when the version is unknown (the plan says why). ``before``: the snapshot's."""
+    """None when the version is unknown (the plan says why). ``before``: the snapshot's;
+    ``backends``: the Traefik services that reach Odoo or the router."""
     version = traefik_version(s)
     if version is None:
         return None
@@ -211,7 +217,7 @@ def simulate(
         seen.setdefault(host, {}).update({r.name: r for r in row.before.candidates})
         if table_after is not None:
             row.after = table_after.winner(host, path, sim.entry_point)
-            sim.problems += _after_problems(row, row.after, service)
+            sim.problems += _after_problems(row, row.after, service, backends)
         sim.rows.append(row)
     for host, routers in seen.items():
         if {r.provider for r in routers.values()} >= {"docker", "file"}:
@@ -220,19 +226,25 @@ def simulate(
     return sim
 
 
-def _after_problems(row: Row, w: Winner, service: str | None) -> list[str]:
+def _after_problems(
+    row: Row, w: Winner, service: str | None, backends: frozenset[str]
+) -> list[str]:
+    """Odoo's own paths must reach the router; a path another router claims (a blog on a
+    tenant's host) may go to another application, but not straight to Odoo."""
     where = f"after the migration, {row.probe}"
     if w.is_tie:
         return [f"{where}: {w.describe()}"]
     if w.router is None:
         return [f"{where}: no Traefik router takes it"]
     out = []
-    if service is not None and w.router.service != service:
+    odoo_path = row.path in PATHS
+    elsewhere = w.router.service != service
+    if service is not None and elsewhere and (odoo_path or w.router.service in backends):
         out.append(
             f"{where}: {w.router.name} ({w.router.source}) goes to {w.router.service}, "
             f"not {service}"
         )
-    if row.admin and not w.allowlists:
+    if row.admin and not w.allowlists and (odoo_path or not elsewhere):
         out.append(
             f"{where}: the admin host is reachable through {w.router.name} without the allowlist"
         )
