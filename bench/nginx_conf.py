@@ -3,9 +3,8 @@
 The reference file is read from tests/reference/nginx-default.conf (the router it replaces)
 and edited by code, never copied by hand:
 * ``try_files /nonexistent @admin_proxy[_lp];`` inside ``if`` does not load
-  (tests/reference/README.md, fact 1):
-  it becomes ``return 418;`` / ``return 419;`` with server-level
-  ``error_page 418 = @admin_proxy; error_page 419 = @admin_proxy_lp;``.
+  (tests/reference/README.md, fact 1): it becomes ``return 418;`` / ``return 419;`` with
+  server-level ``error_page 418 = @admin_proxy; error_page 419 = @admin_proxy_lp;``.
 * upstream servers and ``listen`` are mapped to loopback ports.
 The tuned variant adds, to every location that proxies, ``proxy_http_version 1.1`` and
 ``Connection $connection_upgrade`` ("" for plain requests, "upgrade" for websockets), and

@@ -91,6 +91,7 @@ def format_access(
     host_rule: str | None = None,
     route: str | None = None,
     dbfilter: str | None = None,
+    error: str | None = None,
     time: float | None = None,
 ) -> bytes:
     """One access-log line, newline included.
@@ -98,7 +99,9 @@ def format_access(
     ``time`` is when the request started (epoch seconds; default: now); times are in
     seconds with millisecond precision; absent upstream facts are JSON null. ``path`` is the
     request target as the client sent it (the query string included), ``host`` the
-    normalised host."""
+    normalised host. ``error`` says why the request failed, null when it did not: for an
+    upstream failure ``<cause>: <detail>; server <host:port>`` with cause resolve, connect,
+    timeout, reset or bad_answer."""
     t = _now() if time is None else time
     line = (
         f'{{"time":"{rfc3339(t)}","client_ip":{_s(client_ip)},"host":{_s(host)},'
@@ -107,7 +110,7 @@ def format_access(
         f'"upstream_addr":{_s(upstream_addr)},"upstream_status":{_n(upstream_status)},'
         f'"upstream_time":{_secs(upstream_time)},"total_time":{_secs(total_time)},'
         f'"host_rule":{_s(host_rule)},"route":{_s(route)},"dbfilter":{_s(dbfilter)},'
-        f'"request_id":{_s(request_id)}}}\n'
+        f'"error":{_s(error)},"request_id":{_s(request_id)}}}\n'
     )
     return line.encode("ascii")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -139,6 +139,7 @@ def _read_server(r: _Reader, value: object) -> ServerSettings:
             data, p, "request_buffer_memory", parse_size, d.request_buffer_memory
         ),
         response_buffer=r.get(data, p, "response_buffer", parse_size, d.response_buffer),
+        proxy_header_max=r.get(data, p, "proxy_header_max", parse_size, d.proxy_header_max),
         cache_size=r.get(data, p, "cache_size", parse_size, d.cache_size),
         cache_max_entry=r.get(data, p, "cache_max_entry", parse_size, d.cache_max_entry),
         temp_dir=r.get(data, p, "temp_dir", _as_opt_str, d.temp_dir),
@@ -155,7 +156,14 @@ def _read_pools(r: _Reader, value: object) -> dict[str, Pool]:
     if not isinstance(value, dict) or not value:
         r.error("pools", "expected a non-empty mapping of pool name -> pool")
         return pools
-    keys = ("keepalive", "connect_timeout", "max_fails", "fail_timeout")
+    keys = (
+        "keepalive",
+        "connect_timeout",
+        "max_fails",
+        "fail_timeout",
+        "redirect_prefix",
+        "redirect_rewrite",
+    )
     for name, spec in value.items():
         p = f"pools.{name}"
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
@@ -182,8 +190,38 @@ def _read_pools(r: _Reader, value: object) -> dict[str, Pool]:
             connect_timeout=r.get(data, p, "connect_timeout", parse_duration, 60.0),
             max_fails=r.get(data, p, "max_fails", _as_int(0, 1000), 1),
             fail_timeout=r.get(data, p, "fail_timeout", parse_duration, 10.0),
+            redirect_prefix=r.get(data, p, "redirect_prefix", _as_redirect_prefix, None),
+            redirect_rewrite=r.get(data, p, "redirect_rewrite", _as_redirect_rewrite, "relative"),
         )
     return pools
+
+
+def _as_redirect_prefix(value: object) -> str | None:
+    """An absolute http(s) URL naming a host and ending with '/', as nginx's proxy_pass URL
+    plus the '/' its proxy_redirect default matches (http://odoo_tenant/)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected a URL prefix like 'http://odoo_tenant/', got {_kind(value)}")
+    scheme, sep, rest = value.partition("://")
+    if (
+        scheme.lower() not in ("http", "https")
+        or not sep
+        or not rest.endswith("/")
+        or rest.index("/") == 0
+        or not value.isascii()
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError(f"expected a URL prefix like 'http://odoo_tenant/', got {value!r}")
+    return value
+
+
+def _as_redirect_rewrite(value: object) -> Literal["nginx", "relative"]:
+    if value == "nginx":
+        return "nginx"
+    if value == "relative":
+        return "relative"
+    raise ValueError(f"expected 'nginx' or 'relative', got {value!r}")
 
 
 _PROXY_KEYS = tuple(f for f in ProxyAction.__dataclass_fields__ if f != "pool")

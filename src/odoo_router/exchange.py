@@ -16,7 +16,11 @@ Failure edges (pingora's, see STYLE.md):
 * connection lost or garbage before the response head: 502;
 * no response head within the route's read timeout: 504;
 * failure after the head went to the client: the client connection is aborted, never a
-  second response.
+  second response;
+* bytes after the end of the response (beyond its Content-Length or last chunk, after the
+  head of a HEAD, 204 or 304 answer), in the same read or later: the response stands, the
+  connection is closed and logged (``UpstreamConnection.unasked``), never reused: those
+  bytes must never be read as the answer to the next request sent on it.
 """
 
 from __future__ import annotations
@@ -66,12 +70,17 @@ def _status_line(status: int, reason: bytes) -> bytes:
 OnDone = Callable[["Exchange"], None]
 
 
+class UnaskedBytes(Exception):
+    """Raised from the parser when a second message begins after the response's end."""
+
+
 class Exchange:
     __slots__ = (
         "body_length",
         "bytes_out",
         "cache_key",
         "capture",
+        "cause",
         "chunked_out",
         "client",
         "close_delimited",
@@ -79,7 +88,9 @@ class Exchange:
         "error_status",
         "feeding",
         "got_bytes",
+        "head_max",
         "head_only",
+        "head_read",
         "head_sent",
         "headers",
         "keep_alive",
@@ -102,6 +113,11 @@ class Exchange:
         self.conn = conn
         self.parser = httptools.HttpResponseParser(self)
         self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
+        self.head_max = conn.pool.head_max  # server.proxy_header_max
+        # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
+        # per request: an exchange that fails ends its connection, and this object with it.
+        self.head_read = 0
+        self.cause = ""  # why it failed: reset | timeout | bad_answer | client
 
     def begin(
         self,
@@ -162,14 +178,17 @@ class Exchange:
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
         self.conn.last_read = monotonic()
-        if self.ended():  # bytes after the end of the response: never reuse
-            self.conn.close()
+        if self.ended():  # a later read after the end of the response
+            self.keep_alive = False
+            self.conn.unasked(f"{len(data)} bytes after the end of its response")
             return
         due = self.passthrough
         if due:
             self._pass_body(data, due)
             self._notify()
             return
+        if not self.head_sent:
+            self.head_read += len(data)
         # Everything one read produces (head, body, chunk end) goes out in one write.
         out: list[bytes] = []
         self.out = out
@@ -183,21 +202,28 @@ class Exchange:
                 if rest:
                     out.append(rest)
             else:
-                self.fail(502, "upstream sent an unexpected upgrade")
+                self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
         except httptools.HttpParserError as exc:
-            self.fail(502, f"upstream sent an invalid response: {exc}")
+            if self.ended():  # the response was whole: what follows it in this read was unasked
+                self.keep_alive = False
+                self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
+            else:
+                self.fail(502, f"upstream sent an invalid response: {exc}", "bad_answer")
         else:
             if self.status == 101 and not self.ended():
                 if self.upgrade:
                     self._finish(Outcome.UPGRADED)
                 else:
-                    self.fail(502, "upstream sent an unexpected upgrade")
+                    self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
         finally:
             self.feeding = False
             self.out = None
             if out:
                 self._deliver(out[0] if len(out) == 1 else b"".join(out))
         if not self.ended():
+            if not self.head_sent and self.head_read > self.head_max:
+                self._head_too_big(self.head_read, False)
+                return
             if self.body_length > 0:
                 self.passthrough = self.body_length - self.bytes_out
                 self.parser_dirty = True  # the rest of this body never reaches the parser
@@ -206,10 +232,11 @@ class Exchange:
 
     def _pass_body(self, data: bytes, due: int) -> None:
         n = len(data)
-        if n > due:  # more than the response announced: framing is broken, never reuse
+        if n > due:  # more than the response announced: never reuse (nor relay) the rest
+            self.keep_alive = False
+            self.conn.unasked(f"{n - due} bytes after the end of its response")
             data = data[:due]
             n = due
-            self.keep_alive = False
         self.passthrough = due - n
         self.bytes_out += n
         if self.capture is not None:
@@ -228,11 +255,15 @@ class Exchange:
         elif not self.got_bytes and self.conn.reused:
             self._finish(Outcome.RETRY)
         else:
-            self.fail(502, "upstream closed the connection prematurely")
+            why = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
+            self.fail(502, f"upstream closed the connection prematurely{why}", "reset")
         self._notify()
 
     def timed_out(self) -> None:
-        self.fail(504, "upstream timed out")
+        if self.conn.paused_writing:
+            self.fail(504, "upstream took no request bytes within send_timeout", "timeout")
+        else:
+            self.fail(504, "upstream sent no response within read_timeout", "timeout")
 
     def client_gone(self) -> None:
         """The client closed mid-exchange: never reuse (nor linger on) the upstream."""
@@ -247,6 +278,10 @@ class Exchange:
 
     # -- parser callbacks ---------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.outcome is not None:  # a message after the response's end: stop parsing
+            raise UnaskedBytes
+
     def on_status(self, reason: bytes) -> None:
         self.reason = reason
 
@@ -260,8 +295,16 @@ class Exchange:
             self.skip_interim = True
             self.headers = []
             return
+        if self.head_read:
+            if self.head_read > self.head_max:
+                # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
+                size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                if size > self.head_max:
+                    self._head_too_big(size, True)
+                    return
+            self.head_read = 0
         if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
-            self.fail(502, "upstream switched protocols unasked")
+            self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
         self.status = status
         self.keep_alive = self.parser.should_keep_alive()
@@ -301,7 +344,13 @@ class Exchange:
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
-            self.headers, state.secure_cookies, state.samesite, status == 101, parts
+            self.headers,
+            state.secure_cookies,
+            state.samesite,
+            status == 101,
+            parts,
+            self.conn.pool.redirect,
+            self,
         )
         no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
         self.body_length = -1 if no_body else length  # passthrough only when > 0
@@ -321,6 +370,30 @@ class Exchange:
         req.status = status
         self.head_sent = True
         self._emit(b"".join(parts))
+
+    def origin(self) -> bytes:
+        """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
+        host and the port it came in on, none for 80 (the router serves plain HTTP)."""
+        port = 80
+        transport = self.client.transport
+        if transport is not None:
+            sock = transport.get_extra_info("sockname")
+            if isinstance(sock, tuple):
+                port = sock[1]
+        host = self.req.host
+        return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
+
+    def _head_too_big(self, size: int, whole: bool) -> None:
+        """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
+        logged with the pool and the size (a lower bound while the head is not whole)."""
+        conn = self.conn
+        limit = self.head_max
+        self.client.state.log_error(
+            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of"
+            f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"
+            f" ({limit}): 502"
+        )
+        self.fail(502, f"upstream sent too big a response head ({size} bytes)", "bad_answer")
 
     def _capture(self, body: bytes) -> None:
         """Keep the body for the static cache while it fits an entry; past that, drop it."""
@@ -356,12 +429,15 @@ class Exchange:
         if spool is None and action is not None and action.response_buffering and not self.upgrade:
             self.spool = Spool(client, client.state.settings.temp_dir)
         elif spool is None or spool.full:
-            self.conn.transport.pause_reading()
+            self.conn.pause_reading()
 
-    def fail(self, status: int, reason: str) -> None:
+    def fail(self, status: int, reason: str, cause: str) -> None:
         if self.ended():
             return
-        self.req.error = reason
+        self.cause = cause
+        self.req.error = (
+            reason if cause == "client" else f"{cause}: {reason}; server {self.conn.addr}"
+        )
         self.error_status = status
         self.conn.abort()  # unsent bytes must not keep a failed connection open
         self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from .config import Forwarded
 
@@ -286,6 +286,7 @@ _COOKIE: Final = 3
 _CONNECTION: Final = 4
 _TRANSFER_ENCODING: Final = 5
 _UPGRADE: Final = 6
+_REDIRECT: Final = 7  # Location, Refresh: rewritten by the pool's RedirectRule, if any
 _RESPONSE_KINDS: Final[dict[bytes, int]] = {}
 _RESPONSE_KINDS_MAX: Final = 1024
 
@@ -302,6 +303,8 @@ def _response_kind(name: bytes) -> int:
         kind = _TRANSFER_ENCODING
     elif low == b"upgrade":
         kind = _UPGRADE  # kept on a 101 only
+    elif low == b"location" or low == b"refresh":
+        kind = _REDIRECT
     elif low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
         kind = _DROP
     else:
@@ -311,15 +314,64 @@ def _response_kind(name: bytes) -> int:
     return kind
 
 
+class Origin(Protocol):
+    def origin(self) -> bytes:
+        """``scheme://host[:port]`` as nginx writes an absolute redirect for this request."""
+        ...
+
+
+class RedirectRule:
+    """nginx's ``proxy_redirect default`` for one pool: a Location or Refresh URL that
+    starts with ``prefix`` (the upstream as it names itself, ``http://odoo_tenant/``) is
+    rewritten to the path after it.
+
+    * ``nginx`` (config/nginx-compat.yaml): exactly nginx 1.22: the prefix is matched
+      byte for byte (case included), a rewritten Location is made absolute with the
+      router's scheme, the request's host and the port it was received on (none for 80),
+      a rewritten Refresh ``url=`` keeps the bare path; anything else is left as sent.
+    * ``relative`` (config/router.yaml): the prefix is matched ignoring case (scheme and
+      host are case-insensitive) and both headers keep the bare path, which the browser
+      resolves against the URL it asked for: the scheme and host Traefik served, where
+      nginx's absolute form says ``http://`` behind a TLS proxy.
+    """
+
+    __slots__ = ("low_prefix", "nginx", "prefix")
+
+    def __init__(self, prefix: str, nginx: bool) -> None:
+        self.prefix = prefix.encode("ascii")
+        self.low_prefix = self.prefix.lower()
+        self.nginx = nginx
+
+    def _matches(self, url: bytes) -> bool:
+        if self.nginx:
+            return url.startswith(self.prefix)
+        return url[: len(self.prefix)].lower() == self.low_prefix
+
+    def location(self, value: bytes, origin: Origin) -> bytes:
+        if not self._matches(value):
+            return value
+        path = value[len(self.prefix) - 1 :]  # from the prefix's closing '/'
+        return origin.origin() + path if self.nginx else path
+
+    def refresh(self, value: bytes) -> bytes:
+        at = value.lower().find(b"url=")
+        if at < 0 or not self._matches(value[at + 4 :]):
+            return value
+        return value[: at + 4] + value[at + 4 + len(self.prefix) - 1 :]
+
+
 def response_head(
     headers: list[Header],
     secure: bool,
     samesite: bytes | None,
     keep_upgrade: bool,
     out: list[bytes],
+    redirect: RedirectRule | None = None,
+    origin: Origin | None = None,
 ) -> int:
     """One pass over the upstream's headers (the hot path): hop-by-hop, hidden and
-    Connection-named headers dropped, cookies rewritten. Appends (name, b": ", value,
+    Connection-named headers dropped, cookies rewritten, Location and Refresh rewritten by
+    the pool's ``redirect`` rule. Appends (name, b": ", value,
     b"\r\n") runs to ``out``; returns the framing: the Content-Length (llhttp has checked
     it), NO_LENGTH or CHUNKED."""
     start = len(out)
@@ -345,6 +397,13 @@ def response_head(
         elif kind == _TRANSFER_ENCODING:
             chunked = b"chunked" in value.lower()
         elif kind == _UPGRADE and keep_upgrade:
+            out += (name, b": ", value, b"\r\n")
+        elif kind == _REDIRECT:
+            if redirect is not None and origin is not None:
+                if len(name) == 8:  # Location (Refresh has 7 letters)
+                    value = redirect.location(value, origin)
+                else:
+                    value = redirect.refresh(value)
             out += (name, b": ", value, b"\r\n")
     if named or chunked:  # rare: filter what was written
         runs = out[start:]

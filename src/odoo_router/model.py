@@ -38,6 +38,7 @@ class ServerSettings:
     underscores_in_headers: bool = False
     request_buffer_memory: int = 1024 * 1024
     response_buffer: int = 1024 * 1024
+    proxy_header_max: int = 64 * 1024  # an upstream's response head: 502 above it
     cache_size: int = 32 * 1024 * 1024  # the static cache of routes with cache: true
     cache_max_entry: int = 1024 * 1024
     temp_dir: str | None = None
@@ -67,6 +68,11 @@ class Pool:
     connect_timeout: float = 60.0
     max_fails: int = 1
     fail_timeout: float = 10.0
+    # Location/Refresh values starting with this URL prefix (the upstream as it names itself,
+    # nginx's proxy_pass URL) are rewritten: "nginx" exactly as proxy_redirect default does,
+    # "relative" to the path alone (headers.RedirectRule).
+    redirect_prefix: str | None = None
+    redirect_rewrite: Literal["nginx", "relative"] = "relative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +85,7 @@ class ProxyAction:
     request_buffering: bool = True
     response_buffering: bool = True
     rpc_firewall: bool = False
-    rpc_body_limit: int = 1024 * 1024
+    rpc_body_limit: int | None = None  # None: server.client_max_body_size
     cache: bool = False
 
 

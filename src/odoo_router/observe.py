@@ -49,6 +49,7 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
                     host_rule=host_rule,
                     route=route,
                     dbfilter=d.dbfilter if d is not None else None,
+                    error=req.error,
                     time=req.start + wall_offset,
                 )
             )

@@ -8,6 +8,12 @@
   idle list is still trimmed back to ``keepalive`` within a second of the load ending.
 * A connection returns to the idle list only after a complete, well-framed exchange whose
   response allowed keep-alive; anything else is closed.
+* Bytes no request asked for end a connection: past the end of a response (exchange.py) or
+  on an idle connection. An idle connection keeps reading (``release`` resumes a paused
+  one), so data or EOF on it closes it and takes it off the idle list the moment uvloop
+  reports it: checkout (``take_idle``) only tests ``closed``, no syscall per request. The
+  one window left is bytes that arrive in the same event-loop iteration as the request that
+  takes the connection, before its data callback runs (docs/security.md).
 * Names are resolved for every new connection (Docker's DNS changes when a container is
   recreated), so a server that is down or unresolvable at start never stops the router.
 * Passive health: ``max_fails`` failures within ``fail_timeout`` take a server out for
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +33,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Final
 
 from .config import Pool as PoolConfig
+from .headers import RedirectRule
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -38,11 +46,13 @@ UPSTREAM_WRITE_BUFFER: Final = 1 << 20  # bytes queued to an upstream before a b
 
 
 class UpstreamError(Exception):
-    """Connecting to or talking with an upstream failed; ``kind`` is connect | timeout | reset."""
+    """Connecting to an upstream failed; ``kind`` is resolve | connect | timeout, ``server``
+    the one tried; str() is what the access log's ``error`` says."""
 
-    def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, kind: str, detail: str, server: str) -> None:
+        super().__init__(f"{kind}: {detail}; server {server}")
         self.kind = kind
+        self.server = server
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -59,6 +69,7 @@ class UpstreamConnection(asyncio.Protocol):
         "last_write",
         "paused_writing",
         "pool",
+        "reading_paused",
         "reused",
         "server",
         "transport",
@@ -77,6 +88,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         self.last_write = 0.0
         self.paused_writing = False
+        self.reading_paused = False  # paused for a slow client (exchange.py)
         self.drain_waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,8 +100,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ex = self.exchange
-        if ex is None:  # bytes on an idle connection: framing is in doubt, never reuse it
-            self.close()
+        if ex is None:  # bytes on an idle connection: no request asked for them
+            self.unasked(f"{len(data)} bytes on an idle connection")
             return
         ex.upstream_data(data)
 
@@ -107,6 +119,24 @@ class UpstreamConnection(asyncio.Protocol):
         if self.ex is not None:  # break connection <-> Exchange <-> parser for refcounting
             self.ex.parser = None  # type: ignore[assignment]  # never fed again
             self.ex = None
+
+    def unasked(self, what: str) -> None:
+        """The upstream sent bytes no request asked for: log it and never reuse this
+        connection (read as the next request's answer, they would serve one client's
+        response to another)."""
+        if not self.closed:
+            self.pool.log(f"upstream pool {self.pool.name} ({self.addr}) sent {what}: closed")
+        self.abort()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and self.transport is not None and not self.closed:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def pause_writing(self) -> None:
         self.paused_writing = True
@@ -153,9 +183,20 @@ class UpstreamConnection(asyncio.Protocol):
             w.set_result(None)
 
 
+def _no_log(message: str) -> None:
+    pass
+
+
 class UpstreamPool:
-    def __init__(self, cfg: PoolConfig, on_error: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: PoolConfig,
+        on_error: Callable[[str, str, str], None] | None = None,
+        log: Callable[[str], None] = _no_log,
+        head_max: int = 64 * 1024,
+    ) -> None:
         self.cfg = cfg
+        self.head_max = head_max  # server.proxy_header_max (static: kept across reloads)
         self.name = cfg.name
         self.idle: deque[UpstreamConnection] = deque()
         self.active: set[UpstreamConnection] = set()
@@ -166,6 +207,9 @@ class UpstreamPool:
         self._first_fail = [0.0] * len(cfg.servers)
         self._down_until = [0.0] * len(cfg.servers)
         self.on_error = on_error
+        self.log = log  # the worker's error log
+        prefix = cfg.redirect_prefix
+        self.redirect = RedirectRule(prefix, cfg.redirect_rewrite == "nginx") if prefix else None
 
     # -- selection and health -------------------------------------------------------
 
@@ -214,6 +258,7 @@ class UpstreamPool:
         if avoid is not None and server == avoid and len(self.cfg.servers) > 1:
             server = self._pick()
         host, port = self.cfg.servers[server]
+        name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -221,21 +266,22 @@ class UpstreamPool:
                     lambda: UpstreamConnection(self, server), host, port
                 )
         except TimeoutError:
-            self.mark_failed(server)
-            self._report("timeout")
-            raise UpstreamError("timeout", f"connect to {host}:{port} timed out") from None
+            error = UpstreamError("timeout", f"connect timed out after {timeout:g}s", name)
+        except socket.gaierror as exc:  # the name does not resolve (a container not running)
+            error = UpstreamError("resolve", str(exc.strerror or exc), name)
         except OSError as exc:
-            self.mark_failed(server)
-            self._report("connect")
-            raise UpstreamError(
-                "connect", f"connect to {host}:{port}: {exc.strerror or exc}"
-            ) from None
-        self.active.add(conn)
-        return conn
+            error = UpstreamError("connect", str(exc.strerror or exc), name)
+        else:
+            self.active.add(conn)
+            return conn
+        self.mark_failed(server)
+        self.report(error.kind, str(error))
+        raise error
 
-    def _report(self, kind: str) -> None:
+    def report(self, kind: str, error: str) -> None:
+        """A failure of this pool: counted, and logged at most once per cause and interval."""
         if self.on_error is not None:
-            self.on_error(self.name, kind)
+            self.on_error(self.name, kind, error)
 
     def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
@@ -244,6 +290,8 @@ class UpstreamPool:
             return
         conn.exchange = None
         conn.idle_since = now
+        if conn.reading_paused:  # an idle connection must see unasked bytes and EOF at once
+            conn.resume_reading()
         self.idle.append(conn)
 
     def trim(self, now: float) -> None:
@@ -267,9 +315,15 @@ class Pools:
     """All pools of one routing table generation; a reload makes a new set."""
 
     def __init__(
-        self, configs: dict[str, PoolConfig], on_error: Callable[[str, str], None] | None = None
+        self,
+        configs: dict[str, PoolConfig],
+        on_error: Callable[[str, str, str], None] | None = None,
+        log: Callable[[str], None] = _no_log,
+        head_max: int = 64 * 1024,
     ) -> None:
-        self.by_name = {name: UpstreamPool(cfg, on_error) for name, cfg in configs.items()}
+        self.by_name = {
+            name: UpstreamPool(cfg, on_error, log, head_max) for name, cfg in configs.items()
+        }
 
     def __getitem__(self, name: str) -> UpstreamPool:
         return self.by_name[name]

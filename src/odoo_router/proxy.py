@@ -40,6 +40,7 @@ from .pools import UpstreamConnection, UpstreamPool
 from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
+from .rpc_guard import inline as inline_rpc
 from .spool import Spool
 from .uri import BadRequest, match_path, normalise_host, split_absolute
 
@@ -370,8 +371,8 @@ class ClientConnection(asyncio.Protocol):
         if self.spool is not None:
             self.spool.pump()
         ex = self.exchange
-        if ex is not None and ex.conn.transport is not None and not ex.conn.closed:
-            ex.conn.transport.resume_reading()
+        if ex is not None:
+            ex.conn.resume_reading()
         if self.tunnel is not None:
             self.tunnel.client_drained()
         if self.drain_waiter is not None and not self.drain_waiter.done():
@@ -482,6 +483,10 @@ class ClientConnection(asyncio.Protocol):
             req.body_file = f
         else:
             req.body.append(body)
+        if req.wake_on_body:  # the RPC firewall inspects the body as it arrives
+            w = req.body_waiter
+            if w is not None and not w.done():
+                w.set_result(None)
 
     def on_message_complete(self) -> None:
         req = self.cur
@@ -616,7 +621,7 @@ class ClientConnection(asyncio.Protocol):
             # The body went wrong while streaming upstream: that connection is unusable; the
             # exchange answers the error, or aborts the client if the head went out already.
             req.sink = None
-            ex.fail(status, "request body error while streaming")
+            ex.fail(status, "request body error while streaming", "client")
             self.pause_reading()
             return
         if req.status:  # answered already: there is nothing left to say, only to close
@@ -697,8 +702,11 @@ class ClientConnection(asyncio.Protocol):
         pool = self.state.pools.by_name[action.pool]
         if not pool.idle:
             return None
-        if action.rpc_firewall and self.rpc_refused(req, decision):
-            return False
+        if action.rpc_firewall:
+            if not inline_rpc(req):
+                return None  # inspected on a task, a slice at a time
+            if self.rpc_refused(req, decision):
+                return False
         conn = pool.take_idle()
         if conn is None:
             return None
@@ -849,7 +857,10 @@ class ClientConnection(asyncio.Protocol):
         action = decision.proxy
         if action is None or decision.tenant_db is None:
             return False
-        refusal = check_request(req, decision.tenant_db, action.rpc_body_limit)
+        limit = action.rpc_body_limit
+        if limit is None:
+            limit = self.state.settings.client_max_body_size
+        refusal = check_request(req, decision.tenant_db, limit)
         if refusal is None:
             return False
         self.answer(req, refusal)
@@ -859,7 +870,10 @@ class ClientConnection(asyncio.Protocol):
         """Phase 2: a local answer (redirect, refusal, health) written here."""
         if decision.local is None:
             return False
-        if not req.complete and req.upgrade:
+        if not req.complete and (req.upgrade or req.expect_continue):
+            # Expect: 100-continue, answered without 100: the client may send its body or
+            # not, so where a next request would start is in doubt; close after the answer
+            # (lingering: what it still sends is dropped). docs/deviations.md
             req.keep_alive = False
         self.answer(req, decision.local)
         if self.upgrade_rest or req.upgrade:
@@ -955,6 +969,8 @@ class ClientConnection(asyncio.Protocol):
             spool.abort()
         conn.abort()
         if outcome is Outcome.ABORTED:
+            if ex.cause and ex.cause != "client":  # the upstream failed after the head
+                state.upstream_error(pool.name, ex.cause, req.error or "")
             if req.status != 499 and self.transport is not None:
                 self.transport.abort()
             self.closed = True
@@ -962,7 +978,12 @@ class ClientConnection(asyncio.Protocol):
         # FAILED, or a second RETRY
         if outcome is Outcome.FAILED and ex.error_status == 502:
             pool.mark_failed(conn.server)
-        state.upstream_error(pool.name, "timeout" if ex.error_status == 504 else "reset")
+        if outcome is Outcome.RETRY:
+            req.error = (
+                f"reset: upstream closed a reused connection unanswered twice; server {conn.addr}"
+            )
+        if ex.cause != "client":
+            state.upstream_error(pool.name, ex.cause or "reset", req.error or "")
         self.error(req, ex.error_status or 502)
         return None
 

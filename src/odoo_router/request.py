@@ -41,6 +41,7 @@ class Request:
     frame_chunked = False  # the upstream gets the body chunked (streamed, length unknown)
     body_unread = False  # refused before its declared body was read: the client may still send
     body_waiter: asyncio.Future[None] | None = None
+    wake_on_body = False  # body_waiter is set by every piece of body, not only the last
     sink: UpstreamConnection | None = None
     decision: Decision | None = None
     view: hdr.ClientView | None = None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from .cache import StaticCache
 from .config import Config, ServerSettings
+from .errorlog import RateLimitedLog
 from .pools import Pools
 from .routing import RoutingTable, compile_table
 
@@ -37,7 +38,10 @@ class WorkerState:
         self.config = config
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
-        self.pools = Pools(config.pools, self.upstream_error)
+        self.error_lines = RateLimitedLog(self.log_error)  # upstream failures, per pool and cause
+        self.pools = Pools(
+            config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
+        )
         s = self.settings
         self.cache = StaticCache(s.cache_size, min(s.cache_max_entry, s.cache_size))
         self._server = self.settings.server_header.encode("latin-1")
@@ -67,7 +71,9 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
-        self.pools = Pools(config.pools, self.upstream_error)
+        self.pools = Pools(
+            config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
+        )
         self.cache.clear()  # a reload may point pools at another Odoo image
         old.retire()
 
@@ -97,6 +103,7 @@ class WorkerState:
             self.check_timeouts(self.now)
             for pool in self.pools.by_name.values():
                 pool.trim(self.now)
+            self.error_lines.flush(self.now)
             self._ticker = loop.call_later(0.25, tick)
 
         self._ticker = loop.call_later(0.25, tick)
@@ -164,9 +171,13 @@ class WorkerState:
             self._rid_block = b"%s%08x" % (self._rid_prefix, n >> 8)
         return self._rid_block + _HEX2[low]
 
-    def upstream_error(self, pool: str, kind: str) -> None:
+    def upstream_error(self, pool: str, kind: str, error: str) -> None:
+        """A failed upstream exchange or connect: ``kind`` resolve | connect | timeout |
+        reset | bad_answer, ``error`` the access log's text. Counted (hooks), and one error
+        line per pool and kind per interval (errorlog.py)."""
         for hook in self.upstream_error_hooks:
             hook(pool, kind)
+        self.error_lines.log(pool, kind, f"upstream pool {pool}: {error}", time.monotonic())
 
     def log_error(self, message: str) -> None:
         print(f"odoo-router: {message}", file=sys.stderr, flush=True)

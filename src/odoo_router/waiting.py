@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 from .exchange import Exchange, Outcome
 from .pools import UpstreamConnection, UpstreamError
 from .routing import Decision, Facts, decide
+from .rpc_guard import read_inspected
 
 if TYPE_CHECKING:
     from .config import BasicAuth
@@ -48,10 +49,11 @@ async def handle(conn: ClientConnection, req: Request) -> None:
         # After an upgrade request the parser cannot go on: whatever the upstream answers
         # (101 makes a tunnel; anything else is relayed), this connection then ends.
         req.keep_alive = False
-    if action.request_buffering or action.rpc_firewall:
-        if not await _read_body(conn, req):
+    if action.rpc_firewall and decision.tenant_db is not None:
+        if not await read_inspected(conn, req, decision):  # reads the body as it inspects
             return
-        if action.rpc_firewall and conn.rpc_refused(req, decision):
+    elif action.request_buffering or action.rpc_firewall:
+        if not await _read_body(conn, req):
             return
     elif req.expect_continue and not req.complete:
         conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -132,6 +134,7 @@ async def proxy(
                     retries -= 1
                     continue
                 req.error = str(exc)
+                req.upstream_addr = exc.server  # the server tried last
                 conn.error(req, 504 if exc.kind == "timeout" else 502)
                 return
         if conn.closed:

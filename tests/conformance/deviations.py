@@ -113,6 +113,41 @@ def _refused(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
     return ours[field] == refused[field]
 
 
+def _trailer_dropped(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    want = ref[field]
+    assert isinstance(want, tuple)
+    return ours[field] == tuple(h for h in want if h[0] != "trailer")
+
+
+def _bad_gateway(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    """A 502 page of the router's own."""
+    if field == "body":
+        body = ours[field]
+        return isinstance(body, bytes) and b"<title>502 Bad Gateway</title>" in body
+    want: Fields = {
+        "status": 502,
+        "reason": "Bad Gateway",
+        "content_type": ("text/html",),
+        "set_cookie": (),
+    }
+    return ours[field] == want[field]
+
+
+def _big_head_relayed(case: Case, ref: Fields, ours: Fields, field: str) -> bool:
+    """Up to server.proxy_header_max (128k in compat) the answer is relayed whole."""
+    size = 6000 if "raw=head-6k" in case.id else 100_000
+    relayed: Fields = {
+        "status": 200,
+        "reason": "OK",
+        "content_type": ("text/plain",),
+        "set_cookie": ("big=" + "c" * size + "; Path=/; Secure",),
+        "body": b"big head\n",
+    }
+    return ours[field] == relayed[field]
+
+
+_ANSWER_FIELDS = ("status", "reason", "content_type", "set_cookie", "body")
+
 DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "upstream-http11-keep-alive",
@@ -201,6 +236,34 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "strict-head",
         "a head llhttp refuses (no colon, bare LF, unregistered method) gets 400, not forwarded",
         _refused,
+    ),
+    Deviation(
+        "hop-by-hop-headers-dropped",
+        ("response_headers",),
+        "raw:trailers",
+        "the upstream's Trailer header does not reach the client (nginx drops the trailers)",
+        _trailer_dropped,
+    ),
+    Deviation(
+        "upstream-content-length-and-chunked",
+        _ANSWER_FIELDS,
+        "raw:cl-and-te",
+        "an answer with both Content-Length and Transfer-Encoding gets 502",
+        _bad_gateway,
+    ),
+    Deviation(
+        "upstream-header-max",
+        _ANSWER_FIELDS,
+        "raw:head-6k",
+        "a response head up to server.proxy_header_max is relayed (nginx: proxy_buffer_size)",
+        _big_head_relayed,
+    ),
+    Deviation(
+        "upstream-header-max",
+        _ANSWER_FIELDS,
+        "raw:head-100k",
+        "a response head up to server.proxy_header_max is relayed (nginx: proxy_buffer_size)",
+        _big_head_relayed,
     ),
 )
 

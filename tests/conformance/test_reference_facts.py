@@ -26,8 +26,8 @@ DENIED: dict[str, object] = {
 
 # case id -> the fields nginx must show (a subset of observe()'s fields).
 FACTS: dict[str, dict[str, object]] = {
-    # Locations match the normalised path (tests/reference/README.md, fact 2); the raw
-    # target goes upstream.
+    # Locations match the normalised path (tests/reference/README.md, fact 2); the raw target
+    # goes upstream.
     "path-sub-GET-/web/%64atabase/manager": DENIED,
     "path-sub-GET-/web//database/manager": DENIED,
     "path-sub-GET-/x/../web/database/manager": DENIED,

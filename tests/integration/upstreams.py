@@ -23,12 +23,18 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
 * ``size:<n>``          -- a body of n bytes of ``x``;
 * ``interim``           -- a ``100 Continue`` before the answer;
 * ``garbage``           -- a response that is not HTTP, then close;
+* ``close``             -- close the connection without a byte;
+* ``head:<n>``          -- a ``Set-Cookie`` of n bytes, the head in two writes 0.1 s apart;
 * ``cl-and-te``         -- a response with both Content-Length and chunked coding;
 * ``refuse-upgrade``    -- answer a websocket handshake 400 instead of 101;
 * ``early-answer``      -- answer 200 ``early`` as soon as the head is in, before the body;
 * ``stall``             -- stop reading after the head and never answer;
 * ``status-cl:<code>``  -- that status with ``Content-Length: 100`` and no body (204, 304);
-* ``overflow``          -- a 5-byte answer followed at once by a forged second answer.
+* ``overflow``          -- a 5-byte answer followed at once by a forged second answer;
+* ``unasked:<framing>:<when>`` -- an answer framed by ``cl`` (Content-Length), ``chunked``,
+  ``head`` (the head of a HEAD answer), ``204`` or ``304``, then a forged complete answer
+  nobody asked for, in the same write (``with``) or 0.15 s later, on the idle connection
+  (``later``); ``eof-later`` closes the idle connection instead (no bytes).
 
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
@@ -55,6 +61,8 @@ import httptools
 
 POOLS = ("tenant", "tenant_lp", "admin", "admin_lp")
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# A complete answer no request asked for: whoever receives it was served another's bytes.
+FORGED = b"HTTP/1.1 200 OK\r\nX-Upstream: forged\r\nContent-Length: 6\r\n\r\nforged"
 UPSTREAM_COOKIES = (
     b"session_id=s3cr3t; Path=/; HttpOnly",
     b"tz=Asia/Tokyo; Path=/; Secure",
@@ -325,6 +333,16 @@ class _Conn(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.abort()
             return
+        if kind == "close":
+            self._close()
+            return
+        if kind == "head":
+            cookie = b"big=" + b"c" * int(arg)
+            head = b"HTTP/1.1 200 OK\r\nSet-Cookie: %b\r\nContent-Length: 2\r\n\r\nok" % cookie
+            self._write(head[: len(head) // 2])
+            await asyncio.sleep(0.1)
+            self._write(head[len(head) // 2 :])
+            return
         if kind == "garbage":
             self._write(b"this is not HTTP\r\n\r\n")
             self._close()
@@ -348,6 +366,9 @@ class _Conn(asyncio.Protocol):
         if kind == "overflow":  # more bytes than the Content-Length: a second, forged answer
             forged = b"HTTP/1.1 200 OK\r\nX-Upstream: forged\r\nContent-Length: 6\r\n\r\nforged"
             self._write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" + forged)
+            return
+        if kind == "unasked":
+            await self._unasked(*arg.split(":"))
             return
         if kind == "status":
             code = int(arg)
@@ -413,6 +434,25 @@ class _Conn(asyncio.Protocol):
                 await asyncio.sleep(0.2)
             return
         self._write(body)
+
+    async def _unasked(self, framing: str, when: str) -> None:
+        first = {
+            "cl": b"HTTP/1.1 200 OK\r\nX-Upstream: first\r\nContent-Length: 5\r\n\r\nhello",
+            "chunked": b"HTTP/1.1 200 OK\r\nX-Upstream: first\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n0\r\n\r\n",
+            "head": b"HTTP/1.1 200 OK\r\nX-Upstream: first\r\nContent-Length: 5\r\n\r\n",
+            "204": b"HTTP/1.1 204 No Content\r\nX-Upstream: first\r\n\r\n",
+            "304": b'HTTP/1.1 304 Not Modified\r\nX-Upstream: first\r\nETag: "v1"\r\n\r\n',
+        }[framing]
+        if when == "with":
+            self._write(first + FORGED)
+            return
+        self._write(first)
+        await asyncio.sleep(0.15)
+        if when == "eof-later":
+            self._close()
+        else:
+            self._write(FORGED)
 
     # -- websocket -----------------------------------------------------------------------
 

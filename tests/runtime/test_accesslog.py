@@ -16,7 +16,7 @@ from odoo_router.accesslog import AccessLog, format_access, new_request_id, rfc3
 FIELDS = [
     "time", "client_ip", "host", "method", "path", "status", "bytes_in", "bytes_out",
     "upstream_addr", "upstream_status", "upstream_time", "total_time", "host_rule", "route",
-    "dbfilter", "request_id",
+    "dbfilter", "error", "request_id",
 ]  # fmt: skip
 
 
@@ -218,3 +218,12 @@ def test_write_failure_drops_and_counts(tmp_path: Path) -> None:
     assert log.dropped_lines == 2
     assert isinstance(log.last_error, BrokenPipeError)
     os.close(w)
+
+
+def test_error_field_is_escaped() -> None:
+    """The error text carries upstream-sent bytes (a parse error names them): never a way
+    to split or corrupt a line."""
+    hostile = 'bad_answer: got "x"\r\n{"status":200}\x00\udcff; server odoo:8069'
+    d = parse(line(error=hostile))
+    assert d["error"] == hostile.replace("\udcff", "\\xff")
+    assert parse(line())["error"] is None
