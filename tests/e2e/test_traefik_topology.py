@@ -31,7 +31,6 @@ from .topology import (
     ROUTER_REFUSES,
     TRAEFIK_REFUSES,
     edge_connect,
-    edge_request,
 )
 from .wsclient import BINARY, CLOSE, TEXT, client_frame, read_frame
 
@@ -92,13 +91,17 @@ async def _send(
     source: str = ALLOWED,
     entry_point: str = "websecure",
 ) -> tuple[str, str, Response]:
-    """(tag, the unique target sent, response): the tag rides in X-Test-Tag and the query."""
+    """One request through Traefik on a fresh TLS connection: (tag, the unique target sent,
+    response); the tag rides in X-Test-Tag (for Odoo's journal) and the query (for logs)."""
     tag = new_tag()
     target = f"{path}?t={tag}"
-    port = edge.traefik.ports[entry_point]
-    extra = [("X-Test-Tag", tag), *(headers or [])]
-    resp = await edge_request(port, host, target, extra, method=method, body=body, source=source)
-    return tag, target, resp
+    conn = await edge_connect(edge.traefik.ports[entry_point], host, source)
+    try:
+        head = [("Host", host), ("X-Test-Tag", tag), *(headers or [])]
+        await conn.send(build(method, target, head, body))
+        return tag, target, await conn.response(method, timeout=10)
+    finally:
+        await conn.close()
 
 
 def _odoo_saw(edge: Edge, tag: str) -> list[Record]:

@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from harness.traefik import insecure_tls
-from integration.client import Conn, Response, build
+from integration.client import Conn
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION = REPO / "config" / "router.yaml"
@@ -127,23 +127,3 @@ async def edge_connect(port: int, host: str, source: str) -> Conn:
         5,
     )
     return Conn(reader, writer)
-
-
-async def edge_request(
-    port: int,
-    host: str,
-    target: str,
-    headers: list[tuple[str, str]] | None = None,
-    *,
-    method: str = "GET",
-    body: bytes = b"",
-    source: str = ALLOWED,
-    timeout: float = 10.0,
-) -> Response:
-    """One request through Traefik on a fresh TLS connection."""
-    conn = await edge_connect(port, host, source)
-    try:
-        await conn.send(build(method, target, [("Host", host), *(headers or [])], body))
-        return await conn.response(method, timeout)
-    finally:
-        await conn.close()
