@@ -1,8 +1,8 @@
 """Server lifetime: listening sockets, worker processes, reload and graceful shutdown.
 
 The master binds the listening sockets once, forks ``workers`` processes that all accept
-on them, and supervises: a worker that dies unexpectedly is replaced (and logged). It
-also serves metrics, merging the snapshots the workers write every second.
+on them (worker.py), and supervises: a worker that dies unexpectedly is replaced (and
+logged). It also serves metrics, merging the snapshots the workers write every second.
 
 Signals (nginx-like):
 * SIGHUP  -- reload: the master validates the file; when valid, every worker re-reads it
@@ -10,14 +10,24 @@ Signals (nginx-like):
   the old table stays and every problem is logged with key and line. Changed static
   settings (listen, workers, metrics, logging) are reported as needing a restart.
 * SIGTERM / SIGINT -- graceful stop: stop accepting, let requests finish for up to
-  ``shutdown_grace``, close websockets with 1001, exit 0.
+  ``shutdown_grace``, close websockets with 1001, exit 0. The last line of the log says
+  how it went: drained, or cut after shutdown_grace with what was cut.
+* SIGUSR1 -- the workers reopen the access log.
+
+Rules for signals: the master blocks its signals before anything else runs (before the
+metrics listener's threads exist, which inherit the mask) and takes them one at a time with
+sigtimedwait, so a signal that arrives while the master is busy (a reload) waits for it,
+whatever thread the kernel would have picked; signals of one kind that arrive meanwhile
+coalesce (several SIGHUPs during a reload make one more reload after it).
+
+A listen address that cannot be bound (in use, not on this host, a name that does not
+resolve, a privileged port) is one ``ListenError`` line naming the key; the CLI exits 2.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import gc
+import errno
 import os
 import shutil
 import signal
@@ -25,34 +35,83 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 
 from . import native
-from .accesslog import AccessLog
 from .config import Config, ConfigError, load_config
-from .metrics import Stats, forget_worker, reset_directory, start_metrics_server, write_snapshot
-from .observe import attach
-from .proxy import ClientConnection
-from .state import WorkerState
+from .metrics import (
+    MetricsServer,
+    Stats,
+    forget_worker,
+    reset_directory,
+    start_metrics_server,
+    write_snapshot,
+)
+from .spool import describe_os_error
+from .worker import Drained, WorkerOptions, describe_drain, worker_main
+
+MASTER_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1)
+KILL_AFTER = 5.0  # seconds past shutdown_grace before a worker still running is killed
 
 
 def log(message: str) -> None:
     print(f"odoo-router[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
 
 
+def block_signals() -> None:
+    """Hold the master's signals for sigtimedwait; call it before any thread starts."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, MASTER_SIGNALS)
+
+
+class ListenError(Exception):
+    """A listen address that cannot be bound: ``key: cannot listen on ADDR: reason``."""
+
+    def __init__(self, key: str, host: str, port: int, reason: str) -> None:
+        self.key = key
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.reason = reason
+        super().__init__(f"{key}: cannot listen on {self.address}: {reason}")
+
+
+def _why_not(exc: OSError | UnicodeError, port: int) -> str:
+    if isinstance(exc, UnicodeError):  # the IDNA codec refuses an empty or long label
+        return "not a valid host name"
+    if isinstance(exc, socket.gaierror):
+        return f"the name does not resolve ({exc.strerror or exc})"
+    if exc.errno == errno.EADDRINUSE:
+        return "the address is already in use (EADDRINUSE)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "the address is not available on this host (EADDRNOTAVAIL)"
+    if exc.errno == errno.EACCES and port < 1024:
+        return "permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE"
+    return describe_os_error(exc)
+
+
 def bind_sockets(config: Config) -> list[socket.socket]:
-    socks = []
+    socks: list[socket.socket] = []
     for host, port in config.server.listen:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+        except (OSError, UnicodeError) as exc:
+            sock.close()
+            for done in socks:
+                done.close()
+            raise ListenError("server.listen", host, port, _why_not(exc, port)) from None
         sock.setblocking(False)
         socks.append(sock)
     return socks
+
+
+def start_metrics(host: str, port: int, directory: str) -> MetricsServer:
+    try:
+        return start_metrics_server(host, port, directory)
+    except (OSError, UnicodeError) as exc:
+        raise ListenError("metrics.listen", host, port, _why_not(exc, port)) from None
 
 
 def static_changes(old: Config, new: Config) -> list[str]:
@@ -67,126 +126,6 @@ def static_changes(old: Config, new: Config) -> list[str]:
     return changed
 
 
-# --------------------------------------------------------------------------- worker
-
-
-async def serve_sockets(
-    state: WorkerState, socks: list[socket.socket]
-) -> list[asyncio.AbstractServer]:
-    loop = asyncio.get_running_loop()
-    servers: list[asyncio.AbstractServer] = []
-    for sock in socks:
-        server = await loop.create_server(lambda: ClientConnection(state), sock=sock, backlog=1024)
-        servers.append(server)
-    state.start_ticker()
-    return servers
-
-
-async def drain(state: WorkerState, servers: list[asyncio.AbstractServer], grace: float) -> None:
-    """Stop accepting, let in-flight requests finish, then close what is left."""
-    for server in servers:
-        server.close()
-    state.draining = True
-    deadline = time.monotonic() + grace
-    for conn in list(state.connections):
-        if not conn.queue and conn.exchange is None and conn.tunnel is None:
-            conn.close()
-        elif conn.tunnel is not None:
-            conn.tunnel.going_away()
-        # else: the connection closes once its queued requests are answered
-    while time.monotonic() < deadline:
-        busy = [c for c in state.connections if not c.closed]
-        if not busy:
-            break
-        for conn in busy:
-            if not conn.queue and conn.exchange is None and conn.tunnel is None:
-                conn.close()
-        await asyncio.sleep(0.05)
-    for conn in list(state.connections):
-        if conn.tunnel is not None:
-            conn.tunnel.going_away()
-        elif conn.transport is not None:
-            conn.transport.abort()
-    state.stop_ticker()
-    state.pools.close_idle()
-
-
-@dataclass
-class WorkerOptions:
-    config_path: str
-    worker_id: int
-    metrics_dir: str | None
-
-
-def worker_main(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
-    """Entry point of a worker process (also used directly with workers: 1 in tests)."""
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
-    asyncio.run(_worker(config, socks, opts))
-
-
-async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
-    # Start-up objects never die: keep them out of every collection, and collect young
-    # objects less often (a request makes a few short cycles; profiles showed 3-5% in gc).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
-    loop = asyncio.get_running_loop()
-    state = WorkerState(config)
-    stats = Stats() if opts.metrics_dir else None
-    access = AccessLog(config.logging.access_log) if config.logging.access_log else None
-    attach(state, stats, access)
-    servers = await serve_sockets(state, socks)
-    stop = asyncio.Event()
-
-    def reload() -> None:
-        try:
-            new = load_config(opts.config_path)
-        except ConfigError as exc:
-            # The master validated the file; it changed again before this worker read it.
-            for problem in exc.problems:
-                log(f"reload refused: {problem}")
-            if stats is not None:
-                stats.reload("error")
-            return
-        state.swap(new)
-
-    loop.add_signal_handler(signal.SIGHUP, reload)
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    with contextlib.suppress(Exception):
-        loop.add_signal_handler(signal.SIGUSR1, access.reopen if access else (lambda: None))
-
-    async def housekeeping() -> None:
-        ticks = 0
-        while True:
-            await asyncio.sleep(0.1)
-            ticks += 1
-            if access is not None:
-                access.flush()
-            if stats is not None and opts.metrics_dir:
-                for name, pool in state.pools.by_name.items():
-                    stats.set_pool(name, len(pool.idle), len(pool.active))
-                if ticks % 10 == 0:
-                    write_snapshot(stats, opts.metrics_dir, opts.worker_id)
-
-    keeper = loop.create_task(housekeeping())
-    await stop.wait()
-    await drain(state, servers, config.server.shutdown_grace)
-    keeper.cancel()
-    if access is not None:
-        access.flush()
-    if stats is not None and opts.metrics_dir:
-        write_snapshot(stats, opts.metrics_dir, opts.worker_id)
-
-
-# --------------------------------------------------------------------------- master
-
-
 class Master:
     def __init__(self, config: Config, config_path: str) -> None:
         self.config = config
@@ -194,34 +133,33 @@ class Master:
         self.socks = bind_sockets(config)
         self.workers: dict[int, int] = {}  # pid -> worker id
         self.metrics_dir: str | None = None
+        self.metrics: MetricsServer | None = None
         self.stopping = False
-        self.pending: list[int] = []
+        self.killed = 0  # workers still running KILL_AFTER past the grace
         self.crash_times: list[float] = []
         self.stats = Stats()
+        self.report_r, self.report_w = os.pipe()  # the workers' stop reports
+        os.set_blocking(self.report_r, False)
 
     def worker_count(self) -> int:
         n = self.config.server.workers
         return n if n > 0 else (os.cpu_count() or 1)
 
     def spawn(self, worker_id: int) -> None:
+        master_pid = os.getpid()
         pid = os.fork()
-        if pid == 0:  # child
+        if pid == 0:  # child: its signals stay blocked until its handlers are in place
             code = 0
             try:
-                for sig in (
-                    signal.SIGHUP,
-                    signal.SIGTERM,
-                    signal.SIGINT,
-                    signal.SIGCHLD,
-                    signal.SIGUSR1,
-                ):
+                for sig in MASTER_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
-                signal.pthread_sigmask(signal.SIG_SETMASK, [])
-                worker_main(
-                    self.config,
-                    self.socks,
-                    WorkerOptions(self.config_path, worker_id, self.metrics_dir),
+                os.close(self.report_r)
+                if self.metrics is not None:  # the master's: never held by a worker
+                    self.metrics.close_in_child()
+                opts = WorkerOptions(
+                    self.config_path, worker_id, self.metrics_dir, master_pid, self.report_w
                 )
+                worker_main(self.config, self.socks, opts)
             except BaseException as exc:
                 log(f"worker {worker_id} failed: {exc!r}")
                 code = 1
@@ -230,53 +168,56 @@ class Master:
         self.workers[pid] = worker_id
 
     def run(self) -> int:
-        metrics = None
-        if self.config.metrics.listen is not None:
-            self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
-            reset_directory(self.metrics_dir)
-            host, port = self.config.metrics.listen
-            metrics = start_metrics_server(host, port, self.metrics_dir)
-            log(f"metrics on http://{host}:{metrics.port}/metrics")
-        signals = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1)
-        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
-        for i in range(self.worker_count()):
-            self.spawn(i)
-        addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
-        log(f"listening on {addrs} with {len(self.workers)} worker(s); {native.describe()}")
         try:
-            self._loop(signals)
+            if self.config.metrics.listen is not None:
+                self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
+                reset_directory(self.metrics_dir)
+                host, port = self.config.metrics.listen
+                self.metrics = start_metrics(host, port, self.metrics_dir)
+                log(f"metrics on http://{host}:{self.metrics.port}/metrics")
+            for i in range(self.worker_count()):
+                self.spawn(i)
+            addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
+            log(f"listening on {addrs} with {len(self.workers)} worker(s); {native.describe()}")
+            self._loop()
         finally:
-            if metrics is not None:
-                metrics.stop()
+            for sock in self.socks:
+                sock.close()
+            if self.metrics is not None:
+                self.metrics.stop()
             if self.metrics_dir:
                 shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        log(f"stopped: {self._stop_summary()}")
         return 0
 
-    def _loop(self, signals: tuple[signal.Signals, ...]) -> None:
+    def _loop(self) -> None:
         deadline: float | None = None
         while self.workers:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            info = signal.sigtimedwait(signals, timeout if timeout is not None else 1.0)
+            timeout = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            info = signal.sigtimedwait(MASTER_SIGNALS, timeout)
             self._reap()
             if deadline is not None and time.monotonic() > deadline:
                 for pid in self.workers:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+                        self.killed += 1
+                deadline = None  # killed once; now only wait for them to be reaped
             if info is None:
                 continue
             if info.si_signo in (signal.SIGTERM, signal.SIGINT) and not self.stopping:
                 self.stopping = True
                 log("stopping: finishing in-flight requests")
-                deadline = time.monotonic() + self.config.server.shutdown_grace + 5
-                for pid in self.workers:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + self.config.server.shutdown_grace + KILL_AFTER
+                self._signal_workers(signal.SIGTERM)
             elif info.si_signo == signal.SIGHUP and not self.stopping:
                 self._reload()
             elif info.si_signo == signal.SIGUSR1:  # reopen logs (logrotate)
-                for pid in self.workers:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGUSR1)
+                self._signal_workers(signal.SIGUSR1)
+
+    def _signal_workers(self, sig: signal.Signals) -> None:
+        for pid in self.workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     def _reap(self) -> None:
         while True:
@@ -301,6 +242,34 @@ class Master:
                 time.sleep(1.0)  # crash loop: do not spin
             self.spawn(worker_id)
 
+    def _stop_summary(self) -> str:
+        """Sum the workers' reports: what was cut at the end of the grace, and by whom."""
+        total = Drained()
+        data = b""
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.report_r, 65536):
+                data += chunk
+        os.close(self.report_r)
+        os.close(self.report_w)
+        for line in data.decode("ascii", "replace").splitlines():
+            parts = line.split()
+            if len(parts) == 3 and all(p.isdigit() for p in parts):
+                total.requests_cut += int(parts[1])
+                total.websockets_cut += int(parts[2])
+        grace = self.config.server.shutdown_grace
+        if not self.killed:
+            return describe_drain(total, grace)
+        text = (
+            f"cut after shutdown_grace ({grace:g}s): {self.killed} worker(s) still running "
+            f"{KILL_AFTER:g}s after it were killed"
+        )
+        if total.requests_cut or total.websockets_cut:
+            text += (
+                f"; the others cut {total.requests_cut} request(s) and "
+                f"{total.websockets_cut} websocket(s)"
+            )
+        return text
+
     def _reload(self) -> None:
         try:
             new = load_config(self.config_path)
@@ -314,9 +283,7 @@ class Master:
         changed = static_changes(self.config, new)
         if changed:
             log(f"reload: {', '.join(changed)} changed and need a restart; routing is reloaded")
-        for pid in self.workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
+        self._signal_workers(signal.SIGHUP)
         # Static settings stay as they were: keep them for workers spawned later.
         self.config = Config(
             server=self.config.server,
@@ -343,6 +310,8 @@ def _describe(status: int) -> str:
 
 
 def run(config: Config, config_path: str, pid_file: str | None = None) -> int:
+    """Serve until stopped; raises ListenError when an address cannot be bound."""
+    block_signals()
     master = Master(config, config_path)
     if pid_file:
         with open(pid_file, "w", encoding="ascii") as fh:

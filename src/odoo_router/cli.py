@@ -66,9 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     if command == "serve":
         if not args.config:
             _parser().error("--config is required")
-        from .app import run
+        from .app import ListenError, block_signals, run
 
-        sys.exit(run(_load(args.config), args.config, args.pid_file))
+        block_signals()  # first: a signal during start-up is handled once serving, not fatal
+        config = _load(args.config)
+        try:
+            code = run(config, args.config, args.pid_file)
+        except ListenError as exc:
+            print(f"odoo-router: {exc}", file=sys.stderr)
+            sys.exit(EXIT_CONFIG)
+        sys.exit(code)
     if command == "check":
         config = _load(args.config)
         hosts = len(config.hosts)

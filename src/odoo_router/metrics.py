@@ -38,7 +38,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -63,6 +63,11 @@ BUCKETS: tuple[float, ...] = (
 STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 ERROR_KINDS = ("connect", "timeout", "reset")
 RELOAD_OUTCOMES = ("ok", "invalid", "error")
+# Faults of the router's own resources (each also logged): a request body that could not be
+# spilled to temp_dir (answered 500), a response spool that failed after the head went out
+# (the client connection cut), and a once-a-second sample that found a worker at its file
+# descriptor limit (new connections are being accepted and dropped).
+FAULT_KINDS = ("request_spill", "response_spool", "fd_exhausted")
 
 RETIRED = "retired"
 _WORKER_FILE = re.compile(r"^worker-([A-Za-z0-9_.-]+)\.json$")
@@ -96,6 +101,7 @@ class Stats:
 
     __slots__ = (
         "_started",
+        "faults",
         "open_connections",
         "open_websockets",
         "pools",
@@ -113,6 +119,7 @@ class Stats:
         self.upstream_duration: dict[str, Histogram] = {}  # pool
         self.upstream_errors: dict[tuple[str, str], int] = {}  # (pool, kind)
         self.reloads: dict[str, int] = {}
+        self.faults: dict[str, int] = {}  # kind (FAULT_KINDS) -> count
         self.pools: dict[str, tuple[int, int]] = {}  # pool -> (idle, active)
         self.open_connections = 0
         self.open_websockets = 0
@@ -174,6 +181,10 @@ class Stats:
 
     # ------------------------------------------------------------------ occasional
 
+    def fault(self, kind: str) -> None:
+        """kind: one of FAULT_KINDS."""
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+
     def set_pool(self, pool: str, idle: int, active: int) -> None:
         self.pools[pool] = (idle, active)
 
@@ -198,6 +209,7 @@ class Stats:
             ],
             "upstream_errors": [[p, k, n] for (p, k), n in self.upstream_errors.items()],
             "reloads": [[o, n] for o, n in self.reloads.items()],
+            "faults": [[k, n] for k, n in self.faults.items()],
             "open_connections": self.open_connections,
             "open_websockets": self.open_websockets,
             "pools": [[p, idle, active] for p, (idle, active) in self.pools.items()],
@@ -217,6 +229,7 @@ class Merged:
     upstream_errors: dict[tuple[str, str], int]
     reloads: dict[str, int]
     pools: dict[str, list[int]]
+    faults: dict[str, int] = field(default_factory=dict)
     open_connections: int = 0
     open_websockets: int = 0
     workers: int = 0
@@ -250,6 +263,7 @@ class Merged:
             up_dur = [(str(p), *hist(c, t)) for p, c, t in snap.get("upstream_duration", ())]
             errors = [((str(p), str(k)), int(n)) for p, k, n in snap.get("upstream_errors", ())]
             reloads = [(str(o), int(n)) for o, n in snap.get("reloads", ())]
+            faults = [(str(k), int(n)) for k, n in snap.get("faults", ())]
             conns = int(snap.get("open_connections", 0))
             sockets = int(snap.get("open_websockets", 0))
             pools = [(str(p), int(i), int(a)) for p, i, a in snap.get("pools", ())]
@@ -268,6 +282,8 @@ class Merged:
             self.upstream_errors[ekey] = self.upstream_errors.get(ekey, 0) + n
         for outcome, n in reloads:
             self.reloads[outcome] = self.reloads.get(outcome, 0) + n
+        for kind, n in faults:
+            self.faults[kind] = self.faults.get(kind, 0) + n
         if gauges:
             self.open_connections += conns
             self.open_websockets += sockets
@@ -291,6 +307,7 @@ class Merged:
             ],
             "upstream_errors": [[p, k, n] for (p, k), n in self.upstream_errors.items()],
             "reloads": [[o, n] for o, n in self.reloads.items()],
+            "faults": [[k, n] for k, n in self.faults.items()],
         }
 
 
@@ -459,6 +476,17 @@ def families(merged: Merged) -> Iterator[Metric]:
     for outcome, n in sorted(merged.reloads.items()):
         reloads.add_metric([outcome], n)
     yield reloads
+    faults = CounterMetricFamily(
+        PREFIX + "faults",
+        "Faults of the router's own resources, each also logged: request_spill (a request "
+        "body temp_dir could not take, answered 500), response_spool (a response spool that "
+        "failed after the head, the client cut), fd_exhausted (seconds a worker was found at "
+        "its file descriptor limit).",
+        labels=["kind"],
+    )
+    for kind, n in sorted(merged.faults.items()):
+        faults.add_metric([kind], n)
+    yield faults
 
     yield GaugeMetricFamily(
         PREFIX + "open_connections", "Client connections open.", value=merged.open_connections
@@ -508,6 +536,11 @@ class MetricsServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def close_in_child(self) -> None:
+        """In a forked child: close the inherited listening socket (the thread serving it
+        exists only in the parent), so that the port is never held by a worker."""
+        self._server.socket.close()
 
 
 def start_metrics_server(host: str, port: int, directory: str) -> MetricsServer:

@@ -64,3 +64,4 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
             lambda delta: stats.websocket_opened() if delta > 0 else stats.websocket_closed()
         )
         state.upstream_error_hooks.append(stats.upstream_error)
+        state.fault_hooks.append(stats.fault)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
 from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Final
@@ -41,7 +40,7 @@ from .request import Request
 from .routing import Decision, Facts, LocalAnswer, decide
 from .rpc_guard import check_request
 from .rpc_guard import inline as inline_rpc
-from .spool import Spool
+from .spool import Spool, spill
 from .uri import BadRequest, match_path, normalise_host, split_absolute
 
 if TYPE_CHECKING:
@@ -473,14 +472,8 @@ class ClientConnection(asyncio.Protocol):
             if req.body_size > self.state.settings.request_buffer_memory:
                 self.pause_reading()
             return
-        if req.body_file is not None:
-            req.body_file.write(body)
-        elif req.body_size > self.state.settings.request_buffer_memory:
-            f = tempfile.TemporaryFile(dir=self.state.settings.temp_dir)  # noqa: SIM115 - closed by _serve
-            f.writelines(req.body)
-            f.write(body)
-            req.body = []
-            req.body_file = f
+        if req.body_file is not None or req.body_size > self.state.settings.request_buffer_memory:
+            spill(self.state, req, body)  # a failure raises BadRequest(..., 500)
         else:
             req.body.append(body)
         if req.wake_on_body:  # the RPC firewall inspects the body as it arrives

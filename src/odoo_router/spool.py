@@ -1,38 +1,119 @@
-"""Response spooling: when a slow client falls more than the read-ahead buffer behind, the
-rest of the response goes to a temporary file and is fed to the client as it drains, so the
-upstream (an Odoo worker) is released as soon as it has sent everything (nginx's
-proxy_buffering with proxy_temp_path).
+"""Temporary files of the data path, and what happens when the disk says no.
+
+* Request bodies past ``request_buffer_memory`` spill to a file in ``temp_dir``
+  (``spill``), as nginx's client_body_temp_path. A spill that fails (the directory full,
+  read-only, missing or not ours) is the router's fault, not the client's: the request is
+  answered 500, as nginx does, with one error line naming the directory and the errno and
+  a ``request_spill`` fault counted; the rest of the body is read and dropped (lingering
+  close) and the worker keeps serving.
+* Responses: when a slow client falls more than the read-ahead buffer behind, the rest of
+  the response goes to a temporary file (``Spool``) and is fed to the client as it drains,
+  so the upstream (an Odoo worker) is released as soon as it has sent everything (nginx's
+  proxy_buffering with proxy_temp_path). The head has gone out by then, so a spool that
+  fails cuts the client connection (never a second response), logged the same way and
+  counted as ``response_spool``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import tempfile
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
+
+from .uri import BadRequest
 
 if TYPE_CHECKING:
     from .proxy import ClientConnection
+    from .request import Request
+    from .state import WorkerState
 
 _CHUNK = 256 * 1024
 MAX_SPOOL = 1 << 30  # as nginx's proxy_max_temp_file_size: beyond it the upstream waits
 
 
+def describe_os_error(exc: OSError) -> str:
+    """``No space left on device (ENOSPC)``: the text and the errno's name."""
+    code = exc.errno
+    name = errno.errorcode.get(code, str(code)) if code is not None else "?"
+    return f"{exc.strerror or exc} ({name})"
+
+
+def temp_dir_name(temp_dir: str | None) -> str:
+    return temp_dir if temp_dir is not None else tempfile.gettempdir()
+
+
+def _write_all(file: IO[bytes], data: bytes) -> None:
+    """An unbuffered write, whole: a full disk fails here, not at a later flush or read."""
+    view = memoryview(data)
+    while view:
+        n = file.write(view)
+        if not n:  # a regular file writes something or raises; never loop on nothing
+            raise OSError(errno.ENOSPC, "No space left on device")
+        view = view[n:]
+
+
+def spill(state: WorkerState, req: Request, data: bytes) -> None:
+    """Append ``data`` to the request's body file, made on the first call from what was
+    held in memory. A failure closes the file and raises a BadRequest with status 500, so
+    that the parser's error path answers it and lingers over the rest of the body (uri.py
+    is compiled: a subclass of BadRequest defined here could not be raised)."""
+    temp_dir = state.settings.temp_dir
+    file = req.body_file
+    try:
+        if file is None:
+            file = tempfile.TemporaryFile(dir=temp_dir, buffering=0)  # noqa: SIM115 - closed by ClientConnection._after
+            req.body_file = file
+            for part in req.body:
+                _write_all(file, part)
+            req.body = []
+        _write_all(file, data)
+        return
+    except OSError as exc:
+        why = describe_os_error(exc)
+    # Raised out here, with no context: the parser keeps the exception it reports, and the
+    # OSError's traceback would hold this request.
+    if file is not None:
+        file.close()
+    req.body_file = None
+    req.body = []
+    reason = f"request body spill to {temp_dir_name(temp_dir)} failed: {why}"
+    req.error = reason
+    state.fault("request_spill", f"{reason}; answered 500 to {req.method} {req.host}")
+    raise BadRequest(reason, 500)
+
+
 class Spool:
     def __init__(self, client: ClientConnection, temp_dir: str | None) -> None:
         self.client = client
-        self.file = tempfile.TemporaryFile(dir=temp_dir)  # noqa: SIM115 - closed in _close
+        self.temp_dir = temp_dir
         self.read_pos = 0
         self.write_pos = 0
         self.finished = False
+        self.failed = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.file: IO[bytes] | None = None
+        try:
+            self.file = tempfile.TemporaryFile(dir=temp_dir)  # noqa: SIM115 - closed in _close
+        except OSError as exc:
+            self._fail(exc)
 
     @property
     def full(self) -> bool:
-        return self.write_pos - self.read_pos >= MAX_SPOOL
+        """True past MAX_SPOOL, and once failed: the upstream is paused either way."""
+        return self.failed or self.write_pos - self.read_pos >= MAX_SPOOL
 
     def add(self, data: bytes) -> None:
-        self.file.seek(self.write_pos)
-        self.file.write(data)
+        file = self.file
+        if file is None:
+            return
+        try:
+            file.seek(self.write_pos)
+            file.write(data)
+            file.flush()  # a full disk fails here, not at a later read
+        except OSError as exc:
+            self._fail(exc)
+            return
         self.write_pos += len(data)
 
     def finish(self) -> None:
@@ -42,18 +123,50 @@ class Spool:
     def pump(self) -> None:
         """Write to the client until its buffer is full again (called on resume_writing)."""
         client = self.client
-        while not client.closed and not client.paused_writing and self.read_pos < self.write_pos:
-            self.file.seek(self.read_pos)
-            chunk = self.file.read(min(_CHUNK, self.write_pos - self.read_pos))
+        file = self.file
+        while (
+            file is not None
+            and not client.closed
+            and not client.paused_writing
+            and self.read_pos < self.write_pos
+        ):
+            try:
+                file.seek(self.read_pos)
+                chunk = file.read(min(_CHUNK, self.write_pos - self.read_pos))
+            except OSError as exc:
+                self._fail(exc)
+                return
             self.read_pos += len(chunk)
             client.write_raw(chunk)
-        if client.closed or (self.finished and self.read_pos >= self.write_pos):
+        if file is None or client.closed or (self.finished and self.read_pos >= self.write_pos):
             self._close()
 
     def abort(self) -> None:
         self._close()
 
+    def _fail(self, exc: OSError) -> None:
+        """The head went out already: the client connection is cut, never answered twice."""
+        if self.failed:
+            return
+        self.failed = True
+        client = self.client
+        where = temp_dir_name(self.temp_dir)
+        reason = f"response spool in {where} failed: {describe_os_error(exc)}"
+        req = client.exchange.req if client.exchange is not None else None
+        if req is not None:
+            req.error = reason
+            target = f" of {req.method} {req.host}"
+        else:
+            target = ""
+        client.state.fault("response_spool", f"{reason}; client connection{target} cut")
+        self._close()
+        if client.transport is not None and not client.closed:
+            client.closed = True
+            client.transport.abort()
+
     def _close(self) -> None:
         if not self.done.done():
-            self.file.close()
+            if self.file is not None:
+                self.file.close()
+                self.file = None
             self.done.set_result(None)

@@ -39,6 +39,7 @@ class WorkerState:
         self.table: RoutingTable = compile_table(config)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
         self.error_lines = RateLimitedLog(self.log_error)  # upstream failures, per pool and cause
+        self.fault_hooks: list[Callable[[str], None]] = []  # metrics.FAULT_KINDS
         self.pools = Pools(
             config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
         )
@@ -181,6 +182,13 @@ class WorkerState:
 
     def log_error(self, message: str) -> None:
         print(f"odoo-router: {message}", file=sys.stderr, flush=True)
+
+    def fault(self, kind: str, message: str) -> None:
+        """A fault of the router's own resources (a full temp_dir, no file descriptor left):
+        logged as one line and counted by kind (metrics.FAULT_KINDS)."""
+        self.log_error(message)
+        for hook in self.fault_hooks:
+            hook(kind)
 
     def finish(self, conn: ClientConnection, req: Request) -> None:
         for observer in self.observers:

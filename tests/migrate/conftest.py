@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,20 +11,6 @@ import pytest
 from .servers import DockerEngine, PgServer, dockerd, postgres, seed_databases, short_tmp
 
 FIXTURE = Path(__file__).parent / "fixture"
-SWEEP_ENV = "ODOO_ROUTER_SWEEP"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``sweep`` (every kill point of apply and rollback) are long: they run
-    with ``-m sweep`` or ODOO_ROUTER_SWEEP=1, not in the default run (CI)."""
-    if "sweep" in (config.getoption("markexpr", "") or "") or os.environ.get(SWEEP_ENV):
-        return
-    skip = pytest.mark.skip(reason=f"a long sweep: run with -m sweep or {SWEEP_ENV}=1")
-    for item in items:
-        if "sweep" in item.keywords:
-            item.add_marker(skip)
-
-
 DATABASES = ["ten_testodoo", "ten_acme", "ten_00000001"]
 
 

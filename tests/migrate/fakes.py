@@ -13,43 +13,15 @@ import contextlib
 import ipaddress
 import json
 import subprocess
-import threading
 import urllib.parse
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-
-@contextlib.contextmanager
-def serve(
-    handler: Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]],
-) -> Iterator[str]:
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, headers, body = handler(self)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    server.daemon_threads = True
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        t.join(timeout=5)
+from harness.stub_http import serve
 
 
 def _file_routers(dynamic: Path, major: int) -> list[dict[str, Any]]:

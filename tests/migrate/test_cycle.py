@@ -1,9 +1,7 @@
 """apply and rollback killed at every step, resumed, on a real Docker engine and PostgreSQL,
 for each tree of TREES (a directory holding srv/stacks/...; cycle.py has the harness).
-
 CI runs one chained cycle per tree (each step killed once, phases in turn); the full sweep
-(every step in both phases) is marked ``sweep`` and runs with ``-m sweep`` or
-ODOO_ROUTER_SWEEP=1 (tests/migrate/conftest.py)."""
+(every step in both phases) is marked ``slow`` and runs on demand (``-m slow``)."""
 
 from __future__ import annotations
 
@@ -28,7 +26,7 @@ from .cycle import (
 from .servers import TEST_IMAGE, DockerEngine, PgServer
 from .stack import RouterHosts, Stack, copy_tree, old_stack
 
-pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.postgres]
 
 # (tree, what the fake router answers for); corpus trees join this list.
 TREES = [pytest.param(FIXTURE, RouterHosts(), id="fixture")]
@@ -60,7 +58,7 @@ def test_chained_kills_apply_then_rollback(
         kill_rollback_chain(stack, rollback_points(stack), old)
 
 
-@pytest.mark.sweep
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("phase", ["before", "after"])
 @pytest.mark.parametrize(("src", "hosts"), TREES)

@@ -19,7 +19,7 @@ from odoo_router.migrate.runner import SubprocessRunner
 from .servers import DockerEngine, PgServer
 from .stack import DATA_FILE, Stack, old_stack
 
-pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.docker, pytest.mark.postgres]
 
 NEW = ("odoo-tenant", "odoo-admin", "seisei-odoo-router")
 OLD = ("odoo18-prod-web", "odoo-redis", "seisei-odoo-router")

@@ -1,10 +1,15 @@
-"""Small helpers the runtime tests share: a blocking request reader for hand-made upstreams
-and the worker processes of a router master."""
+"""Small helpers the runtime tests share: a blocking request reader for hand-made upstreams,
+the worker processes of a router master, and a bounded client loop."""
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
+import threading
+import time
+
+NAMED_TENANT = "testodoo.seisei.tokyo"
 
 
 def read_request(conn: socket.socket) -> tuple[bytes, bytes] | None:
@@ -33,3 +38,39 @@ def children(pid: int) -> list[int]:
     with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as fh:
         return [int(p) for p in fh.read().split()]
     return []
+
+
+class Loop(threading.Thread):
+    """A bounded client loop (count and time) recording every failure."""
+
+    def __init__(
+        self, port: int, seconds: float, max_requests: int = 5000, host: str = NAMED_TENANT
+    ) -> None:
+        super().__init__(daemon=True)
+        self.port, self.seconds, self.max_requests = port, seconds, max_requests
+        self.host = host
+        self.ok = 0
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        n = 0
+        while time.monotonic() < deadline and n < self.max_requests:
+            n += 1
+            try:
+                conn.request("GET", f"/web/loop/{n}", headers={"Host": self.host})
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status == 200:
+                    self.ok += 1
+                else:
+                    self.failures.append(f"status {resp.status}")
+                if n % 7 == 0:  # mix new connections into keep-alive ones
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            except (OSError, http.client.HTTPException) as exc:
+                self.failures.append(repr(exc))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.close()

@@ -50,7 +50,7 @@ WHEEL_CACHE = (
     / "odoo-router-tests"
     / "wheels"
 )
-docker_slow = [pytest.mark.docker, pytest.mark.slow]
+docker_marks = [pytest.mark.docker]
 
 
 # --------------------------------------------------------------------------- static checks
@@ -415,7 +415,6 @@ def _inspect(engine: Engine, *args: str) -> Any:
 
 
 @pytest.mark.docker
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_image_builds_offline_with_its_metadata(engine: Engine, image: str) -> None:
     cfg = _inspect(engine, "--type", "image", image)["Config"]
@@ -428,7 +427,6 @@ def test_image_builds_offline_with_its_metadata(engine: Engine, image: str) -> N
 
 
 @pytest.mark.docker
-@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_installed_package_runs_as_non_root(engine: Engine, image: str) -> None:
     script = (
@@ -447,7 +445,6 @@ def test_installed_package_runs_as_non_root(engine: Engine, image: str) -> None:
 
 
 @pytest.mark.docker
-@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_healthcheck_probe_works_in_the_image_on_port_80(engine: Engine, image: str) -> None:
     """The non-root user binds port 80 (no capability) and the HEALTHCHECK command, run
@@ -478,7 +475,6 @@ def _has_cli() -> bool:
 
 
 @pytest.mark.docker
-@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_container_starts_turns_healthy_reloads_and_stops(engine: Engine, image: str) -> None:
     """The image as shipped: entrypoint, default config (upstreams unresolvable: the router

@@ -19,7 +19,7 @@ import yaml
 from harness.processes import free_port
 from integration.router import RouterProcess, closed_port, compat_config, start_router
 from integration.upstreams import Farm
-from runtime.support import children, read_request
+from runtime.support import Loop, children, read_request
 
 HOST = "testodoo.seisei.tokyo"
 
@@ -89,39 +89,6 @@ class RawUpstream(threading.Thread):
                 )
                 self.sent.append(time.monotonic())
         self.sock.close()
-
-
-class Loop(threading.Thread):
-    """A bounded client loop (count and time) recording every failure."""
-
-    def __init__(self, port: int, seconds: float, max_requests: int = 5000) -> None:
-        super().__init__(daemon=True)
-        self.port, self.seconds, self.max_requests = port, seconds, max_requests
-        self.ok = 0
-        self.failures: list[str] = []
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.seconds
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while time.monotonic() < deadline and n < self.max_requests:
-            n += 1
-            try:
-                conn.request("GET", f"/web/loop/{n}", headers={"Host": HOST})
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {resp.status}")
-                if n % 7 == 0:  # mix new connections into keep-alive ones
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(repr(exc))
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        conn.close()
 
 
 def test_reload_under_load_loses_no_request(farm: Farm) -> None:

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_router.metrics import (
     BUCKETS,
+    FAULT_KINDS,
     MetricsServer,
     Stats,
     forget_worker,
@@ -186,6 +187,33 @@ def test_dead_worker_counters_stay_monotonic(snapdir: str, server: MetricsServer
     again = scrape(server)
     assert value(again, "odoo_router_requests_total", **labels) == 5
     assert value(again, "odoo_router_upstream_errors_total", pool="tenant", kind="connect") == 2
+
+
+def test_faults_are_summed_and_survive_a_dead_worker(snapdir: str, server: MetricsServer) -> None:
+    one, two = Stats(), Stats()
+    one.fault("request_spill")
+    one.fault("request_spill")
+    two.fault("response_spool")
+    two.fault("fd_exhausted")
+    write_snapshot(one, snapdir, 1)
+    write_snapshot(two, snapdir, 2)
+    m = scrape(server)
+    assert value(m, "odoo_router_faults_total", kind="request_spill") == 2
+    assert value(m, "odoo_router_faults_total", kind="response_spool") == 1
+    assert value(m, "odoo_router_faults_total", kind="fd_exhausted") == 1
+    forget_worker(snapdir, 2)  # counters stay monotonic when a worker goes
+    after = scrape(server)
+    assert value(after, "odoo_router_faults_total", kind="response_spool") == 1
+    assert set(FAULT_KINDS) == {"request_spill", "response_spool", "fd_exhausted"}
+
+
+def test_snapshot_without_faults_still_merges(snapdir: str) -> None:
+    """A snapshot written before faults were counted (same version) still adds up."""
+    snap = worker_one().snapshot()
+    del snap["faults"]
+    Path(snapdir, "worker-1.json").write_text(json.dumps(snap))
+    merged = read_merged(snapdir)
+    assert merged.workers == 1 and merged.faults == {}
 
 
 def test_garbage_files_do_not_break_a_scrape(snapdir: str, server: MetricsServer) -> None:

@@ -28,7 +28,6 @@ SLICE = (
 )
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_pure_package_passes_a_slice_of_the_suite(tmp_path: Path) -> None:
     if not native.compiled():
