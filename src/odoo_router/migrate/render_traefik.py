@@ -33,6 +33,8 @@ from .traefik_files import (
     ci,
     define_allowlist,
     home_file,
+    ip_strategy,
+    is_allowlist,
     section_key,
     services,
     sibling_fields,
@@ -139,9 +141,9 @@ def edit_edge(
         mws = [m for m in r.middlewares if m not in dead]
         named = set(r.parsed.hosts()) if r.parsed is not None else set()
         if named & admin:  # the inputs' ranges replace an allowlist already there
-            replaced += [table.middlewares[m] for m in mws if _is_allowlist(table, m)]
-            mws = [m for m in mws if not _is_allowlist(table, m)]
-            mws.append(qualify(ALLOWLIST, "file"))
+            ours = qualify(ALLOWLIST, "file")
+            replaced += [table.middlewares[m] for m in mws if is_allowlist(table, m, ours)]
+            mws = [m for m in mws if not is_allowlist(table, m, ours)] + [ours]
         _update_router(files, edits, r, owner, spec.service, mws)
         r = replace(r, service=spec.service)
         covered |= {h for h in hosts if h in named or (h.startswith("acme.") and takes(r, h))}
@@ -157,7 +159,7 @@ def edit_edge(
     _priorities(files, edits, admin_routers, top)
     first = [files.file_of(src) for name, src in dbfilter if name.endswith("@file")]
     body: dict[str, Any] = {"sourceRange": list(spec.allow)}
-    strategy = _ip_strategy(replaced, edits)
+    strategy = ip_strategy(replaced, edits)
     if strategy:
         body["ipStrategy"] = strategy
     body = {allowlist_key(spec.version): body}
@@ -167,37 +169,6 @@ def edit_edge(
     services(files, spec.old_hosts, spec.service, spec.service_url, home, used)
     files.finish()
     return edits
-
-
-def _is_allowlist(table: RoutingTable, name: str) -> bool:
-    m = table.middlewares.get(name)
-    return m is not None and m.source_range is not None and name != qualify(ALLOWLIST, "file")
-
-
-def _ip_strategy(replaced: list[MiddlewareEntry], edits: EdgeEdits) -> dict[str, Any] | None:
-    """The ``ipStrategy`` of the allowlists the admin routers had (behind a CDN or a load
-    balancer it says which X-Forwarded-For entry is the client): carried over."""
-    found: dict[str, dict[str, Any]] = {}
-    for m in replaced:
-        strategy: dict[str, Any] = {}
-        for key, value in m.config.items():
-            head, _, rest = key.partition(".")
-            if head.lower() != "ipstrategy":
-                continue
-            if isinstance(value, dict):
-                strategy.update(value)
-            elif rest:  # a label: ipstrategy.depth=1
-                strategy[rest] = int(value) if str(value).isdigit() else value
-        if strategy:
-            found[m.name] = strategy
-    if len({repr(sorted(v.items())) for v in found.values()}) > 1:
-        edits.problems.append(
-            "the admin routers' allowlists differ in ipStrategy ("
-            + ", ".join(sorted(found))
-            + "): say which X-Forwarded-For entry is the client by hand"
-        )
-        return None
-    return next(iter(found.values()), None)
 
 
 def _reaches_odoo(r: RouterEntry, owner: tuple[Path, str] | None, spec: EdgeSpec) -> bool:

@@ -1,6 +1,7 @@
 """The dynamic files as render_traefik edits them: read on demand, edited through YamlText,
-keys matched case-insensitively as Traefik does; the allowlist middleware's place, the
-router's Traefik service, services and transports left unused by the migration."""
+keys matched case-insensitively as Traefik does; the allowlist middleware's place (and the
+ipStrategy of the allowlists it replaces), the router's Traefik service, services and
+transports left unused by the migration."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .traefik_model import RouterEntry, RoutingTable
+from .traefik_model import MiddlewareEntry, RouterEntry, RoutingTable
 from .yamltext import YamlText
 
 
@@ -156,6 +157,38 @@ def define_allowlist(
             body,
             comment="admin host: office/VPN ranges only (odoo-router-migrate)",
         )
+
+
+def is_allowlist(table: RoutingTable, name: str, ours: str) -> bool:
+    """``name`` is an allowlist middleware other than ``ours``."""
+    m = table.middlewares.get(name)
+    return m is not None and m.source_range is not None and name != ours
+
+
+def ip_strategy(replaced: list[MiddlewareEntry], edits: EdgeEdits) -> dict[str, Any] | None:
+    """The ``ipStrategy`` of the allowlists the admin routers had (behind a CDN or a load
+    balancer it says which X-Forwarded-For entry is the client): carried over."""
+    found: dict[str, dict[str, Any]] = {}
+    for m in replaced:
+        strategy: dict[str, Any] = {}
+        for key, value in m.config.items():
+            head, _, rest = key.partition(".")
+            if head.lower() != "ipstrategy":
+                continue
+            if isinstance(value, dict):
+                strategy.update(value)
+            elif rest:  # a label: ipstrategy.depth=1
+                strategy[rest] = int(value) if str(value).isdigit() else value
+        if strategy:
+            found[m.name] = strategy
+    if len({repr(sorted(v.items())) for v in found.values()}) > 1:
+        edits.problems.append(
+            "the admin routers' allowlists differ in ipStrategy ("
+            + ", ".join(sorted(found))
+            + "): say which X-Forwarded-For entry is the client by hand"
+        )
+        return None
+    return next(iter(found.values()), None)
 
 
 def services(
