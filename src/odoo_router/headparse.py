@@ -35,6 +35,7 @@ Rules (theory of operation):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final, Protocol
 
 import httptools
@@ -172,7 +173,7 @@ class LlhttpParser:
 VERIFIED_HTTPTOOLS: Final = frozenset({"0.9.0"})
 
 
-def _compiled() -> type[HeadParser] | None:
+def _compiled() -> Callable[[int, int], HeadParser] | None:
     if httptools.__version__ not in VERIFIED_HTTPTOOLS:
         return None
     try:
