@@ -5,6 +5,7 @@ to smuggling, and byte-level mutations of good ones)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from odoo_router.headparse import COMPILED, Event, LlhttpParser, new_parser
@@ -19,7 +20,7 @@ def run(compiled: bool, raw: bytes, cuts: list[int], limit: int, max_headers: in
     out: Feeds = []
     points = [0, *sorted(set(cuts)), len(raw)]
     try:
-        for start, end in zip(points, points[1:], strict=False):
+        for start, end in itertools.pairwise(points):
             if start == end:
                 continue
             events = parser.feed(raw[start:end])
@@ -52,73 +53,90 @@ def random_cuts(rng: random.Random, size: int) -> list[int]:
 
 # -- generated request streams ---------------------------------------------------------
 
+# Each list starts with the well-formed choices (the first CLEAN[...] of them), then the odd
+# ones; a message is clean or odd as a whole, and an odd one takes an odd choice now and then.
 METHODS = (
-    "GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
-    "PROPFIND", "MKCOL", "QUERY", "get", "FOO", "", "G ET", "GET\t", "SOURCE", "PRI",
+    "GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND", "MKCOL",
+    "CONNECT", "TRACE", "QUERY", "get", "FOO", "", "G ET", "GET\t", "SOURCE", "PRI",
 )  # fmt: skip
 TARGETS = (
-    "/", "/web/login?x=1", "/jsonrpc", "*", "http://a.example/x", "HTTP://A:80", "a", "",
-    "/a b", "/a\tb", "/\x7f", "/\x00", "/caf\xc3\xa9", "/%2e%2e/x", "/#frag", "/?q=\x80",
-    "//x", "/x?y#z", "admin.example:443", "/\r", "/" + "p" * 300,
+    "/", "/web/login?x=1", "/jsonrpc", "http://a.example/x", "/%2e%2e/x", "//x", "/x?y#z",
+    "/" + "p" * 300, "*", "HTTP://A:80", "a", "", "/a b", "/a\tb", "/\x7f", "/\x00",
+    "/caf\xc3\xa9", "/#frag", "/?q=\x80", "admin.example:443", "/\r",
 )  # fmt: skip
 VERSIONS = (
-    "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/1.9", "HTTP/0.9", "HTTP/2.0",
-    "HTTP/3.0", "HTTP/1.10", "HTTP/11.1", "http/1.1", "HTTP/1", "HTTP/1.", "", "HTTP/1.1 ",
-    "RTSP/1.0", "ICE/1.0", "HTTP /1.1", "HTTP/1.1\t",
+    "HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/1.2", "HTTP/0.9", "HTTP/2.0", "HTTP/3.0",
+    "HTTP/1.10", "HTTP/11.1", "http/1.1", "HTTP/1", "HTTP/1.", "", "HTTP/1.1 ", "RTSP/1.0",
+    "ICE/1.0", "HTTP /1.1", "HTTP/1.1\t", "HTTP/1.9",
 )  # fmt: skip
 NAMES = (
     "Host", "Host", "host", "User-Agent", "Accept", "Cookie", "X-Forwarded-For",
-    "Content-Length", "Content-Length", "content-length", "Transfer-Encoding",
-    "Transfer-Encoding", "transfer-encoding", "Connection", "Connection", "Upgrade", "Expect",
-    "X_Under_Score", "X-Custom", "X Space", "X-Colon:", "", " Host", "Host ", "X-\x80",
-    "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "Content-Length ", "X-Odoo-Dbfilter",
+    "Content-Length", "content-length", "Transfer-Encoding", "transfer-encoding",
+    "Connection", "Connection", "Upgrade", "Expect", "X_Under_Score", "X-Custom",
+    "Proxy-Connection", "Keep-Alive", "TE", "Trailer", "X-Odoo-Dbfilter", "X Space",
+    "X-Colon:", "", " Host", "Host ", "X-\x80", "Content-Length ",
 )  # fmt: skip
 VALUES = (
-    "", " ", "a", "testodoo.example", "0", "3", "10", "-1", "+3", "0x3", "3 ", " 3", "3,3",
-    "03", "99999999999999999999", "chunked", "Chunked", "chunked ", "gzip", "gzip, chunked",
-    "chunked, gzip", "chunked,chunked", "identity", " chunked", "close", "keep-alive",
-    "upgrade", "Upgrade", "keep-alive, upgrade", "close, upgrade", "websocket",
-    "100-continue", "a\x01b", "a\x7fb", "a\x80b", "a\tb", "a\x00b", "\t", "trailing \t ",
-    "v" * 120, "a\rb", "a\nb",
+    "a", "testodoo.example", "0", "3", "10", "chunked", "close", "keep-alive", "upgrade",
+    "websocket", "100-continue", "", " ", "trailing \t ", "a\tb", "a\x80b", "v" * 120,
+    "-1", "+3", "0x3", "3 ", " 3", "3,3", "03", "99999999999999999999", "Chunked",
+    "chunked ", "gzip", "gzip, chunked", "chunked, gzip", "chunked,chunked", "identity",
+    " chunked", "Upgrade", "keep-alive, upgrade", "close, upgrade", "a\x01b", "a\x7fb",
+    "a\x00b", "\t", "a\rb", "a\nb",
 )  # fmt: skip
-ENDS = ("\r\n",) * 12 + ("\n", "\r", "\r\r\n", " \r\n")
+ENDS = ("\r\n", "\n", "\r", "\r\r\n", " \r\n")
+CLEAN = {"methods": 10, "targets": 8, "versions": 4, "names": 22, "values": 17, "ends": 1}
 
 
-def _pick(rng: random.Random, options: tuple[str, ...]) -> str:
-    return rng.choice(options)
+class _Picker:
+    def __init__(self, rng: random.Random, odd: bool) -> None:
+        self.rng = rng
+        self.odd = odd
+
+    def __call__(self, options: tuple[str, ...], kind: str) -> str:
+        if self.odd and self.rng.random() < 0.2:
+            return self.rng.choice(options)
+        return self.rng.choice(options[: CLEAN[kind]])
 
 
-def random_body(rng: random.Random, head: list[str]) -> str:
+def random_body(pick: _Picker, head: list[str]) -> str:
     """A body framed by the head's framing headers, or deliberately not."""
+    rng = pick.rng
     names = [line.split(":", 1)[0].strip().lower() for line in head]
-    kind = rng.random()
     if "transfer-encoding" in names:
         chunks = []
         for _ in range(rng.randrange(0, 4)):
             data = "d" * rng.randrange(0, 20)
-            size = f"{len(data):x}" if rng.random() < 0.85 else _pick(rng, ("zz", "-1", "", " 1"))
-            ext = _pick(rng, ("", "", ";a=b", ';a="q"', "; x", ";\x01"))
-            chunks.append(f"{size}{ext}{_pick(rng, ENDS)}{data}{_pick(rng, ENDS)}")
-        trailer = _pick(rng, ("", "", "X-T: 1\r\n", "Host: evil\r\n", "X-Big: " + "t" * 200))
-        tail = _pick(rng, ("0\r\n", "0\r\n", "0;e=1\r\n", "00\r\n", "0\n"))
-        return "".join(chunks) + tail + trailer + _pick(rng, ("\r\n", "\r\n", "", "\n"))
-    if "content-length" in names or kind < 0.2:
+            size = (
+                f"{len(data):x}"
+                if not pick.odd or rng.random() < 0.8
+                else rng.choice(("zz", "-1", "", " 1", "1 ", "0x1"))
+            )
+            ext = rng.choice(("", "", ";a=b", ';a="q"', "; x", ";\x01"))
+            chunks.append(f"{size}{ext}{pick(ENDS, 'ends')}{data}{pick(ENDS, 'ends')}")
+        trailer = rng.choice(("", "", "X-T: 1\r\n", "Host: evil\r\n", "X-Big: " + "t" * 200))
+        tail = rng.choice(("0\r\n", "0\r\n", "0;e=1\r\n", "00\r\n"))
+        return "".join(chunks) + tail + trailer + pick(ENDS, "ends")
+    if "content-length" in names or (pick.odd and rng.random() < 0.2):
         return "b" * rng.randrange(0, 12)
     return ""
 
 
 def random_message(rng: random.Random) -> str:
-    line = f"{_pick(rng, METHODS)} {_pick(rng, TARGETS)} {_pick(rng, VERSIONS)}"
-    if rng.random() < 0.1:
-        line = line.replace(" ", _pick(rng, ("  ", "\t", "")), 1)
+    pick = _Picker(rng, odd=rng.random() < 0.5)
+    sep = " " if not pick.odd or rng.random() < 0.9 else rng.choice(("  ", "\t", ""))
+    line = pick(METHODS, "methods") + sep + pick(TARGETS, "targets") + " "
+    line += pick(VERSIONS, "versions")
     head = []
     for _ in range(rng.randrange(0, 7)):
-        sep = _pick(rng, (": ", ": ", ":", ":  ", ":\t", " : ", " "))
-        head.append(f"{_pick(rng, NAMES)}{sep}{_pick(rng, VALUES)}")
-    if rng.random() < 0.05:
-        head.insert(rng.randrange(0, len(head) + 1), _pick(rng, (" folded", "\tfolded", "")))
-    text = line + _pick(rng, ENDS) + "".join(h + _pick(rng, ENDS) for h in head)
-    return text + _pick(rng, ENDS) + random_body(rng, head)
+        colon = rng.choice((": ", ": ", ":", ":  ", ":\t"))
+        if pick.odd and rng.random() < 0.1:
+            colon = rng.choice((" : ", " ", "::"))
+        head.append(f"{pick(NAMES, 'names')}{colon}{pick(VALUES, 'values')}")
+    if pick.odd and rng.random() < 0.05:
+        head.insert(rng.randrange(0, len(head) + 1), rng.choice((" folded", "\tfolded", "")))
+    text = line + pick(ENDS, "ends") + "".join(h + pick(ENDS, "ends") for h in head)
+    return text + pick(ENDS, "ends") + random_body(pick, head)
 
 
 def random_stream(rng: random.Random) -> bytes:
@@ -160,6 +178,8 @@ GOOD = (
     b"4\r\nabcd\r\n3;x=y\r\nefg\r\n0\r\nX-T: 1\r\n\r\nGET / HTTP/1.0\r\n\r\n",
     b"GET /websocket HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n\x81\x85",
+    b"POST /websocket HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: x\r\nContent-Length: 4\r\n"
+    b"\r\nbodyGET / HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.1\r\nConnection: close"
     b"\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
 )
