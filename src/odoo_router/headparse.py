@@ -31,6 +31,12 @@ Rules (theory of operation):
 - What the caller still does before feeding (proxy.py's data_received): HTTP/0.9 lines are
   refused, raw bytes >= 0x80 in a request line are %-escaped for llhttp, and long reads are
   fed in slices so that parsing stops while many requests wait.
+- In place of httptools' callbacks, the caller walks the events in order: a head is
+  on_message_begin + on_url + on_header... + the parser part of on_headers_complete, so the
+  filter and the dispatch run on it as they do there; bytes are on_body, None is
+  on_message_complete, an int is _feed_error's two cases. A refusal found by the filter (or
+  by the body limit) stops the walk; the events after it are dropped and the parser is not
+  fed again (parse_failed), as today. ``close()`` where connection_lost drops the parser.
 """
 
 from __future__ import annotations
