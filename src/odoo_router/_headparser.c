@@ -220,6 +220,10 @@ static PyObject *Parser_feed(Parser *self, PyObject *data) {
         PyErr_SetString(PyExc_TypeError, "feed() takes bytes");
         return NULL;
     }
+    if (self->limit == 0) { /* never initialised: llhttp has no settings to call */
+        PyErr_SetString(PyExc_ValueError, "Parser.__init__ was not called");
+        return NULL;
+    }
     PyObject *events = PyList_New(0);
     if (events == NULL) return NULL;
     self->events = events;

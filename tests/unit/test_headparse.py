@@ -214,3 +214,13 @@ def test_every_cut_of_a_stream_agrees() -> None:
     for a in range(1, len(short)):
         for b in range(a + 1, len(short)):
             assert not differ(short, [a, b]), (a, b)
+
+
+@pytest.mark.skipif(not headparse.COMPILED, reason="the compiled head parser is not built")
+def test_the_compiled_parser_refuses_misuse() -> None:
+    parser = new_parser(8192, 10)
+    with pytest.raises(TypeError):
+        parser.feed(bytearray(b"GET / HTTP/1.1\r\n\r\n"))  # type: ignore[arg-type]
+    raw = type(parser).__new__(type(parser))  # type: ignore[call-overload]
+    with pytest.raises(ValueError):
+        raw.feed(b"GET / HTTP/1.1\r\n\r\n")
