@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from .config import (
+from .model import (
     Action,
     BasicAuth,
     Config,
