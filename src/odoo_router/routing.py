@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from .headers import dbfilter_line
 from .model import (
     Action,
     BasicAuth,
@@ -38,7 +39,6 @@ from .model import (
     RespondAction,
     Route,
 )
-from .headers import dbfilter_line
 from .pages import error_page
 
 

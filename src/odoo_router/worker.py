@@ -28,13 +28,17 @@ import sys
 import time
 from dataclasses import dataclass
 
+import uvloop
+
 from .accesslog import AccessLog
 from .config import Config, ConfigError, load_config
+from .config_static import reloaded
 from .fdwatch import FdWatch
 from .metrics import Stats, write_snapshot
 from .observe import attach
 from .proxy import ClientConnection
 from .state import WorkerState
+from .stopreport import Drained, describe_drain, report_line
 
 
 def log(message: str) -> None:
@@ -48,14 +52,6 @@ class WorkerOptions:
     metrics_dir: str | None
     master_pid: int | None = None  # drain and exit once the parent is another process
     report_fd: int | None = None  # where the stop report goes (a pipe to the master)
-
-
-@dataclass
-class Drained:
-    """What a drain left unfinished at the end of ``shutdown_grace``."""
-
-    requests_cut: int = 0
-    websockets_cut: int = 0
 
 
 async def serve_sockets(
@@ -111,12 +107,7 @@ async def drain(state: WorkerState, servers: list[asyncio.AbstractServer], grace
 
 def worker_main(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
     """Entry point of a worker process, forked by the master with its signals blocked."""
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(_worker(config, socks, opts))
 
 
@@ -125,9 +116,8 @@ def _report(opts: WorkerOptions, left: Drained) -> None:
     the master is gone, hence no error either."""
     if opts.report_fd is None:
         return
-    line = f"{opts.worker_id} {left.requests_cut} {left.websockets_cut}\n".encode("ascii")
     with contextlib.suppress(OSError):
-        os.write(opts.report_fd, line)
+        os.write(opts.report_fd, report_line(opts.worker_id, left))
 
 
 async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
@@ -154,7 +144,7 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
             if stats is not None:
                 stats.reload("error")
             return
-        state.swap(new)
+        state.swap(reloaded(config, new))  # static settings keep their running value
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -200,13 +190,3 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
         how = describe_drain(left, config.server.shutdown_grace)
         log(f"worker {opts.worker_id} stopped: {how}")
     _report(opts, left)
-
-
-def describe_drain(left: Drained, grace: float) -> str:
-    """How a stop went, for the last line of the log."""
-    if not left.requests_cut and not left.websockets_cut:
-        return "drained, every request finished"
-    return (
-        f"cut after shutdown_grace ({grace:g}s): {left.requests_cut} request(s) and "
-        f"{left.websockets_cut} websocket(s) were still open"
-    )
