@@ -116,9 +116,11 @@ def read_auth(r: Reader, value: object, p: str) -> BasicAuth | None:
     d = r.mapping(value, p, ("users",), ("realm",))
     if d is None:
         return None
+    realm = r.get(d, p, "realm", as_str, "odoo-router")
     users = d.get("users")
     if not isinstance(users, dict) or not users:
-        r.error(f"{p}.users", "expected a mapping of user -> password hash")
+        if "users" in d:  # a missing key was reported by mapping() already
+            r.error(f"{p}.users", "expected a mapping of user -> password hash")
         return None
     out = []
     for user, hashed in users.items():
@@ -130,7 +132,7 @@ def read_auth(r: Reader, value: object, p: str) -> BasicAuth | None:
             )
             continue
         out.append((str(user), hashed))
-    return BasicAuth(realm=r.get(d, p, "realm", as_str, "odoo-router"), users=tuple(out))
+    return BasicAuth(realm=realm, users=tuple(out))
 
 
 def read_route(r: Reader, item: object, p: str, pools: dict[str, Pool], index: int) -> Route | None:

@@ -5,8 +5,12 @@ Rules:
   and a fork keeps the mask): the worker installs its handlers first and unblocks them
   after, so a signal sent while it starts (a reload, a stop) is handled late, never by its
   default action.
-* SIGHUP re-reads the file the master validated and swaps the routing table; SIGTERM and
-  SIGINT drain; SIGUSR1 reopens the access log.
+* SIGHUP re-reads the file the master validated and swaps the routing table, static
+  settings keeping their running value (config_static.reloaded); SIGTERM and SIGINT drain;
+  SIGUSR1 reopens the access log.
+* The master imports this module, and with it the whole data path, before it forks, so
+  that the workers share those pages instead of each importing its own (app.py, Memory):
+  importing it starts nothing.
 * A worker whose master is gone (killed, crashed: its parent pid changes) drains as for
   SIGTERM and exits: it is never left serving on its own. PR_SET_PDEATHSIG is no substitute:
   it races with the fork and says nothing a 100 ms check of the parent pid does not.
