@@ -53,6 +53,7 @@ from .config_static import reloaded, static_changes
 from .metrics import Stats, write_snapshot
 from .metrics_http import MetricsServer, start_metrics_server
 from .metrics_merge import forget_worker, reset_directory
+from .spool import describe_os_error
 from .stopreport import describe_drain, sum_reports
 from .worker import WorkerOptions, worker_main
 
@@ -90,8 +91,6 @@ def _why_not(exc: OSError | UnicodeError, port: int) -> str:
         return "the address is not available on this host (EADDRNOTAVAIL)"
     if exc.errno == errno.EACCES and port < 1024:
         return "permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE"
-    from .spool import describe_os_error  # the data path, loaded only to say why we exit
-
     return describe_os_error(exc)
 
 
