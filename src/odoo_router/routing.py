@@ -27,7 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from .config import (
+from .headers import dbfilter_line
+from .model import (
     Action,
     BasicAuth,
     Config,
@@ -38,7 +39,6 @@ from .config import (
     RespondAction,
     Route,
 )
-from .headers import dbfilter_line
 from .pages import error_page
 
 
