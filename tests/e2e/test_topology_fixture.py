@@ -10,33 +10,26 @@ import pytest
 import yaml
 
 from odoo_router.config import build_config
-from odoo_router.migrate.nginxconf import parse_router_conf
-from odoo_router.migrate.plan import Settings
-from odoo_router.migrate.render_traefik import (
-    ROUTER_SERVICE,
-    OdooHosts,
-    edit_middlewares,
-    edit_services,
-)
-from odoo_router.migrate.yamledit import load_roundtrip
+from odoo_router.migrate.inputs import Inputs
+from odoo_router.migrate.layout import Layout
+from odoo_router.migrate.merge import Overrides
+from odoo_router.migrate.render import Settings, render_all
+from odoo_router.migrate.survey import survey
 
 from . import topology
 from .topology import DYNAMIC, router_config, traefik_dynamic
 
-STACKS = Path(__file__).resolve().parents[1] / "migrate" / "fixture" / "srv" / "stacks"
+FIXTURE = Path(__file__).resolve().parents[1] / "migrate" / "fixture"
+ROUTER_SERVICE = "odoo-router-service"
 
 
 def _rendered() -> dict[str, Any]:
     """The Odoo part of the migration's v3 rendering of tests/migrate/fixture's edge files."""
-    facts = parse_router_conf((STACKS / "seisei-odoo/nginx/default.conf").read_text())
-    middlewares = STACKS / "edge-traefik/dynamic/middlewares.yml"
-    services = STACKS / "edge-traefik/dynamic/services.yml"
-    mw_text, removed = edit_middlewares(
-        load_roundtrip(middlewares.read_text(), "middlewares.yml"), 3, Settings.admin_allow
-    )
-    svc_doc = load_roundtrip(services.read_text(), "services.yml")
-    svc = yaml.safe_load(edit_services(svc_doc, OdooHosts.from_facts(facts), 3, removed))["http"]
-    mw = yaml.safe_load(mw_text)["http"]["middlewares"]
+    over = Overrides(admin_allow=tuple(topology.SHIPPED_ALLOW), traefik_version="3.1")
+    r = render_all(survey(Layout.make(FIXTURE), Inputs(), over), Settings(), "$pbkdf2-sha512$1$x$y")
+    assert r.problems == [] and r.router_service == f"{ROUTER_SERVICE}@file"
+    svc = yaml.safe_load(r.files["dynamic:services.yml"].data)["http"]
+    mw = yaml.safe_load(r.files["dynamic:middlewares.yml"].data)["http"]["middlewares"]
     return {
         "http": {
             "middlewares": {"admin-ip-allowlist": mw["admin-ip-allowlist"]},

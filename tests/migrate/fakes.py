@@ -106,6 +106,8 @@ def _docker_routers(env: dict[str, str]) -> list[dict[str, Any]]:
                     "status": "enabled",
                     "name": f"{n}@docker",
                     "provider": "docker",
+                    # Traefik's API shows tls for a router whose labels set any tls option
+                    **({"tls": {}} if any(k.startswith(p + "tls") for k in labels) else {}),
                 }
             )
     return out
@@ -147,6 +149,8 @@ def fake_traefik(
                 "X-Next-Page": str(page + 1 if more else 1),
             }
             return 200, headers, json.dumps(body).encode()
+        elif req.path.startswith("/api/http/middlewares"):
+            body = []  # what the snapshot needs: a list (the fake does not model them)
         else:
             return 404, {}, b"404 page not found\n"
         return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()

@@ -22,7 +22,8 @@ from odoo_router.migrate.docker_api import Container, Docker
 from odoo_router.migrate.journal import Journal
 from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.pg import Pg
-from odoo_router.migrate.plan import STEPS
+from odoo_router.migrate.plan import FileChange, make_steps
+from odoo_router.migrate.render import Settings
 from odoo_router.migrate.rollback import rollback_order
 from odoo_router.migrate.verify import Check
 
@@ -86,7 +87,15 @@ def _run(root: Path, docker: FakeDocker) -> steps.Run:
     ctx = _ctx(root, docker)
     run_dir = root / "run"
     run_dir.mkdir()
-    plan = {"plan_id": "p", "projects": {"odoo": ODOO, "router": "seisei-odoo"}, "steps": []}
+    plan = {
+        "plan_id": "p",
+        "projects": {"odoo": ODOO, "router": "seisei-odoo"},
+        "compose": {
+            t: {"dir": f"/srv/stacks/{d}", "file": f"/srv/stacks/{d}/docker-compose.yml"}
+            for t, d in (("odoo", ODOO), ("router", "seisei-odoo"))
+        },
+        "steps": [],
+    }
     (run_dir / "plan.json").write_text(json.dumps(plan))
     return steps.Run(ctx, Journal(run_dir), plan)
 
@@ -167,14 +176,24 @@ def test_rollback_removes_what_the_run_made_and_starts_exactly_what_ran(tmp_path
 
 
 def test_rollback_order_files_then_new_containers_then_old_ones(tmp_path: Path) -> None:
-    specs = [{"id": sid, "kind": kind, "target": target} for sid, kind, target, _d, _t in STEPS]
+    roles = ["tenant_conf", "admin_conf", "router_yaml", "odoo_compose", "router_compose"]
+    files = [FileChange(r, f"/{r}", None, "x", "atomic", False) for r in roles]
+    files += [
+        FileChange(f"dynamic:{n}.yml", f"/{n}", None, "x", "atomic", True)
+        for n in ("middlewares", "services")
+    ]
+    targets = {"odoo": ODOO, "router": "seisei-odoo"}
+    specs = [
+        {"id": s.id, "kind": s.kind, "target": s.target}
+        for s in make_steps(files, targets, None, Settings())
+    ]
     j = Journal(tmp_path)
     for s in specs:
         j.append("start", s["id"], pre={"n": s["id"]})
     order = rollback_order({"steps": specs}, j)
     assert [s.id for s, _ in order] == [  # backup and verify have nothing to undo
-        "write-services",
-        "write-middlewares",
+        "write-dynamic-services-yml",
+        "write-dynamic-middlewares-yml",
         "write-router-compose",
         "write-odoo-compose",
         "write-router-yaml",

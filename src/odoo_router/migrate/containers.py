@@ -45,16 +45,15 @@ class Project:
 
 
 def projects(ctx: Context, plan: dict[str, Any]) -> dict[str, Project]:
+    """The stacks the plan touches (discovered: ``plan["compose"]``; one when the router
+    lives in Odoo's project)."""
     layout = ctx.layout
-    where = {
-        "odoo": (layout.odoo_dir, layout.odoo_compose),
-        "router": (layout.router_dir, layout.router_compose),
-    }
     names = plan.get("projects") or {}
-    return {
-        target: Project(target, str(names.get(target) or d.name), d, f)
-        for target, (d, f) in where.items()
-    }
+    out = {}
+    for target, c in (plan.get("compose") or {}).items():
+        d, f = layout.path(c["dir"]), layout.path(c["file"])
+        out[target] = Project(target, str(names.get(target) or d.name), d, f)
+    return out
 
 
 def compose_services(data: bytes | None) -> list[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from . import containers as C
-from .backup import run_backup
+from .backup import run_backup, with_plan
 from .context import Context
 from .coverage import covered
 from .fsops import (
@@ -69,6 +69,12 @@ class Run:
         return snap
 
 
+def watched_dir(ctx: Context, plan: dict[str, Any]) -> Path | None:
+    """Traefik's directory: temp files go next to it, never in it."""
+    watched = plan.get("watched") or []
+    return ctx.layout.path(watched[0]) if watched else None
+
+
 class Step(Protocol):
     id: str
     target: str  # a file's role, a stack, or ""
@@ -96,6 +102,7 @@ class Backup:
     def act(self, run: Run) -> dict[str, Any]:
         ctx = run.ctx
         inv = gather(ctx.layout, ctx.docker, ctx.pg, None, run.plan["traefik_version"])
+        with_plan(inv, run.plan)
         folder = run_backup(ctx, inv, covered(ctx.layout, run.plan))
         return {"folder": str(folder)}
 
@@ -141,7 +148,7 @@ class WriteFile:
         if sha256_bytes(data) != f["new_sha256"]:
             raise StepFailed(f"staged {self.target} differs from the plan: run plan again")
         existed = path.exists()
-        watched = ctx.layout.traefik_dir
+        watched = watched_dir(ctx, run.plan)
         write_file(path, data, in_place=f["write"] == "in-place", watched_dir=watched)
         like = ctx.layout.root / f["like"].lstrip("/") if f.get("like") else None
         if not existed and like is not None and like.exists():
@@ -169,7 +176,7 @@ class WriteFile:
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
         path, f = run.file(self.target)
-        watched = run.ctx.layout.traefik_dir
+        watched = watched_dir(run.ctx, run.plan)
         if not pre.get("existed"):
             self._keep_displaced(run, path, ("", f["new_sha256"]))
             remove_file(path)
@@ -251,6 +258,8 @@ class StartStack:
         ctx, expect = run.ctx, run.plan["verify"]
         odoo = self.target == "odoo"
         names = expect["odoo_containers"] if odoo else [expect["router_container"]]
+        if odoo and "router" not in (run.plan.get("compose") or {}):
+            names = [*names, expect["router_container"]]  # the router lives in Odoo's project
         for name in names:
             st = wait_healthy(ctx, name, ctx.health_timeout, need_healthy=not odoo)
             if st is None or st[0] != "running" or st[1] == "unhealthy":

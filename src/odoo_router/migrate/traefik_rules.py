@@ -319,7 +319,7 @@ def findings(rule: Rule) -> list[RuleError]:
             if rule.syntax == "v3" and re.search(r"\{\w+:", a):
                 msg = "HostRegexp template syntax {name:regex} is v2 only"
                 out.append(
-                    RuleError(f"{msg}: v3 reads it as a regex and it matches no host", m.column)
+                    RuleError(f"{msg}: v3 reads `{a}` as a regex, matching no host", m.column)
                 )
             elif rule.syntax == "v2" and "{" not in a and re.search(r"[\\^$\[\]]", a):
                 msg = f"{a!r} is v3 regex syntax: v2 reads it as a literal host, matching none"
