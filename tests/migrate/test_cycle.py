@@ -43,7 +43,8 @@ def _corpus(name: str, traefik_version: str, health: str, *fit: tuple[str, str, 
 # (tree, what the harness needs to know of it): the fixture and the corpus trees that differ
 # the most from it and from each other (corpus/SCHEMA.md): Traefik v2 on flags with list
 # labels beside the file routes; v3 with the nginx router in Odoo's compose project and
-# every route a label.
+# every route a label; v3 with merge keys in the services and in a label mapping and the
+# filestore volume already external. CI runs these.
 TREES = [
     pytest.param(FIXTURE, TreeSpec(), id="fixture"),
     _corpus(
@@ -54,6 +55,20 @@ TREES = [
         ("srv/stacks/odoo18-prod/docker-compose.yml", 'cpus: "3.0"', 'cpus: "1.0"'),
     ),
     _corpus("v31-same-project-docker-routes", "3.1.4", "/__health"),
+    _corpus("v35-anchors-labels-merge", "3.5.3", "/healthz"),
+]
+# The slow sweep adds a tree with four dynamic files and a folder inside the watched
+# directory, compose secrets and CJK comments.
+SWEEP = [
+    *TREES,
+    _corpus(
+        "v376-split-dynamic-backup-cjk",
+        "3.7.6",
+        "/nginx-health",
+        ("srv/stacks/odoo18-prod/docker-compose.yaml", 'cpus: "4"', 'cpus: "1"'),
+        # a bind mount outside the tree: docker would create it on the test machine
+        ("srv/stacks/odoo18-prod/docker-compose.yaml", "/mnt/backup/pg:", "./pg-backups:"),
+    ),
 ]
 
 
@@ -88,7 +103,7 @@ def test_chained_kills_apply_then_rollback(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("phase", ["before", "after"])
-@pytest.mark.parametrize(("src", "spec"), TREES)
+@pytest.mark.parametrize(("src", "spec"), SWEEP)
 def test_every_kill_point(
     src: Path,
     spec: TreeSpec,
