@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
 from odoo_router.migrate.traefik_static import DEFAULTS, from_env, from_file, from_flags
@@ -75,3 +76,10 @@ def test_environment_and_defaults() -> None:
     d = DEFAULTS.typed()
     assert d.source == "defaults" and not d.docker and d.exposed_by_default
     assert d.entry_points == {} and d.file_directory is None
+
+
+def test_a_file_that_does_not_parse_is_named_with_its_line() -> None:
+    with pytest.raises(ValueError, match=r"^traefik\.yml:3: not valid YAML: mapping values"):
+        from_file("providers:\n  docker: {}\n  file: a: b\n", "traefik.yml")
+    with pytest.raises(ValueError, match=r"^traefik\.toml: not valid TOML: .*line 2"):
+        from_file("[providers]\ndocker = \n", "traefik.toml")

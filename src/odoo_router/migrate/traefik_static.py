@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked
+from ..yamlmarks import load_marked, syntax_error
 from .facts import Fact
 from .traefik_providers import DEFAULT_RULE
 
@@ -171,9 +171,7 @@ def from_file(text: str, name: str, host: Path | None = None) -> TraefikStatic:
         try:
             marked = load_marked(text, name)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{name}:{mark.line + 1}" if mark is not None else name
-            raise ValueError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+            raise ValueError(syntax_error(exc, name)) from exc
         data = marked.data or {}
         lines = {k.lower(): v for k, v in marked.lines.items()}
 
