@@ -19,7 +19,8 @@ What can be lost, and what cannot happen:
   whole up to PIPE_BUF (4 KiB) when several workers share it: there each write() is cut
   at a line end under PIPE_BUF (a single longer line goes in a write of its own).
 * A failed write (full disk, closed pipe) drops what the buffer held and counts the lines
-  (``dropped_lines``): logging never stops serving. If the failing write had stored part
+  (``dropped_lines``), with an error line (``on_error``) at most every 10 s per kind of
+  error saying how many: logging never stops serving. If the failing write had stored part
   of a line, the next write that succeeds begins with a newline, so that fragment stays a
   line of its own and the lines after it are whole.
 * ``reopen()`` reopens a file target after logrotate moved it (SIGUSR1, as nginx).
@@ -33,12 +34,15 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Callable
 from select import PIPE_BUF
+from time import monotonic
 from typing import BinaryIO
 
 from .accessline import AccessLine
 from .accessline import format_line as _format_line
 from .accessline import rfc3339 as rfc3339
+from .errorlog import RateLimitedLog
 
 FLUSH_BYTES = 64 * 1024
 
@@ -109,11 +113,20 @@ class AccessLog:
     ``line.observe`` (compiled) is the logging phase's observer: it formats a request's
     line into this writer's buffer."""
 
-    def __init__(self, target: str | None, *, flush_bytes: int = FLUSH_BYTES) -> None:
+    def __init__(
+        self,
+        target: str | None,
+        *,
+        flush_bytes: int = FLUSH_BYTES,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.target = target
         self.flush_bytes = flush_bytes
         self.dropped_lines = 0
         self.last_error: OSError | None = None
+        # Failed writes reported as nginx's "[alert] write() to ... failed": one line per
+        # kind of error per interval, with the count of the others.
+        self._errors = RateLimitedLog(on_error) if on_error is not None else None
         self.line = AccessLine(flush_bytes, self.flush)
         self._file: BinaryIO | None = None
         self._fd: int | None = None
@@ -165,9 +178,16 @@ class AccessLog:
                 pos += written
         except OSError as exc:
             self.last_error = exc
-            self.dropped_lines += data.count(b"\n", pos)
+            dropped = data.count(b"\n", pos)
+            self.dropped_lines += dropped
             # A write cut short (a disk filling up) stored the start of a line.
             self._mid_line = self._mid_line or (pos > 0 and data[pos - 1] != 0x0A)
+            if self._errors is not None:
+                where = "stdout" if self.target == "-" else self.target or "?"
+                message = f"access log {where}: {exc.strerror or exc}; {dropped} line(s) dropped"
+                self._errors.log("access_log", str(exc.errno), message, monotonic())
+        if self._errors is not None:
+            self._errors.flush(monotonic())
 
     def reopen(self) -> None:
         """Flush, then reopen a file target (after logrotate renamed it)."""
