@@ -15,8 +15,9 @@ Rules
 * Fast path: a value of printable ASCII without ``"`` or ``\\`` needs no escaping and is
   copied as it is (for bytes one ``bytes.translate`` pass, in C, tells). Values that repeat
   (the client address, host and method; the rule, route, upstream and dbfilter names from
-  the config) are escaped once and kept in a bounded table, cleared when full, so a client
-  sending new hosts costs time, never memory.
+  the config) are escaped once and kept in a table of at most 1,024 values of at most 128
+  characters, cleared when full: a client sending new or long hosts costs time (about
+  0.1 us a value), never memory.
 * Time: the date and second are formatted once per second (when the wall clock's offset to
   the monotonic clock is read again, so a stepped clock is followed within a second), the
   milliseconds come from a table; durations are whole milliseconds from integers.
@@ -36,7 +37,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 if TYPE_CHECKING:
     from .request import Request
 
-MEMO_SIZE: Final = 4096  # escaped values kept before the table is cleared
+MEMO_SIZE: Final = 1024  # escaped values kept before the table is cleared
+MEMO_LEN: Final = 128  # longer values (a client's 8 KiB Host) are escaped every time
 _DIGITS3: Final = tuple(f"{i:03d}" for i in range(1000))
 _DOT3: Final = tuple(f".{i:03d}" for i in range(1000))
 _SMALL: Final = tuple(str(i) for i in range(1000))  # status codes, small sizes
@@ -138,9 +140,11 @@ class AccessLine:
     def _memo(self, value: str) -> str:
         found = self.memo.get(value)
         if found is None:
-            if len(self.memo) >= MEMO_SIZE:
-                self.memo.clear()
-            found = self.memo[value] = json_str(value)
+            found = json_str(value)
+            if len(value) <= MEMO_LEN:
+                if len(self.memo) >= MEMO_SIZE:
+                    self.memo.clear()
+                self.memo[value] = found
         return found
 
     def _date(self, sec: int) -> str:

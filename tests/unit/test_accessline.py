@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from odoo_router import accessline
-from odoo_router.accessline import MEMO_SIZE, AccessLine, json_bytes, rfc3339
+from odoo_router.accessline import MEMO_LEN, MEMO_SIZE, AccessLine, json_bytes, rfc3339
 from odoo_router.accesslog import format_access
 from odoo_router.request import Request
 from odoo_router.routing import Decision
@@ -265,11 +265,20 @@ def test_durations_to_the_millisecond() -> None:
 
 
 def test_repeated_values_are_remembered_within_a_bound() -> None:
+    """A client choosing the Host (up to 8 KiB) cannot grow the table: it is cleared when
+    full, and long values are not kept."""
     line = AccessLine(1 << 30, lambda: None)
     for n in range(MEMO_SIZE * 2 + 10):
         line.observe(Conn(), request(host=f"h{n}.example"))
     assert 0 < len(line.memo) <= MEMO_SIZE
     assert len(line.lines) == MEMO_SIZE * 2 + 10
+    line.memo.clear()
+    long_host = "h" * (MEMO_LEN + 1)
+    line.observe(Conn(), request(host=long_host))
+    assert long_host not in line.memo and "h" * MEMO_LEN not in line.memo
+    assert json.loads(line.lines[-1])["host"] == long_host
+    line.observe(Conn(), request(host="h" * MEMO_LEN))
+    assert "h" * MEMO_LEN in line.memo
 
 
 def test_the_writer_is_told_when_the_lines_fill_the_buffer() -> None:
