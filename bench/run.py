@@ -165,6 +165,19 @@ def _measure(t: Running, sc: Scenario, workers: int, seconds: float, workdir: Pa
     return row
 
 
+def cpu_pressure() -> str:
+    """The share of the last minute in which some runnable task waited for a CPU (Linux
+    PSI): how much of the machine others were using, which the load average tells less
+    directly."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some "):
+                return line.split()[2].removeprefix("avg60=") + "%"
+    except OSError:
+        pass
+    return "n/a"
+
+
 def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -282,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"no baseline: {exc}")
             return 1
     workdir = Path(tempfile.mkdtemp(prefix="odoo-router-bench-"))
-    load_before = os.getloadavg()
+    load_before, pressure_before = os.getloadavg(), cpu_pressure()
     started = time.time()
     try:
         rows, problems, idle = main_rows(args, workdir)
@@ -291,11 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    load_after = os.getloadavg()
+    load_after, pressure_after = os.getloadavg(), cpu_pressure()
     header = (
         f"odoo-router bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
         f"{os.cpu_count()} CPUs, {args.duration:g} s per row, {args.rounds} round(s) (median), "
         f"loadavg before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
+        f"CPU pressure before {pressure_before} / after {pressure_after}, "
         f"took {time.time() - started:.0f} s; odoo-router {native.describe()}"
     )
     if args.base is not None:
