@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
 NATIVE = (
+    "accessline",
     "exchange",
     "headers",
     "pools",
