@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
 NATIVE = (
+    "accessline",
     "exchange",
     "headers",
     "pools",
@@ -54,7 +55,11 @@ def compiled() -> list[str]:
 
 def stale() -> list[str]:
     """Compiled modules whose source changed after the build: an editable checkout that was
-    edited and not rebuilt runs the old code (``pip install -e .`` rebuilds)."""
+    edited and not rebuilt runs the old code (``pip install -e .`` rebuilds). Only a source
+    checkout is checked: pip writes an installed wheel's files in any order, so there a .py
+    file newer than its extension means nothing."""
+    if not (PACKAGE.parent.parent / "setup.py").exists():
+        return []
     out = []
     for name, source in [(n, PACKAGE / f"{n}.py") for n in NATIVE] + [
         (HEAD_PARSER, PACKAGE / f"{HEAD_PARSER}.c")

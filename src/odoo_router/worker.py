@@ -133,7 +133,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     loop = asyncio.get_running_loop()
     state = WorkerState(config)
     stats = Stats() if opts.metrics_dir else None
-    access = AccessLog(config.logging.access_log) if config.logging.access_log else None
+    target = config.logging.access_log
+    access = AccessLog(target, on_error=log) if target else None
     attach(state, stats, access)
     servers = await serve_sockets(state, socks)
     stop = asyncio.Event()
