@@ -5,6 +5,7 @@ tables before and after, a probe's expected winner, and a case of corpus-bad as 
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,15 @@ def _emptied(y: YamlText, paths: list[list[Any]], out: set[int]) -> None:
 
 
 def kept_in_order(original: str, rendered: str, owned: set[int]) -> list[str]:
-    """The original lines outside ``owned`` that are missing from ``rendered``, in order."""
+    """What the render lost of the original outside ``owned``: a line with content missing
+    or out of order; a blank separation between two such lines gone; and a run of blank
+    lines longer than any the original has (two removed neighbours' separations doubled)."""
     new = rendered.splitlines()
+    old = original.splitlines()
     pos, missing = 0, []
-    for n, line in enumerate(original.splitlines(), start=1):
-        if n in owned:
+    at: dict[int, int] = {}  # original line -> where it is in the render
+    for n, line in enumerate(old, start=1):
+        if n in owned or not line.strip():
             continue
         while pos < len(new) and new[pos] != line:
             pos += 1
@@ -85,8 +90,28 @@ def kept_in_order(original: str, rendered: str, owned: set[int]) -> list[str]:
             missing.append(f"line {n}: {line!r}")
             pos = 0
             continue
+        at[n] = pos
         pos += 1
+    for a, b in pairwise(sorted(at)):
+        between = old[a : b - 1]  # the lines strictly between a and b (1-based)
+        blank_gap = bool(between) and not any(x.strip() for x in between)
+        if blank_gap and all(x.strip() for x in new[at[a] + 1 : at[b]]):
+            missing.append(f"lines {a + 1}-{b - 1}: the blank lines between {a} and {b}")
+    longest = max(_blank_runs(old), default=0)
+    if max(_blank_runs(new), default=0) > longest:
+        missing.append(f"a run of blank lines longer than the original's longest ({longest})")
     return missing
+
+
+def _blank_runs(lines: list[str]) -> list[int]:
+    runs, n = [], 0
+    for line in [*lines, "x"]:
+        if line.strip():
+            runs.append(n)
+            n = 0
+        else:
+            n += 1
+    return runs
 
 
 def inputs_of(tree_dir: Path) -> Inputs:

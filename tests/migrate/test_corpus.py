@@ -1,7 +1,8 @@
 """The corpus of operator trees (tests/migrate/corpus/SCHEMA.md) through ``plan --offline``.
 
 For every tree: exit 0; every original line outside the nodes expect.yaml lets change
-still there, byte for byte and in order (every file not listed byte-identical); every
+still there, byte for byte and in order, no blank separation lost or doubled (every file
+not listed byte-identical); every
 rendered YAML file strict (no duplicate key) and, in Traefik's directory, decoded without an
 error by the detected version; the discovered facts; the routing tables before and after as
 expect.yaml writes them; the hazards named in the report; for v3 trees, real Traefik loads

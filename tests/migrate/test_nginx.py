@@ -124,6 +124,7 @@ def test_server_blocks_per_host_and_server_name_captures() -> None:
     assert (sub.value.domain, sub.value.template) == ("shop.example", "shop_{sub}")
     assert f.tenant_ui is not None and f.tenant_ui.value.proxy
     assert f.listen_port == 8080 and f.health_path is not None and f.health_path.value == "/up"
+    assert f.health_body == ""  # what monitors read there, kept by router.yaml
     assert f.unknown_host == "answered 444 (sites.conf:16)"
 
 

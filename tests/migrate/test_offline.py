@@ -1,16 +1,15 @@
 """``plan --offline``: the review workflow on a copy of the tree. No server is contacted; OUT
 is the whole tree as after ``apply`` or nothing; bad inputs get one message with the file
-and line (or the inputs key) and exit 3; the live plan renders exactly the same files."""
+and line (or the inputs key) and exit 3. That the live plan renders exactly the same files
+is checked on the real engine, in test_cycle.py (cycle.assert_live_renders_offline)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import shutil
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ from odoo_router.migrate import cli
 from odoo_router.migrate import exitcodes as X
 from odoo_router.migrate.fsops import tree_digest
 
-from .fakes import fake_traefik
-from .servers import DockerEngine, PgServer
-from .stack import Stack, old_stack
+from .fake_traefik import fake_traefik
 
 INPUTS = "admin:\n  allow: [198.51.100.0/24]   # the office\nmaster_password: generate\n"
 
@@ -240,41 +237,3 @@ def test_a_snapshot_gives_the_running_version_and_routers(tree: Path, tmp_path: 
     (tmp_path / "out").rename(tmp_path / "out1")
     code, out, _ = offline(tree, tmp_path, INPUTS, "--traefik-snapshot", str(broken))
     assert code == X.REFUSED and "version.json: cannot read" in " ".join(out.split())
-
-
-# ----------------------------------------------------------------------------- live = offline
-
-
-@pytest.fixture
-def stack(tree: Path, docker_engine: DockerEngine, pg_server: PgServer) -> Iterator[Stack]:
-    if docker_engine.compose is None:
-        pytest.skip("no compose implementation (docker compose plugin or docker-compose v2)")
-    with old_stack(tree, docker_engine, pg_server) as s:
-        yield s
-
-
-@pytest.mark.docker
-@pytest.mark.postgres
-@pytest.mark.slow
-def test_the_live_plan_renders_what_the_offline_plan_renders(stack: Stack, tmp_path: Path) -> None:
-    """Against the real PostgreSQL and dockerd: the live plan (Traefik 3.1.2 from the API,
-    databases, containers) stages the same bytes as the offline render of the same tree."""
-    code, out = stack.run("plan")
-    assert code == X.OK, out
-    state = stack.root / "var/lib/odoo-router-migrate"
-    plan = json.loads((state / "plan.json").read_text())
-    copy = tmp_path / "copy"
-    shutil.copytree(stack.root / "srv", copy / "srv")  # the operator's copy of the tree
-    live = stack.args("plan")
-    rendering = ("--router-health-interval", "--router-image", "--trusted-proxy", "--admin-allow")
-    same = [x for i, a in enumerate(live) if a in rendering for x in (a, live[i + 1])]
-    code, out, err = run(
-        "plan", "--offline", "--stacks", str(copy / "srv/stacks"), "--state-dir", str(state),
-        "--stage", str(tmp_path / "out"), *same,
-    )  # fmt: skip
-    assert code == X.OK, out + err
-    assert plan["files"]
-    for f in plan["files"]:
-        rel = Path(f["path"]).relative_to("/srv/stacks")
-        staged = (state / "staging" / f["role"]).read_bytes()
-        assert (tmp_path / "out" / rel).read_bytes() == staged, f["path"]

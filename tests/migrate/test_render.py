@@ -70,6 +70,17 @@ def test_router_yaml_validates_and_keeps_the_routing() -> None:
     assert set(cfg.pools) == {"tenant", "tenant_lp", "admin", "admin_lp"}
 
 
+def test_router_yaml_answers_the_health_path_as_nginx_did(tree: Path) -> None:
+    conf = tree / "srv/stacks/seisei-odoo/nginx/default.conf"
+    text = conf.read_text()
+    assert 'location = /nginx-health {\n        return 200 "OK";' in text
+    conf.write_text(text.replace('return 200 "OK";', 'return 200 "pong\\n";'))
+    r = render_all(fixture_survey(tree), Settings(), SECRET.hash)
+    cfg = build_config(r.files["router_yaml"].data.decode(), "router.yaml")
+    (health,) = [x for h in cfg.hosts for x in h.routes if x.name == "health"][:1]
+    assert (health.action.status, health.action.body) == (200, "pong\n")
+
+
 def test_odoo_confs_load_the_header_module_and_keep_the_data_dir() -> None:
     conf = (STACKS / "odoo18-prod" / "config" / "odoo.conf").read_text()
     h = hash_admin_password("s3cret", salt=b"0" * 16, rounds=1000)
@@ -111,6 +122,19 @@ def test_compose_split_keeps_comments_volume_and_other_services() -> None:
     }
     assert "# Seisei Odoo 18 Production Stack" in text and "# filestore + sessions" in text
     assert "traefik.http.routers" not in text
+
+
+def test_labels_that_already_keep_odoo_out_of_traefik_stay_as_written(tree: Path) -> None:
+    """Routes in the dynamic files only, ``traefik.enable: false`` (a YAML boolean) with a
+    comment: nothing to change, so both services keep the lines as written."""
+    compose = tree / "srv/stacks/odoo18-prod/docker-compose.yml"
+    text = compose.read_text()
+    start = text.index("    labels:\n      # --- direct")
+    end = text.index("\n\n  redis:")
+    labels = "    labels:\n      # routes: edge-traefik/dynamic only\n      traefik.enable: false\n"
+    compose.write_text(text[:start] + labels + text[end + 1 :])
+    out = render_all(fixture_survey(tree), Settings(), SECRET.hash).files["odoo_compose"]
+    assert out.data.decode().count(labels) == 2  # odoo-tenant and odoo-admin
 
 
 def test_router_compose_changes_only_image_mounts_and_healthcheck() -> None:
@@ -273,4 +297,8 @@ def test_hosts_only_the_labels_served_get_file_routers(tree: Path) -> None:
     assert routers["odoo-testodoo-seisei-tokyo"]["rule"] == "Host(`testodoo.seisei.tokyo`)"
     assert routers["odoo-demo-nagashiro-top"]["service"] == "odoo-router-service"
     assert routers["odoo-admin"]["tls"]["certResolver"] == "cloudflare"  # the tenant router's
+    # its wildcard certificate covers the admin host, not another domain's: Traefik takes
+    # those names from the rule
+    assert routers["odoo-admin"]["tls"]["domains"][0]["sans"] == ["*.erp.seisei.tokyo"]
+    assert routers["odoo-testodoo-seisei-tokyo"]["tls"] == {"certResolver": "cloudflare"}
     assert "odoo-qr" not in routers

@@ -11,6 +11,7 @@ import yaml
 
 from odoo_router.migrate.render import Settings, render_all
 from odoo_router.migrate.simulate import build_table, static_settings, traefik_version
+from odoo_router.migrate.traefik_hosts import tls_for
 
 from .test_render import SECRET, fixture_plan, fixture_survey
 
@@ -138,3 +139,41 @@ def test_a_network_declaration_stays_when_odoo_leaves_it(tree: Path) -> None:
     assert data["networks"]["edge"] == {"external": True}  # Traefik's
     for name in ("odoo-tenant", "odoo-admin"):
         assert "edge" not in data["services"][name]["networks"]
+
+
+def test_a_new_admin_router_keeps_the_chain_the_admin_host_had(tree: Path) -> None:
+    """The admin host was served by the tenant wildcard with security headers, an
+    allowlist and the dbfilter middleware: its own router keeps the headers, the inputs'
+    ranges take the allowlist's place (its ipStrategy kept), the dbfilter goes."""
+    dyn = tree / "srv/stacks/edge-traefik/dynamic"
+    services = dyn / "services.yml"
+    text = services.read_text()
+    chain = "        - secure-headers@file\n        - office@file\n        - odoo-db-header@file\n"
+    services.write_text(text.replace("        - odoo-db-header@file\n", chain))
+    mws = dyn / "middlewares.yml"
+    text = mws.read_text()
+    mws.write_text(text.replace("    rate-limit:\n", EXTRA_MIDDLEWARES + "    rate-limit:\n"))
+    routers, middlewares = _dynamic(tree)
+    assert routers["odoo-admin"]["middlewares"] == [
+        "secure-headers@file",
+        "admin-ip-allowlist@file",
+    ]
+    assert routers["odoo-tenant"]["middlewares"] == ["secure-headers@file", "office@file"]
+    assert middlewares["admin-ip-allowlist"] == {
+        "ipAllowList": {"sourceRange": ["198.51.100.0/24"], "ipStrategy": {"depth": 1}}
+    }
+
+
+def test_a_new_router_takes_a_certificate_only_where_it_covers_its_hosts() -> None:
+    wild = {
+        "certResolver": "dns",
+        "domains": [{"main": "erp.example.com", "sans": ["*.erp.example.com"]}],
+    }
+    assert tls_for(wild, ["admin.erp.example.com"]) == wild
+    assert tls_for(wild, ["ERP.example.com"]) == wild
+    assert tls_for(wild, ["a.b.erp.example.com"]) == {"certResolver": "dns"}  # one label only
+    assert tls_for(wild, ["admin.erp.example.com", "shop.example.org"]) == {"certResolver": "dns"}
+    sans = {"domains": [{"main": "x.example.org", "sans": "y.example.org, z.example.org"}]}
+    assert tls_for(sans, ["z.example.org"]) == sans
+    assert tls_for({"certResolver": "le"}, ["shop.example.org"]) == {"certResolver": "le"}
+    assert tls_for({}, ["shop.example.org"]) == {}

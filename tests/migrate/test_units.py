@@ -22,7 +22,7 @@ from odoo_router.migrate.pg import Pg
 from odoo_router.migrate.runner import Result
 from odoo_router.migrate.traefik import TraefikAPI, major_version
 
-from .fakes import fake_traefik
+from .fake_traefik import fake_traefik
 
 
 class Recorder:

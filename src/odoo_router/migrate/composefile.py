@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked
+from ..yamlmarks import load_marked, syntax_error
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = (
@@ -317,9 +317,7 @@ def load_compose(path: Path, rel: str, text: str, env_text: str | None) -> Compo
     try:
         marked = load_marked(text, rel)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{rel}:{mark.line + 1}" if mark is not None else rel
-        raise ComposeError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise ComposeError(syntax_error(exc, rel)) from exc
     if marked.duplicate_keys:
         key, line = marked.duplicate_keys[0]
         raise ComposeError(f"{rel}:{line}: duplicate key {key}")

@@ -20,15 +20,8 @@ from ..yamlmarks import load_marked
 from .composefile import ComposeFile, Service, container_path
 from .discover import Reader, Role
 from .facts import Fact
-from .traefik_sources import (
-    STATIC_PATHS,
-    TraefikStatic,
-    config_file_target,
-    from_env,
-    from_file,
-    from_flags,
-    list_dynamic,
-)
+from .traefik_sources import STATIC_PATHS, config_file_target, list_dynamic
+from .traefik_static import TraefikStatic, from_env, from_file, from_flags
 from .traefik_version import TraefikVersion, from_image
 
 
@@ -114,7 +107,15 @@ def read_edge(traefik: Role, composes: list[ComposeFile], reader: Reader) -> Edg
 
 
 def _static(traefik: Role, reader: Reader, edge: Edge) -> TraefikStatic | None:
+    """Traefik's one source of static configuration: a file found through the mounts, else
+    the command flags, else the environment."""
     svc, cf = traefik.svc, traefik.cf
+    flags = from_flags(
+        svc.command,
+        f"command flags in {cf.rel}:{svc.line}",
+        lambda i: cf.where(f"services.{svc.name}.command[{i}]"),
+    )
+    env = from_env(svc.environment, f"TRAEFIK_* environment in {cf.rel}:{svc.line}")
     named = config_file_target(svc)
     for target in [named] if named else STATIC_PATHS:
         host = traefik.host_of(container_path(target)) if target else None
@@ -126,14 +127,13 @@ def _static(traefik: Role, reader: Reader, edge: Edge) -> TraefikStatic | None:
         except ValueError as exc:
             edge.problems.append(str(exc))
             return None
-        flags = from_flags(svc, cf)
         if flags is not None:
             edge.warnings.append(
                 f"{st.source} is Traefik's static configuration: the command flags in "
                 f"{cf.rel}:{svc.line} are ignored by Traefik"
             )
         return st
-    return from_flags(svc, cf) or from_env(svc, cf)
+    return flags or env
 
 
 def _read_dynamic(path: Path, reader: Reader, edge: Edge) -> None:

@@ -43,6 +43,7 @@ class NginxFacts:
     unknown_host: str = ""  # what an unknown host gets, in words
     listen_port: int = 80
     health_path: Fact[str] | None = None
+    health_body: str = "OK"  # what its return answers
     client_max_body_size: str | None = None
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -173,6 +174,7 @@ def read_nginx(files: list[tuple[str, str]], resolve: Resolver | None) -> NginxF
                 and facts.health_path is None
             ):
                 facts.health_path = Fact(d.args[1], d.where)
+                facts.health_body = r.args[1] if len(r.args) > 1 else ""
     return facts
 
 

@@ -76,6 +76,7 @@ def router_spec(s: Survey) -> RouterSpec:
         },
         listen_port=nginx.listen_port if nginx else 80,
         health_path=nginx.health_path.value if nginx and nginx.health_path else "/nginx-health",
+        health_body=nginx.health_body if nginx else "OK",
         client_max_body_size=(nginx.client_max_body_size if nginx else None) or "50m",
         nginx_files=tuple(s.tree.nginx_files),
     )

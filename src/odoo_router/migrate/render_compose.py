@@ -7,7 +7,8 @@ odoo-admin next to it. Pass 2 renames the old one to odoo-tenant in place and ed
   from a mounted directory is chosen with ``-c`` in the command, else ``ODOO_RC``;
 - container names: ``odoo-tenant``/``odoo-admin`` when the old service had one;
 - Traefik labels go, ``traefik.enable=false`` comes, in the file's own form (list or mapping):
-  routing is the router's job, and a stray label would bring the duplicate routes back;
+  routing is the router's job, and a stray label would bring the duplicate routes back
+  (labels that already say just that stay as written, comments included);
 - the networks Traefik is attached to go from the Odoo services: only the router is
   reachable from Traefik (their top-level declarations stay: compose ignores a network no
   service uses, and the project may own one Traefik's stack joins);
@@ -90,6 +91,16 @@ def _labels(old: Any, form: str) -> Any:
     if form == "map":
         return {"traefik.enable": Quoted("false"), **kept}
     return ["traefik.enable=false", *(f"{k}={v}" for k, v in kept.items())]
+
+
+def _label_values(labels: Any) -> dict[str, str]:
+    """What compose makes of the labels: a YAML boolean is ``true``/``false``, null empty."""
+    if isinstance(labels, dict):
+        return {
+            str(k): str(v).lower() if isinstance(v, bool) else "" if v is None else str(v)
+            for k, v in labels.items()
+        }
+    return labels_dict(labels)
 
 
 def _conf(y: YamlText, base: Path_, spec: SplitSpec, conf: tuple[str, str]) -> None:
@@ -183,7 +194,9 @@ def split_edits(y: YamlText, spec: SplitSpec) -> None:
         if "container_name" in (old or {}):
             set_key(y, base, "container_name", TENANT if key == spec.service else key)
         _conf(y, base, spec, conf)
-        set_key(y, base, "labels", _labels(old.get("labels"), form))
+        labels = _labels(old.get("labels"), form)
+        if _label_values(labels) != _label_values(old.get("labels")):  # else as written
+            set_key(y, base, "labels", labels)
         _networks(y, base, spec.drop_networks)
     y.rename_key(("services", spec.service), TENANT)
     for name, svc in (data.get("services") or {}).items():

@@ -32,6 +32,9 @@ class RouterSpec:
     pools: dict[str, tuple[str, ...]]  # tenant, tenant_lp, admin, admin_lp -> host:port
     listen_port: int = 80
     health_path: str = "/nginx-health"
+    # nginx's answer there, for a monitor that reads it; always with 200, which the compose
+    # healthcheck's probe and Traefik's healthCheck take as healthy (nginx's 204 too)
+    health_body: str = "OK"
     client_max_body_size: str = "50m"
     nginx_files: tuple[str, ...] = ()
 
@@ -103,7 +106,7 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
         "  health:",
         "    - name: health",
         f"      exact: {health}",
-        '      respond: {status: 200, body: "OK", content_type: text/plain}',
+        f"      respond: {{status: 200, body: {_q(spec.health_body)}, content_type: text/plain}}",
         "  # /web/database/* and its /<lang>/web/database/* twin (Odoo's http_routing strips it).",
         "  deny_database:",
         "    - name: database",

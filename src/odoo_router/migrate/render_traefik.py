@@ -13,8 +13,11 @@ service's labels, decided on Traefik's routing table (traefik_model), pure.
   would intersect; the inputs' ranges are the ones asked for; an ``ipStrategy`` carries
   over), and a priority above every other router that takes the admin host, so that the
   admin host is never reached without it.
-- A host no remaining router serves (only the old labels did) gets a router of its own in
-  the file that holds the Odoo routers; the allowlist middleware (``ipAllowList`` from 2.11 on,
+- A host no remaining router serves (only the old labels did, or, for an admin host, only
+  a wildcard) gets a router of its own in the file that holds the Odoo routers, with the
+  middlewares of the router that served its pages before (security headers stay; the
+  dbfilter ones go; on an admin host the allowlist takes an allowlist's place, as above);
+  the allowlist middleware (``ipAllowList`` from 2.11 on,
   ``ipWhiteList`` before) goes into a file that holds middlewares; services aimed at the old
   Odoo container, and their transports, go when nothing uses them any more.
 """
@@ -39,13 +42,11 @@ from .traefik_files import (
     services,
     sibling_fields,
 )
-from .traefik_match import Request, rule_matches
+from .traefik_hosts import inherited_chain, path_specific, probe_hosts, takes, tls_for
 from .traefik_model import MiddlewareEntry, RouterEntry, RoutingTable, qualify
-from .traefik_rules import walk
 
 ALLOWLIST = "admin-ip-allowlist"
 ADMIN_ROUTER = "odoo-admin"
-PATHS = ("/web/login", "/websocket", "/")
 
 
 def version_key(version: str) -> tuple[int, int]:
@@ -78,36 +79,6 @@ class EdgeSpec:
     backends: frozenset[str] = frozenset()  # services that reach Odoo or the router (qualified)
 
 
-def _paths(r: RouterEntry) -> list[str]:
-    out = []
-    if r.parsed is not None:
-        for m in walk(r.parsed.tree):
-            if m.name in ("Path", "PathPrefix") and m.args:
-                out.append(m.args[0] + ("probe" if m.args[0].endswith("/") else ""))
-    return out
-
-
-def _path_specific(r: RouterEntry) -> bool:
-    return r.parsed is not None and any(
-        m.name in ("Path", "PathPrefix", "PathRegexp") for m in walk(r.parsed.tree)
-    )
-
-
-def takes(r: RouterEntry, host: str) -> bool:
-    """The router takes some request for ``host``."""
-    if r.parsed is None:
-        return False
-    return any(rule_matches(r.parsed, Request(host, p)) for p in (*PATHS, *_paths(r)))
-
-
-def probe_hosts(routing: Routing) -> list[str]:
-    return [
-        *routing.admin,
-        *sorted(routing.hosts),
-        *(f"acme.{f.value.domain}" for f in routing.subdomains),
-    ]
-
-
 def edit_edge(
     spec: EdgeSpec,
     table: RoutingTable,
@@ -128,17 +99,21 @@ def edit_edge(
     others: list[RouterEntry] = []
     sibling: RouterEntry | None = None
     replaced: list[MiddlewareEntry] = []
+    chains: list[tuple[RouterEntry, list[str]]] = []  # Odoo's routers, the middlewares that stay
     for r in table.routers:
         owner = label_owner.get(r.name) if r.provider == "docker" else None
-        if owner == spec.old_service:
-            continue  # the old Odoo service's label routers go with it
+        if owner == spec.old_service:  # its label routers go with it, and its middlewares
+            gone = {m for m in r.middlewares if label_owner.get(m) == spec.old_service}
+            chains.append((r, [m for m in r.middlewares if m not in dead | gone]))
+            continue
         if not any(takes(r, h) for h in hosts) or not _reaches_odoo(r, owner, spec):
             others.append(r)  # not Odoo's: an HTTPS redirect, another application
             continue
-        if _path_specific(r) and r.service != spec.service:
+        if path_specific(r) and r.service != spec.service:
             _drop_router(files, edits, r, owner)
             continue
         mws = [m for m in r.middlewares if m not in dead]
+        chains.append((r, mws))
         named = set(r.parsed.hosts()) if r.parsed is not None else set()
         if named & admin:  # the inputs' ranges replace an allowlist already there
             ours = qualify(ALLOWLIST, "file")
@@ -155,7 +130,12 @@ def edit_edge(
     home = home_file(files, table, sibling)
     new_admin = [h for h in spec.routing.admin if h not in covered]
     top = _top(spec, admin_routers, others, covered)
-    _new_routers(files, home, spec, covered, new_admin, sibling, table, top)
+    ours = qualify(ALLOWLIST, "file")
+    keep = {h: inherited_chain(chains, h) for h in hosts if h not in covered}
+    for h in new_admin:  # the inputs' ranges replace an allowlist the host had
+        replaced += [table.middlewares[m] for m in keep[h] if is_allowlist(table, m, ours)]
+        keep[h] = [m for m in keep[h] if not is_allowlist(table, m, ours)] + [ours]
+    _new_routers(files, home, spec, covered, new_admin, sibling, table, top, keep)
     _priorities(files, edits, admin_routers, top)
     first = [files.file_of(src) for name, src in dbfilter if name.endswith("@file")]
     body: dict[str, Any] = {"sourceRange": list(spec.allow)}
@@ -286,19 +266,23 @@ def _new_routers(
     sibling: RouterEntry | None,
     table: RoutingTable,
     top: int,
+    keep: dict[str, list[str]],
 ) -> None:
-    """Routers for what no remaining router serves; a new admin router above ``top``."""
-    todo: list[tuple[str, str, list[str]]] = []
+    """Routers for what no remaining router serves, each with the middlewares ``keep`` says
+    for its host, the entry points and TLS of ``sibling`` (its certificate's domains only
+    where they cover the router's hosts); a new admin router above ``top``."""
+    todo: list[tuple[str, str, list[str], bool]] = []  # name, rule, its hosts, admin
     if new_admin:
         rule = " || ".join(f"Host(`{h}`)" for h in new_admin)
-        todo.append((ADMIN_ROUTER, rule, [f"{ALLOWLIST}@file"]))
+        todo.append((ADMIN_ROUTER, rule, new_admin, True))
     for f in spec.routing.subdomains:
         if f"acme.{f.value.domain}" not in covered:
             rule = tenant_rule(f.value.domain, f.value.chars, spec.syntax)
-            todo.append((f"odoo-tenants-{f.value.domain.split('.')[0]}", rule, []))
+            name = f"odoo-tenants-{f.value.domain.split('.')[0]}"
+            todo.append((name, rule, [f"acme.{f.value.domain}"], False))
     for host in sorted(spec.routing.hosts):
         if host not in covered:
-            todo.append(("odoo-" + host.replace(".", "-"), f"Host(`{host}`)", []))
+            todo.append(("odoo-" + host.replace(".", "-"), f"Host(`{host}`)", [host], False))
     if not todo:
         return
     if home is None:
@@ -309,18 +293,19 @@ def _new_routers(
     taken: set[str] = set()
     service = spec.service[:-5] if spec.service.endswith("@file") else spec.service
     bodies: dict[str, dict[str, Any]] = {}
-    for name, rule, mws in todo:
+    for name, rule, named, admin in todo:
+        mws = keep[named[0]]
         name = _free(table, name, taken)
         taken.add(name)
         body: dict[str, Any] = {"rule": rule, "service": service}
-        if mws and len(rule.encode()) <= top:
+        if admin and len(rule.encode()) <= top:
             body["priority"] = top + 1
         if "entryPoints" in extra:
             body["entryPoints"] = extra["entryPoints"]
         if mws:
             body["middlewares"] = mws
         if "tls" in extra:
-            body["tls"] = extra["tls"]
+            body["tls"] = tls_for(extra["tls"], named)
         bodies[name] = body
     base = files.section(home, "routers")
     if base is not None:

@@ -3,8 +3,9 @@
 The routing table is the traefik branch's model (traefik_model, traefik_providers): the
 file provider's directory as Traefik reads it and the docker provider's routers from the
 compose labels of every service (``exposedByDefault``, ``traefik.enable``, ``.env``), under
-the static settings Traefik uses (traefik_static). Before: the tree as it is, or the
-snapshot's routers when there is one. After: the same with the rendered files in place.
+the static settings Traefik uses (traefik_static, as discovery read them). Before: the tree
+as it is, or the snapshot's routers when there is one. After: the same with the rendered
+files in place.
 
 Probes: ``/web/login`` and ``/websocket`` of every admin host, every exact tenant host and
 a tenant subdomain per domain (``acme.<domain>``), plus the paths of path-specific routers
@@ -32,7 +33,7 @@ from .traefik_model import RouterEntry, RoutingTable, Winner, qualify
 from .traefik_providers import compose_services, load_docker, load_file_provider
 from .traefik_rules import walk
 from .traefik_schema import SchemaProblem
-from .traefik_static import StaticSettings, choose
+from .traefik_static import DEFAULTS, StaticSettings
 from .traefik_version import TraefikVersion, UnknownVersion, parse_version
 
 PATHS = ("/web/login", "/websocket")
@@ -85,13 +86,9 @@ def traefik_version(s: Survey) -> TraefikVersion | None:
 
 
 def static_settings(s: Survey) -> StaticSettings:
-    t, e = s.tree.traefik, s.edge
-    if t is None:
-        return StaticSettings.from_tree({}, "defaults")
-    config = None
-    if e is not None and e.static is not None and e.static.static_file is not None:
-        config = (s.text(e.static.static_file), s.show(e.static.static_file))
-    return choose(config, t.svc.command, t.svc.environment, f"{t.cf.rel}:{t.svc.line}")
+    """The static settings discovery read (edge.py), else Traefik's defaults."""
+    e = s.edge
+    return (e.static if e is not None and e.static is not None else DEFAULTS).typed()
 
 
 def build_table(

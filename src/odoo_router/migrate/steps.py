@@ -5,7 +5,8 @@ A step is: ``precheck`` (facts recorded in its "start" event, once), ``act`` (id
 resumed step simply acts again), ``verify`` (the act's effect holds), ``undo`` (idempotent,
 from the recorded facts: a killed rollback runs every undo again). ``undo_phase`` orders a
 rollback: the files come back first (0), then the containers the run created go (1), then
-the containers that ran before apply start again from the restored files (2); within a
+the networks and volumes it created, and the containers that ran before apply start again
+from the restored files (2); within a
 phase, the last step first. None: nothing to undo (a backup is kept, verify changes nothing).
 """
 
@@ -197,7 +198,8 @@ class WriteFile:
 
 @dataclass
 class StopStack:
-    """``compose down`` of a stack's old file; undo starts what ran before from it again."""
+    """``compose down`` of a stack's old file; undo removes the networks and volumes the run
+    made for the project and starts what ran before from the old file again."""
 
     id: str
     target: str
@@ -224,7 +226,13 @@ class StopStack:
             raise StepFailed(f"still there after compose down: {', '.join(left)}")
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
-        C.start_before_set(run.ctx, run.project(self.target), run.snapshot(self.target))
+        p, snap = run.project(self.target), run.snapshot(self.target)
+        # Phase 1 removed every container the run made, in every project: the networks and
+        # volumes compose made for them are free to go now, before the old set comes back.
+        errors = C.remove_created_resources(run.ctx, p, snap)
+        C.start_before_set(run.ctx, p, snap)
+        if errors:
+            raise StepFailed("could not remove what the run created: " + "; ".join(errors))
 
 
 @dataclass
