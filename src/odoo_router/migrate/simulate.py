@@ -31,7 +31,7 @@ from .survey import Survey
 from .traefik_match import Request, rule_matches
 from .traefik_model import RouterEntry, RoutingTable, Winner, qualify
 from .traefik_providers import compose_services, load_docker, load_file_provider
-from .traefik_rules import walk
+from .traefik_rule_tree import walk
 from .traefik_schema import SchemaProblem
 from .traefik_static import DEFAULTS, StaticSettings
 from .traefik_version import TraefikVersion, UnknownVersion, parse_version

@@ -11,7 +11,7 @@ from typing import Any
 from .facts import Routing
 from .traefik_match import Request, rule_matches
 from .traefik_model import RouterEntry
-from .traefik_rules import walk
+from .traefik_rule_tree import walk
 
 PATHS = ("/web/login", "/websocket", "/")
 

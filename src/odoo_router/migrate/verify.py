@@ -27,7 +27,8 @@ from .context import Context
 from .render_traefik import ALLOWLIST
 from .traefik import TraefikError
 from .traefik_match import Request, rule_matches
-from .traefik_rules import Rule, RuleError, parse
+from .traefik_rule_tree import Rule, RuleError
+from .traefik_rules import parse
 from .traefik_version import TraefikVersion, parse_version
 
 OUTSIDE_ADDRESS = "203.0.113.7"  # TEST-NET-3: never in an allowlist
