@@ -13,7 +13,8 @@
 #   --build-arg PIP_OPTIONS="--no-index --find-links=/wheelhouse"
 #   --build-arg ODOO_ROUTER_PURE=1 (only when BUILD_BASE has no compiler: a slower build)
 # where /wheelhouse in that base image holds every wheel needed, setuptools and mypy
-# included (tests/runtime/test_docker_build.py does exactly that).
+# included (tests/runtime/test_docker_build.py does exactly that), and, for a build with a
+# compiler, the `llhttp` package whose llhttp.h the compiled head parser is built with.
 ARG BASE=python:3.11-slim
 ARG BUILD_BASE=python:3.11
 

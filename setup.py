@@ -2,19 +2,29 @@
 
 The hot path (request filter, routing, header phases, exchange, pools) is plain typed Python
 that mypyc turns into C: the same source, about half the Python time per request (see
-docs/performance.md). Set ODOO_ROUTER_PURE=1 to build a pure-Python package instead (no C
-compiler needed; slower). Everything else lives in pyproject.toml.
+docs/performance.md). The same build compiles the head parser (src/odoo_router/_headparser.c):
+its llhttp types come from llhttp.h of the PyPI package `llhttp`, which only this build
+installs (a build requirement, asked for below); without that header the current parser
+runs instead. Set ODOO_ROUTER_PURE=1 to build a pure-Python package instead (no C compiler
+needed; slower). Everything else lives in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import runpy
+import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
-NATIVE: tuple[str, ...] = runpy.run_path("src/odoo_router/native.py")["NATIVE"]
+_native = runpy.run_path("src/odoo_router/native.py")
+NATIVE: tuple[str, ...] = _native["NATIVE"]
+HEAD_PARSER: str = _native["HEAD_PARSER"]
+# pyllhttp: its llhttp.h (MIT) declares the types of the llhttp that httptools carries.
+LLHTTP_HEADERS = "llhttp==9.3.0.0"
+PURE = os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0")
 
 
 def drop_other_extensions(keep: tuple[str, ...]) -> None:
@@ -29,20 +39,56 @@ def drop_other_extensions(keep: tuple[str, ...]) -> None:
             path.unlink()
 
 
+def llhttp_header() -> Path | None:
+    """llhttp.h as the `llhttp` package installed it (beside its prefix's site-packages)."""
+    spec = importlib.util.find_spec("llhttp")
+    if spec is None or spec.origin is None:
+        return None
+    for prefix in list(Path(spec.origin).parents)[:5]:  # .../lib/python3.X/site-packages/llhttp
+        found = sorted(prefix.glob("include/**/llhttp/llhttp.h"))
+        if found:
+            return found[0]
+    return None
+
+
+def head_parser() -> list[Extension]:
+    header = llhttp_header()
+    if header is None:
+        print(
+            f"note: {LLHTTP_HEADERS} (llhttp.h) not found: the compiled head parser is not "
+            "built, the current parser runs instead",
+            file=sys.stderr,
+        )
+        return []
+    return [
+        Extension(
+            f"odoo_router.{HEAD_PARSER}",
+            [f"src/odoo_router/{HEAD_PARSER}.c"],
+            include_dirs=[str(header.parent)],
+            extra_compile_args=["-O2"],
+        )
+    ]
+
+
 def native_modules() -> list[object]:
-    if os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0"):
+    if PURE:
         drop_other_extensions(())
         return []
-    drop_other_extensions(NATIVE)
+    parser = head_parser()
+    drop_other_extensions(NATIVE + ((HEAD_PARSER,) if parser else ()))
     from mypyc.build import mypycify
 
-    return list(
-        mypycify(
+    return [
+        *mypycify(
             [f"src/odoo_router/{name}.py" for name in NATIVE],
             opt_level="3",
             group_name="odoo_router_native",
-        )
-    )
+        ),
+        *parser,
+    ]
 
 
-setup(ext_modules=native_modules())
+# The compiled build asks for the llhttp header package through setup_requires, which
+# setuptools' PEP 517 backend returns from get_requires_for_build_*: pip installs it into
+# the build environment only, and a pure build never needs it (nor the compiler it takes).
+setup(ext_modules=native_modules(), setup_requires=[] if PURE else [LLHTTP_HEADERS])

@@ -18,7 +18,10 @@ from time import perf_counter_ns
 import uvloop
 import yaml
 
+from odoo_router.accesslog import AccessLog
 from odoo_router.config import build_config
+from odoo_router.metrics import Stats
+from odoo_router.observe import attach
 from odoo_router.pools import UpstreamConnection
 from odoo_router.proxy import ClientConnection
 from odoo_router.state import WorkerState
@@ -74,9 +77,16 @@ def _state() -> WorkerState:
     return WorkerState(build_config(yaml.safe_dump(data)))
 
 
-async def measure(requests: int, rounds: int) -> tuple[float, float]:
-    """(request side, response side) in microseconds per request, best round."""
+async def measure(
+    requests: int, rounds: int, access_log: str | None = None, metrics: bool = False
+) -> tuple[float, float]:
+    """(request side, response side) in microseconds per request, best round; with
+    ``access_log`` (a file) the logging phase writes each request's line there, with
+    ``metrics`` it counts each request as the metrics do (the response side's last step)."""
     state = _state()
+    log = AccessLog(access_log) if access_log else None
+    if log is not None or metrics:
+        attach(state, Stats() if metrics else None, log)
     client = ClientConnection(state)
     client_out = CountingTransport()
     client.connection_made(client_out)  # type: ignore[arg-type]
@@ -98,6 +108,8 @@ async def measure(requests: int, rounds: int) -> tuple[float, float]:
         if best is None or request_ns + response_ns < sum(best):
             best = (request_ns, response_ns)
     assert best is not None and client_out.written > 0 and not client.closed
+    if log is not None:
+        log.close()
     return best[0] / requests / 1000, best[1] / requests / 1000
 
 
@@ -105,10 +117,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000, help="per round")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--access-log",
+        metavar="FILE",
+        help="also log each request to FILE (/dev/null: the formatting and buffering alone)",
+    )
+    parser.add_argument("--metrics", action="store_true", help="also count it in the metrics")
     args = parser.parse_args()
-    request_us, response_us = uvloop.run(measure(args.requests, args.rounds))
+    request_us, response_us = uvloop.run(
+        measure(args.requests, args.rounds, args.access_log, args.metrics)
+    )
+    logged = f", access log to {args.access_log}" if args.access_log else ""
+    logged += ", metrics" if args.metrics else ""
     print(
-        f"Python per keep-alive GET: request side {request_us:.2f} us, "
+        f"Python per keep-alive GET{logged}: request side {request_us:.2f} us, "
         f"response side {response_us:.2f} us, total {request_us + response_us:.2f} us"
     )
 

@@ -35,8 +35,39 @@ def _user_line() -> str:
     return "user root;\n" if os.geteuid() == 0 else ""
 
 
-def wrap(prefix: Path, body: str, workers: int, connections: int = 8192) -> str:
-    """A whole nginx.conf around an http-level snippet, everything under ``prefix``."""
+# The access log for ``python -m bench --access-log``. "json": the router's line (same
+# fields, same order, JSON-escaped, about the same size); "main": the nginx image's default
+# format, which the reference's http block (not in the file) logs with.
+LOG_FORMATS = {
+    "json": (
+        'escape=json \'{"time":"$time_iso8601","client_ip":"$remote_addr",'
+        '"host":"$host","method":"$request_method","path":"$request_uri",'
+        '"status":$status,"bytes_in":$request_length,"bytes_out":$bytes_sent,'
+        '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
+        '"upstream_time":"$upstream_response_time","total_time":$request_time,'
+        '"host_rule":"$server_name","route":"$uri","dbfilter":"$tenant_db",'
+        '"error":null,"request_id":"$request_id"}\''
+    ),
+    "main": (
+        '\'$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"\''
+    ),
+}
+
+
+def access_log(path: Path | None, fmt: str = "json") -> str:
+    """The http-level lines: ``access_log off`` or a format and a file (one write() per
+    request, nginx's default: no ``buffer=``)."""
+    if path is None:
+        return "access_log off;"
+    return f"log_format bench {LOG_FORMATS[fmt]};\n    access_log {path} bench;"
+
+
+def wrap(
+    prefix: Path, body: str, workers: int, connections: int = 8192, log: str = "access_log off;"
+) -> str:
+    """A whole nginx.conf around an http-level snippet, everything under ``prefix``; ``log``
+    is the http block's access_log (``access_log()``)."""
     temp = "\n".join(
         f"    {kind}_temp_path {prefix}/{kind}_temp;"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -51,7 +82,7 @@ http {{
     default_type application/octet-stream;
     sendfile on;
     tcp_nopush on;
-    access_log off;
+    {log}
 {temp}
 {body}
 }}

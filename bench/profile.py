@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--native", action="store_true", help="include C frames (uvloop, syscalls)")
     p.add_argument("--out", type=Path, help="keep the collapsed stacks here (for a flame graph)")
     p.add_argument("--perf", action="store_true", help="sample with Linux perf (C symbols)")
+    p.add_argument("--access-log", action="store_true", help="the router logs to a file")
     args = p.parse_args(argv)
     sc = next(s for s in SCENARIOS if s.key == args.row and s.request is not None)
     request = sc.request
@@ -106,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     raw = args.out or workdir / "stacks.txt"
     sink = start_sink(workdir, DOWNLOAD_BYTES)
     try:
-        router = start_router(workdir, sink.upstreams, 1)
+        log = workdir / "access.log" if args.access_log else None
+        router = start_router(workdir, sink.upstreams, 1, access_log=log)
         try:
             pids = descendants(router.pid)
             worker = pids[-1]  # the single worker (or the server itself if it does not fork)

@@ -14,13 +14,14 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import measure, report
+from bench import baseline, measure, nginx_conf, report
 from bench.measure import Row
 from bench.procs import descendants, rss_bytes, wait_http
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS, STATIC, Scenario
@@ -50,6 +51,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma list of rows: " + ",".join(s.key for s in (*SCENARIOS, *STATIC)),
     )
     p.add_argument("--targets", default=",".join(ALL_TARGETS), help="comma list of targets")
+    p.add_argument(
+        "--access-log",
+        nargs="?",
+        const="on",
+        default="off",
+        choices=("off", "on", "both"),
+        help="every target logs each request to a file in the work directory (named +log); "
+        "'both': each target with it off and on, interleaved",
+    )
+    p.add_argument(
+        "--nginx-log-format",
+        default="json",
+        choices=sorted(nginx_conf.LOG_FORMATS),
+        help="json: the router's fields, JSON-escaped (default); main: the nginx image's",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="add odoo-router as of this commit (built once, cached in bench/results), "
+        "interleaved with the others in every round",
+    )
     p.add_argument("--ws-count", type=int, default=None, help="idle websockets (default 1000)")
     p.add_argument("--keepalive", type=int, default=256, help="tuned nginx upstream keepalive")
     p.add_argument("--no-warmup", action="store_true", help="no 1 s warm-up (quick: none)")
@@ -60,7 +82,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.workers = [int(w) for w in (args.workers or ("1" if args.quick else "1,2")).split(",")]
     args.duration = args.duration or (1.0 if args.quick else 5.0)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    # A before/after comparison takes the median of 5 rounds (issue 15): rows swing by 20%.
+    compare = args.baseline is not None or args.access_log == "both"
+    args.rounds = args.rounds or (1 if args.quick else 5 if compare else 3)
     args.ws_count = args.ws_count or (200 if args.quick else 1000)
     args.warmup = not (args.no_warmup or args.quick)
     keys = {s.key for s in (*SCENARIOS, *STATIC)}
@@ -79,10 +103,79 @@ def _scenario(sc: Scenario, ws_count: int) -> Scenario:
     return sc
 
 
-def _start(kind: str, workdir: Path, sink: Sink, workers: int, keepalive: int) -> Running:
-    if kind == "odoo-router":
-        return start_router(workdir, sink.upstreams, workers)
-    return start_nginx(kind, workdir, sink.upstreams, workers, keepalive)
+@dataclass(frozen=True)
+class Spec:
+    """One target of the table: a kind (nginx-ref, nginx-tuned, odoo-router, or a baseline's
+    label) with its access log off or on."""
+
+    kind: str
+    log: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.kind + (report.LOG if self.log else "")
+
+
+def specs(args: argparse.Namespace, base: baseline.Baseline | None) -> list[Spec]:
+    kinds = list(args.targets)
+    if base is not None:
+        kinds.append(base.label)
+    logs = {"off": (False,), "on": (True,), "both": (False, True)}[args.access_log]
+    return [Spec(kind, log) for log in logs for kind in kinds]
+
+
+def _start(
+    spec: Spec, args: argparse.Namespace, workdir: Path, sink: Sink, workers: int
+) -> Running:
+    log = workdir / f"{spec.name}-w{workers}-access.log" if spec.log else None
+    if spec.kind == "odoo-router":
+        return start_router(workdir, sink.upstreams, workers, access_log=log, name=spec.name)
+    if args.base is not None and spec.kind == args.base.label:
+        return start_router(
+            workdir,
+            sink.upstreams,
+            workers,
+            router_bin=args.base.router_bin,
+            compat=args.base.compat,
+            access_log=log,
+            name=spec.name,
+        )
+    return start_nginx(
+        spec.kind,
+        workdir,
+        sink.upstreams,
+        workers,
+        args.keepalive,
+        access_log=log,
+        log_format=args.nginx_log_format,
+        name=spec.name,
+    )
+
+
+def _measure(t: Running, sc: Scenario, workers: int, seconds: float, workdir: Path) -> Row:
+    """measure.run, then the access log's size per request noted and the file emptied (a
+    logging target writes 10-20 MB/s here; its writes are O_APPEND, so they go on at 0)."""
+    log = t.access_log
+    row = measure.run(t, sc, workers, seconds, workdir)
+    if log is not None and log.exists():
+        time.sleep(0.2)  # the router's last lines of the round (flushed every 100 ms)
+        if row.requests:
+            row.notes["log_bytes_per_request"] = log.stat().st_size / row.requests
+        os.truncate(log, 0)
+    return row
+
+
+def cpu_pressure() -> str:
+    """The share of the last minute in which some runnable task waited for a CPU (Linux
+    PSI): how much of the machine others were using, which the load average tells less
+    directly."""
+    try:
+        for line in Path("/proc/pressure/cpu").read_text().splitlines():
+            if line.startswith("some "):
+                return line.split()[2].removeprefix("avg60=") + "%"
+    except OSError:
+        pass
+    return "n/a"
 
 
 def _log(msg: str) -> None:
@@ -114,12 +207,12 @@ def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
                     rows.append(measure.run(direct, sc, 1, args.duration, workdir))
         for workers in args.workers:
             targets: list[Running] = []
-            for kind in args.targets:
+            for spec in specs(args, args.base):
                 try:
-                    targets.append(_start(kind, workdir, sink, workers, args.keepalive))
+                    targets.append(_start(spec, args, workdir, sink, workers))
                     idle.append(idle_rss(targets[-1], workers) + " (after start)")
                 except (RuntimeError, OSError) as exc:
-                    problems.append(f"{kind} (w{workers}) did not start: {str(exc)[-600:]}")
+                    problems.append(f"{spec.name} (w{workers}) did not start: {str(exc)[-600:]}")
                     _log(problems[-1])
             try:
                 for sc in scenarios:
@@ -132,7 +225,7 @@ def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
                             _log(f"w{workers} {sc.key} {t.name} round {n + 1}")
                             seconds = args.duration * sc.seconds_scale
                             try:
-                                rounds[t.name].append(measure.run(t, sc, workers, seconds, workdir))
+                                rounds[t.name].append(_measure(t, sc, workers, seconds, workdir))
                             except (RuntimeError, OSError) as exc:
                                 problems.append(f"{t.name} w{workers} {sc.key}: {str(exc)[-600:]}")
                                 _log(problems[-1])
@@ -152,7 +245,7 @@ def main_rows(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], list[
 def _warm(t: Running, sc: Scenario, workers: int, workdir: Path) -> None:
     if sc.request is not None and sc.key not in ("upload", "download", "newconn"):
         with contextlib.suppress(RuntimeError, OSError):
-            measure.run(t, sc, workers, 1.0, workdir)
+            _measure(t, sc, workers, 1.0, workdir)
 
 
 def _static_rows(
@@ -194,8 +287,15 @@ def main(argv: list[str] | None = None) -> int:
         args.targets.remove("odoo-router")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    args.base = None
+    if args.baseline is not None:
+        try:
+            args.base = baseline.build(args.baseline, _log)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            _log(f"no baseline: {exc}")
+            return 1
     workdir = Path(tempfile.mkdtemp(prefix="odoo-router-bench-"))
-    load_before = os.getloadavg()
+    load_before, pressure_before = os.getloadavg(), cpu_pressure()
     started = time.time()
     try:
         rows, problems, idle = main_rows(args, workdir)
@@ -204,13 +304,21 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    load_after = os.getloadavg()
+    load_after, pressure_after = os.getloadavg(), cpu_pressure()
     header = (
         f"odoo-router bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, "
         f"{os.cpu_count()} CPUs, {args.duration:g} s per row, {args.rounds} round(s) (median), "
         f"loadavg before {load_before[0]:.2f} / after {load_after[0]:.2f}, "
+        f"CPU pressure before {pressure_before} / after {pressure_after}, "
         f"took {time.time() - started:.0f} s; odoo-router {native.describe()}"
     )
+    if args.base is not None:
+        header += f"; baseline {args.base.label} = {args.baseline} ({args.base.commit})"
+    if args.access_log != "off":
+        header += (
+            f"; access logs to files (odoo-router JSON, nginx {args.nginx_log_format} "
+            "format, one write per request)"
+        )
     text = header + "\n\n" + report.table(rows) + "\n\n" + report.legend()
     text += "\n\nIdle RSS:\n" + "\n".join(f"- {line}" for line in idle)
     if problems:

@@ -27,6 +27,7 @@ class Running:
     name: str
     port: int
     proc: Spawned
+    access_log: Path | None = None  # the file it logs each request to
 
     @property
     def pid(self) -> int:
@@ -36,12 +37,14 @@ class Running:
         self.proc.stop()
 
 
-def _nginx(name: str, workdir: Path, http_body: str, workers: int) -> Spawned:
+def _nginx(
+    name: str, workdir: Path, http_body: str, workers: int, log: str = "access_log off;"
+) -> Spawned:
     prefix = workdir / name
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / f"{kind}_temp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf.wrap(prefix, http_body, workers))
+    conf.write_text(nginx_conf.wrap(prefix, http_body, workers, log=log))
     argv = [NGINX, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
     return Spawned(name, argv, prefix / "stdout.log")
 
@@ -127,29 +130,46 @@ def compile_floor(workdir: Path) -> Path:
 
 
 def start_nginx(
-    kind: str, workdir: Path, up: nginx_conf.Upstreams, workers: int, keepalive: int
+    kind: str,
+    workdir: Path,
+    up: nginx_conf.Upstreams,
+    workers: int,
+    keepalive: int,
+    *,
+    access_log: Path | None = None,
+    log_format: str = "json",
+    name: str | None = None,
 ) -> Running:
-    """kind: "nginx-ref" (reference as configured) or "nginx-tuned"."""
+    """kind: "nginx-ref" (reference as configured) or "nginx-tuned"; ``access_log`` a file
+    to log every request to (``nginx_conf.access_log``), ``name`` the name in the table."""
     port = free_port()
     if kind == "nginx-ref":
         body = nginx_conf.reference(port, up)
     else:
         body = nginx_conf.tuned(port, up, keepalive)
-    name = f"{kind}-w{workers}-{port}"
-    running = Running(kind, port, _nginx(name, workdir, body, workers))
+    prefix = f"{kind}-w{workers}-{port}"
+    log = nginx_conf.access_log(access_log, log_format)
+    running = Running(name or kind, port, _nginx(prefix, workdir, body, workers, log), access_log)
     _ready(running, 10)
     return running
 
 
 def router_config(
-    port: int, up: nginx_conf.Upstreams, workers: int, cache: bool = False
+    port: int,
+    up: nginx_conf.Upstreams,
+    workers: int,
+    cache: bool = False,
+    *,
+    compat: Path = COMPAT,
+    access_log: Path | None = None,
 ) -> dict[str, Any]:
-    """config/nginx-compat.yaml on loopback; ``cache`` adds a cached module_static route."""
-    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(COMPAT.read_text(encoding="utf-8")))
+    """``compat`` (config/nginx-compat.yaml) on loopback; ``cache`` adds a cached
+    module_static route; ``access_log`` a file for the JSON access log (else none)."""
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(compat.read_text(encoding="utf-8")))
     data["server"]["listen"] = [f"127.0.0.1:{port}"]
     data["server"]["workers"] = workers
     data["metrics"] = {"listen": None}
-    data["logging"] = {"access_log": None}
+    data["logging"] = {"access_log": str(access_log) if access_log is not None else None}
     for name, pool in data["pools"].items():
         target = up.websocket if name.endswith("_lp") else up.http
         pool["servers"] = [f"127.0.0.1:{target}"]
@@ -168,15 +188,25 @@ def router_config(
 
 
 def start_router(
-    workdir: Path, up: nginx_conf.Upstreams, workers: int, cache: bool = False
+    workdir: Path,
+    up: nginx_conf.Upstreams,
+    workers: int,
+    cache: bool = False,
+    *,
+    router_bin: Path = ROUTER_BIN,
+    compat: Path = COMPAT,
+    access_log: Path | None = None,
+    name: str = "odoo-router",
 ) -> Running:
+    """``router_bin`` and ``compat`` from another checkout run a baseline (bench/baseline.py)."""
     port = free_port()
-    name = f"odoo-router-w{workers}-{port}"
-    conf = workdir / f"{name}.yaml"
-    conf.write_text(yaml.safe_dump(router_config(port, up, workers, cache), sort_keys=False))
-    argv = [str(ROUTER_BIN), "--config", str(conf)]
-    proc = Spawned(name, argv, workdir / f"{name}.log", child_env())
-    running = Running("odoo-router", port, proc)
+    stem = f"{name.replace('@', '-').replace('+', '-')}-w{workers}-{port}"
+    conf = workdir / f"{stem}.yaml"
+    data = router_config(port, up, workers, cache, compat=compat, access_log=access_log)
+    conf.write_text(yaml.safe_dump(data, sort_keys=False))
+    argv = [str(router_bin), "--config", str(conf)]
+    proc = Spawned(stem, argv, workdir / f"{stem}.log", child_env())
+    running = Running(name, port, proc, access_log)
     _ready(running, 20)
     return running
 

@@ -27,7 +27,7 @@ native_or_pure() {
 # install lacked the extras asked for ('.[test]' serves '.' too), so that a second start of the
 # demo or of the tests is quick.
 sources_hash() {
-    find src -name '*.py' -print0 | sort -z | xargs -0 cat setup.py pyproject.toml | sha256sum
+    find src \( -name '*.py' -o -name '*.c' \) -print0 | sort -z | xargs -0 cat setup.py pyproject.toml | sha256sum
 }
 
 install_if_changed() {

@@ -1,72 +1,50 @@
-"""Access log: one JSON object per request, one line each.
+"""Access log: one JSON object per request, one line each, written in batches.
 
 Theory of operation
 -------------------
-``format_access`` builds the line by hand instead of ``json.dumps(dict)`` (about 5 us instead of 7
-on one core): every string goes through the stdlib's C escaper ``encode_basestring_ascii``, so
-quotes, backslashes, newlines and control characters in client-controlled values (Host,
-path, method) come out escaped and the output is pure ASCII: a hostile request can never
-split or corrupt a line. Bytes that were not UTF-8 (carried as surrogateescape'd ``str``)
-are written as the literal text ``\\xff`` rather than as lone-surrogate escapes, which
-strict JSON readers reject.
+The line is formatted by ``accessline`` (compiled: the escaping rules are there) straight
+into this writer's buffer, a ``bytearray`` that only ever holds whole lines. The worker
+calls ``flush()`` every 100 ms, and the buffer flushes itself once it holds
+``flush_bytes`` (64 KiB), so at any rate the event loop makes one write() of up to 64 KiB
+at a time instead of one per request (nginx's ``buffer=64k flush=...``), and a line is at
+most about 100 ms late.
 
-``AccessLog`` buffers lines in memory; the server calls ``flush()`` about every 100 ms, and
-``write`` flushes by itself past 64 KiB, so the event loop does one write() of a few KiB
-at a time. ``reopen()`` reopens a file target after logrotate moved it (SIGUSR1, as nginx).
-A failed write (full disk, closed pipe) drops the buffered lines and counts them: logging
-never fails a request. stdout is usually a pipe to Docker's log driver: if that reader
-stalls for longer than the pipe buffer lasts, write() waits, as nginx's does.
+What can be lost, and what cannot happen:
+* A crash or SIGKILL loses what the buffer held (at most 64 KiB, at most the last 100 ms).
+  Since the buffer holds whole lines, every write() carries whole lines: the file never
+  gets half a line from us, though Linux ends a write() to a file that a fatal signal
+  interrupts at a page boundary (a window of the write's few microseconds).
+* A file target is opened with O_APPEND, so the workers' writes, each a run of whole
+  lines, never land inside one another. A pipe (stdout under Docker) only keeps a write
+  whole up to PIPE_BUF (4 KiB) when several workers share it: there each write() is cut
+  at a line end under PIPE_BUF (a single longer line goes in a write of its own).
+* A failed write (full disk, closed pipe) drops what the buffer held and counts the lines
+  (``dropped_lines``), with an error line (``on_error``) at most every 10 s per kind of
+  error saying how many: logging never stops serving. If the failing write had stored part
+  of a line, the next write that succeeds begins with a newline, so that fragment stays a
+  line of its own and the lines after it are whole.
+* ``reopen()`` reopens a file target after logrotate moved it (SIGUSR1, as nginx).
+stdout is usually a pipe to Docker's log driver: if that reader stalls for longer than the
+pipe buffer lasts, write() waits, as nginx's does.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
-from json.encoder import encode_basestring_ascii as _json_str
-from time import gmtime, strftime
-from time import time as _now
+from collections.abc import Callable
+from select import PIPE_BUF
+from time import monotonic
 from typing import BinaryIO
 
+from .accessline import AccessLine
+from .accessline import format_line as _format_line
+from .accessline import rfc3339 as rfc3339
+from .errorlog import RateLimitedLog
+
 FLUSH_BYTES = 64 * 1024
-
-_last_second = -1
-_last_prefix = ""
-
-
-def rfc3339(t: float) -> str:
-    """``2026-11-27T03:50:16.123Z``; the seconds part is formatted once per second."""
-    global _last_second, _last_prefix
-    sec = int(t)
-    if sec != _last_second:
-        _last_prefix = strftime("%Y-%m-%dT%H:%M:%S", gmtime(sec))
-        _last_second = sec
-    ms = int((t - sec) * 1000)
-    return f"{_last_prefix}.{ms:03d}Z"
-
-
-def _clean(value: str) -> str:
-    """Non-ASCII text stays; undecodable bytes (lone surrogates) become ``\\xNN`` text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return value
-
-
-def _s(value: str | None) -> str:
-    if value is None:
-        return "null"
-    if not value.isascii():
-        value = _clean(value)
-    return _json_str(value)
-
-
-def _n(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
-def _secs(value: float | None) -> str:
-    return "null" if value is None else f"{value:.3f}"
 
 
 def new_request_id() -> str:
@@ -94,7 +72,8 @@ def format_access(
     error: str | None = None,
     time: float | None = None,
 ) -> bytes:
-    """One access-log line, newline included.
+    """One access-log line, newline included, from named values (the same formatter as the
+    data path's: ``accessline``).
 
     ``time`` is when the request started (epoch seconds; default: now); times are in
     seconds with millisecond precision; absent upstream facts are JSON null. ``path`` is the
@@ -102,15 +81,26 @@ def format_access(
     normalised host. ``error`` says why the request failed, null when it did not: for an
     upstream failure ``<cause>: <detail>; server <host:port>`` with cause resolve, connect,
     timeout, reset or bad_answer."""
-    t = _now() if time is None else time
-    line = (
-        f'{{"time":"{rfc3339(t)}","client_ip":{_s(client_ip)},"host":{_s(host)},'
-        f'"method":{_s(method)},"path":{_s(path)},"status":{_n(status)},'
-        f'"bytes_in":{_n(bytes_in)},"bytes_out":{_n(bytes_out)},'
-        f'"upstream_addr":{_s(upstream_addr)},"upstream_status":{_n(upstream_status)},'
-        f'"upstream_time":{_secs(upstream_time)},"total_time":{_secs(total_time)},'
-        f'"host_rule":{_s(host_rule)},"route":{_s(route)},"dbfilter":{_s(dbfilter)},'
-        f'"error":{_s(error)},"request_id":{_s(request_id)}}}\n'
+    from time import time as now
+
+    line = _format_line(
+        rfc3339(now() if time is None else time),
+        client_ip,
+        host,
+        method,
+        path,
+        status,
+        bytes_in,
+        bytes_out,
+        upstream_addr,
+        upstream_status,
+        upstream_time,
+        total_time,
+        host_rule,
+        route,
+        dbfilter,
+        error,
+        request_id,
     )
     return line.encode("ascii")
 
@@ -119,17 +109,29 @@ class AccessLog:
     """Buffered access-log writer for one worker process.
 
     ``target``: "-" for stdout, a file path (opened in append mode, created if missing), or
-    None to discard. Create it after forking: each worker has its own buffer and file."""
+    None to discard. Create it after forking: each worker has its own buffer and file.
+    ``line.observe`` (compiled) is the logging phase's observer: it formats a request's
+    line into this writer's buffer."""
 
-    def __init__(self, target: str | None, *, flush_bytes: int = FLUSH_BYTES) -> None:
+    def __init__(
+        self,
+        target: str | None,
+        *,
+        flush_bytes: int = FLUSH_BYTES,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.target = target
         self.flush_bytes = flush_bytes
         self.dropped_lines = 0
         self.last_error: OSError | None = None
-        self._buf: list[bytes] = []
-        self._size = 0
+        # Failed writes reported as nginx's "[alert] write() to ... failed": one line per
+        # kind of error per interval, with the count of the others.
+        self._errors = RateLimitedLog(on_error) if on_error is not None else None
+        self.line = AccessLine(flush_bytes, self.flush)
         self._file: BinaryIO | None = None
         self._fd: int | None = None
+        self._pipe = False  # writes cut at line ends under PIPE_BUF
+        self._mid_line = False  # a failed write stored part of a line
         self._open()
 
     def _open(self) -> None:
@@ -140,18 +142,17 @@ class AccessLog:
         else:
             self._file = open(self.target, "ab", buffering=0)  # noqa: SIM115
             self._fd = self._file.fileno()
+        if self._fd is not None:
+            self._pipe = not stat.S_ISREG(os.fstat(self._fd).st_mode)
 
     @property
     def enabled(self) -> bool:
         return self._fd is not None
 
     def write(self, line: bytes) -> None:
-        if self._fd is None:
-            return
-        self._buf.append(line)
-        self._size += len(line)
-        if self._size >= self.flush_bytes:
-            self.flush()
+        """A whole line of ASCII, newline included."""
+        if self._fd is not None:
+            self.line.add(line.decode("ascii"))
 
     def log(self, **fields: object) -> None:
         """``write(format_access(**fields))``, skipping the formatting when disabled."""
@@ -159,21 +160,34 @@ class AccessLog:
             self.write(format_access(**fields))  # type: ignore[arg-type]
 
     def flush(self) -> None:
-        if not self._buf or self._fd is None:
+        fd = self._fd
+        if fd is None or not self.line.lines:
             return
-        data = b"".join(self._buf)
-        lines = len(self._buf)
-        self._buf.clear()
-        self._size = 0
+        data = "".join(self.line.take()).encode("ascii")
         view = memoryview(data)
+        pos = 0  # what is written of data
         try:
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            if self._mid_line:
+                os.write(fd, b"\n")
+                self._mid_line = False
+            while pos < len(data):
+                end = _chunk_end(data, pos) if self._pipe else len(data)
+                written = os.write(fd, view[pos:end])
+                if not written:  # never for a file or a pipe; no endless loop if it did
+                    raise OSError(errno.EIO, "write() wrote nothing")
+                pos += written
         except OSError as exc:
             self.last_error = exc
-            # Lines already fully written are not counted as dropped.
-            self.dropped_lines += lines - data[: len(data) - len(view)].count(b"\n")
+            dropped = data.count(b"\n", pos)
+            self.dropped_lines += dropped
+            # A write cut short (a disk filling up) stored the start of a line.
+            self._mid_line = self._mid_line or (pos > 0 and data[pos - 1] != 0x0A)
+            if self._errors is not None:
+                where = "stdout" if self.target == "-" else self.target or "?"
+                message = f"access log {where}: {exc.strerror or exc}; {dropped} line(s) dropped"
+                self._errors.log("access_log", str(exc.errno), message, monotonic())
+        if self._errors is not None:
+            self._errors.flush(monotonic())
 
     def reopen(self) -> None:
         """Flush, then reopen a file target (after logrotate renamed it)."""
@@ -198,3 +212,14 @@ class AccessLog:
             self._file.close()
             self._file = None
         self._fd = None
+
+
+def _chunk_end(data: bytes, pos: int) -> int:
+    """Where the next write to a pipe ends: after the last newline within PIPE_BUF bytes
+    of ``pos``, or after the first line when that one alone is longer."""
+    if len(data) - pos <= PIPE_BUF:
+        return len(data)
+    cut = data.rfind(b"\n", pos, pos + PIPE_BUF)
+    if cut < 0:
+        cut = data.find(b"\n", pos)
+    return cut + 1 if cut >= 0 else len(data)

@@ -8,7 +8,8 @@ Signals (nginx-like):
 * SIGHUP  -- reload: the master validates the file; when valid, every worker re-reads it
   and swaps its routing table (requests in flight finish on the old one); when invalid
   the old table stays and every problem is logged with key and line. Changed static
-  settings (listen, workers, metrics, logging) are reported as needing a restart.
+  settings (any key of server, metrics, logging) are reported as needing a restart and
+  keep their running value, in the master and in every worker (config_static.reloaded).
 * SIGTERM / SIGINT -- graceful stop: stop accepting, let requests finish for up to
   ``shutdown_grace``, close websockets with 1001, exit 0. The last line of the log says
   how it went: drained, or cut after shutdown_grace with what was cut.
@@ -20,6 +21,15 @@ sigtimedwait, so a signal that arrives while the master is busy (a reload) waits
 whatever thread the kernel would have picked; signals of one kind that arrive meanwhile
 coalesce (several SIGHUPs during a reload make one more reload after it).
 
+Memory (docs/performance.md): a forked worker shares the master's pages until one of them
+writes to a page, and under CPython 3.11 running code writes to what it touches (reference
+counts, the adaptive interpreter's inline caches, the allocator's free slots). So the master
+imports the data path (worker.py) before it forks, and the worker finds it there, shared,
+rather than importing it into private pages while copying the pages of every module it runs;
+the master loads nothing else it does not use (no HTTP library: metrics_http.py). Before
+each fork the master freezes its objects (gc.freeze), so that neither process's collector
+writes to the pages they share.
+
 A listen address that cannot be bound (in use, not on this host, a name that does not
 resolve, a privileged port) is one ``ListenError`` line naming the key; the CLI exits 2.
 """
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import shutil
 import signal
@@ -38,16 +49,13 @@ import time
 
 from . import native
 from .config import Config, ConfigError, load_config
-from .metrics import (
-    MetricsServer,
-    Stats,
-    forget_worker,
-    reset_directory,
-    start_metrics_server,
-    write_snapshot,
-)
+from .config_static import reloaded, static_changes
+from .metrics import Stats, write_snapshot
+from .metrics_http import MetricsServer, start_metrics_server
+from .metrics_merge import forget_worker, reset_directory
 from .spool import describe_os_error
-from .worker import Drained, WorkerOptions, describe_drain, worker_main
+from .stopreport import describe_drain, sum_reports
+from .worker import WorkerOptions, worker_main
 
 MASTER_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1)
 KILL_AFTER = 5.0  # seconds past shutdown_grace before a worker still running is killed
@@ -114,18 +122,6 @@ def start_metrics(host: str, port: int, directory: str) -> MetricsServer:
         raise ListenError("metrics.listen", host, port, _why_not(exc, port)) from None
 
 
-def static_changes(old: Config, new: Config) -> list[str]:
-    changed = []
-    for name in ("listen", "workers"):
-        if getattr(old.server, name) != getattr(new.server, name):
-            changed.append(f"server.{name}")
-    if old.metrics != new.metrics:
-        changed.append("metrics")
-    if old.logging != new.logging:
-        changed.append("logging")
-    return changed
-
-
 class Master:
     def __init__(self, config: Config, config_path: str) -> None:
         self.config = config
@@ -147,6 +143,8 @@ class Master:
 
     def spawn(self, worker_id: int) -> None:
         master_pid = os.getpid()
+        gc.collect()  # what is garbage now is not frozen with the rest
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # child: its signals stay blocked until its handlers are in place
             code = 0
@@ -244,18 +242,13 @@ class Master:
 
     def _stop_summary(self) -> str:
         """Sum the workers' reports: what was cut at the end of the grace, and by whom."""
-        total = Drained()
         data = b""
         with contextlib.suppress(BlockingIOError):
             while chunk := os.read(self.report_r, 65536):
                 data += chunk
         os.close(self.report_r)
         os.close(self.report_w)
-        for line in data.decode("ascii", "replace").splitlines():
-            parts = line.split()
-            if len(parts) == 3 and all(p.isdigit() for p in parts):
-                total.requests_cut += int(parts[1])
-                total.websockets_cut += int(parts[2])
+        total = sum_reports(data)
         grace = self.config.server.shutdown_grace
         if not self.killed:
             return describe_drain(total, grace)
@@ -285,14 +278,7 @@ class Master:
             log(f"reload: {', '.join(changed)} changed and need a restart; routing is reloaded")
         self._signal_workers(signal.SIGHUP)
         # Static settings stay as they were: keep them for workers spawned later.
-        self.config = Config(
-            server=self.config.server,
-            metrics=self.config.metrics,
-            logging=self.config.logging,
-            pools=new.pools,
-            hosts=new.hosts,
-            source=new.source,
-        )
+        self.config = reloaded(self.config, new)
         self._count_reload("ok")
         log("reloaded")
 

@@ -1,17 +1,14 @@
-"""Value parsers (sizes, durations, addresses) and the problem-collecting reader that the
-config validation uses: each check names the key path and the line it came from."""
+"""Values of router.yaml: sizes, durations, addresses and networks, and the typed field
+parsers the section readers pass to ``Reader.get`` (each raises ValueError with the text a
+problem line shows after its key path)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
 
-from .model import IPNetwork, Problem
-
-T = TypeVar("T")
-
+from .model import IPNetwork
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -83,103 +80,26 @@ def parse_network(value: object) -> IPNetwork:
         raise ValueError(f"not a CIDR or address: {value!r}") from exc
 
 
-# --------------------------------------------------------------------------- validation
-
-
-class _Reader:
-    """Collects problems; each check names the key path and the line it came from."""
-
-    def __init__(self, lines: dict[str, int], filename: str) -> None:
-        self.lines = lines
-        self.filename = filename
-        self.problems: list[Problem] = []
-        self.skip_pool_check = False
-
-    def where(self, path: str) -> str | None:
-        probe = path
-        while True:
-            if probe in self.lines:
-                return f"{self.filename}:{self.lines[probe]}"
-            cut = max(probe.rfind("."), probe.rfind("["))
-            if cut <= 0:
-                return f"{self.filename}:{self.lines[probe]}" if probe in self.lines else None
-            probe = probe[:cut]
-
-    def error(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message, self.where(path)))
-
-    def mapping(
-        self, value: object, path: str, required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.error(path, f"expected a mapping, got {_kind(value)}")
-            return None
-        allowed = set(required) | set(optional)
-        for key in value:
-            if key not in allowed:
-                hint = _closest(str(key), allowed)
-                self.error(
-                    _sub(path, key), "unknown key" + (f" (did you mean '{hint}'?)" if hint else "")
-                )
-        for key in required:
-            if key not in value:
-                self.error(_sub(path, key), "missing required key")
-        return value
-
-    def get(
-        self,
-        data: dict[str, Any],
-        path: str,
-        key: str,
-        parse: Callable[[object], T],
-        default: T,
-    ) -> T:
-        if key not in data:
-            return default
-        try:
-            return parse(data[key])
-        except (ValueError, TypeError) as exc:
-            self.error(_sub(path, key), str(exc))
-            return default
-
-
-def _sub(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
-
-
-def _kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
-
-
-def _closest(word: str, options: set[str]) -> str | None:
-    import difflib
-
-    found = difflib.get_close_matches(word, sorted(options), n=1, cutoff=0.75)
-    return found[0] if found else None
-
-
-def _as_bool(value: object) -> bool:
+def as_bool(value: object) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"expected true or false, got {_kind(value)}")
+        raise ValueError(f"expected true or false, got {kind(value)}")
     return value
 
 
-def _as_str(value: object) -> str:
+def as_str(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {_kind(value)}")
+        raise ValueError(f"expected a string, got {kind(value)}")
     return value
 
 
-def _as_opt_str(value: object) -> str | None:
-    return None if value is None else _as_str(value)
+def as_opt_str(value: object) -> str | None:
+    return None if value is None else as_str(value)
 
 
-def _as_int(lo: int, hi: int) -> Callable[[object], int]:
+def as_int(lo: int, hi: int) -> Callable[[object], int]:
     def parse(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {_kind(value)}")
+            raise ValueError(f"expected a whole number, got {kind(value)}")
         if not lo <= value <= hi:
             raise ValueError(f"must be between {lo} and {hi}, got {value}")
         return value
@@ -187,9 +107,9 @@ def _as_int(lo: int, hi: int) -> Callable[[object], int]:
     return parse
 
 
-def _as_status(allowed: range | tuple[int, ...]) -> Callable[[object], int]:
+def as_status(allowed: range | tuple[int, ...]) -> Callable[[object], int]:
     def parse(value: object) -> int:
-        status = _as_int(100, 599)(value)
+        status = as_int(100, 599)(value)
         if status not in allowed:
             raise ValueError(f"status {status} is not allowed here")
         return status
@@ -197,28 +117,35 @@ def _as_status(allowed: range | tuple[int, ...]) -> Callable[[object], int]:
     return parse
 
 
-def _as_networks(value: object) -> tuple[IPNetwork, ...]:
+def as_networks(value: object) -> tuple[IPNetwork, ...]:
     if not isinstance(value, list):
-        raise ValueError(f"expected a list of CIDRs, got {_kind(value)}")
+        raise ValueError(f"expected a list of CIDRs, got {kind(value)}")
     return tuple(parse_network(v) for v in value)
 
 
-def _as_workers(value: object) -> int:
+def as_workers(value: object) -> int:
     if value == "auto":
         return 0
-    return _as_int(1, 256)(value)
+    return as_int(1, 256)(value)
 
 
-def _as_listen(value: object) -> tuple[tuple[str, int], ...]:
+def as_listen(value: object) -> tuple[tuple[str, int], ...]:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise ValueError("at least one listen address is needed")
     return tuple(parse_hostport(v) for v in items)
 
 
-def _as_samesite(value: object) -> str | None:
+def as_samesite(value: object) -> str | None:
     if value is None:
         return None
     if value not in ("Lax", "Strict", "None"):
         raise ValueError(f"expected Lax, Strict, None or null, got {value!r}")
     return str(value)
+
+
+def kind(value: object) -> str:
+    """What a value is, in the words of a problem line: "expected a list, got a string"."""
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 
 # The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
 NATIVE = (
+    "accessline",
     "downstream",
     "driver",
     "errors",
@@ -40,7 +41,12 @@ NATIVE = (
     "state",
     "tunnel",
     "uri",
+    "headparse",
 )
+# The compiled head parser, our C over httptools' own llhttp (_headparser.c), built with the
+# modules above where llhttp.h can be had (setup.py); without it headparse.py uses the
+# current parser.
+HEAD_PARSER = "_headparser"
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -60,11 +66,16 @@ def compiled() -> list[str]:
 
 def stale() -> list[str]:
     """Compiled modules whose source changed after the build: an editable checkout that was
-    edited and not rebuilt runs the old code (``pip install -e .`` rebuilds)."""
+    edited and not rebuilt runs the old code (``pip install -e .`` rebuilds). Only a source
+    checkout is checked: pip writes an installed wheel's files in any order, so there a .py
+    file newer than its extension means nothing."""
+    if not (PACKAGE.parent.parent / "setup.py").exists():
+        return []
     out = []
-    for name in NATIVE:
+    for name, source in [(n, PACKAGE / f"{n}.py") for n in NATIVE] + [
+        (HEAD_PARSER, PACKAGE / f"{HEAD_PARSER}.c")
+    ]:
         ext = _extension(name)
-        source = PACKAGE / f"{name}.py"
         if ext is not None and source.exists() and source.stat().st_mtime > ext.stat().st_mtime:
             out.append(name)
     return out
@@ -74,7 +85,7 @@ def strays() -> list[str]:
     """Extensions beside the sources for modules not in NATIVE (left by an older build):
     they would shadow the .py file and fail to load against the current build."""
     names = {path.name.split(".")[0] for path in PACKAGE.glob("*.so")}
-    return sorted(names - set(NATIVE))
+    return sorted(names - set(NATIVE) - {HEAD_PARSER})
 
 
 def describe() -> str:

@@ -5,8 +5,12 @@ Rules:
   and a fork keeps the mask): the worker installs its handlers first and unblocks them
   after, so a signal sent while it starts (a reload, a stop) is handled late, never by its
   default action.
-* SIGHUP re-reads the file the master validated and swaps the routing table; SIGTERM and
-  SIGINT drain; SIGUSR1 reopens the access log.
+* SIGHUP re-reads the file the master validated and swaps the routing table, static
+  settings keeping their running value (config_static.reloaded); SIGTERM and SIGINT drain;
+  SIGUSR1 reopens the access log.
+* The master imports this module, and with it the whole data path, before it forks, so
+  that the workers share those pages instead of each importing its own (app.py, Memory):
+  importing it starts nothing.
 * A worker whose master is gone (killed, crashed: its parent pid changes) drains as for
   SIGTERM and exits: it is never left serving on its own. PR_SET_PDEATHSIG is no substitute:
   it races with the fork and says nothing a 100 ms check of the parent pid does not.
@@ -28,13 +32,17 @@ import sys
 import time
 from dataclasses import dataclass
 
+import uvloop
+
 from .accesslog import AccessLog
 from .config import Config, ConfigError, load_config
+from .config_static import reloaded
 from .fdwatch import FdWatch
 from .metrics import Stats, write_snapshot
 from .observe import attach
 from .proxy import ClientConnection
 from .state import Connection, WorkerState
+from .stopreport import Drained, describe_drain, report_line
 
 
 def log(message: str) -> None:
@@ -48,14 +56,6 @@ class WorkerOptions:
     metrics_dir: str | None
     master_pid: int | None = None  # drain and exit once the parent is another process
     report_fd: int | None = None  # where the stop report goes (a pipe to the master)
-
-
-@dataclass
-class Drained:
-    """What a drain left unfinished at the end of ``shutdown_grace``."""
-
-    requests_cut: int = 0
-    websockets_cut: int = 0
 
 
 async def serve_sockets(
@@ -111,12 +111,7 @@ async def drain(state: WorkerState, servers: list[asyncio.AbstractServer], grace
 
 def worker_main(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
     """Entry point of a worker process, forked by the master with its signals blocked."""
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:  # pragma: no cover - uvloop is a dependency; keep running without it
-        pass
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(_worker(config, socks, opts))
 
 
@@ -125,9 +120,8 @@ def _report(opts: WorkerOptions, left: Drained) -> None:
     the master is gone, hence no error either."""
     if opts.report_fd is None:
         return
-    line = f"{opts.worker_id} {left.requests_cut} {left.websockets_cut}\n".encode("ascii")
     with contextlib.suppress(OSError):
-        os.write(opts.report_fd, line)
+        os.write(opts.report_fd, report_line(opts.worker_id, left))
 
 
 async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOptions) -> None:
@@ -139,7 +133,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     loop = asyncio.get_running_loop()
     state = WorkerState(config)
     stats = Stats() if opts.metrics_dir else None
-    access = AccessLog(config.logging.access_log) if config.logging.access_log else None
+    target = config.logging.access_log
+    access = AccessLog(target, on_error=log) if target else None
     attach(state, stats, access)
     servers = await serve_sockets(state, socks)
     stop = asyncio.Event()
@@ -154,7 +149,7 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
             if stats is not None:
                 stats.reload("error")
             return
-        state.swap(new)
+        state.swap(reloaded(config, new))  # static settings keep their running value
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -200,13 +195,3 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
         how = describe_drain(left, config.server.shutdown_grace)
         log(f"worker {opts.worker_id} stopped: {how}")
     _report(opts, left)
-
-
-def describe_drain(left: Drained, grace: float) -> str:
-    """How a stop went, for the last line of the log."""
-    if not left.requests_cut and not left.websockets_cut:
-        return "drained, every request finished"
-    return (
-        f"cut after shutdown_grace ({grace:g}s): {left.requests_cut} request(s) and "
-        f"{left.websockets_cut} websocket(s) were still open"
-    )

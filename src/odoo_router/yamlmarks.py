@@ -50,6 +50,14 @@ def load_marked(text: str, filename: str = "<config>") -> Marked:
     return out
 
 
+def syntax_error(exc: yaml.YAMLError, name: str) -> str:
+    """``name:line: not valid YAML: problem`` for what ``load_marked`` raised (the line
+    where PyYAML found the problem; none when it gave no mark)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{name}:{mark.line + 1}" if mark is not None else name
+    return f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"
+
+
 def _walk(n: yaml.Node, path: str, constructor: yaml.SafeLoader, out: Marked) -> Any:
     out.lines.setdefault(path, n.start_mark.line + 1)
     if isinstance(n, yaml.MappingNode):

@@ -138,6 +138,22 @@ def exposed_by_default(edge: Path) -> bool:
     return True
 
 
+def entry_points(edge: Path) -> dict[str, bool]:
+    """Traefik's entry points, each with whether it makes its routers TLS (``http.tls``)."""
+    service = traefik_service(edge)
+    out: dict[str, bool] = {}
+    for arg in _command(service):
+        match = re.fullmatch(r"--entrypoints\.([^.=]+)\.([^=]+)(=.*)?", arg, re.IGNORECASE)
+        if match:
+            tls = match.group(2).lower().startswith("http.tls")
+            out[match.group(1)] = out.get(match.group(1), False) or tls
+    static = _static_file(edge, service)
+    if not out and static is not None:
+        for name, ep in (load_static(static).get("entryPoints") or {}).items():
+            out[str(name)] = ((ep or {}).get("http") or {}).get("tls") is not None
+    return out
+
+
 def file_provider_dir(edge: Path) -> Path:
     """The tree's directory that Traefik's file provider watches (flags or traefik.y[a]ml)."""
     service = traefik_service(edge)

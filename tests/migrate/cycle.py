@@ -5,15 +5,21 @@ the end: a tree costs about one apply. Then the same for ``rollback``, at each u
 every kill ``status`` must tell the truth (the state, the interrupted step, nothing running)
 and ``apply`` must refuse a half rolled-back tree; at the end the tree is byte-identical and
 the containers that ran before apply run again (same names, same images), nothing the run
-made is left, and a container a rollback started again stays up through later re-runs.
+made is left (containers, networks, volumes), and a container a rollback started again
+stays up through later re-runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from odoo_router.migrate import cli
 from odoo_router.migrate import exitcodes as X
 from odoo_router.migrate.journal import latest_run
 from odoo_router.migrate.layout import Layout
@@ -26,6 +32,8 @@ from .stack import Stack
 class Before:
     tree: dict[str, str]  # tree_digest of srv/
     running: dict[str, str]  # container name -> image, every container (all run)
+    networks: set[str]
+    volumes: set[str]
 
 
 def containers(stack: Stack) -> dict[str, tuple[str, str, str]]:
@@ -38,10 +46,20 @@ def containers(stack: Stack) -> dict[str, tuple[str, str, str]]:
     return out
 
 
+def engine_names(stack: Stack, kind: str) -> set[str]:
+    """Every network or volume on the engine, by name."""
+    return set(stack.engine.docker(kind, "ls", "--format", "{{.Name}}").split())
+
+
 def before(stack: Stack) -> Before:
     now = containers(stack)
     assert all(state == "running" for _, state, _ in now.values()), now
-    return Before(stack.digest(), {n: image for n, (_, _, image) in now.items()})
+    return Before(
+        stack.digest(),
+        {n: image for n, (_, _, image) in now.items()},
+        engine_names(stack, "network"),
+        engine_names(stack, "volume"),
+    )
 
 
 def status(stack: Stack) -> dict[str, Any]:
@@ -49,6 +67,40 @@ def status(stack: Stack) -> dict[str, Any]:
     assert code == X.OK
     data: dict[str, Any] = json.loads(out)
     return data
+
+
+# The options that change what is rendered; the live plan's are given to the offline one.
+RENDERING = (
+    "--inputs",
+    "--router-health-interval",
+    "--router-image",
+    "--trusted-proxy",
+    "--admin-allow",
+)
+
+
+def assert_live_renders_offline(stack: Stack, tmp: Path) -> None:
+    """The live plan just staged (Traefik's version from its API, the running containers,
+    the databases) holds the same bytes as ``plan --offline`` of the operator's copy of the
+    tree with the same inputs: the review workflow shows what ``apply`` will write."""
+    state = stack.root / "var/lib/odoo-router-migrate"
+    plan = json.loads((state / "plan.json").read_text())
+    copy = tmp / "copy"
+    shutil.copytree(stack.root / "srv", copy / "srv")
+    live = stack.args("plan")
+    same = [x for i, a in enumerate(live) if a in RENDERING for x in (a, live[i + 1])]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.run(
+            ["plan", "--offline", "--stacks", str(copy / "srv/stacks"), "--state-dir",
+             str(state), "--stage", str(tmp / "out"), *same]
+        )  # fmt: skip
+    assert code == X.OK, out.getvalue()
+    assert plan["files"]
+    for f in plan["files"]:
+        rel = Path(f["path"]).relative_to("/srv/stacks")
+        staged = (state / "staging" / f["role"]).read_bytes()
+        assert (tmp / "out" / rel).read_bytes() == staged, f["path"]
 
 
 def plan_steps(stack: Stack) -> list[str]:
@@ -115,5 +167,7 @@ def assert_as_before(stack: Stack, old: Before) -> None:
     now = containers(stack)
     assert {n: image for n, (_, _, image) in now.items()} == old.running
     assert all(state == "running" for _, state, _ in now.values()), now
+    assert engine_names(stack, "network") == old.networks
+    assert engine_names(stack, "volume") == old.volumes
     st = status(stack)
     assert st["state"] == "rolled-back" and st["errors"] == [], st

@@ -1,193 +1,39 @@
-"""HTTP fakes for what cannot run here.
-
-FakeTraefik serves the real API shapes of /api/version and /api/http/routers, computed on
-every request from what Traefik would load: the file provider's dynamic/*.yml (a v3 Traefik
-drops the whole file on a v2-only key) and, when a docker engine is given, the docker
-provider's container labels. FakeRouter answers like odoo-router in front of Odoo, per
-host class, so verify's F2-F4 have something real to talk HTTP to.
-"""
+"""A fake router for verify's F2-F4: it answers like odoo-router in front of Odoo, per host
+class of a tree (``RouterHosts``), so that verify has something real to talk HTTP to. The
+fake Traefik API is in fake_traefik.py."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
-import subprocess
-import threading
-import urllib.parse
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 
-import yaml
+from harness.stub_http import serve
 
+from .fake_traefik import fake_traefik
 
-@contextlib.contextmanager
-def serve(
-    handler: Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]],
-) -> Iterator[str]:
-    class H(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status, headers, body = handler(self)
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    server.daemon_threads = True
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        t.join(timeout=5)
+__all__ = ["RouterHosts", "fake_router", "fake_traefik"]
 
 
-def _file_routers(dynamic: Path, major: int) -> list[dict[str, Any]]:
-    routers: list[dict[str, Any]] = []
-    middlewares: set[str] = set()
-    services: set[str] = set()
-    loaded = []
-    for f in sorted(dynamic.glob("*.y*ml")):
-        text = f.read_text()
-        if major >= 3 and "ipWhiteList" in text:
-            continue  # v3 cannot decode the file: everything in it is gone
-        loaded.append(yaml.safe_load(text) or {})
-    for doc in loaded:
-        http = doc.get("http") or {}
-        middlewares |= {f"{m}@file" for m in http.get("middlewares") or {}}
-        services |= set(http.get("services") or {})
-    for doc in loaded:
-        for name, r in ((doc.get("http") or {}).get("routers") or {}).items():
-            mws = [m if "@" in m else f"{m}@file" for m in r.get("middlewares") or []]
-            svc = str(r.get("service", ""))
-            ok = all(m in middlewares for m in mws) and svc.split("@")[0] in services
-            routers.append(
-                {
-                    "entryPoints": r.get("entryPoints", []),
-                    "middlewares": mws or None,
-                    "service": svc,
-                    "rule": r.get("rule", ""),
-                    "priority": r.get("priority", 0),
-                    "tls": r.get("tls"),
-                    "status": "enabled" if ok else "disabled",
-                    "using": r.get("entryPoints", []),
-                    "name": f"{name}@file",
-                    "provider": "file",
-                }
-            )
-    return routers
+@dataclass(frozen=True)
+class RouterHosts:
+    """A tree's host classes, as its nginx router serves them: the admin hosts, the named
+    tenant hosts, the tenant subdomains' suffix, what their UI paths do (None: proxied to
+    Odoo), and nginx's health path."""
 
-
-def _file_middlewares(dynamic: Path) -> list[dict[str, Any]]:
-    """/api/http/middlewares' shape for the file provider's middlewares."""
-    out = []
-    for f in sorted(dynamic.glob("*.y*ml")):
-        doc = yaml.safe_load(f.read_text()) or {}
-        for name, mw in ((doc.get("http") or {}).get("middlewares") or {}).items():
-            kind, conf = next(iter((mw or {"unknown": {}}).items()))
-            out.append(
-                {
-                    kind: conf,
-                    "status": "enabled",
-                    "name": f"{name}@file",
-                    "provider": "file",
-                    "type": str(kind).lower(),
-                }
-            )
-    return out
-
-
-def _docker_routers(env: dict[str, str]) -> list[dict[str, Any]]:
-    ids = subprocess.run(
-        ["docker", "ps", "-q"], env=env, capture_output=True, text=True, timeout=30
-    ).stdout.split()
-    if not ids:
-        return []
-    info = json.loads(
-        subprocess.run(
-            ["docker", "inspect", *ids], env=env, capture_output=True, text=True, timeout=30
-        ).stdout
-    )
-    out = []
-    for c in info:
-        labels = c["Config"].get("Labels") or {}
-        if labels.get("traefik.enable") != "true":
-            continue
-        names = {k.split(".")[3] for k in labels if k.startswith("traefik.http.routers.")}
-        for n in sorted(names):
-            p = f"traefik.http.routers.{n}."
-            out.append(
-                {
-                    "entryPoints": ["websecure"],
-                    "service": labels.get(p + "service", n) + "@docker",
-                    "rule": labels.get(p + "rule", ""),
-                    "status": "enabled",
-                    "name": f"{n}@docker",
-                    "provider": "docker",
-                }
-            )
-    return out
-
-
-@contextlib.contextmanager
-def fake_traefik(
-    dynamic: Path,
-    version: str = "3.1.2",
-    docker_env: dict[str, str] | None = None,
-    per_page_cap: int = 100,
-) -> Iterator[str]:
-    major = int(version.split(".")[0])
-
-    def handle(req: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
-        if req.path == "/api/version":
-            body: Any = {
-                "Version": version,
-                "Codename": "fake",
-                "startDate": "2026-11-27T00:00:00Z",
-            }
-        elif req.path.startswith(("/api/http/routers", "/api/http/middlewares")):
-            if req.path.startswith("/api/http/middlewares"):
-                body = _file_middlewares(dynamic)
-            else:
-                body = _file_routers(dynamic, major)
-                if docker_env is not None:
-                    body += _docker_routers(docker_env)
-            body.sort(key=lambda r: r["name"])
-            # Traefik's paging: X-Next-Page is the next page, "1" on the last one.
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(req.path).query)
-            page = int(query.get("page", ["1"])[0])
-            per_page = min(int(query.get("per_page", ["100"])[0]), per_page_cap)
-            start = (page - 1) * per_page
-            more = start + per_page < len(body)
-            body = body[start : start + per_page]
-            headers = {
-                "Content-Type": "application/json",
-                "X-Next-Page": str(page + 1 if more else 1),
-            }
-            return 200, headers, json.dumps(body).encode()
-        else:
-            return 404, {}, b"404 page not found\n"
-        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-    with serve(handle) as url:
-        yield url
+    admin: tuple[str, ...] = ("admin.erp.seisei.tokyo",)
+    named: tuple[str, ...] = ("testodoo.seisei.tokyo", "demo.nagashiro.top")
+    suffix: str = ".erp.seisei.tokyo"
+    redirect: str | None = "https://biznexus.seisei.tokyo"
+    login_redirect: str | None = "https://biznexus.seisei.tokyo/login"
+    health: str = "/nginx-health"
 
 
 @contextlib.contextmanager
 def fake_router(
-    admin: str = "admin.erp.seisei.tokyo",
-    named: tuple[str, ...] = ("testodoo.seisei.tokyo", "demo.nagashiro.top"),
-    suffix: str = ".erp.seisei.tokyo",
+    hosts: RouterHosts = RouterHosts(),
     allow: tuple[str, ...] = ("127.0.0.0/8", "10.0.0.0/8"),
     broken_dbfilter: bool = False,
 ) -> Iterator[str]:
@@ -199,13 +45,13 @@ def fake_router(
         client = (
             (req.headers.get("X-Forwarded-For") or req.client_address[0]).split(",")[-1].strip()
         )
-        if path == "/nginx-health":
+        if path == hosts.health:
             return 200, {}, b"OK"
-        if host == admin:
+        if host in hosts.admin:
             if not any(ipaddress.ip_address(client) in n for n in nets):
                 return 403, {}, b"Forbidden"
             return 200, {}, b"<html>admin</html>"
-        if host in named:
+        if host in hosts.named:
             if path.startswith("/web/database/"):
                 return 403, {}, b"Database management disabled"
             if path == "/web/login":
@@ -213,10 +59,13 @@ def fake_router(
                     return 303, {"Location": "/web/database/selector"}, b""
                 return 200, {}, b"<html>login</html>"
             return 404, {}, b"not found"
-        if host.endswith(suffix):
-            if path == "/web/login":
-                return 302, {"Location": "https://biznexus.seisei.tokyo/login"}, b""
-            return 302, {"Location": "https://biznexus.seisei.tokyo"}, b""
+        if host.endswith(hosts.suffix):
+            if path.startswith("/web/database/"):
+                return 403, {}, b"Database management disabled"
+            location = hosts.login_redirect if path == "/web/login" else hosts.redirect
+            if location is None:
+                return 200, {}, b"<html>tenant</html>"  # the UI proxied to Odoo
+            return 302, {"Location": location}, b""
         return 421, {}, b"Unknown host"
 
     with serve(handle) as url:

@@ -193,13 +193,16 @@ def _rootfs_tar(base: Path) -> Path:
     shutil.copy("/bin/busybox", root / "bin" / "busybox")
     for tool in ("sh", "sleep", "tar", "du", "test", "ls", "cat", "echo", "mkdir", "true"):
         (root / "bin" / tool).symlink_to("busybox")
-    # Stand-ins for what the real images have: healthcheck probes and redis-server.
+    # Stand-ins for what the real images have: healthcheck probes, the servers' commands.
     shims = {
         "python": "exit 0",
         "python3": "exit 0",
         "curl": "exit 0",
         "redis-server": f'exec sh -c "{SLEEPER}"',
+        "odoo": f'exec sh -c "{SLEEPER}"',
         "redis-cli": "exit 0",
+        "wget": "exit 0",
+        "pg_isready": "exit 0",
     }
     for name, body in shims.items():
         p = root / "bin" / name
@@ -260,8 +263,6 @@ def dockerd(base: Path) -> Iterator[DockerEngine]:
         engine.docker("import", "--change", f'CMD ["sh", "-c", "{SLEEPER}"]', str(tar), TEST_IMAGE)
         for tag in IMAGE_TAGS:
             engine.docker("tag", TEST_IMAGE, tag)
-        for net in ("seisei-odoo-network", "edge"):
-            engine.docker("network", "create", net)
         yield engine
     finally:
         networks: list[str] = []

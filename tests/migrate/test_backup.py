@@ -14,10 +14,13 @@ from odoo_router.migrate.backup import MANIFEST, check_manifest, run_backup
 from odoo_router.migrate.context import Context
 from odoo_router.migrate.docker_api import Docker
 from odoo_router.migrate.exitcodes import MigrateError
-from odoo_router.migrate.inventory import Inventory, read_files
+from odoo_router.migrate.inputs import Inputs
+from odoo_router.migrate.inventory import Inventory
 from odoo_router.migrate.layout import Layout
+from odoo_router.migrate.merge import Overrides
 from odoo_router.migrate.pg import Pg
 from odoo_router.migrate.runner import CommandError, SubprocessRunner
+from odoo_router.migrate.survey import survey
 
 from .conftest import DATABASES
 from .servers import PgServer
@@ -41,12 +44,15 @@ def _ctx(tree: Path, pg_server: PgServer, verify_restore: bool = True) -> Contex
 
 
 def _inv(ctx: Context, dbs: list[str]) -> Inventory:
-    return Inventory(files=read_files(ctx.layout), databases=dbs)
+    s = survey(ctx.layout, Inputs(), Overrides(admin_allow=("198.51.100.0/24",)))
+    return Inventory(survey=s, databases=dbs)
 
 
 def test_backup_dumps_verified_and_write_once(tree: Path, pg_server: PgServer) -> None:
     ctx = _ctx(tree, pg_server)
-    touched = [ctx.layout.rel(ctx.layout.services), ctx.layout.rel(ctx.layout.tenant_conf)]
+    services = ctx.layout.stacks / "edge-traefik/dynamic/services.yml"
+    tenant_conf = ctx.layout.stacks / "odoo18-prod/config/odoo-tenant.conf"
+    touched = [ctx.layout.rel(services), ctx.layout.rel(tenant_conf)]
     first = run_backup(ctx, _inv(ctx, DATABASES), touched)
     ctx.verify_restore = False
     second = run_backup(ctx, _inv(ctx, DATABASES), touched)
@@ -56,7 +62,7 @@ def test_backup_dumps_verified_and_write_once(tree: Path, pg_server: PgServer) -
     assert manifest["tree"]["/srv/stacks/odoo18-prod/config/odoo-tenant.conf"] is None
     assert (
         first / "files/srv/stacks/edge-traefik/dynamic/services.yml"
-    ).read_bytes() == ctx.layout.services.read_bytes()
+    ).read_bytes() == services.read_bytes()
     assert b"CREATE ROLE odoo" in (first / "db/globals.sql").read_bytes()
     assert check_manifest(first) == []
     # binary content survives (no TTY in the way): a restore gives the same bytes back

@@ -22,7 +22,8 @@ from odoo_router.migrate.docker_api import Container, Docker
 from odoo_router.migrate.journal import Journal
 from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.pg import Pg
-from odoo_router.migrate.plan import STEPS
+from odoo_router.migrate.plan import FileChange, make_steps
+from odoo_router.migrate.render import Settings
 from odoo_router.migrate.rollback import rollback_order
 from odoo_router.migrate.verify import Check
 
@@ -39,6 +40,21 @@ class FakeDocker(Docker):
     files: dict[str, list[str]] = field(default_factory=dict)  # project -> services in file
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     next_id: int = 100
+    # (kind, project) -> the networks/volumes compose made for it; what ``up`` makes for a
+    # service; names docker refuses to remove (in use)
+    resources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    makes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    busy: set[str] = field(default_factory=set)
+
+    def project_resources(self, kind: str, project: str) -> list[str]:
+        return sorted(self.resources.get((kind, project), []))
+
+    def remove_resources(self, kind: str, names: Any) -> list[str]:
+        self.calls.append(("rm", kind, sorted(names)))
+        errors = [f"{kind} {n}: in use" for n in names if n in self.busy]
+        for have in self.resources.values():
+            have[:] = [n for n in have if n not in names or n in self.busy]
+        return errors
 
     def containers(self, project: str) -> list[Container]:
         return sorted(self.projects.get(project, []), key=lambda c: c.name)
@@ -59,6 +75,9 @@ class FakeDocker(Docker):
         for s in services:
             self.next_id += 1
             keep.append(Container(f"id{self.next_id}", f"{project}-{s}-1", s, "running"))
+            for kind, name in self.makes.get(s, []):
+                have = self.resources.setdefault((kind, project), [])
+                have += [name] if name not in have else []
         self.projects[project] = keep
 
     def compose_down(
@@ -86,7 +105,15 @@ def _run(root: Path, docker: FakeDocker) -> steps.Run:
     ctx = _ctx(root, docker)
     run_dir = root / "run"
     run_dir.mkdir()
-    plan = {"plan_id": "p", "projects": {"odoo": ODOO, "router": "seisei-odoo"}, "steps": []}
+    plan = {
+        "plan_id": "p",
+        "projects": {"odoo": ODOO, "router": "seisei-odoo"},
+        "compose": {
+            t: {"dir": f"/srv/stacks/{d}", "file": f"/srv/stacks/{d}/docker-compose.yml"}
+            for t, d in (("odoo", ODOO), ("router", "seisei-odoo"))
+        },
+        "steps": [],
+    }
     (run_dir / "plan.json").write_text(json.dumps(plan))
     return steps.Run(ctx, Journal(run_dir), plan)
 
@@ -166,15 +193,71 @@ def test_rollback_removes_what_the_run_made_and_starts_exactly_what_ran(tmp_path
     ]
 
 
+def test_rollback_removes_the_networks_and_volumes_the_run_made_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """compose makes a project's networks and volumes for the services it starts: those the
+    new services brought go with the rollback (after their containers), those that existed
+    before apply stay, even when ``compose down`` removed one and the new file made it again."""
+    docker = FakeDocker(Recorder())
+    docker.projects[ODOO] = [Container("a1", "odoo18-prod-web", "web", "running")]
+    docker.files[ODOO] = ["web"]
+    net, vol = ("network", ODOO), ("volume", ODOO)
+    docker.resources = {net: [f"{ODOO}_default", "kept-by-hand"], vol: [f"{ODOO}_data"]}
+    docker.makes["odoo-admin"] = [("network", f"{ODOO}_default"), ("network", f"{ODOO}_admin")]
+    docker.makes["odoo-admin"] += [("volume", f"{ODOO}_cache")]
+    odoo = tmp_path / "srv/stacks/odoo18-prod"
+    odoo.mkdir(parents=True)
+    old = b"services:\n  web: {}\n"
+    (odoo / "docker-compose.yml").write_bytes(old)
+    run = _run(tmp_path, docker)
+    run.journal.append(
+        "containers-before", projects=C.take_snapshot(run.ctx, run.journal, run.plan)
+    )
+    stop, start = steps.StopStack("stop-odoo", "odoo"), steps.StartStack("start-odoo", "odoo")
+    stop.act(run)
+    docker.resources[net].remove(f"{ODOO}_default")  # compose down removed it
+    (odoo / "docker-compose.yml").write_bytes(b"services:\n  odoo-tenant: {}\n  odoo-admin: {}\n")
+    start.act(run)
+    snap = run.snapshot("odoo")
+    made = [("network", f"{ODOO}_admin"), ("volume", f"{ODOO}_cache")]
+    assert C.created_resources(run.ctx, run.project("odoo"), snap) == made
+    (odoo / "docker-compose.yml").write_bytes(old)
+    docker.busy = {f"{ODOO}_admin"}  # a container of the run is still on it
+    with pytest.raises(steps.StepFailed, match=f"network {ODOO}_admin: in use"):
+        stop.undo(run, {})
+    assert docker.calls[-1] == ("up", ODOO, ["web"], True, None)  # the old set runs anyway
+    docker.busy = set()
+    start.undo(run, {})
+    stop.undo(run, {})
+    assert C.created_resources(run.ctx, run.project("odoo"), snap) == []
+    assert docker.project_resources(*net) == ["kept-by-hand", f"{ODOO}_default"]
+    assert docker.project_resources(*vol) == [f"{ODOO}_data"]
+    # a record from before networks and volumes were recorded: nothing is known, none goes
+    del snap["networks"], snap["volumes"]
+    docker.resources[net].append(f"{ODOO}_late")
+    assert C.created_resources(run.ctx, run.project("odoo"), snap) == []
+
+
 def test_rollback_order_files_then_new_containers_then_old_ones(tmp_path: Path) -> None:
-    specs = [{"id": sid, "kind": kind, "target": target} for sid, kind, target, _d, _t in STEPS]
+    roles = ["tenant_conf", "admin_conf", "router_yaml", "odoo_compose", "router_compose"]
+    files = [FileChange(r, f"/{r}", None, "x", "atomic", False) for r in roles]
+    files += [
+        FileChange(f"dynamic:{n}.yml", f"/{n}", None, "x", "atomic", True)
+        for n in ("middlewares", "services")
+    ]
+    targets = {"odoo": ODOO, "router": "seisei-odoo"}
+    specs = [
+        {"id": s.id, "kind": s.kind, "target": s.target}
+        for s in make_steps(files, targets, None, Settings())
+    ]
     j = Journal(tmp_path)
     for s in specs:
         j.append("start", s["id"], pre={"n": s["id"]})
     order = rollback_order({"steps": specs}, j)
     assert [s.id for s, _ in order] == [  # backup and verify have nothing to undo
-        "write-services",
-        "write-middlewares",
+        "write-dynamic-services-yml",
+        "write-dynamic-middlewares-yml",
         "write-router-compose",
         "write-odoo-compose",
         "write-router-yaml",

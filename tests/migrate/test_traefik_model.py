@@ -19,7 +19,7 @@ from odoo_router.migrate.traefik_providers import (
 )
 from odoo_router.migrate.traefik_version import TraefikVersion
 
-from .fakes import fake_traefik
+from .fake_traefik import fake_traefik
 
 STACKS = Path(__file__).parent / "fixture/srv/stacks"
 V3_1 = TraefikVersion(3, 1, 2, "t")

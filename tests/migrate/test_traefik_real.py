@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.traefik import RealTraefik, echo_server, real_traefik, tag_routers, traefik_binary
 from odoo_router.migrate.traefik_model import RoutingTable
 from odoo_router.migrate.traefik_providers import load_file_provider
 from odoo_router.migrate.traefik_schema import lint_text
 from odoo_router.migrate.traefik_version import TraefikVersion, from_api_body
-
-from .traefik_real import RealTraefik, echo_server, real_traefik, tag_routers, traefik_binary
 
 pytestmark = [
     pytest.mark.traefik,

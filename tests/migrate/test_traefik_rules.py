@@ -7,18 +7,13 @@ import re
 import pytest
 
 from odoo_router.migrate.traefik_goregex import GoRegexError, translate
+from odoo_router.migrate.traefik_rule_tree import And, Matcher, Not, Or, RuleError, priority
 from odoo_router.migrate.traefik_rules import (
-    And,
-    Matcher,
-    Not,
-    Or,
-    RuleError,
     findings,
     host_rule,
     matches,
     parse,
     path_prefix_rule,
-    priority,
     render,
     suffix_rule,
 )

@@ -1,21 +1,27 @@
-"""traefik_static: the routing-relevant static settings, from the one source Traefik uses."""
+"""traefik_static: what the static configuration says, each source read into one shape (with
+the line of every setting), and the typed settings the simulation takes from it."""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
-from odoo_router.migrate.traefik_static import choose, from_env, from_file, from_flags
+from odoo_router.migrate.traefik_static import DEFAULTS, from_env, from_file, from_flags
 
 STACKS = Path(__file__).parent / "fixture/srv/stacks"
 
 
 def test_fixture_command_flags() -> None:
     compose = yaml.safe_load((STACKS / "edge-traefik/docker-compose.yml").read_text())
-    s = choose(None, compose["services"]["traefik"]["command"], {}, "edge/dc.yml")
-    assert s.source == "command flags in edge/dc.yml"
+    st = from_flags(compose["services"]["traefik"]["command"], "edge/dc.yml", lambda i: f"l{i}")
+    assert st is not None
+    s = st.typed()
+    assert s.source == "edge/dc.yml"
     assert s.docker and not s.exposed_by_default
+    assert st.exposed_by_default.source == "l5"  # the flag that said it
     assert s.file_directory == "/etc/traefik/dynamic" and s.watch
     assert dict(s.entry_points) == {"web": ":80", "websecure": ":443"}
     assert s.tls_entry_points == frozenset()
@@ -23,30 +29,57 @@ def test_fixture_command_flags() -> None:
 
 
 def test_flags_defaults_and_case() -> None:
-    s = from_flags(
-        "traefik --providers.docker --Providers.Docker.DefaultRule='Host(`{{ .Name }}.x`)' "
-        "--entrypoints.websecure.http.tls.certresolver=le --core.defaultRuleSyntax=v2",
+    st = from_flags(
+        shlex.split(
+            "traefik --providers.docker --Providers.Docker.DefaultRule='Host(`{{ .Name }}.x`)' "
+            "--entrypoints.websecure.http.tls.certresolver=le --core.defaultRuleSyntax=v2"
+        ),
         "x",
     )
+    assert st is not None
+    s = st.typed()
     assert s.docker and s.exposed_by_default  # Traefik's default
+    assert "not set" in st.exposed_by_default.source
     assert s.default_rule == "Host(`{{ .Name }}.x`)"
     assert s.tls_entry_points == frozenset({"websecure"})
     assert s.default_rule_syntax == "v2"
-    assert not from_flags(["--providers.docker=false"], "x").docker
+    off = from_flags(["--providers.docker=false"], "x")
+    assert off is not None and not off.docker and not off.typed().docker
+    assert from_flags(["traefik", "version"], "x") is None  # no flag: not this source
 
 
-def test_file_wins_then_flags_then_env() -> None:
+def test_a_file_gives_every_setting_its_line() -> None:
     text = (
         "providers:\n  docker:\n    exposedByDefault: false\n  file:\n    directory: /dyn\n"
-        "entryPoints:\n  websecure:\n    address: ':443'\n    http:\n      tls: {}\n"
+        "  precedence: [file, docker]\n"
+        "entryPoints:\n  webSecure:\n    address: ':443'\n    http:\n      tls: {}\n"
     )
-    s = choose((text, "traefik.yml"), ["--providers.docker.exposedbydefault=true"], {}, "x")
-    assert s.source == "file traefik.yml" and not s.exposed_by_default
-    assert s.tls_entry_points == frozenset({"websecure"}) and s.file_directory == "/dyn"
-    env = {"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT": "false", "PATH": "/bin"}
-    e = choose(None, None, env, "x")
-    assert e.source == "environment in x" and e.docker and not e.exposed_by_default
-    assert from_env({"PATH": "/bin"}, "x") is None
-    assert choose(None, [], {}, "x").source == "defaults"
+    st = from_file(text, "traefik.yml")
+    assert st.exposed_by_default.value is False
+    assert st.exposed_by_default.source == "traefik.yml:3"
+    assert st.file_directory is not None and st.file_directory.source == "traefik.yml:5"
+    s = st.typed()
+    assert s.source == "traefik.yml" and s.docker and not s.exposed_by_default
+    assert dict(s.entry_points) == {"webSecure": ":443"}  # an entry point keeps its case
+    assert s.tls_entry_points == frozenset({"webSecure"}) and s.file_directory == "/dyn"
+    assert s.precedence == ("file", "docker")
     toml = from_file("[providers.docker]\nexposedByDefault = false\n", "traefik.toml")
-    assert not toml.exposed_by_default
+    assert toml.docker and not toml.typed().exposed_by_default
+
+
+def test_environment_and_defaults() -> None:
+    env = {"TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT": "false", "PATH": "/bin"}
+    e = from_env(env, "environment in x")
+    assert e is not None and e.source == "environment in x"
+    assert e.docker and not e.typed().exposed_by_default
+    assert from_env({"PATH": "/bin"}, "x") is None
+    d = DEFAULTS.typed()
+    assert d.source == "defaults" and not d.docker and d.exposed_by_default
+    assert d.entry_points == {} and d.file_directory is None
+
+
+def test_a_file_that_does_not_parse_is_named_with_its_line() -> None:
+    with pytest.raises(ValueError, match=r"^traefik\.yml:3: not valid YAML: mapping values"):
+        from_file("providers:\n  docker: {}\n  file: a: b\n", "traefik.yml")
+    with pytest.raises(ValueError, match=r"^traefik\.toml: not valid TOML: .*line 2"):
+        from_file("[providers]\ndocker = \n", "traefik.toml")

@@ -19,12 +19,10 @@ from odoo_router.migrate.fsops import TMP_SUFFIX, tree_digest, write_file
 from odoo_router.migrate.journal import hold_lock
 from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.pg import Pg
-from odoo_router.migrate.plan import Settings, build_plan
 from odoo_router.migrate.runner import Result
 from odoo_router.migrate.traefik import TraefikAPI, major_version
 
-from .fakes import fake_traefik
-from .test_render import FACTS_OK, _inventory
+from .fake_traefik import fake_traefik
 
 
 class Recorder:
@@ -90,17 +88,6 @@ def test_single_file_bind_mount_is_written_in_place(tmp_path: Path) -> None:
     assert f.stat().st_ino != inode
 
 
-def test_plan_marks_bind_mounted_files_in_place(tree: Path) -> None:
-    conf = tree / "srv/stacks/odoo18-prod/config/odoo-tenant.conf"
-    conf.write_text("[options]\n")
-    layout, inv = _inventory(tree)
-    inv.bind_files = {conf.resolve()}
-    plan = build_plan(layout, inv, FACTS_OK, Settings())
-    modes = {f.role: f.write for f in plan.files}
-    assert modes["tenant_conf"] == "in-place" and modes["services"] == "atomic"
-    assert any("exists already" in w for w in plan.warnings)
-
-
 def test_lock_refuses_a_second_holder(tmp_path: Path) -> None:
     layout = Layout.make(tmp_path)
     with hold_lock(layout):
@@ -156,19 +143,33 @@ def test_tree_digest_sees_mode_and_content(tmp_path: Path) -> None:
     assert tree_digest(tmp_path) != before
 
 
-def test_master_password_generated_once_and_weak_ones_refused(tmp_path: Path) -> None:
-    from odoo_router.migrate.preflight import load_secrets
+def test_master_password_generated_once_and_kept(tmp_path: Path) -> None:
+    from odoo_router.migrate.inputs import Inputs
+    from odoo_router.migrate.merge import Overrides
+    from odoo_router.migrate.preflight import load_secret, store_secret
 
     ctx = _ctx_for(tmp_path)
-    first = load_secrets(ctx)
-    assert first == load_secrets(ctx)  # the same on every plan: plans are repeatable
-    assert len(first[0]) >= 24 and first[1].startswith("$pbkdf2-sha512$")
+    first, new = load_secret(ctx, Inputs(), live=True)
+    assert new is not None and len(first.password) >= 24
+    assert first.hash.startswith("$pbkdf2-sha512$") and new["generated"] is True
+    store_secret(ctx, new)
+    again, none = load_secret(ctx, Inputs(), live=True)
+    assert (again, none) == (first, None)  # the same on every plan: plans are repeatable
     assert (ctx.layout.secrets_file.stat().st_mode & 0o777) == 0o600
-    weak = tmp_path / "pw"
-    weak.write_text("changeme\n")
-    ctx.password_file = str(weak)
-    assert load_secrets(ctx) == ("changeme", "")  # plan refuses it; nothing stored
-    assert load_secrets(_ctx_for(tmp_path)) == first
+    pw = tmp_path / "pw"
+    pw.write_text("a-chosen-password-of-some-length\n")
+    ctx.overrides = Overrides(master_password_file=str(pw))
+    chosen, new = load_secret(ctx, Inputs(), live=True)
+    assert chosen.password == "a-chosen-password-of-some-length"
+    assert new is not None and new["generated"] is False  # apply never shows a chosen one
+    store_secret(ctx, new)
+    assert load_secret(ctx, Inputs(), live=True) == (chosen, None)  # same hash: same plan
+    ctx.overrides = Overrides(master_password_file=str(tmp_path / "missing"))
+    with pytest.raises(MigrateError) as exc:
+        load_secret(ctx, Inputs(), live=True)
+    assert exc.value.code == X.REFUSED and "--master-password-file" in str(exc.value)
+    offline, new = load_secret(ctx, Inputs(), live=False)  # offline: a throwaway hash, noted
+    assert new is None and "not readable here" in offline.source
 
 
 def _ctx_for(tmp_path: Path) -> Context:

@@ -14,28 +14,31 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.processes import end_process, free_port
 from odoo_router.migrate.context import Context
 from odoo_router.migrate.docker_api import Docker
-from odoo_router.migrate.nginxconf import parse_router_conf
+from odoo_router.migrate.facts import Fact
 from odoo_router.migrate.pg import Pg
+from odoo_router.migrate.render import router_spec
 from odoo_router.migrate.render_router import render_router_yaml
 from odoo_router.migrate.verify import check_http
 
 from .fakes import serve
+from .test_render import fixture_survey
 from .test_units import Recorder
 
-NGINX = (Path(__file__).parent / "fixture/srv/stacks/seisei-odoo/nginx/default.conf").read_text()
 DATABASES = ["ten_testodoo", "ten_testodoo2", "ten_acme"]
-EXPECT = {
+EXPECT: dict[str, Any] = {
     "admin_hosts": ["admin.erp.seisei.tokyo"],
     "named": [["testodoo.seisei.tokyo", "ten_testodoo"], ["demo.nagashiro.top", "ten_testodoo"]],
     "tenant_sample": "acme.erp.seisei.tokyo",
     "login_redirect": "https://biznexus.seisei.tokyo/login",
     "admin_allow": ["127.0.0.0/8", "10.0.0.0/8"],
+    "router_container": "seisei-odoo-router",
 }
 
 
@@ -59,7 +62,10 @@ def fake_odoo(list_db: bool) -> object:
 def router(tmp_path: Path) -> Iterator[str]:
     with fake_odoo(list_db=False) as tenant, fake_odoo(list_db=True) as admin:
         port = free_port()
-        text = render_router_yaml(parse_router_conf(NGINX), EXPECT["admin_allow"], ["127.0.0.0/8"])
+        routing = fixture_survey().routing
+        routing.admin_allow = Fact(tuple(EXPECT["admin_allow"]), "test")
+        routing.trusted_proxies = Fact(("127.0.0.0/8",), "test")
+        text = render_router_yaml(routing, router_spec(fixture_survey()))
         text = text.replace('listen: ["0.0.0.0:80"]', f'listen: ["127.0.0.1:{port}"]')
         text = text.replace("workers: auto", "workers: 1")
         text = text.replace('listen: "127.0.0.1:9145"', "listen: null")

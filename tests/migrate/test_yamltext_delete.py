@@ -151,6 +151,61 @@ CASES = [
         [("append", ("cmd",), "c", kw(comment="new"))],
         lines("cmd: [", '  "a",  # first', '  "b",', "  # new", '  "c"', "]"),
     ),
+    # Blank lines: a run of deleted neighbours leaves one separation, not two or three.
+    Case(
+        "neighbours deleted together take the blank line between them and the one after",
+        lines("m:", "  a: 1", "", "  b: 2", "", "  c: 3", "", "  d: 4"),
+        [("delete", ("m", "b")), ("delete", ("m", "c"))],
+        lines("m:", "  a: 1", "", "  d: 4"),
+    ),
+    Case(
+        "one deleted entry between blank lines leaves one",
+        lines("m:", "  a: 1", "", "  # b's", "  b: 2", "", "  c: 3"),
+        [("delete", ("m", "b"))],
+        lines("m:", "  a: 1", "", "  c: 3"),
+    ),
+    Case(
+        "without a blank line before the entry, the one after it stays",
+        lines("m:", "  a: 1", "  b: 2", "", "  c: 3"),
+        [("delete", ("m", "b"))],
+        lines("m:", "  a: 1", "", "  c: 3"),
+    ),
+    Case(
+        "the first entries take the blank lines after them",
+        lines("m:", "  a: 1", "", "  b: 2", "", "  c: 3"),
+        [("delete", ("m", "a")), ("delete", ("m", "b"))],
+        lines("m:", "  c: 3"),
+    ),
+    Case(
+        "the last entries of a section keep the separation from the next section",
+        lines("h:", "  r:", "    a: 1", "", "    b: 2", "", "  s:", "    x: 1"),
+        [("delete", ("h", "r", "b"))],
+        lines("h:", "  r:", "    a: 1", "", "  s:", "    x: 1"),
+    ),
+    Case(
+        "entries that end the file take the blank line before them",
+        lines("m:", "  a: 1", "", "  b: 2", "", "  c: 3"),
+        [("delete", ("m", "b")), ("delete", ("m", "c"))],
+        lines("m:", "  a: 1"),
+    ),
+    Case(
+        "a comment between deleted neighbours stays, and the blank lines around it",
+        lines("m:", "  a: 1", "", "  b: 2", "  # after b", "", "  c: 3", "", "  d: 4"),
+        [("delete", ("m", "b")), ("delete", ("m", "c"))],
+        lines("m:", "  a: 1", "", "  # after b", "", "  d: 4"),
+    ),
+    Case(
+        "blank lines inside an emptied collection go; the one after it stays",
+        lines("labels:", "  - a", "", "  - b", "", "x: 1"),
+        [("delete", ("labels", 0)), ("delete", ("labels", 1))],
+        lines("labels: []", "", "x: 1"),
+    ),
+    Case(
+        "an entry inserted where deleted ones were takes their separation",
+        lines("m:", "  a: 1", "", "  b: 2", "", "  c: 3", "x: 1"),
+        [("delete", ("m", "c")), ("insert", ("m",), "d", 4, kw(comment="new"))],
+        lines("m:", "  a: 1", "", "  b: 2", "", "  # new", "  d: 4", "x: 1"),
+    ),
 ]
 
 

@@ -227,3 +227,160 @@ def test_error_field_is_escaped() -> None:
     d = parse(line(error=hostile))
     assert d["error"] == hostile.replace("\udcff", "\\xff")
     assert parse(line())["error"] is None
+
+
+# -- the writer: whole lines, whatever happens to a write ----------------------------------
+
+WRITER = """
+import sys
+from odoo_router.accesslog import AccessLog, format_access
+log = AccessLog("-")
+for n in range({count}):
+    log.write(format_access(client_ip="::1", host="h", method="GET", path="/" + "x" * 300,
+                            status=200, bytes_in=0, bytes_out=0, total_time=0.001,
+                            request_id="{name}", route="{name}-%d" % n))
+log.close()
+"""
+
+
+def test_workers_sharing_a_pipe_never_split_a_line(tmp_path: Path) -> None:
+    """stdout under Docker is one pipe for every worker; a write() to a pipe is only kept
+    whole up to PIPE_BUF, so the writer cuts its batches at line ends below that. Two
+    writers, a reader slower than both (the pipe stays full, where longer writes
+    interleave): every line arrives whole, each writer's in order."""
+    import subprocess
+    import sys
+
+    count = 1500
+    read_end, write_end = os.pipe()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER.format(count=count, name=name)], stdout=write_end
+        )
+        for name in ("a", "b")
+    ]
+    os.close(write_end)
+    data = bytearray()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        chunk = os.read(read_end, 3000)
+        if not chunk:
+            break
+        data += chunk
+        time.sleep(0.0005)
+    os.close(read_end)
+    for proc in procs:
+        assert proc.wait(10) == 0
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    for raw in bytes(data).splitlines(keepends=True):
+        d = parse(raw)
+        name, n = d["route"].split("-")
+        seen[name].append(int(n))
+    assert seen == {"a": list(range(count)), "b": list(range(count))}
+
+
+def test_pipe_writes_are_whole_lines_within_pipe_buf(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from select import PIPE_BUF
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    log = AccessLog(str(fifo))
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def recording(fd: int, data: Any) -> int:
+        writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", recording)
+    long_line = line(path="/" + "y" * (PIPE_BUF + 100))
+    for n in range(40):
+        log.write(line(route=f"r{n}"))
+        if n == 20:
+            log.write(long_line)
+    log.close()  # flushes: every write recorded, then the fifo's writer closed (EOF)
+    monkeypatch.undo()
+    received = b""
+    while chunk := os.read(reader, 1 << 20):
+        received += chunk
+    os.close(reader)
+    assert len(writes) > 1 and b"".join(writes) == received
+    for chunk in writes:
+        assert chunk.endswith(b"\n")
+        assert len(chunk) <= PIPE_BUF or chunk == long_line  # a longer line goes alone
+    assert [parse(r)["route"] for r in received.splitlines(True) if b'"r' in r][-1] == "r39"
+
+
+def test_a_write_cut_short_keeps_the_next_lines_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk filling up: the kernel stores part of a write, then refuses the rest. The lines
+    not stored are dropped and counted; the fragment gets a newline before the next lines,
+    so that only it is broken."""
+    import errno
+
+    path = tmp_path / "access.log"
+    log = AccessLog(str(path))
+    real_write = os.write
+    calls = 0
+
+    def filling_up(fd: int, data: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return real_write(fd, bytes(data)[: len(one) + 100])  # a line and a bit
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    one = line(route="first")
+    for n in range(5):
+        log.write(line(route=f"lost{n}") if n else one)
+    monkeypatch.setattr(os, "write", filling_up)
+    log.flush()
+    monkeypatch.undo()
+    assert log.dropped_lines == 4 and isinstance(log.last_error, OSError)
+    log.write(line(route="after"))
+    log.close()
+    first, fragment, after = path.read_bytes().splitlines(keepends=True)
+    assert parse(first)["route"] == "first"
+    assert len(fragment) == 101 and fragment.startswith(b'{"time"')
+    assert parse(after)["route"] == "after"
+
+
+def test_a_full_disk_drops_lines_and_then_recovers(tmp_path: Path) -> None:
+    """A real full file system (a 64 KiB tmpfs, root only): flushes fail and count, the
+    writer goes on, and once there is room again every line after the fragment is whole."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        filler = mount / "filler"
+        filler.write_bytes(b"f" * 30_000)
+        log = AccessLog(str(mount / "access.log"), flush_bytes=1 << 20)
+        for n in range(200):  # about 80 KB: more than is left
+            log.write(line(route=f"before{n}"))
+        log.flush()
+        assert log.dropped_lines > 0 and log.last_error is not None
+        filler.unlink()
+        for n in range(20):
+            log.write(line(route=f"after{n}"))
+        log.close()
+        lines = (mount / "access.log").read_bytes().splitlines(keepends=True)
+        broken = [raw for raw in lines if not raw.endswith(b"}\n")]
+        assert len(broken) <= 1
+        routes = [parse(raw)["route"] for raw in lines if raw not in broken]
+        assert routes[-20:] == [f"after{n}" for n in range(20)]
+        assert routes[:-20] == [f"before{n}" for n in range(len(routes) - 20)]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -501,9 +501,16 @@ def test_container_starts_turns_healthy_reloads_and_stops(engine: Engine, image:
         logs = engine.run("logs", name, check=False)
         errors = logs.stderr.decode(errors="replace")
         assert status == "healthy", f"health {status!r}; logs:\n{errors[-3000:]}"
-        # The HEALTHCHECK's own requests show up in the JSON access log (stdout)...
-        lines = [ln for ln in logs.stdout.decode().splitlines() if ln.startswith("{")]
-        health = [json.loads(ln) for ln in lines if '"/nginx-health"' in ln]
+        # The HEALTHCHECK's own requests show up in the JSON access log (stdout), flushed
+        # every 100 ms: "healthy" can be seen before the first probe's line is out...
+        deadline = time.monotonic() + 5
+        while True:
+            lines = [ln for ln in logs.stdout.decode().splitlines() if ln.startswith("{")]
+            health = [json.loads(ln) for ln in lines if '"/nginx-health"' in ln]
+            if health or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+            logs = engine.run("logs", name, check=False)
         assert health, f"no access-log line for the health checks:\n{logs.stdout[-2000:]!r}"
         assert {(h["status"], h["route"], h["host"]) for h in health} == {
             (200, "health", "127.0.0.1")

@@ -14,17 +14,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from odoo_router.metrics import (
-    BUCKETS,
-    FAULT_KINDS,
-    MetricsServer,
-    Stats,
-    forget_worker,
-    read_merged,
-    reset_directory,
-    start_metrics_server,
-    write_snapshot,
-)
+from odoo_router.metrics import BUCKETS, FAULT_KINDS, Stats, write_snapshot
+from odoo_router.metrics_http import MetricsServer, start_metrics_server
+from odoo_router.metrics_merge import forget_worker, read_merged, reset_directory
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

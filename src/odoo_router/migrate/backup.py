@@ -73,7 +73,19 @@ def backup_now(ctx: Context) -> Path:
     files when there is one, else what is on disk)."""
     inv = gather(ctx.layout, ctx.docker, ctx.pg, None, "n/a")
     plan = load_plan_file(ctx.layout.plan_file) if ctx.layout.plan_file.exists() else None
+    if plan is not None:
+        with_plan(inv, plan)
     return run_backup(ctx, inv, covered(ctx.layout, plan))
+
+
+def with_plan(inv: Inventory, plan: dict[str, Any]) -> None:
+    """What the plan found (with the operator's inputs file) wins over a rediscovery
+    without it: the Odoo container, the filestore."""
+    b = plan.get("backup") or {}
+    inv.odoo_container = b.get("odoo_container") or inv.odoo_container
+    inv.data_volume = b.get("data_volume") or inv.data_volume
+    inv.data_bind = b.get("data_bind") or inv.data_bind
+    inv.odoo_image = inv.odoo_image or b.get("odoo_image")
 
 
 def run_backup(ctx: Context, inv: Inventory, files: list[str]) -> Path:

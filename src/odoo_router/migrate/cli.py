@@ -11,6 +11,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import exitcodes as X
@@ -23,14 +24,18 @@ from .exitcodes import MigrateError
 from .inventory import gather
 from .journal import hold_lock, latest_run
 from .layout import Layout
+from .merge import Overrides
+from .offline import check_out, read_snap, stage_tree
 from .pg import Pg
-from .plan import Settings, format_plan, load_plan_file
-from .preflight import make_plan, stage
+from .plan import load_plan_file
+from .preflight import load_inputs, make_offline_plan, make_plan, stage, store_secret
+from .render import Settings
+from .report import format_plan
 from .rollback import rollback
 from .runner import CommandError, SubprocessRunner
 from .runstate import APPLIED, ROLLED_BACK
 from .status import format_status, status
-from .traefik import TraefikAPI
+from .traefik import TraefikAPI, TraefikError, write_snapshot
 from .verify import format_checks, run_checks
 
 CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo", ...
@@ -80,14 +85,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     t = common.add_argument_group("traefik and router")
     t.add_argument("--traefik-api", default="http://127.0.0.1:8888")
-    t.add_argument("--traefik-version", default=None, help="when the API cannot be reached")
     t.add_argument("--router-url", default=None, help="default: the router container's address")
     t.add_argument("--router-image", default=Settings.router_image)
     t.add_argument("--router-command", default="", help="default: the image's own command")
-    t.add_argument("--router-health-interval", default="10s")
-    t.add_argument("--admin-allow", action="append", default=None, help="CIDR, repeatable")
-    t.add_argument("--trusted-proxy", action="append", default=None, help="CIDR, repeatable")
-    t.add_argument("--master-password-file", default=None)
+    t.add_argument(
+        "--router-health-interval", default=None, help="default: the service's own interval"
+    )
+    i = common.add_argument_group(
+        "operator inputs", "the inputs file, and overrides of its keys (docs/migrate.md)"
+    )
+    i.add_argument("--inputs", default=None, metavar="FILE", help="the inputs file (YAML)")
+    i.add_argument(
+        "--admin-allow", action="append", default=None, help="CIDR, repeatable: admin.allow"
+    )
+    i.add_argument(
+        "--trusted-proxy", action="append", default=None, help="CIDR, repeatable: trusted_proxies"
+    )
+    i.add_argument("--traefik-version", default=None, help="overrides the detected version")
+    i.add_argument("--master-password-file", default=None, help="master_password: {file: ...}")
+    i.add_argument(
+        "--allow-broad-allowlist",
+        action="store_true",
+        help="accept an allowlist overlapping 172.16.0.0/12 or Traefik's networks",
+    )
     o = common.add_argument_group("behaviour")
     o.add_argument("--yes", action="store_true", help="do not ask (non-interactive runs)")
     o.add_argument("--json", action="store_true", help="machine-readable output")
@@ -98,8 +118,27 @@ def _parser() -> argparse.ArgumentParser:
         epilog="exit codes: " + "; ".join(f"{k} {v}" for k, v in X.DESCRIPTIONS.items()),
     )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("inventory", parents=[common], help="read the current state")
-    sub.add_parser("plan", parents=[common], help="pre-flight, render, diff, steps (read-only)")
+    inv = sub.add_parser("inventory", parents=[common], help="read the current state")
+    inv.add_argument(
+        "--snapshot", default=None, metavar="SNAP", help="write Traefik's API bodies to SNAP"
+    )
+    pl = sub.add_parser(
+        "plan", parents=[common], help="pre-flight, render, diff, steps (read-only)"
+    )
+    pl.add_argument(
+        "--offline",
+        action="store_true",
+        help="contact no Docker engine, PostgreSQL or Traefik API (review a copied tree)",
+    )
+    pl.add_argument(
+        "--stage", default=None, metavar="OUT", help="offline: write the tree after apply to OUT"
+    )
+    pl.add_argument(
+        "--traefik-snapshot",
+        default=None,
+        metavar="SNAP",
+        help="offline: Traefik's version and routers from `inventory --snapshot SNAP`",
+    )
     b = sub.add_parser("backup", parents=[common], help="a verified, write-once backup")
     b.add_argument("--verify-restore", action="store_true")
     a = sub.add_parser("apply", parents=[common], help="run or resume the plan")
@@ -113,8 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _abs(path: str) -> str:
+    return path if os.path.isabs(path) else os.path.abspath(path)
+
+
 def build_context(args: argparse.Namespace) -> Context:
-    layout = Layout.make(args.root, args.stacks, args.state_dir, args.backup_dir)
+    layout = Layout.make(args.root, _abs(args.stacks), args.state_dir, args.backup_dir)
     runner = SubprocessRunner()
     compose = shlex.split(args.compose) if args.compose else None
     docker = Docker(runner, args.docker, compose or ["docker", "compose"], args.stop_timeout)
@@ -131,12 +174,17 @@ def build_context(args: argparse.Namespace) -> Context:
     else:
         pg = Pg(runner, docker.exec_argv(args.pg_container, []), conn)
     settings = Settings(
-        admin_allow=tuple(args.admin_allow or Settings.admin_allow),
-        trusted_proxies=tuple(args.trusted_proxy or Settings.trusted_proxies),
         router_image=args.router_image,
         router_command=tuple(shlex.split(args.router_command)),
         router_health_interval=args.router_health_interval,
         stop_timeout=args.stop_timeout,
+    )
+    overrides = Overrides(
+        admin_allow=tuple(args.admin_allow or ()),
+        trusted_proxies=tuple(args.trusted_proxy or ()),
+        traefik_version=args.traefik_version,
+        master_password_file=args.master_password_file,
+        allow_broad_allowlist=args.allow_broad_allowlist,
     )
     return Context(
         layout=layout,
@@ -145,8 +193,8 @@ def build_context(args: argparse.Namespace) -> Context:
         pg=pg,
         traefik=TraefikAPI(args.traefik_api) if args.traefik_api else None,
         settings=settings,
-        traefik_version=args.traefik_version,
-        password_file=args.master_password_file,
+        overrides=overrides,
+        inputs_file=_abs(args.inputs) if args.inputs else None,
         helper_image=args.helper_image,
         router_url=args.router_url,
         health_timeout=args.health_timeout,
@@ -164,22 +212,57 @@ def _load_plan(ctx: Context) -> dict[str, Any]:
 
 
 def cmd_inventory(ctx: Context, args: argparse.Namespace) -> int:
-    inv = gather(ctx.layout, ctx.docker, ctx.pg, ctx.traefik, ctx.traefik_version)
-    print(json.dumps(inv.to_json(ctx.layout), indent=2, sort_keys=True, default=str))
+    inv = gather(
+        ctx.layout,
+        ctx.docker,
+        ctx.pg,
+        ctx.traefik,
+        ctx.traefik_version,
+        load_inputs(ctx),
+        ctx.overrides,
+    )
+    print(json.dumps(inv.to_json(), indent=2, sort_keys=True, default=str))
+    if args.snapshot:
+        if ctx.traefik is None:
+            raise MigrateError("--snapshot needs --traefik-api", X.USAGE)
+        try:
+            write_snapshot(ctx.traefik, Path(_abs(args.snapshot)))
+        except TraefikError as exc:
+            raise MigrateError(f"cannot take the snapshot: {exc}") from exc
+        say(f"Traefik snapshot written to {args.snapshot}")
     return X.OK
 
 
 def cmd_plan(ctx: Context, args: argparse.Namespace) -> int:
+    if args.offline:
+        return _plan_offline(ctx, args)
+    if args.stage or args.traefik_snapshot:
+        raise MigrateError("--stage and --traefik-snapshot go with --offline", X.USAGE)
     with hold_lock(ctx.layout, "plan"):
-        plan, _ = make_plan(ctx)
-        if args.json:
-            print(plan.to_json(), end="")
-        else:
-            print(format_plan(plan), end="")
+        plan, _, secret = make_plan(ctx)
+        print(plan.to_json() if args.json else format_plan(plan), end="")
         if plan.problems:
             return X.REFUSED
+        store_secret(ctx, secret)
         stage(ctx, plan)
     say(f"plan written to {ctx.layout.plan_file}")
+    return X.OK
+
+
+def _plan_offline(ctx: Context, args: argparse.Namespace) -> int:
+    out = Path(_abs(args.stage)) if args.stage else None
+    if out is not None:
+        check_out(out)
+    snap = read_snap(Path(_abs(args.traefik_snapshot))) if args.traefik_snapshot else None
+    plan, survey = make_offline_plan(ctx, snap)
+    source = survey.version.source if survey.version is not None else ""
+    print(plan.to_json() if args.json else format_plan(plan, source), end="")
+    if plan.problems:
+        return X.REFUSED
+    if out is not None:
+        for note in stage_tree(survey, plan, out):
+            say(note)
+        say(f"the tree after apply is in {out}")
     return X.OK
 
 

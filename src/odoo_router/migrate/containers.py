@@ -2,13 +2,18 @@
 
 Rollback's end state is the set of containers that ran before ``apply``, running. So before
 the first act that stops or starts a container, the run records once, for every compose
-project the plan touches, every container of the project (id, name, service, state) and the
-compose file's bytes and sha256 (journal event ``containers-before``, the file kept in the
-run's originals/). From that record alone:
+project the plan touches, every container of the project (id, name, service, state), the
+networks and volumes compose had made for it (by name), and the compose file's bytes and
+sha256 (journal event ``containers-before``, the file kept in the run's originals/). From
+that record alone:
 
 - the run created a container when its id is not in the record and its service did not run
   before: rollback removes exactly those, by id (never ``compose down`` of a project whose
   old containers must run again, never a container the operator had, running or not);
+- the run created a network or volume when compose labels it with the project and its
+  name is not in the record (compose makes only what the services it starts use, so these
+  are what the new files declared for the new services): rollback removes them once the
+  run's containers are gone, never one that existed before;
 - the pre-apply set is started from the restored compose file with ``up -d --no-deps`` and
   the services that ran, nothing else (a service that was stopped stays stopped), and each
   of its containers must then run.
@@ -45,16 +50,15 @@ class Project:
 
 
 def projects(ctx: Context, plan: dict[str, Any]) -> dict[str, Project]:
+    """The stacks the plan touches (discovered: ``plan["compose"]``; one when the router
+    lives in Odoo's project)."""
     layout = ctx.layout
-    where = {
-        "odoo": (layout.odoo_dir, layout.odoo_compose),
-        "router": (layout.router_dir, layout.router_compose),
-    }
     names = plan.get("projects") or {}
-    return {
-        target: Project(target, str(names.get(target) or d.name), d, f)
-        for target, (d, f) in where.items()
-    }
+    out = {}
+    for target, c in (plan.get("compose") or {}).items():
+        d, f = layout.path(c["dir"]), layout.path(c["file"])
+        out[target] = Project(target, str(names.get(target) or d.name), d, f)
+    return out
 
 
 def compose_services(data: bytes | None) -> list[str]:
@@ -78,8 +82,33 @@ def take_snapshot(ctx: Context, j: Journal, plan: dict[str, Any]) -> dict[str, A
             "compose_sha256": sha256_file(p.compose_file),
             "services": compose_services(data),
             "containers": [asdict(c) for c in ctx.docker.containers(p.name)],
+            **{f"{k}s": ctx.docker.project_resources(k, p.name) for k in RESOURCES},
         }
     return out
+
+
+RESOURCES = ("network", "volume")
+
+
+def created_resources(ctx: Context, p: Project, snap: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, name) of the networks and volumes compose made for the project since the
+    record (none from a record without them: an older run's, nothing is known)."""
+    out = []
+    for kind in RESOURCES:
+        before = snap.get(f"{kind}s")
+        if before is not None:
+            known = set(before)
+            out += [(kind, n) for n in ctx.docker.project_resources(kind, p.name) if n not in known]
+    return out
+
+
+def remove_created_resources(ctx: Context, p: Project, snap: dict[str, Any]) -> list[str]:
+    """Remove them; the errors (one still in use stays, and is named)."""
+    errors = []
+    for kind in RESOURCES:
+        names = [n for k, n in created_resources(ctx, p, snap) if k == kind]
+        errors += ctx.docker.remove_resources(kind, names)
+    return errors
 
 
 def snapshot(j: Journal, target: str) -> dict[str, Any] | None:

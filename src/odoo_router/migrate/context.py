@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from .docker_api import Docker
 from .layout import Layout
+from .merge import Overrides
 from .pg import Pg
-from .plan import Settings
+from .render import Settings
 from .runner import Runner
 from .traefik import TraefikAPI
 
@@ -20,8 +21,8 @@ class Context:
     pg: Pg
     traefik: TraefikAPI | None
     settings: Settings = field(default_factory=Settings)
-    traefik_version: str | None = None  # override when the API cannot be reached
-    password_file: str | None = None
+    overrides: Overrides = field(default_factory=Overrides)
+    inputs_file: str | None = None  # --inputs
     helper_image: str | None = None  # image with tar/du for the data volume (default: Odoo's)
     router_url: str | None = None  # default: the router container's address
     health_timeout: float = 120.0
@@ -29,3 +30,7 @@ class Context:
     verify_restore: bool = False
     yes: bool = False
     crash_at: str | None = None  # tests: "step-id:phase" kills the process there
+
+    @property
+    def traefik_version(self) -> str | None:
+        return self.overrides.traefik_version

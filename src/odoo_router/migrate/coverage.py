@@ -10,7 +10,8 @@ The set:
   what the migration does;
 - in every stack directory: its compose files, ``.env`` (compose reads it to interpolate),
   and Traefik's static configuration;
-- the files the layout names (odoo.conf, the nginx config, ...), for a backup without a plan.
+- every file discovery reads in the tree (odoo.conf, the nginx config, ...), for a backup
+  without a plan.
 Paths are as the operator knows them (``/srv/stacks/...``), under ``--root``.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .fsops import sha256_file
-from .inventory import INPUT_ROLES
+from .inventory import tree_files, tree_watched
 from .layout import Layout
 
 STACK_FILES = (
@@ -40,7 +41,9 @@ STACK_FILES = (
 def watched_dirs(layout: Layout, plan: dict[str, Any] | None) -> list[str]:
     """The plan's watched directories; Traefik's dynamic directory for a plan without them."""
     watched = (plan or {}).get("watched")
-    return [str(w) for w in watched] if watched else [layout.rel(layout.traefik_dir)]
+    if watched:
+        return [str(w) for w in watched]
+    return tree_watched(layout) if layout.stacks.is_dir() else []  # as discovery finds it
 
 
 def _walk(directory: Path) -> list[Path]:
@@ -53,7 +56,7 @@ def _walk(directory: Path) -> list[Path]:
 
 def discovered(layout: Layout, watched: Iterable[str]) -> list[str]:
     """The files found on disk now: stack files, the layout's files, every watched file."""
-    paths: list[Path] = [getattr(layout, role) for role in INPUT_ROLES]
+    paths: list[Path] = tree_files(layout) if layout.stacks.is_dir() else []
     if layout.stacks.is_dir():
         for stack in sorted(p for p in layout.stacks.iterdir() if p.is_dir()):
             paths += [stack / name for name in STACK_FILES if (stack / name).is_file()]

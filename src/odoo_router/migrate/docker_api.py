@@ -217,6 +217,23 @@ class Docker:
                 out.append(Container(*parts))
         return sorted(out, key=lambda c: c.name)
 
+    def project_resources(self, kind: str, project: str) -> list[str]:
+        """The networks or volumes (``kind``) compose created for a project, by name."""
+        res = self.runner.run(
+            [self.docker, kind, "ls", "--filter", f"label=com.docker.compose.project={project}",
+             "--format", "{{.Name}}"]
+        )  # fmt: skip
+        return sorted(n for n in res.stdout.split() if n)
+
+    def remove_resources(self, kind: str, names: Sequence[str]) -> list[str]:
+        """``docker network|volume rm`` of each name; the errors (one in use stays)."""
+        errors = []
+        for name in names:
+            res = self.runner.run([self.docker, kind, "rm", name], check=False)
+            if res.returncode != 0:
+                errors.append(f"{kind} {name}: {(res.stderr or res.stdout).strip()}")
+        return errors
+
     def remove(self, ids: Sequence[str]) -> None:
         """Stop (with the stop timeout, as compose would) and remove containers by id."""
         if not ids:

@@ -1,102 +1,72 @@
-"""``inventory``: read the current state. Files are read from disk; docker, PostgreSQL and
-Traefik through their interfaces, each optional (a missing one is reported, not fatal, so
-``plan`` can say exactly what it could not check)."""
+"""``inventory``: what only the running server can tell, on top of the survey of the files.
+
+Docker (containers, volumes, networks' subnets, images, the compose project each stack
+runs as), PostgreSQL (databases and sizes) and the Traefik API (version, routers), each
+optional: a source that cannot be read is reported in ``errors``, not fatal, so that
+``plan`` can say exactly what it could not check.
+"""
 
 from __future__ import annotations
 
-import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .docker_api import Docker
-from .fsops import sha256_bytes
+from .edge import RouterDef
+from .facts import Fact
+from .inputs import Inputs
 from .layout import Layout
+from .merge import Overrides
 from .pg import Pg
-from .render_compose import find_odoo_service, labels_dict
-from .render_router import ROUTER_CONTAINER, ROUTER_NETWORKS
 from .runner import CommandError
-from .traefik import TraefikAPI, TraefikError
-from .yamledit import load_plain
-
-# Files the plan reads (role -> Layout attribute); their sha256 make the plan's identity.
-INPUT_ROLES = (
-    "odoo_compose",
-    "odoo_conf",
-    "tenant_conf",
-    "admin_conf",
-    "middlewares",
-    "services",
-    "router_compose",
-    "nginx_conf",
-    "router_yaml",
-)
-
-
-@dataclass
-class FileInput:
-    path: Path
-    data: bytes | None
-
-    @property
-    def sha256(self) -> str | None:
-        return None if self.data is None else sha256_bytes(self.data)
-
-    @property
-    def text(self) -> str:
-        return "" if self.data is None else self.data.decode("utf-8")
-
-
-@dataclass
-class ComposeService:
-    name: str
-    container_name: str | None
-    image: str | None
-    traefik_routers: list[str]
-    volumes: list[str]
+from .simulate import simulate
+from .survey import Survey, survey
+from .traefik import TraefikAPI, TraefikError, routers_from_body
+from .traefik_model import RoutingTable, from_api
+from .traefik_version import TraefikVersionError, from_api_body
 
 
 @dataclass
 class Inventory:
-    files: dict[str, FileInput]
-    compose_services: dict[str, list[ComposeService]] = field(default_factory=dict)
-    bind_files: set[Path] = field(default_factory=set)  # host files bind-mounted one by one
-    bind_dirs: set[Path] = field(default_factory=set)
-    traefik_version: str | None = None
-    # dynamic file -> router -> service, and the bytes of the dynamic files we do not edit
-    traefik_routers: dict[str, dict[str, str]] = field(default_factory=dict)
-    traefik_files: dict[str, bytes] = field(default_factory=dict)
+    survey: Survey
+    traefik_version: str | None = None  # what runs, from the API
+    traefik_routers: list[RouterDef] = field(default_factory=list)
+    traefik_table: RoutingTable | None = None  # the API's routers: the "before" table
     volumes: list[str] = field(default_factory=list)
     containers: list[dict[str, Any]] = field(default_factory=list)
     odoo_container: str | None = None
-    projects: dict[str, str] = field(default_factory=dict)  # odoo/router -> compose project
+    router_container: str | None = None
+    projects: dict[str, str] = field(default_factory=dict)  # odoo/router -> running project
     networks: dict[str, list[str] | None] = field(default_factory=dict)  # name -> subnets
     images: dict[str, bool] = field(default_factory=dict)  # image -> present locally
     odoo_image: str | None = None
-    data_volume: str | None = None  # a named volume at Odoo's data_dir ...
-    data_bind: str | None = None  # ... or a host directory bind-mounted there
+    data_volume: str | None = None  # the named volume at Odoo's data_dir, as docker says ...
+    data_bind: str | None = None  # ... or the host directory bind-mounted there
     databases: list[str] = field(default_factory=list)
     db_sizes: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
 
-    def to_json(self, layout: Layout) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
+        s = self.survey
+        sim = simulate(s, None, None, self.traefik_table)
         return {
-            "files": {
-                k: {"path": layout.rel(v.path), "sha256": v.sha256} for k, v in self.files.items()
-            },
-            "compose_services": {
-                layout.rel(Path(k)): [s.__dict__ for s in v]
-                for k, v in self.compose_services.items()
-            },
+            "facts": s.facts_lines(),
+            "hazards": s.hazards + (sim.hazards if sim is not None else []),
+            "routing": sim.lines() if sim is not None else [],
+            "problems": s.problems,
+            "warnings": s.warnings,
+            "files": s.reads,
             "traefik_version": self.traefik_version,
-            "traefik_routers": self.traefik_routers,
+            "traefik_routers": sorted(r.full for r in self.traefik_routers),
             "volumes": self.volumes,
             "containers": [
                 {"name": c.get("Names"), "image": c.get("Image"), "state": c.get("State")}
                 for c in self.containers
             ],
-            "odoo_conf": _redacted_options(self.files["odoo_conf"]),
+            "odoo_conf": _redacted(s.tree.odoo_options),
             "odoo_container": self.odoo_container,
+            "router_container": self.router_container,
             "projects": self.projects,
             "networks": self.networks,
             "images": self.images,
@@ -112,13 +82,9 @@ class Inventory:
 _SECRET_OPTIONS = ("admin_passwd", "db_password", "smtp_password")
 
 
-def _redacted_options(f: FileInput) -> dict[str, str]:
+def _redacted(options: dict[str, str]) -> dict[str, str]:
     """odoo.conf's options as read, secrets shown only as set / empty / a known default."""
-    if f.data is None:
-        return {}
-    cp = configparser.ConfigParser(interpolation=None, strict=False)
-    cp.read_string(f.text)
-    opts = dict(cp["options"]) if cp.has_section("options") else {}
+    opts = dict(options)
     for key in _SECRET_OPTIONS:
         if key in opts:
             value = opts[key].strip()
@@ -126,67 +92,32 @@ def _redacted_options(f: FileInput) -> dict[str, str]:
     return opts
 
 
-def read_files(layout: Layout) -> dict[str, FileInput]:
-    out = {}
-    for role in INPUT_ROLES:
-        path: Path = getattr(layout, role)
-        try:
-            out[role] = FileInput(path, path.read_bytes())
-        except FileNotFoundError:
-            out[role] = FileInput(path, None)
-    return out
+@dataclass
+class Running:
+    """What the Traefik API says: the version, the routers, the routing table."""
+
+    version: Fact[str] | None = None
+    routers: list[RouterDef] = field(default_factory=list)
+    table: RoutingTable | None = None
+    error: str = ""
 
 
-def compose_facts(
-    text: str, project_dir: Path
-) -> tuple[list[ComposeService], set[Path], set[Path]]:
-    """Services with their Traefik routers (labels in list or mapping form) and the host paths
-    they bind-mount (files one by one vs directories)."""
-    data = load_plain(text) or {}
-    services = []
-    files: set[Path] = set()
-    dirs: set[Path] = set()
-    for name, svc in (data.get("services") or {}).items():
-        svc = svc or {}
-        labels = labels_dict(svc.get("labels"))
-        routers = sorted(
-            {
-                k.split(".")[3]
-                for k in labels
-                if k.startswith("traefik.http.routers.") and k.count(".") >= 4
-            }
-        )
-        vols = [
-            str(v) if not isinstance(v, dict) else f"{v.get('source')}:{v.get('target')}"
-            for v in svc.get("volumes") or ()
-        ]
-        for v in vols:
-            src = v.split(":")[0]
-            if src.startswith((".", "/")):
-                host = (project_dir / src).resolve() if src.startswith(".") else Path(src)
-                (dirs if host.is_dir() else files).add(host)
-        services.append(
-            ComposeService(str(name), svc.get("container_name"), svc.get("image"), routers, vols)
-        )
-    return services, files, dirs
-
-
-def read_traefik_files(layout: Layout, inv: Inventory) -> None:
-    """Every file of Traefik's dynamic directory: its routers, and the bytes of those we do
-    not edit (lint and staleness cover them too: Traefik loads the whole directory)."""
-    dynamic = sorted(layout.traefik_dir.glob("*.y*ml")) if layout.traefik_dir.is_dir() else []
-    for dyn in dynamic:
-        if dyn not in (layout.middlewares, layout.services):
-            inv.traefik_files[layout.rel(dyn)] = dyn.read_bytes()
-        try:
-            http = (load_plain(dyn.read_text("utf-8")) or {}).get("http") or {}
-        except Exception as exc:  # reported, plan decides
-            inv.errors[layout.rel(dyn)] = str(exc)
-            continue
-        routers = http.get("routers") or {}
-        inv.traefik_routers[layout.rel(dyn)] = {
-            str(k): str((v or {}).get("service", "")) for k, v in routers.items()
-        }
+def running_traefik(traefik: TraefikAPI | None) -> Running:
+    if traefik is None:
+        return Running(error="no Traefik API given")
+    source = f"Traefik API {traefik.base_url}"
+    try:
+        version = from_api_body(traefik.version_body(), source)
+        routers_body = traefik.list_body("/api/http/routers")
+        middlewares_body = traefik.list_body("/api/http/middlewares")
+    except (TraefikError, TraefikVersionError) as exc:
+        return Running(error=str(exc))
+    routers = [
+        RouterDef(r.short_name, r.provider, r.rule, r.service, r.middlewares, None, "API")
+        for r in routers_from_body(routers_body)
+    ]
+    table = from_api(routers_body, middlewares_body, version, "API")
+    return Running(Fact(str(version), source), routers, table)
 
 
 def gather(
@@ -195,63 +126,29 @@ def gather(
     pg: Pg | None,
     traefik: TraefikAPI | None,
     traefik_version: str | None = None,
+    inputs: Inputs | None = None,
+    over: Overrides | None = None,
 ) -> Inventory:
-    inv = Inventory(files=read_files(layout))
-    for role, project in (("odoo_compose", layout.odoo_dir), ("router_compose", layout.router_dir)):
-        f = inv.files[role]
-        if f.data is None:
-            inv.errors[role] = f"{layout.rel(f.path)} not found"
-            continue
-        try:
-            services, files, dirs = compose_facts(f.text, project)
-        except Exception as exc:  # any YAML problem is reported by plan
-            inv.errors[role] = f"{layout.rel(f.path)}: {exc}"
-            continue
-        inv.compose_services[str(f.path)] = services
-        inv.bind_files |= files
-        inv.bind_dirs |= dirs
-        if role == "odoo_compose":
-            web = find_odoo_service({s.name: {"volumes": s.volumes} for s in services})
-            for s in services:
-                if s.name == web:
-                    inv.odoo_container = s.container_name or f"{project.name}-{s.name}-1"
-    read_traefik_files(layout, inv)
-    inv.traefik_version = traefik_version
-    if traefik is not None and traefik_version is None:
-        try:
-            inv.traefik_version = traefik.version()
-        except TraefikError as exc:
-            inv.errors["traefik"] = str(exc)
+    """The survey of the files plus the live state. ``traefik_version`` skips the API."""
+    over = over or Overrides(traefik_version=traefik_version)
+    run = Running() if traefik_version else running_traefik(traefik)
+    s = survey(layout, inputs or Inputs(), over, run.version)
+    inv = Inventory(survey=s, traefik_routers=run.routers, traefik_table=run.table)
+    inv.traefik_version = run.version.value if run.version else traefik_version
+    if run.error and traefik is not None:
+        inv.errors["traefik"] = run.error
+    t = s.tree
+    if t.odoo is not None:
+        inv.odoo_container = t.odoo.cf.container(t.odoo.svc.name)
+    if t.router is not None:
+        inv.router_container = t.router.cf.container(t.router.svc.name)
+    fs = s.filestore
+    if fs is not None and fs.kind == "volume":
+        inv.data_volume = fs.name
+    elif fs is not None and fs.host is not None:
+        inv.data_bind = str(fs.host)
     if docker is not None:
-        try:
-            inv.containers = docker.ps_all()
-            inv.volumes = docker.volumes()
-            for net in ROUTER_NETWORKS:
-                inv.networks[net] = docker.network_subnets(net)
-            for target, name in (("odoo", inv.odoo_container), ("router", ROUTER_CONTAINER)):
-                labels = (
-                    ((docker.inspect(name) or {}).get("Config") or {}).get("Labels")
-                    if name
-                    else None
-                )
-                compose_project = (labels or {}).get("com.docker.compose.project")
-                if compose_project:
-                    inv.projects[target] = str(compose_project)
-            info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
-            if info is not None:
-                inv.odoo_image = str(info.get("Config", {}).get("Image") or "") or None
-                conf = inv.files["odoo_conf"]
-                opts = _redacted_options(conf)
-                data_dir = opts.get("data_dir", "/var/lib/odoo").rstrip("/")
-                for m in info.get("Mounts") or ():
-                    if str(m.get("Destination", "")).rstrip("/") != data_dir:
-                        continue
-                    if m.get("Type") == "volume":
-                        inv.data_volume = m.get("Name")
-                    elif m.get("Type") == "bind":
-                        inv.data_bind = m.get("Source")
-        except (CommandError, OSError, ValueError) as exc:
-            inv.errors["docker"] = str(exc)
+        _docker(inv, docker)
     if pg is not None:
         try:
             inv.databases = pg.databases()
@@ -259,3 +156,49 @@ def gather(
         except (CommandError, OSError) as exc:
             inv.errors["postgres"] = str(exc)
     return inv
+
+
+def _docker(inv: Inventory, docker: Docker) -> None:
+    s = inv.survey
+    try:
+        inv.containers = docker.ps_all()
+        inv.volumes = docker.volumes()
+        nets: set[str] = set()
+        for role in (s.tree.router, s.tree.traefik):
+            if role is not None:
+                nets |= {role.cf.network_name(n) for n in role.svc.networks}
+        for net in sorted(nets):
+            inv.networks[net] = docker.network_subnets(net)
+        for target, name in (("odoo", inv.odoo_container), ("router", inv.router_container)):
+            info = docker.inspect(name) if name else None
+            labels = ((info or {}).get("Config") or {}).get("Labels") or {}
+            if labels.get("com.docker.compose.project"):
+                inv.projects[target] = str(labels["com.docker.compose.project"])
+        info = docker.inspect(inv.odoo_container) if inv.odoo_container else None
+        if info is not None:
+            inv.odoo_image = str((info.get("Config") or {}).get("Image") or "") or None
+            fs = s.filestore
+            for m in info.get("Mounts") or ():
+                if fs is None or str(m.get("Destination", "")).rstrip("/") != fs.target.rstrip("/"):
+                    continue
+                if m.get("Type") == "volume":
+                    inv.data_volume = m.get("Name")
+                elif m.get("Type") == "bind":
+                    inv.data_bind = m.get("Source")
+    except (CommandError, OSError, ValueError) as exc:
+        inv.errors["docker"] = str(exc)
+
+
+def _bare(layout: Layout) -> Survey:
+    """The survey without inputs (what a backup without a plan can know)."""
+    return survey(layout, Inputs(), Overrides(traefik_version="3.0"))
+
+
+def tree_files(layout: Layout) -> list[Path]:
+    """Every file discovery reads in this tree (a backup without a plan covers them)."""
+    return [layout.path(rel) for rel, sha in _bare(layout).reads.items() if sha is not None]
+
+
+def tree_watched(layout: Layout) -> list[str]:
+    """Traefik's directory as discovery finds it (for a backup without a plan)."""
+    return [layout.rel(d) for d in _bare(layout).watched]

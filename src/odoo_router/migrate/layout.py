@@ -1,4 +1,5 @@
-"""Where things are. Every path the tool reads or writes is under ``root`` (``--root``)."""
+"""Where the tool's own things are. Every path it reads or writes is under ``root``
+(``--root``); the stacks are found under ``stacks`` by discovery (discover.py), never by name."""
 
 from __future__ import annotations
 
@@ -32,56 +33,6 @@ class Layout:
             root=r, stacks=under(r, stacks), state=under(r, state), backups=under(r, backups)
         )
 
-    # --- the stacks of the runbook
-    @property
-    def odoo_dir(self) -> Path:
-        return self.stacks / "odoo18-prod"
-
-    @property
-    def odoo_compose(self) -> Path:
-        return self.odoo_dir / "docker-compose.yml"
-
-    @property
-    def odoo_conf(self) -> Path:
-        return self.odoo_dir / "config" / "odoo.conf"
-
-    @property
-    def tenant_conf(self) -> Path:
-        return self.odoo_dir / "config" / "odoo-tenant.conf"
-
-    @property
-    def admin_conf(self) -> Path:
-        return self.odoo_dir / "config" / "odoo-admin.conf"
-
-    @property
-    def traefik_dir(self) -> Path:
-        return self.stacks / "edge-traefik" / "dynamic"
-
-    @property
-    def middlewares(self) -> Path:
-        return self.traefik_dir / "middlewares.yml"
-
-    @property
-    def services(self) -> Path:
-        return self.traefik_dir / "services.yml"
-
-    @property
-    def router_dir(self) -> Path:
-        return self.stacks / "seisei-odoo"
-
-    @property
-    def router_compose(self) -> Path:
-        return self.router_dir / "docker-compose.yml"
-
-    @property
-    def nginx_conf(self) -> Path:
-        return self.router_dir / "nginx" / "default.conf"
-
-    @property
-    def router_yaml(self) -> Path:
-        return self.router_dir / "odoo-router" / "router.yaml"
-
-    # --- the tool's state
     @property
     def plan_file(self) -> Path:
         return self.state / "plan.json"
@@ -112,3 +63,7 @@ class Layout:
         return (
             "/" + str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
         )
+
+    def path(self, rel: str) -> Path:
+        """The inverse of ``rel``."""
+        return self.root / rel.lstrip("/")

@@ -6,8 +6,8 @@ What changes and why (tests/reference/README.md):
 - ``db_name`` goes: the database is chosen by the header only.
 - ``admin_passwd`` is a generated secret stored as a pbkdf2-sha512 hash (Odoo verifies it
   with passlib), never ``changeme``.
-- Both containers keep ``data_dir = /var/lib/odoo`` on the same volume, so the filestore
-  and sessions carry over and do not diverge between tenant and admin.
+- Both containers keep the old ``data_dir`` (written or Odoo's default) on the same volume,
+  so the filestore and sessions carry over and do not diverge between tenant and admin.
 - ``list_db`` is on only for admin, which sits behind the allowlist.
 """
 
@@ -53,7 +53,7 @@ def generate_password() -> str:
 
 
 def read_options(text: str) -> dict[str, str]:
-    cp = configparser.ConfigParser(interpolation=None, strict=False)
+    cp = configparser.ConfigParser(interpolation=None, strict=False, comment_prefixes=("#", ";"))
     cp.read_string(text)
     return dict(cp["options"]) if cp.has_section("options") else {}
 
@@ -70,7 +70,8 @@ def _render(
             modules.append(m)
     opts["server_wide_modules"] = ",".join(modules)
     opts.update(overrides)
-    opts["data_dir"] = options.get("data_dir", "/var/lib/odoo")
+    # data_dir stays as it was, written or not: Odoo's default (~/.local/share/Odoo of the
+    # image's user) must keep pointing at the same filestore.
     opts["admin_passwd"] = admin_hash
     lines = [f"; {line}" if line else ";" for line in header.splitlines()]
     lines.append("[options]")

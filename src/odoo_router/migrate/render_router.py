@@ -9,55 +9,86 @@ Every rendered text is validated with odoo_router.config.build_config before it 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
-
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from dataclasses import dataclass
 
 from ..config import build_config
-from .nginxconf import RouterFacts
-from .yamledit import YamlDoc, move_trailing_comment, quoted
+from .composefile import parse_mount
+from .facts import Routing
+from .render_compose import explicit, set_key
+from .yamltext import FlowSeq, YamlText
 
 ROUTER_CONFIG_DIR = "/etc/odoo-router"
 ROUTER_SERVICE = "odoo-router"
-ROUTER_CONTAINER = "seisei-odoo-router"
-ROUTER_NETWORKS = ("seisei-odoo-network", "edge")  # external: created outside the stacks
 # No curl in the image (nor in nginx:alpine): the router ships a stdlib probe.
-HEALTHCHECK = ["CMD", "python", "-m", "odoo_router.probe"]
+PROBE = ["CMD", "python", "-m", "odoo_router.probe"]
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """What router.yaml needs besides the facts: where it listens (nginx's port, so that
+    Traefik's service URL stays right), its pools (the new Odoo services) and the nginx
+    health path (monitoring keeps working)."""
+
+    pools: dict[str, tuple[str, ...]]  # tenant, tenant_lp, admin, admin_lp -> host:port
+    listen_port: int = 80
+    health_path: str = "/nginx-health"
+    # nginx's answer there, for a monitor that reads it; always with 200, which the compose
+    # healthcheck's probe and Traefik's healthCheck take as healthy (nginx's 204 too)
+    health_body: str = "OK"
+    client_max_body_size: str = "50m"
+    nginx_files: tuple[str, ...] = ()
+
+    def healthcheck(self) -> list[str]:
+        if self.listen_port == 80 and self.health_path == "/nginx-health":
+            return list(PROBE)
+        port = "" if self.listen_port == 80 else f":{self.listen_port}"
+        return [*PROBE, f"http://127.0.0.1{port}{self.health_path}"]
 
 
 def _q(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid double-quoted YAML scalar
 
 
-def _pool(facts: RouterFacts, name: str, upstream: str, default: str, keepalive: int) -> str:
-    servers = ", ".join(_q(s) for s in facts.upstreams.get(upstream) or (default,))
-    return f"  {name + ':':10s} {{servers: [{servers}], keepalive: {keepalive}}}"
+_KEEPALIVE = {"tenant": 16, "tenant_lp": 8, "admin": 4, "admin_lp": 2}
 
 
-def render_router_yaml(
-    facts: RouterFacts, admin_allow: Sequence[str], trusted_proxies: Sequence[str]
-) -> str:
-    login = facts.login_redirect or "https://biznexus.seisei.tokyo/login"
-    root = facts.root_redirect or "https://biznexus.seisei.tokyo"
-    default = facts.default_redirect or root
+def _pool(spec: RouterSpec, name: str) -> str:
+    servers = ", ".join(_q(s) for s in spec.pools[name])
+    return f"  {name + ':':10s} {{servers: [{servers}], keepalive: {_KEEPALIVE[name]}}}"
+
+
+def _ui_route(name: str, path: str, target: str | None, match: str) -> list[str]:
+    if target is None:
+        return [f"      - {{name: {name}, {match}: {path}, proxy: {{pool: tenant}}}}"]
+    return [
+        f"      - {{name: {name}, {match}: {path},",
+        f"         redirect: {{status: 302, location: {_q(target)}}}}}",
+    ]
+
+
+def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
+    """odoo-router's config with the nginx router's routing; ConfigError when it does not
+    validate (build_config lists every problem)."""
+    allow = routing.admin_allow.value if routing.admin_allow is not None else ()
+    ui = routing.tenant_ui.value if routing.tenant_ui is not None else None
+    health = spec.health_path
     lines = [
         "# odoo-router configuration rendered by odoo-router-migrate from the nginx router",
-        "# (seisei-odoo/nginx/default.conf). Same hosts, databases and pools; the reference's",
-        "# holes closed: anchored dbfilter, trusted forwarding, admin allowlist, unknown hosts",
-        "# refused. Validate with `odoo-router check` after editing.",
+        f"# ({', '.join(spec.nginx_files) or 'nginx'}). Same hosts, databases and pools; the",
+        "# reference's holes closed: anchored dbfilter, trusted forwarding, admin allowlist,",
+        "# unknown hosts refused. Validate with `odoo-router check` after editing.",
         "",
         "server:",
-        '  listen: ["0.0.0.0:80"]',
+        f'  listen: ["0.0.0.0:{spec.listen_port}"]',
         "  workers: auto",
         '  server_name: "_"',
-        "  client_max_body_size: 50m",
+        f"  client_max_body_size: {spec.client_max_body_size.lower()}",
         "  underscores_in_headers: false",
         "  shutdown_grace: 30s",
         "  forwarded:",
         "    # Only Traefik (docker networks, loopback) may state the client address and scheme.",
         "    mode: trusted",
-        "    trusted_proxies: [" + ", ".join(_q(n) for n in trusted_proxies) + "]",
+        "    trusted_proxies: [" + ", ".join(_q(n) for n in routing.trusted_proxies.value) + "]",
         "  secure_cookies: true",
         "  session_cookie_samesite: Lax",
         "  dbfilter_anchor: true",
@@ -69,16 +100,13 @@ def render_router_yaml(
         '  access_log: "-"',
         "",
         "pools:",
-        _pool(facts, "tenant", "odoo_tenant", "odoo-tenant:8069", 16),
-        _pool(facts, "tenant_lp", "odoo_tenant_lp", "odoo-tenant:8072", 8),
-        _pool(facts, "admin", "odoo_admin", "odoo-admin:8069", 4),
-        _pool(facts, "admin_lp", "odoo_admin_lp", "odoo-admin:8072", 2),
+        *(_pool(spec, name) for name in ("tenant", "tenant_lp", "admin", "admin_lp")),
         "",
         "route_sets:",
         "  health:",
         "    - name: health",
-        "      exact: /nginx-health",
-        '      respond: {status: 200, body: "OK", content_type: text/plain}',
+        f"      exact: {health}",
+        f"      respond: {{status: 200, body: {_q(spec.health_body)}, content_type: text/plain}}",
         "  # /web/database/* and its /<lang>/web/database/* twin (Odoo's http_routing strips it).",
         "  deny_database:",
         "    - name: database",
@@ -103,10 +131,10 @@ def render_router_yaml(
         "",
         "hosts:",
         "  - name: admin",
-        "    exact: [" + ", ".join(_q(h) for h in facts.admin_hosts) + "]",
+        "    exact: [" + ", ".join(_q(h) for h in routing.admin) + "]",
         "    dbfilter: null",
         "    # Client addresses (after the trusted-proxy rule) allowed on the admin host.",
-        "    allow: [" + ", ".join(_q(n) for n in admin_allow) + "]",
+        "    allow: [" + ", ".join(_q(n) for n in allow) + "]",
         "    routes:",
         "      - use: health",
         "      - name: websocket",
@@ -119,25 +147,24 @@ def render_router_yaml(
         "      - {name: default, prefix: /,",
         "         proxy: {pool: admin, send_timeout: 120s, read_timeout: 120s}}",
     ]
-    if facts.subdomain_regex:
+    for n, fact in enumerate(routing.subdomains):
+        rule = fact.value
         lines += [
             "",
-            "  - name: tenant_subdomain",
-            f"    regex: {_q(facts.subdomain_regex)}",
-            f"    dbfilter: {_q(facts.subdomain_dbfilter or '')}",
+            f"  - name: tenant_subdomain{'' if n == 0 else f'_{n + 1}'}",
+            f"    regex: {_q(rule.regex)}",
+            f"    dbfilter: {_q(rule.template)}",
             "    routes:",
             "      - use: health",
-            "      - {name: login, exact: /web/login,",
-            f"         redirect: {{status: 302, location: {_q(login)}}}}}",
-            f"      - {{name: root, exact: /, redirect: {{status: 302, location: {_q(root)}}}}}",
+            *_ui_route("login", "/web/login", ui.login_redirect if ui else None, "exact"),
+            *_ui_route("root", "/", ui.redirect if ui else None, "exact"),
             "      - use: deny_database",
             "      - use: tenant_common",
-            "      - {name: default, prefix: /,",
-            f"         redirect: {{status: 302, location: {_q(default)}}}}}",
+            *_ui_route("default", "/", ui.redirect if ui else None, "prefix"),
         ]
     by_db: dict[str, list[str]] = {}
-    for host, db in facts.named:
-        by_db.setdefault(db, []).append(host)
+    for host, named in routing.hosts.items():
+        by_db.setdefault(named.value, []).append(host)
     for n, (db, hosts) in enumerate(sorted(by_db.items())):
         lines += [
             "",
@@ -173,78 +200,47 @@ def render_router_yaml(
     return text
 
 
-def _router_service(
-    old: Any, image: str, command: Sequence[str], config_dir: str, health_interval: str
-) -> CommentedMap:
-    """The service of deploy/docker-compose.yml (the image's ENTRYPOINT/CMD serve
-    /etc/odoo-router/router.yaml), keeping the old service's restart policy and labels."""
-    svc = CommentedMap()
-    svc["image"] = image
-    svc["container_name"] = ROUTER_CONTAINER
-    svc["restart"] = (old.get("restart") if old is not None else None) or "unless-stopped"
-    if command:
-        svc["command"] = quoted(list(command))
-    # The directory, not the file: a reload must see a replaced router.yaml (new inode).
-    svc["volumes"] = CommentedSeq([f"{config_dir}:{ROUTER_CONFIG_DIR}:ro"])
-    svc["networks"] = CommentedSeq(list(ROUTER_NETWORKS))
-    labels = old.get("labels") if old is not None else None
-    if labels is not None:
-        svc["labels"] = labels
-    # Port 80 as the image's non-root user, with no capability at all.
-    svc["sysctls"] = CommentedMap([("net.ipv4.ip_unprivileged_port_start", 0)])
-    caps = CommentedSeq(["ALL"])
-    caps.fa.set_flow_style()
-    svc["cap_drop"] = caps
-    svc["security_opt"] = CommentedSeq(["no-new-privileges:true"])
-    hc = CommentedMap()
-    hc["test"] = quoted(HEALTHCHECK)
-    hc["interval"] = health_interval
-    hc["timeout"] = "5s"
-    hc["retries"] = 3
-    svc["healthcheck"] = hc
-    svc["stop_grace_period"] = "40s"  # longer than the router's 30s shutdown_grace
-    return svc
+_NGINX_PATHS = ("/etc/nginx", "/var/log/nginx", "/var/cache/nginx")
 
 
-def edit_router_compose(
-    doc: YamlDoc,
-    image: str,
-    command: Sequence[str] = (),
-    config_dir: str = "./odoo-router",
-    health_interval: str = "10s",
-) -> str:
-    """The nginx service (the one named container seisei-odoo-router) becomes odoo-router."""
-    services = doc.data.get("services")
-    if not isinstance(services, CommentedMap):
-        raise ValueError(f"{doc.name}: no services mapping")
-    old_key = next(
-        (
-            k
-            for k, v in services.items()
-            if isinstance(v, dict) and v.get("container_name") == ROUTER_CONTAINER
-        ),
-        None,
-    )
-    old = services.get(old_key) if old_key is not None else None
-    new = CommentedMap()
-    new_svc = _router_service(old, image, command, config_dir, health_interval)
-    placed = False
-    for k, v in services.items():
-        if k in (old_key, ROUTER_SERVICE):
-            if not placed:
-                new[ROUTER_SERVICE] = new_svc
-                placed = True
-            continue
-        new[k] = v
-    if not placed:
-        new[ROUTER_SERVICE] = new_svc
-    # The blank line / comment that followed the old service stays where it was.
-    if old is not None:
-        move_trailing_comment(old, new_svc)
-    doc.data["services"] = new
-    networks = doc.data.get("networks")
-    if isinstance(networks, CommentedMap):
-        for net in ROUTER_NETWORKS:
-            if net not in networks:
-                networks[net] = CommentedMap([("external", True)])
-    return doc.dump()
+@dataclass(frozen=True)
+class RouterComposeSpec:
+    service: str  # the nginx service's key: it keeps its name, container name, networks, labels
+    image: str
+    command: tuple[str, ...]  # () keeps the image's ENTRYPOINT/CMD
+    config_dir: str  # mount source of the router.yaml directory ("./odoo-router")
+    healthcheck: tuple[str, ...]
+    interval: str | None = None  # None keeps the service's own
+
+
+def edit_router_service(y: YamlText, spec: RouterComposeSpec) -> None:
+    """The nginx service becomes odoo-router in place: its image, its nginx mounts (the
+    router's config directory instead, read-only) and its healthcheck change; nothing else
+    (an nginx ``command`` goes: the image serves /etc/odoo-router/router.yaml)."""
+    base = ("services", spec.service)
+    svc = y.data["services"][spec.service]
+    set_key(y, base, "image", spec.image)
+    if spec.command:
+        set_key(y, base, "command", FlowSeq(spec.command))
+    elif explicit(y, (*base, "command")):
+        y.delete((*base, "command"))
+    mount = f"{spec.config_dir}:{ROUTER_CONFIG_DIR}:ro"
+    vols = list(svc.get("volumes") or ())
+    nginx = [
+        i
+        for i, v in enumerate(vols)
+        if (m := parse_mount(v, 0, {})) and m.target.startswith(_NGINX_PATHS)
+    ]
+    if explicit(y, (*base, "volumes")):
+        for i in nginx:
+            y.delete((*base, "volumes", i))
+        y.append((*base, "volumes"), mount)
+    else:
+        set_key(y, base, "volumes", [v for i, v in enumerate(vols) if i not in nginx] + [mount])
+    test = FlowSeq(spec.healthcheck)
+    if explicit(y, (*base, "healthcheck")):
+        set_key(y, (*base, "healthcheck"), "test", test)
+        if spec.interval:
+            set_key(y, (*base, "healthcheck"), "interval", spec.interval)
+    else:
+        y.insert(base, "healthcheck", {"test": test, "interval": spec.interval or "10s"})

@@ -1,236 +1,375 @@
-"""Edit Traefik's dynamic files (middlewares.yml, services.yml) for the router, round trip.
+"""Traefik's routes to the router: surgical edits of every dynamic file and of the router
+service's labels, decided on Traefik's routing table (traefik_model), pure.
 
-- Middlewares that set X-Odoo-dbfilter go (choosing the database is the router's job).
-- ``admin-ip-allowlist`` is added in the running version's syntax: ``ipAllowList`` (v3) or
-  ``ipWhiteList`` (v2). On v3 one unknown key can make the file provider drop the whole
-  directory, so ``lint`` refuses a file that mixes the versions.
-- Every router for an Odoo host points at ``odoo-router-service``; path-specific Odoo routers
-  (the QR shortcut to the old container) go, so each host has one route; an ``odoo-admin``
-  router with the allowlist is added; the tenant rule is written in the version's syntax and
-  excludes the admin host. Other routers (erp, www, dify, ...) are not touched.
+- Middlewares that set X-Odoo-dbfilter go (a file entry, or the labels that define one),
+  and every router loses its uses of them: choosing the database is the router's job.
+- Routers that will remain (every file router; label routers except the old Odoo
+  service's, which go with it), that take an Odoo host and reach Odoo or the router (their
+  service is aimed at either; others, an HTTPS redirect or another application on an Odoo
+  domain, stay as they are): path-specific ones aimed elsewhere (a QR shortcut to the old
+  container) go, the router routes paths itself; the others point at the Traefik service
+  that reaches the router. A router naming an admin
+  host in ``Host()`` gets the allowlist middleware in place of any it had (two allowlists
+  would intersect; the inputs' ranges are the ones asked for; an ``ipStrategy`` carries
+  over), and a priority above every other router that takes the admin host, so that the
+  admin host is never reached without it.
+- A host no remaining router serves (only the old labels did, or, for an admin host, only
+  a wildcard) gets a router of its own in the file that holds the Odoo routers, with the
+  middlewares of the router that served its pages before (security headers stay; the
+  dbfilter ones go; on an admin host the allowlist takes an allowlist's place, as above);
+  the allowlist middleware (``ipAllowList`` from 2.11 on,
+  ``ipWhiteList`` before) goes into a file that holds middlewares; services aimed at the old
+  Odoo container, and their transports, go when nothing uses them any more.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString as DQ
+from .facts import Routing
+from .traefik_files import (
+    EdgeEdits,
+    Files,
+    ci,
+    define_allowlist,
+    home_file,
+    ip_strategy,
+    is_allowlist,
+    section_key,
+    services,
+    sibling_fields,
+)
+from .traefik_hosts import inherited_chain, path_specific, probe_hosts, takes, tls_for
+from .traefik_model import MiddlewareEntry, RouterEntry, RoutingTable, qualify
 
-from .nginxconf import RouterFacts
-from .yamledit import YamlDoc, blank_line, delete_key, get_trailing, set_trailing
-
-ROUTER_SERVICE = "odoo-router-service"
-ROUTER_URL = "http://seisei-odoo-router:80"
 ALLOWLIST = "admin-ip-allowlist"
 ADMIN_ROUTER = "odoo-admin"
 
 
+def version_key(version: str) -> tuple[int, int]:
+    parts = [*version.lstrip("v").split("."), "0"][:2]
+    return int(parts[0]), int(parts[1]) if parts[1].isdigit() else 0
+
+
+def allowlist_key(version: str) -> str:
+    """``ipAllowList`` exists from Traefik 2.11 on; older releases know only ipWhiteList."""
+    return "ipAllowList" if version_key(version) >= (2, 11) else "ipWhiteList"
+
+
+def tenant_rule(domain: str, chars: str, syntax: str) -> str:
+    if syntax == "v3":
+        return f"HostRegexp(`^{chars}{re.escape('.' + domain)}$`)"
+    return f"HostRegexp(`{{sub:{chars}}}.{domain}`)"
+
+
 @dataclass(frozen=True)
-class OdooHosts:
-    exact: tuple[str, ...]  # admin + named tenants
-    admin: tuple[str, ...]
-    suffix: str | None  # ".erp.seisei.tokyo" for the subdomain tenants
-    subdomain_chars: str = "[a-z0-9]+"
-
-    @classmethod
-    def from_facts(cls, facts: RouterFacts) -> OdooHosts:
-        suffix = None
-        chars = "[a-z0-9]+"
-        if facts.subdomain_regex:
-            m = re.match(r"^\^?\(\?P<\w+>([^)]*)\)(.*?)\$?$", facts.subdomain_regex)
-            if m:
-                chars = m.group(1)
-                suffix = m.group(2).replace("\\", "")
-        return cls(
-            exact=tuple(facts.admin_hosts) + tuple(h for h, _ in facts.named),
-            admin=tuple(facts.admin_hosts),
-            suffix=suffix,
-            subdomain_chars=chars,
-        )
+class EdgeSpec:
+    routing: Routing
+    version: str
+    syntax: str  # rule syntax of new routers: "v2" | "v3"
+    allow: tuple[str, ...]
+    service: str  # qualified Traefik service that reaches the router
+    service_url: str | None  # create that file service with this URL when missing
+    old_hosts: tuple[str, ...]  # names of the old Odoo container (services aimed there go)
+    old_service: tuple[Path, str]  # (compose file, service): its label routers go with it
+    router_service: tuple[Path, str]  # (compose file, service) whose labels may change
+    backends: frozenset[str] = frozenset()  # services that reach Odoo or the router (qualified)
 
 
-def tenant_rule(hosts: OdooHosts, major: int) -> str:
-    assert hosts.suffix is not None
-    if major >= 3:
-        rule = f"HostRegexp(`^{hosts.subdomain_chars}{re.escape(hosts.suffix)}$`)"
-    else:
-        rule = f"HostRegexp(`{{subdomain:{hosts.subdomain_chars}}}{hosts.suffix}`)"
-    for admin in hosts.admin:
-        if admin.endswith(hosts.suffix):
-            rule += f" && !Host(`{admin}`)"
-    return rule
+def edit_edge(
+    spec: EdgeSpec,
+    table: RoutingTable,
+    texts: dict[Path, str],
+    shown: dict[str, Path],
+    dbfilter: list[tuple[str, str]],  # (qualified middleware, its source "file:line")
+    label_owner: dict[str, tuple[Path, str]],  # router/middleware label name -> (compose, svc)
+) -> EdgeEdits:
+    edits = EdgeEdits()
+    files = Files(texts, shown, edits)
+    dead = {qualify(m, "file") for m, _ in dbfilter}
+    for name, source in dbfilter:
+        _drop_middleware(files, edits, name, source, spec, label_owner)
+    hosts = probe_hosts(spec.routing)
+    admin = set(spec.routing.admin)
+    covered: set[str] = set()
+    admin_routers: list[RouterEntry] = []
+    others: list[RouterEntry] = []
+    sibling: RouterEntry | None = None
+    replaced: list[MiddlewareEntry] = []
+    chains: list[tuple[RouterEntry, list[str]]] = []  # Odoo's routers, the middlewares that stay
+    for r in table.routers:
+        owner = label_owner.get(r.name) if r.provider == "docker" else None
+        if owner == spec.old_service:  # its label routers go with it, and its middlewares
+            gone = {m for m in r.middlewares if label_owner.get(m) == spec.old_service}
+            chains.append((r, [m for m in r.middlewares if m not in dead | gone]))
+            continue
+        if not any(takes(r, h) for h in hosts) or not _reaches_odoo(r, owner, spec):
+            others.append(r)  # not Odoo's: an HTTPS redirect, another application
+            continue
+        if path_specific(r) and r.service != spec.service:
+            _drop_router(files, edits, r, owner)
+            continue
+        mws = [m for m in r.middlewares if m not in dead]
+        chains.append((r, mws))
+        named = set(r.parsed.hosts()) if r.parsed is not None else set()
+        if named & admin:  # the inputs' ranges replace an allowlist already there
+            ours = qualify(ALLOWLIST, "file")
+            replaced += [table.middlewares[m] for m in mws if is_allowlist(table, m, ours)]
+            mws = [m for m in mws if not is_allowlist(table, m, ours)] + [ours]
+        _update_router(files, edits, r, owner, spec.service, mws)
+        r = replace(r, service=spec.service)
+        covered |= {h for h in hosts if h in named or (h.startswith("acme.") and takes(r, h))}
+        if named & admin:
+            admin_routers.append(r)
+        elif sibling is None or (r.tls and not sibling.tls):
+            sibling = r
+        others.append(r)
+    home = home_file(files, table, sibling)
+    new_admin = [h for h in spec.routing.admin if h not in covered]
+    top = _top(spec, admin_routers, others, covered)
+    ours = qualify(ALLOWLIST, "file")
+    keep = {h: inherited_chain(chains, h) for h in hosts if h not in covered}
+    for h in new_admin:  # the inputs' ranges replace an allowlist the host had
+        replaced += [table.middlewares[m] for m in keep[h] if is_allowlist(table, m, ours)]
+        keep[h] = [m for m in keep[h] if not is_allowlist(table, m, ours)] + [ours]
+    _new_routers(files, home, spec, covered, new_admin, sibling, table, top, keep)
+    _priorities(files, edits, admin_routers, top)
+    first = [files.file_of(src) for name, src in dbfilter if name.endswith("@file")]
+    body: dict[str, Any] = {"sourceRange": list(spec.allow)}
+    strategy = ip_strategy(replaced, edits)
+    if strategy:
+        body["ipStrategy"] = strategy
+    body = {allowlist_key(spec.version): body}
+    define_allowlist(files, ALLOWLIST, body, home, first)
+    used = {r.service.removesuffix("@file") for r in others if r.service.endswith("@file")}
+    used.add(spec.service.removesuffix("@file"))
+    services(files, spec.old_hosts, spec.service, spec.service_url, home, used)
+    files.finish()
+    return edits
 
 
-def _rule_hosts(rule: str) -> list[str]:
-    return [
-        h for group in re.findall(r"Host\(([^)]*)\)", rule) for h in re.findall(r"`([^`]*)`", group)
-    ]
+def _reaches_odoo(r: RouterEntry, owner: tuple[Path, str] | None, spec: EdgeSpec) -> bool:
+    return r.service in spec.backends or owner in (spec.old_service, spec.router_service)
 
 
-def _rule_regexps(rule: str) -> list[str]:
-    return re.findall(r"HostRegexp\(`([^`]*)`", rule)
-
-
-def is_odoo_rule(rule: str, hosts: OdooHosts) -> bool:
-    if any(h in hosts.exact for h in _rule_hosts(rule)):
-        return True
-    suffix = hosts.suffix
-    return suffix is not None and any(suffix in r.replace("\\", "") for r in _rule_regexps(rule))
-
-
-def sets_dbfilter(mw: Any) -> bool:
-    headers = (mw or {}).get("headers") or {}
-    custom = headers.get("customRequestHeaders") or {}
-    return any(str(k).lower() == "x-odoo-dbfilter" for k in custom)
-
-
-def edit_middlewares(doc: YamlDoc, major: int, allow: Sequence[str]) -> tuple[str, list[str]]:
-    """Returns the new text and the names of the removed middlewares."""
-    http = doc.data.setdefault("http", CommentedMap())
-    mws = http.get("middlewares")
-    if mws is None:
-        mws = http["middlewares"] = CommentedMap()
-    removed = [str(k) for k, v in mws.items() if sets_dbfilter(v)]
-    for name in removed:
-        delete_key(mws, name)
-    key = "ipAllowList" if major >= 3 else "ipWhiteList"
-    body = CommentedMap()
-    body[key] = CommentedMap([("sourceRange", CommentedSeq([DQ(a) for a in allow]))])
-    if ALLOWLIST in mws:
-        mws[ALLOWLIST] = body
-    else:
-        if len(mws):
-            last = list(mws.keys())[-1]
-            if get_trailing(mws[last]) is None:
-                set_trailing(mws[last], blank_line())
-        mws[ALLOWLIST] = body
-        mws.yaml_set_comment_before_after_key(
-            ALLOWLIST, before="Admin host: office/VPN ranges only (odoo-router-migrate)", indent=4
-        )
-    return doc.dump(), removed
-
-
-def _add_router(
-    routers: CommentedMap, name: str, rule: str, resolver: str, middlewares: Sequence[str] = ()
+def _drop_middleware(
+    files: Files,
+    edits: EdgeEdits,
+    name: str,
+    source: str,
+    spec: EdgeSpec,
+    owners: dict[str, tuple[Path, str]],
 ) -> None:
-    r = CommentedMap()
-    r["rule"] = DQ(rule)
-    r["entryPoints"] = CommentedSeq(["websecure"])
-    r["service"] = ROUTER_SERVICE
-    if middlewares:
-        r["middlewares"] = CommentedSeq(list(middlewares))
-    r["tls"] = CommentedMap([("certResolver", resolver)])
-    last = list(routers.keys())[-1] if len(routers) else None
-    trailing = get_trailing(routers[last]) if last is not None else None
-    if last is not None:
-        set_trailing(routers[last], blank_line())
-    routers[name] = r
-    routers.yaml_set_comment_before_after_key(name, before="added by odoo-router-migrate", indent=4)
-    if trailing is not None:
-        set_trailing(r, trailing)
+    short, _, provider = name.partition("@")
+    if provider == "file":
+        path = files.file_of(source)
+        key = section_key(files, path, "middlewares", short) if path else None
+        if path is not None and key is not None:
+            files.drop(path, key)
+    elif owners.get(name) == spec.router_service:
+        edits.labels.append(("delete-prefix", f"traefik.http.middlewares.{short}.", ""))
 
 
-def _repoint(r: CommentedMap, rule: str, hosts: OdooHosts, major: int, dead: set[str]) -> None:
-    """One Odoo router: to the router service, tenant rule in the version's syntax, the
-    dbfilter middlewares out, the allowlist in when it serves the admin host."""
-    r["service"] = ROUTER_SERVICE
-    if hosts.suffix and _rule_regexps(rule):
-        r["rule"] = DQ(tenant_rule(hosts, major))
-    keep = [m for m in r.get("middlewares") or () if str(m) not in dead]
-    if any(h in hosts.admin for h in _rule_hosts(rule)) and f"{ALLOWLIST}@file" not in keep:
-        keep.append(f"{ALLOWLIST}@file")
-    if keep:
-        if r.get("middlewares") is None:
-            r["middlewares"] = CommentedSeq()
-        r["middlewares"][:] = keep
-    elif "middlewares" in r:
-        trailing = get_trailing(r)
-        del r["middlewares"]
-        if trailing is not None and get_trailing(r) is None:
-            set_trailing(r, trailing)
+def _drop_router(
+    files: Files, edits: EdgeEdits, r: RouterEntry, owner: tuple[Path, str] | None
+) -> None:
+    short = r.name.split("@", 1)[0]
+    if r.provider == "file":
+        path = files.file_of(r.source)
+        key = section_key(files, path, "routers", short) if path else None
+        if path is not None and key is not None:
+            files.drop(path, key)
+    elif owner is not None:
+        edits.labels.append(("delete-prefix", f"traefik.http.routers.{short}.", ""))
 
 
-def edit_services(
-    doc: YamlDoc, hosts: OdooHosts, major: int, removed_middlewares: Sequence[str]
-) -> str:
-    http = doc.data.setdefault("http", CommentedMap())
-    routers = http.get("routers")
-    if routers is None:
-        routers = http["routers"] = CommentedMap()
-    services = http.get("services")
-    if services is None:
-        services = http["services"] = CommentedMap()
-    dead = {f"{m}@file" for m in removed_middlewares} | set(removed_middlewares)
-    resolvers: list[str] = []
-    covered: set[str] = set()  # exact hosts with a router; "*" for the tenant subdomains
-    for name in list(routers.keys()):
-        r = routers[name]
-        rule = str(r.get("rule", ""))
-        if not is_odoo_rule(rule, hosts):
+def _update_router(
+    files: Files,
+    edits: EdgeEdits,
+    r: RouterEntry,
+    owner: tuple[Path, str] | None,
+    service: str,
+    mws: list[str],
+) -> None:
+    short = r.name.split("@", 1)[0]
+    provider_service = service if not service.endswith(f"@{r.provider}") else service.split("@")[0]
+    if r.provider == "docker":
+        if owner is None:
+            edits.problems.append(
+                f"{r.source}: router {r.name} takes an Odoo host: edit its labels by hand"
+            )
+            return
+        prefix = f"traefik.http.routers.{short}."
+        if r.service != service:
+            edits.labels.append(("set", prefix + "service", provider_service))
+        if mws != list(r.middlewares):
+            local = [m.removesuffix("@docker") for m in mws]
+            edits.labels.append(
+                ("set" if local else "delete", prefix + "middlewares", ",".join(local))
+            )
+        return
+    path = files.file_of(r.source)
+    key = section_key(files, path, "routers", short) if path else None
+    if path is None or key is None:
+        return
+    y = files.doc(path)
+    body = y.data
+    for k in key:
+        body = body[k]
+    if r.service != service:
+        skey = ci(body, "service")
+        if skey is not None:
+            y.set_scalar((*key, skey), provider_service)
+        else:
+            y.insert(key, "service", provider_service)
+    if mws == list(r.middlewares):
+        return
+    mkey = ci(body, "middlewares")
+    written = list(body.get(mkey) or ()) if mkey else []
+    keep = [m for m in written if qualify(str(m), "file") in mws]
+    if (
+        mkey is not None
+        and not keep
+        and not (set(mws) - {qualify(str(m), "file") for m in written})
+    ):
+        y.delete((*key, mkey))
+        return
+    if mkey is None:
+        y.insert(key, "middlewares", mws)
+        return
+    for i, m in enumerate(written):
+        if qualify(str(m), "file") not in mws:
+            y.delete((*key, mkey, i))
+    for m in mws:
+        if m not in {qualify(str(x), "file") for x in written}:
+            y.append((*key, mkey), m)
+
+
+def _free(table: RoutingTable, name: str, taken: set[str]) -> str:
+    names = {r.name.split("@")[0] for r in table.routers} | taken
+    n, out = 1, name
+    while out in names:
+        n += 1
+        out = f"{name}-{n}"
+    return out
+
+
+def _new_routers(
+    files: Files,
+    home: Path | None,
+    spec: EdgeSpec,
+    covered: set[str],
+    new_admin: list[str],
+    sibling: RouterEntry | None,
+    table: RoutingTable,
+    top: int,
+    keep: dict[str, list[str]],
+) -> None:
+    """Routers for what no remaining router serves, each with the middlewares ``keep`` says
+    for its host, the entry points and TLS of ``sibling`` (its certificate's domains only
+    where they cover the router's hosts); a new admin router above ``top``."""
+    todo: list[tuple[str, str, list[str], bool]] = []  # name, rule, its hosts, admin
+    if new_admin:
+        rule = " || ".join(f"Host(`{h}`)" for h in new_admin)
+        todo.append((ADMIN_ROUTER, rule, new_admin, True))
+    for f in spec.routing.subdomains:
+        if f"acme.{f.value.domain}" not in covered:
+            rule = tenant_rule(f.value.domain, f.value.chars, spec.syntax)
+            name = f"odoo-tenants-{f.value.domain.split('.')[0]}"
+            todo.append((name, rule, [f"acme.{f.value.domain}"], False))
+    for host in sorted(spec.routing.hosts):
+        if host not in covered:
+            todo.append(("odoo-" + host.replace(".", "-"), f"Host(`{host}`)", [host], False))
+    if not todo:
+        return
+    if home is None:
+        files.edits.problems.append("no Traefik dynamic file to hold the routers it needs")
+        return
+    y = files.doc(home)
+    extra = sibling_fields(files, sibling)
+    taken: set[str] = set()
+    service = spec.service[:-5] if spec.service.endswith("@file") else spec.service
+    bodies: dict[str, dict[str, Any]] = {}
+    for name, rule, named, admin in todo:
+        mws = keep[named[0]]
+        name = _free(table, name, taken)
+        taken.add(name)
+        body: dict[str, Any] = {"rule": rule, "service": service}
+        if admin and len(rule.encode()) <= top:
+            body["priority"] = top + 1
+        if "entryPoints" in extra:
+            body["entryPoints"] = extra["entryPoints"]
+        if mws:
+            body["middlewares"] = mws
+        if "tls" in extra:
+            body["tls"] = tls_for(extra["tls"], named)
+        bodies[name] = body
+    base = files.section(home, "routers")
+    if base is not None:
+        for name, body in bodies.items():
+            files.add(home, base, name, body, comment="added by odoo-router-migrate")
+        return
+    h = ci(y.data, "http")  # no routers in that file yet: one new section
+    if h is None:
+        y.insert((), "http", {"routers": bodies})
+    else:
+        y.insert((h,), "routers", bodies, comment="added by odoo-router-migrate")
+
+
+def _top(
+    spec: EdgeSpec, admin_routers: list[RouterEntry], others: list[RouterEntry], covered: set[str]
+) -> int:
+    """The highest priority of a router, not an admin one, that takes an admin host (a new
+    tenant router counts by the length of its rule)."""
+    mine = {r.name for r in admin_routers}
+    prio = [
+        r.priority
+        for r in others
+        if r.name not in mine and any(takes(r, h) for h in spec.routing.admin)
+    ]
+    for f in spec.routing.subdomains:
+        rule = tenant_rule(f.value.domain, f.value.chars, spec.syntax)
+        if f"acme.{f.value.domain}" not in covered and any(
+            h.endswith("." + f.value.domain) for h in spec.routing.admin
+        ):
+            prio.append(len(rule.encode()))
+    return max(prio, default=0)
+
+
+def _priorities(files: Files, edits: EdgeEdits, admin_routers: list[RouterEntry], top: int) -> None:
+    """Every existing admin router above ``top``."""
+    for r in admin_routers:
+        if r.priority > top:
             continue
-        if re.search(r"\bPath(Prefix|Regexp)?\(", rule):
-            delete_key(routers, name)  # the router does path routing; one route per host
+        short = r.name.split("@")[0]
+        if r.provider == "docker":
+            edits.labels.append(("set", f"traefik.http.routers.{short}.priority", str(top + 1)))
             continue
-        _repoint(r, rule, hosts, major, dead)
-        covered |= set(_rule_hosts(rule)) | ({"*"} if _rule_regexps(rule) else set())
-        resolver = (r.get("tls") or {}).get("certResolver")
-        if resolver and _rule_regexps(rule):
-            resolvers.insert(0, str(resolver))  # the wildcard's resolver first
-        elif resolver:
-            resolvers.append(str(resolver))
-    resolver = resolvers[0] if resolvers else "letsencrypt"
-    # Hosts that only the removed docker labels served get a file route of their own.
-    if hosts.suffix and "*" not in covered:
-        _add_router(routers, "odoo-tenant", tenant_rule(hosts, major), resolver)
-    missing_admin = [h for h in hosts.admin if h not in covered]
-    if missing_admin:
-        rule = " || ".join(f"Host(`{h}`)" for h in missing_admin)
-        name = ADMIN_ROUTER if ADMIN_ROUTER not in routers else f"{ADMIN_ROUTER}-migrated"
-        _add_router(routers, name, rule, resolver, [f"{ALLOWLIST}@file"])
-    for host in hosts.exact:
-        if host not in covered and host not in hosts.admin:
-            _add_router(routers, "odoo-" + host.replace(".", "-"), f"Host(`{host}`)", resolver)
-    used = {str(r.get("service", "")).split("@")[0] for r in routers.values()}
-    for name in list(services.keys()):
-        urls = [
-            str(s.get("url", ""))
-            for s in ((services[name].get("loadBalancer") or {}).get("servers") or [])
-        ]
-        if name not in used and name != ROUTER_SERVICE and any(_old_odoo_url(u) for u in urls):
-            delete_key(services, name)
-    if ROUTER_SERVICE not in services:
-        lb = CommentedMap([("servers", CommentedSeq([CommentedMap([("url", DQ(ROUTER_URL))])]))])
-        services[ROUTER_SERVICE] = CommentedMap([("loadBalancer", lb)])
-    return doc.dump()
+        path = files.file_of(r.source)
+        key = section_key(files, path, "routers", short) if path else None
+        if path is None or key is None:
+            continue
+        y = files.doc(path)
+        body = y.data
+        for k in key:
+            body = body[k]
+        pkey = ci(body, "priority")
+        if pkey is not None:
+            y.set_scalar((*key, pkey), top + 1)
+        else:
+            y.insert(key, "priority", top + 1, after=ci(body, "service"))
 
 
-def _old_odoo_url(url: str) -> bool:
-    # Services aimed at the single Odoo container that the split removes.
-    return bool(re.search(r"//(odoo18-prod-web|web)(:\d+)?(/|$)", url))
-
-
-_V2_ONLY = (
-    (re.compile(r"\bipWhiteList\s*:"), "ipWhiteList (v3 calls it ipAllowList)"),
-    (re.compile(r"HostRegexp\(`[^`]*\{\w+:"), "HostRegexp with {name:regex} (v2 syntax)"),
-    (re.compile(r"\bHostHeader\("), "HostHeader() (removed in v3)"),
-    (re.compile(r"\bHeaders\("), "Headers() (v3: Header())"),
-)
-_V3_ONLY = (
-    (re.compile(r"\bipAllowList\s*:"), "ipAllowList (v2 calls it ipWhiteList)"),
-    (re.compile(r"HostRegexp\(`\^"), "HostRegexp with a ^regex$ (v3 syntax)"),
-)
-
-
-def lint(text: str, major: int, name: str) -> list[str]:
-    """Syntax of the other major version in a file Traefik ``major`` will load."""
-    rules = _V2_ONLY if major >= 3 else _V3_ONLY
-    problems = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        for rx, what in rules:
-            if rx.search(line):
-                problems.append(f"{name}:{n}: {what} cannot be loaded by Traefik v{major}")
-    return problems
+__all__ = [
+    "ALLOWLIST",
+    "EdgeEdits",
+    "EdgeSpec",
+    "allowlist_key",
+    "edit_edge",
+    "probe_hosts",
+    "takes",
+    "tenant_rule",
+]

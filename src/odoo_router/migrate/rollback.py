@@ -3,11 +3,13 @@
 Journal ``rollback-started`` first, then undo every started step, ordered by the step
 kinds' ``undo_phase`` (steps.py): every file restored byte for byte (or removed, with the
 directories made for it), then the containers the run created removed by id, then - with
-``--restore-databases``, while no Odoo runs - the databases, then the containers that ran
-before apply started again from the restored files. Each undo is journaled before ("undo")
+``--restore-databases``, while no Odoo runs - the databases, then the networks and volumes
+the run created removed and the containers that ran before apply started again from the
+restored files. Each undo is journaled before ("undo")
 and after ("undone" / "undo-failed"); a failed undo does not stop the others (a half
 rollback is worse than a best effort). Last, a check of the end state: every file as it was,
-every container that ran before running, nothing the run created left. ``rolled-back`` only
+every container that ran before running, nothing the run created left (containers,
+networks, volumes). ``rolled-back`` only
 when all of it holds, else ``rollback-incomplete`` (exit 8). Every undo is idempotent, so a
 killed or incomplete rollback is simply run again.
 """
@@ -102,6 +104,10 @@ def end_state_problems(run: Run) -> list[str]:
             out += [
                 f"{p.name}/{c.service}: {c.name} was created by the run and is still there"
                 for c in C.created_by_run(run.ctx, p, snap)
+            ]
+            out += [
+                f"{p.name}: {kind} {name} was created by the run and is still there"
+                for kind, name in C.created_resources(run.ctx, p, snap)
             ]
         except CommandError as exc:
             out.append(f"{p.name}: cannot list its containers: {exc}")

@@ -5,7 +5,8 @@ A step is: ``precheck`` (facts recorded in its "start" event, once), ``act`` (id
 resumed step simply acts again), ``verify`` (the act's effect holds), ``undo`` (idempotent,
 from the recorded facts: a killed rollback runs every undo again). ``undo_phase`` orders a
 rollback: the files come back first (0), then the containers the run created go (1), then
-the containers that ran before apply start again from the restored files (2); within a
+the networks and volumes it created, and the containers that ran before apply start again
+from the restored files (2); within a
 phase, the last step first. None: nothing to undo (a backup is kept, verify changes nothing).
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from . import containers as C
-from .backup import run_backup
+from .backup import run_backup, with_plan
 from .context import Context
 from .coverage import covered
 from .fsops import (
@@ -69,6 +70,12 @@ class Run:
         return snap
 
 
+def watched_dir(ctx: Context, plan: dict[str, Any]) -> Path | None:
+    """Traefik's directory: temp files go next to it, never in it."""
+    watched = plan.get("watched") or []
+    return ctx.layout.path(watched[0]) if watched else None
+
+
 class Step(Protocol):
     id: str
     target: str  # a file's role, a stack, or ""
@@ -96,6 +103,7 @@ class Backup:
     def act(self, run: Run) -> dict[str, Any]:
         ctx = run.ctx
         inv = gather(ctx.layout, ctx.docker, ctx.pg, None, run.plan["traefik_version"])
+        with_plan(inv, run.plan)
         folder = run_backup(ctx, inv, covered(ctx.layout, run.plan))
         return {"folder": str(folder)}
 
@@ -141,7 +149,7 @@ class WriteFile:
         if sha256_bytes(data) != f["new_sha256"]:
             raise StepFailed(f"staged {self.target} differs from the plan: run plan again")
         existed = path.exists()
-        watched = ctx.layout.traefik_dir
+        watched = watched_dir(ctx, run.plan)
         write_file(path, data, in_place=f["write"] == "in-place", watched_dir=watched)
         like = ctx.layout.root / f["like"].lstrip("/") if f.get("like") else None
         if not existed and like is not None and like.exists():
@@ -169,7 +177,7 @@ class WriteFile:
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
         path, f = run.file(self.target)
-        watched = run.ctx.layout.traefik_dir
+        watched = watched_dir(run.ctx, run.plan)
         if not pre.get("existed"):
             self._keep_displaced(run, path, ("", f["new_sha256"]))
             remove_file(path)
@@ -190,7 +198,8 @@ class WriteFile:
 
 @dataclass
 class StopStack:
-    """``compose down`` of a stack's old file; undo starts what ran before from it again."""
+    """``compose down`` of a stack's old file; undo removes the networks and volumes the run
+    made for the project and starts what ran before from the old file again."""
 
     id: str
     target: str
@@ -217,7 +226,13 @@ class StopStack:
             raise StepFailed(f"still there after compose down: {', '.join(left)}")
 
     def undo(self, run: Run, pre: dict[str, Any]) -> None:
-        C.start_before_set(run.ctx, run.project(self.target), run.snapshot(self.target))
+        p, snap = run.project(self.target), run.snapshot(self.target)
+        # Phase 1 removed every container the run made, in every project: the networks and
+        # volumes compose made for them are free to go now, before the old set comes back.
+        errors = C.remove_created_resources(run.ctx, p, snap)
+        C.start_before_set(run.ctx, p, snap)
+        if errors:
+            raise StepFailed("could not remove what the run created: " + "; ".join(errors))
 
 
 @dataclass
@@ -251,6 +266,8 @@ class StartStack:
         ctx, expect = run.ctx, run.plan["verify"]
         odoo = self.target == "odoo"
         names = expect["odoo_containers"] if odoo else [expect["router_container"]]
+        if odoo and "router" not in (run.plan.get("compose") or {}):
+            names = [*names, expect["router_container"]]  # the router lives in Odoo's project
         for name in names:
             st = wait_healthy(ctx, name, ctx.health_timeout, need_healthy=not odoo)
             if st is None or st[0] != "running" or st[1] == "unhealthy":

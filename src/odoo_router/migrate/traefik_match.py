@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .traefik_goregex import GoRegexError, compile_go
-from .traefik_rules import And, Matcher, Node, Not, Or, Rule
+from .traefik_rule_tree import And, Matcher, Node, Not, Or, Rule
 from .traefik_version import RuleSyntax
 
 _RESERVED = {"%3A", "%2F", "%3F", "%23", "%5B", "%5D", "%40", "%21", "%24", "%26", "%27"}

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .traefik_match import Request, rule_matches
-from .traefik_rules import Rule, RuleError, parse
+from .traefik_rule_tree import Rule, RuleError
+from .traefik_rules import parse
 from .traefik_version import RuleSyntax, TraefikVersion
 
 # providers.precedence default from 3.7 (static_config.go providerNames), first wins a tie.

@@ -19,46 +19,11 @@ Theory (Traefik's source, ``pkg/rules/parser.go`` and ``pkg/muxer/http/*.go`` at
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .traefik_goregex import GoRegexError
+from .traefik_match import Request, check_matcher, rule_matches
+from .traefik_rule_tree import And, Matcher, Node, Not, Or, Rule, RuleError, walk
 from .traefik_version import RuleSyntax
-
-
-class RuleError(ValueError):
-    """A rule Traefik would refuse; ``column`` is 1-based in the rule string (0: whole rule)."""
-
-    def __init__(self, message: str, column: int = 0) -> None:
-        super().__init__(f"column {column}: {message}" if column else message)
-        self.column = column
-        self.reason = message
-
-
-@dataclass(frozen=True)
-class Matcher:
-    name: str  # canonical spelling: "PathPrefix"
-    args: tuple[str, ...]
-    column: int
-
-
-@dataclass(frozen=True)
-class Not:
-    expr: Node
-
-
-@dataclass(frozen=True)
-class And:
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True)
-class Or:
-    left: Node
-    right: Node
-
-
-Node = Matcher | Not | And | Or
 
 # fmt: off
 V2_MATCHERS = ("Host", "HostHeader", "HostRegexp", "ClientIP", "Path", "PathPrefix", "Method",
@@ -90,36 +55,6 @@ def _spellings(names: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 _ALL = _spellings(list(dict.fromkeys([*V2_MATCHERS, *V3_MATCHERS])))
-
-
-@dataclass(frozen=True)
-class Rule:
-    text: str
-    syntax: RuleSyntax
-    tree: Node
-    wildcards: bool = True  # Host(`*.example`) matches one label: Traefik 3.7 and later
-
-    @property
-    def priority(self) -> int:
-        return priority(self.text)
-
-    def hosts(self) -> list[str]:
-        """Exact hosts named by Host()/HostHeader() anywhere in the rule, lowercased."""
-        return [
-            a.lower() for m in walk(self.tree) if m.name in ("Host", "HostHeader") for a in m.args
-        ]
-
-
-def priority(rule: str) -> int:
-    return len(rule.encode("utf-8"))
-
-
-def walk(node: Node) -> list[Matcher]:
-    if isinstance(node, Matcher):
-        return [node]
-    if isinstance(node, Not):
-        return walk(node.expr)
-    return walk(node.left) + walk(node.right)
 
 
 # --- tokenizer -------------------------------------------------------------------------------
@@ -275,8 +210,6 @@ def parse(text: str, syntax: RuleSyntax, wildcards: bool = True) -> Rule:
 
 
 def _check(m: Matcher, syntax: RuleSyntax) -> None:
-    from .traefik_match import check_matcher  # the matcher compilers live there
-
     col = m.column
     if not m.args:
         raise RuleError(f"no args for matcher {m.name}", col)
@@ -319,7 +252,7 @@ def findings(rule: Rule) -> list[RuleError]:
             if rule.syntax == "v3" and re.search(r"\{\w+:", a):
                 msg = "HostRegexp template syntax {name:regex} is v2 only"
                 out.append(
-                    RuleError(f"{msg}: v3 reads it as a regex and it matches no host", m.column)
+                    RuleError(f"{msg}: v3 reads `{a}` as a regex, matching no host", m.column)
                 )
             elif rule.syntax == "v2" and "{" not in a and re.search(r"[\\^$\[\]]", a):
                 msg = f"{a!r} is v3 regex syntax: v2 reads it as a literal host, matching none"
@@ -398,8 +331,6 @@ def matches(
 ) -> bool:
     """Whether Traefik would route this request by ``rule`` (a string is parsed with
     ``syntax``). Raises RuleError where the rule cannot be simulated faithfully."""
-    from .traefik_match import Request, rule_matches
-
     parsed = rule if isinstance(rule, Rule) else parse(rule, syntax)
     req = Request(host=host, path=path, method=method, headers=headers or {}, client_ip=client_ip)
     return rule_matches(parsed, req)

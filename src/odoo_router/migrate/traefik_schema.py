@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 import yaml
 
-from .traefik_rules import RuleError, findings, parse
+from .traefik_rule_tree import RuleError
+from .traefik_rules import findings, parse
 from .traefik_version import TraefikVersion
 
 Severity = Literal["error", "warning"]

@@ -1,26 +1,36 @@
-"""The few static (install) settings of Traefik that decide routing, from where they are set.
+"""What Traefik's static (install) configuration says, with where it says it, pure.
 
 Facts (Traefik docs ``getting-started/configuration-overview.md``; ``pkg/provider/docker``;
 ``pkg/config/static/static_config.go``):
 - Static configuration comes from exactly one source, the first found of: a configuration
-  file (``--configFile``, else ``traefik.yml|yaml|toml`` in /etc/traefik/, ...), the
-  command-line flags, the ``TRAEFIK_*`` environment variables. Keys are case-insensitive.
+  file (``--configFile``, else ``traefik.yml|yaml|toml`` in /etc/traefik/ or /), the
+  command-line flags, the ``TRAEFIK_*`` environment variables (where each is found is
+  traefik_sources.py's and edge.py's business). Keys are case-insensitive; the names of
+  entry points keep their case.
 - ``--providers.docker`` alone enables the provider with its defaults: ``exposedByDefault``
   true, ``defaultRule`` ``Host(`{{ normalize .Name }}`)``.
 - ``entryPoints.<name>.http.tls`` makes every router of that entry point a TLS router.
 - ``core.defaultRuleSyntax`` (v3) sets the syntax of routers without ``ruleSyntax``.
+
+Theory of operation: each source is read into one shape, ``TraefikStatic``: dotted keys
+(lower-cased) -> the value as a string, with the file and line (or the flag) that set it.
+Everything the migration needs is read from that one shape: the facts the report shows
+with their source (``exposed_by_default``, the file provider) and the typed settings the
+routing simulation uses (``StaticSettings``).
 """
 
 from __future__ import annotations
 
-import shlex
 import tomllib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..yamlmarks import load_marked, syntax_error
+from .facts import Fact
 from .traefik_providers import DEFAULT_RULE
 
 _TRUE = ("true", "1", "t", "")
@@ -28,7 +38,9 @@ _TRUE = ("true", "1", "t", "")
 
 @dataclass(frozen=True)
 class StaticSettings:
-    source: str  # "command flags in edge-traefik/docker-compose.yml", "file traefik.yml", ...
+    """The settings that decide routing, typed, for the simulation."""
+
+    source: str  # "command flags in edge-traefik/docker-compose.yml:3", "edge/traefik.yml"
     docker: bool
     exposed_by_default: bool
     default_rule: str
@@ -40,101 +52,156 @@ class StaticSettings:
     tls_entry_points: frozenset[str]
     precedence: tuple[str, ...] | None
 
-    @classmethod
-    def from_tree(cls, tree: Mapping[str, Any], source: str) -> StaticSettings:
-        providers = _get(tree, "providers")
-        docker = _get(providers, "docker")
-        file = _get(providers, "file")
-        eps = _get(tree, "entrypoints")
-        eps = eps if isinstance(eps, Mapping) else {}
-        precedence = _get(providers, "precedence")
-        if isinstance(precedence, str):
-            precedence = [p.strip() for p in precedence.split(",")]
-        return cls(
-            source=source,
-            docker=docker is not None and _bool(docker, True),
-            exposed_by_default=_bool(_get(docker, "exposedbydefault"), True),
-            default_rule=str(_get(docker, "defaultrule") or DEFAULT_RULE),
-            file_directory=_str(_get(file, "directory")),
-            file_filename=_str(_get(file, "filename")),
-            watch=_bool(_get(file, "watch"), False),
-            default_rule_syntax=_str(_get(_get(tree, "core"), "defaultrulesyntax")),
-            entry_points={str(k): str(_get(v, "address") or "") for k, v in eps.items()},
+
+@dataclass
+class TraefikStatic:
+    source: str  # where the static configuration came from
+    settings: dict[str, Fact[str]] = field(default_factory=dict)  # lowercased dotted key
+    written: dict[str, str] = field(default_factory=dict)  # lowercased key -> as written
+    static_file: Path | None = None  # host path of traefik.yml, when that is the source
+
+    def get(self, key: str) -> Fact[str] | None:
+        return self.settings.get(key.lower())
+
+    def _section(self, key: str) -> bool:
+        """A section is on when it is set to a true value or given any option."""
+        f = self.get(key)
+        if f is not None and not _true(f.value):
+            return False
+        return f is not None or any(k.startswith(key + ".") for k in self.settings)
+
+    @property
+    def docker(self) -> bool:
+        return self._section("providers.docker")
+
+    @property
+    def exposed_by_default(self) -> Fact[bool]:
+        f = self.get("providers.docker.exposedbydefault")
+        if f is None:
+            return Fact(True, f"Traefik's default: not set in the {self.source}")
+        return Fact(_true(f.value), f.source)
+
+    @property
+    def file_directory(self) -> Fact[str] | None:
+        return self.get("providers.file.directory")
+
+    @property
+    def file_filename(self) -> Fact[str] | None:
+        return self.get("providers.file.filename")
+
+    def entry_points(self) -> dict[str, str]:
+        """Entry point name (as written) -> address ("" when not given)."""
+        out: dict[str, str] = {}
+        for key, written in self.written.items():
+            parts = key.split(".")
+            if parts[0] == "entrypoints" and len(parts) > 2:
+                name = written.split(".")[1]
+                address = self.get(f"entrypoints.{parts[1]}.address")
+                out[name] = address.value if address is not None else ""
+        return out
+
+    def typed(self) -> StaticSettings:
+        """The settings the simulation uses."""
+        value = self.get
+        eps = self.entry_points()
+        precedence = value("providers.precedence")
+        syntax = value("core.defaultrulesyntax")
+        rule = value("providers.docker.defaultrule")
+        return StaticSettings(
+            source=self.source,
+            docker=self.docker,
+            exposed_by_default=self.exposed_by_default.value,
+            default_rule=rule.value if rule is not None else DEFAULT_RULE,
+            file_directory=_value(self.file_directory),
+            file_filename=_value(self.file_filename),
+            watch=_true(_value(value("providers.file.watch")) or "false"),
+            default_rule_syntax=_value(syntax),
+            entry_points=eps,
             tls_entry_points=frozenset(
-                str(k) for k, v in eps.items() if _get(_get(v, "http"), "tls") is not None
+                n for n in eps if self._section(f"entrypoints.{n.lower()}.http.tls")
             ),
-            precedence=tuple(str(p).lower() for p in precedence) if precedence else None,
+            precedence=tuple(p.strip().lower() for p in precedence.value.split(","))
+            if precedence is not None
+            else None,
         )
 
 
-def _get(tree: Any, key: str) -> Any:
-    if not isinstance(tree, Mapping):
-        return None
-    return next((v for k, v in tree.items() if str(k).lower() == key), None)
+DEFAULTS = TraefikStatic("defaults")
 
 
-def _str(v: Any) -> str | None:
-    return None if v is None or isinstance(v, Mapping) else str(v)
+def _true(value: str) -> bool:
+    return value.strip().lower() in _TRUE
 
 
-def _bool(v: Any, default: bool) -> bool:
-    if v is None:
-        return default
-    if isinstance(v, Mapping):
-        return True  # a section given with sub-options is enabled
-    return str(v).strip().lower() in _TRUE
+def _value(f: Fact[str] | None) -> str | None:
+    return f.value if f is not None else None
 
 
-def _put(tree: dict[str, Any], path: Sequence[str], value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        nxt = node.get(part)
-        if not isinstance(nxt, dict):
-            nxt = node[part] = {}
-        node = nxt
-    if not isinstance(node.get(path[-1]), dict) or value not in ("", "true"):
-        node[path[-1]] = value
+def _put(st: TraefikStatic, key: str, value: str, source: str) -> None:
+    st.settings[key.lower()] = Fact(value, source)
+    st.written[key.lower()] = key
 
 
-def from_flags(command: Sequence[str] | str, source: str) -> StaticSettings:
-    """From a compose ``command:`` (list or string), ``--providers.docker.exposedbydefault=false``
-    style; arguments that are not flags are skipped."""
-    args = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
-    tree: dict[str, Any] = {}
-    for arg in args:
-        if not arg.startswith("-"):
+def _flatten(data: Any, prefix: str, emit: Callable[[str, str], None]) -> None:
+    if isinstance(data, dict):
+        if not data and prefix:
+            emit(prefix, "true")  # "ping: {}" / "docker: {}" enables the section
+        for k, v in data.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), emit)
+    elif data is None:
+        emit(prefix, "true")
+    elif isinstance(data, list):
+        if all(not isinstance(x, dict | list) for x in data):
+            emit(prefix, ",".join(str(x) for x in data))  # as a flag would write it
+    else:
+        emit(prefix, str(data).lower() if isinstance(data, bool) else str(data))
+
+
+def from_file(text: str, name: str, host: Path | None = None) -> TraefikStatic:
+    """A static file (YAML or TOML by its name); ValueError with file:line when it does not
+    parse."""
+    st = TraefikStatic(source=name, static_file=host)
+    lines: dict[str, int] = {}
+    if name.lower().endswith(".toml"):
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{name}: not valid TOML: {exc}") from exc
+    else:
+        try:
+            marked = load_marked(text, name)
+        except yaml.YAMLError as exc:
+            raise ValueError(syntax_error(exc, name)) from exc
+        data = marked.data or {}
+        lines = {k.lower(): v for k, v in marked.lines.items()}
+
+    def emit(key: str, value: str) -> None:
+        line = lines.get(key.lower())
+        _put(st, key, value, f"{name}:{line}" if line else name)
+
+    _flatten(data if isinstance(data, dict) else {}, "", emit)
+    return st
+
+
+def from_flags(
+    command: Sequence[str], source: str, where: Callable[[int], str] | None = None
+) -> TraefikStatic | None:
+    """From a container's command (``--providers.docker.exposedbydefault=false`` style; the
+    ``traefik`` binary and arguments that are not flags skipped); ``where(i)`` names the
+    i-th argument's line. None when no flag is given."""
+    st = TraefikStatic(source=source)
+    for i, arg in enumerate(command):
+        if not arg.startswith("-") or (i == 0 and arg == "traefik"):
             continue
-        key, _, value = arg.lstrip("-").partition("=")
-        _put(tree, key.lower().split("."), value)
-    return StaticSettings.from_tree(tree, source)
+        key, sep, value = arg.lstrip("-").partition("=")
+        _put(st, key, value if sep else "true", where(i) if where else source)
+    return st if st.settings else None
 
 
-def from_env(env: Mapping[str, str], source: str) -> StaticSettings | None:
+def from_env(env: Mapping[str, str], source: str) -> TraefikStatic | None:
     """From ``TRAEFIK_PROVIDERS_DOCKER_EXPOSEDBYDEFAULT=false`` style variables, if any."""
-    tree: dict[str, Any] = {}
-    for key, value in env.items():
-        if key.upper().startswith("TRAEFIK_"):
-            _put(tree, key[len("TRAEFIK_") :].lower().split("_"), value)
-    return StaticSettings.from_tree(tree, source) if tree else None
-
-
-def from_file(text: str, name: str) -> StaticSettings:
-    """From a static configuration file (YAML or TOML by its name)."""
-    data = tomllib.loads(text) if name.lower().endswith(".toml") else yaml.safe_load(text)
-    return StaticSettings.from_tree(data if isinstance(data, Mapping) else {}, f"file {name}")
-
-
-def choose(
-    config_file: tuple[str, str] | None,
-    command: Sequence[str] | str | None,
-    env: Mapping[str, str],
-    where: str,
-) -> StaticSettings:
-    """The one source Traefik uses: the file (text, name) if there is one, else the flags,
-    else the environment, else the defaults."""
-    if config_file is not None:
-        return from_file(*config_file)
-    args = shlex.split(command) if isinstance(command, str) else list(command or ())
-    if any(str(a).startswith("-") for a in args):
-        return from_flags(args, f"command flags in {where}")
-    return from_env(env, f"environment in {where}") or StaticSettings.from_tree({}, "defaults")
+    st = TraefikStatic(source=source)
+    for k, v in env.items():
+        if k.upper().startswith("TRAEFIK_"):
+            _put(st, k[len("TRAEFIK_") :].lower().replace("_", "."), v, source)
+    return st if st.settings else None

@@ -24,8 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import Context
-from .render_traefik import ADMIN_ROUTER, ALLOWLIST, ROUTER_SERVICE, OdooHosts, is_odoo_rule
+from .render_traefik import ALLOWLIST
 from .traefik import TraefikError
+from .traefik_match import Request, rule_matches
+from .traefik_rule_tree import Rule, RuleError
+from .traefik_rules import parse
+from .traefik_version import TraefikVersion, parse_version
 
 OUTSIDE_ADDRESS = "203.0.113.7"  # TEST-NET-3: never in an allowlist
 _ODOO_ERRORS = re.compile(r"\b(ERROR|CRITICAL)\b|Traceback|KeyError")
@@ -59,14 +63,33 @@ def _request(
         conn.close()
 
 
-def router_url(ctx: Context) -> str | None:
+def router_url(ctx: Context, expect: dict[str, Any]) -> str | None:
     if ctx.router_url:
         return ctx.router_url
-    info = ctx.docker.inspect("seisei-odoo-router")
+    info = ctx.docker.inspect(expect["router_container"])
     for net in ((info or {}).get("NetworkSettings", {}).get("Networks") or {}).values():
         if net.get("IPAddress"):
-            return f"http://{net['IPAddress']}:80"
+            return f"http://{net['IPAddress']}:{expect.get('router_port', 80)}"
     return None
+
+
+def _hosts(expect: dict[str, Any]) -> list[str]:
+    named = [h for h, _ in expect["named"]]
+    return [*expect["admin_hosts"], *named, *(f"acme.{d}" for d in expect.get("domains") or ())]
+
+
+def _rule(rule: str, version: str | None) -> Rule | None:
+    v = parse_version(version or "3.0", "plan")
+    syntax = v.rule_syntax() if isinstance(v, TraefikVersion) else "v3"
+    try:
+        return parse(rule, syntax)
+    except RuleError:
+        return None
+
+
+def _takes(rule: Rule | None, hosts: list[str]) -> bool:
+    paths = ("/web/login", "/websocket")
+    return rule is not None and any(rule_matches(rule, Request(h, p)) for h in hosts for p in paths)
 
 
 def _inside_address(allow: list[str]) -> str:
@@ -98,23 +121,21 @@ def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
         routers = ctx.traefik.routers()
     except TraefikError as exc:
         return [Check("F1", "Traefik routers", False, str(exc))]
-    hosts = OdooHosts(
-        exact=tuple(expect["admin_hosts"]) + tuple(h for h, _ in expect["named"]),
-        admin=tuple(expect["admin_hosts"]),
-        suffix=expect.get("suffix"),
-    )
-    ours = [r for r in routers if is_odoo_rule(r.rule, hosts)]
+    hosts = _hosts(expect)
+    service = str(expect.get("router_service") or "").split("@")[0]
+    parsed = {r.name: _rule(r.rule, expect.get("traefik_version")) for r in routers}
+    ours = [r for r in routers if _takes(parsed[r.name], hosts)]
     out = [Check("F1", "Odoo routers present", bool(ours), f"{len(ours)} routers")]
     for r in ours:
-        ok = r.status == "enabled" and r.provider == "file" and r.short_service == ROUTER_SERVICE
+        ok = r.status == "enabled" and r.short_service == service
         out.append(Check("F1", f"router {r.name}", ok, f"{r.provider} -> {r.service} ({r.status})"))
     present = {r.name: r for r in routers}
     for name in expect.get("traefik_routers", []):
-        found = present.get(f"{name}@file")
+        found = present.get(name)
         out.append(
             Check(
                 "F1",
-                f"router {name}@file loaded",
+                f"router {name} loaded",
                 found is not None and found.status == "enabled",
                 "missing: Traefik did not load it" if found is None else found.status,
             )
@@ -122,22 +143,25 @@ def check_traefik(ctx: Context, expect: dict[str, Any]) -> list[Check]:
     rules = [r.rule for r in ours]
     dup = sorted({x for x in rules if rules.count(x) > 1})
     out.append(Check("F1", "one router per rule", not dup, ", ".join(dup)))
-    admin = [r for r in ours if r.short_name == ADMIN_ROUTER]
+    admin_hosts = set(expect["admin_hosts"])
+    admin = [r for r in ours if (p := parsed[r.name]) is not None and admin_hosts & set(p.hosts())]
     out.append(
         Check(
             "F1",
             "admin router has the allowlist",
-            bool(admin) and any(m.startswith(ALLOWLIST) for m in admin[0].middlewares),
-            str(admin[0].middlewares) if admin else "no odoo-admin router",
+            bool(admin) and all(any(m.startswith(ALLOWLIST) for m in r.middlewares) for r in admin),
+            "; ".join(f"{r.name}: {list(r.middlewares)}" for r in admin) or "no admin router",
         )
     )
     return out
 
 
 def check_http(ctx: Context, expect: dict[str, Any]) -> list[Check]:
-    base = router_url(ctx)
+    base = router_url(ctx, expect)
     if base is None:
-        return [Check("F2", "router reachable", False, "no address for seisei-odoo-router")]
+        return [
+            Check("F2", "router reachable", False, f"no address for {expect['router_container']}")
+        ]
     out: list[Check] = []
 
     def probe(
@@ -166,8 +190,8 @@ def check_http(ctx: Context, expect: dict[str, Any]) -> list[Check]:
             lambda s, _l: s == 403,
         )
     sample = expect.get("tenant_sample")
-    if sample:
-        want_loc = expect.get("login_redirect") or ""
+    if sample and expect.get("login_redirect"):
+        want_loc = expect["login_redirect"]
         probe(
             "F2",
             f"{sample} tenant UI redirect",
@@ -175,7 +199,9 @@ def check_http(ctx: Context, expect: dict[str, Any]) -> list[Check]:
             "/web/login",
             lambda s, loc: s in (301, 302) and loc == want_loc,
         )
-        probe("F2", f"{sample} health", sample, "/nginx-health", lambda s, _l: s == 200)
+    if sample:
+        health = expect.get("health_path") or "/nginx-health"
+        probe("F2", f"{sample} health", sample, health, lambda s, _l: s == 200)
     probe("F2", "unknown host refused", "unknown.invalid", "/web/login", lambda s, _l: s == 421)
     inside = _inside_address(expect["admin_allow"])
     for admin in expect["admin_hosts"]:

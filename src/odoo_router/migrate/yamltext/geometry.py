@@ -8,8 +8,16 @@ Comment ownership (what deleting an entry takes with it):
   lines between them;
 - the run of comment lines directly above it at the entry's own column, up to a blank line or
   anything else (not above the document's first entry: those comments head the file).
-Nothing else: a comment that follows the entry at its column or less, a blank line around it,
-a comment above it at another column, all stay.
+Nothing else: a comment that follows the entry at its column or less, a comment above it at
+another column, stay.
+
+Blank lines (what a run of neighbouring deleted entries takes, in a block collection whose
+entries start their lines): the blank lines between two of its entries; and, when nothing is
+inserted among them, the blank lines after its last entry when blank lines precede its first
+one or it starts the collection (the neighbours keep the one separation the run had before
+it, instead of two), or those before its first entry when it ends the document. An entry
+inserted where such a run was takes that separation as its own (no second blank line before
+it). Every other blank line stays.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .loader import NULL_TAG
 from .tree import Doc, Entry, YNode
@@ -125,7 +134,7 @@ def delete_block(
             out.append(Splice(at, at, " " + mark, n))
             rest = ranges
         out.extend(drop_lines(doc, f, lst, n) for f, lst in rest)
-        return out
+        return out + gap_splices(doc, node, gone, cuts, n, emptied=True)
     kept = len(gone) < len(node.entries)  # else entries are inserted after these
     for first, last in ranges:
         if compact and first <= doc.line_of(first_entry.start) <= last:
@@ -140,7 +149,7 @@ def delete_block(
                 out.append(Splice(p, doc.line_end(last), "", n))
         else:
             out.append(drop_lines(doc, first, last, n))
-    return out
+    return out + gap_splices(doc, node, gone, cuts, n, emptied=False)
 
 
 def delete_flow(doc: Doc, node: YNode, gone: list[Entry], n: int) -> list[Splice]:
@@ -165,6 +174,55 @@ def delete_flow(doc: Doc, node: YNode, gone: list[Entry], n: int) -> list[Splice
         else:
             comma = comma_after(doc, node, es[j])
             out.append(Splice(es[i].start, es[j].end if comma is None else comma + 1, "", n))
+    return out
+
+
+def gone_runs(node: YNode, gone: AbstractSet[int]) -> list[list[Entry]]:
+    """The deleted entries (``id()`` in ``gone``) of ``node`` in runs of neighbours."""
+    runs: list[list[Entry]] = []
+    for e in node.entries:
+        if id(e) not in gone:
+            continue
+        if runs and runs[-1][-1].index == e.index - 1:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    return runs
+
+
+def after_a_gap(doc: Doc, run: list[Entry]) -> bool:
+    """Blank lines precede the run's first entry, or it starts its collection."""
+    return run[0].index == 0 or doc.is_blank(owned_lines(doc, run[0])[0] - 1)
+
+
+def gap_splices(
+    doc: Doc, node: YNode, gone: list[Entry], cuts: AbstractSet[int], n: int, emptied: bool
+) -> list[Splice]:
+    """The blank lines the runs of deleted entries take with them (see the top); of an
+    emptied collection, which stays as ``{}``/``[]``, only those between its entries."""
+    if not doc.starts_line(node.entries[0].start):
+        return []  # "- key: v" items: their own rules (delete_block)
+    out: list[Splice] = []
+    for run in gone_runs(node, {id(e) for e in gone}):
+        spans = [owned_lines(doc, e) for e in run]
+        for (_, a), (b, _) in pairwise(spans):
+            if b > a + 1 and all(doc.is_blank(x) for x in range(a + 1, b)):
+                out.append(drop_lines(doc, a + 1, b - 1, n))
+        if emptied or any(hi in cuts for _, hi in spans):
+            continue
+        first, last = spans[0][0], spans[-1][1]
+        x = last + 1
+        while x <= doc.last_line and doc.is_blank(x):
+            x += 1
+        if x > doc.last_line and run[0].index > 0:
+            # the run ends the document: the blank lines before it would end it instead
+            y = first - 1
+            while y > 0 and doc.is_blank(y):
+                y -= 1
+            if y < first - 1:
+                out.append(drop_lines(doc, y + 1, first - 1, n))
+        elif x > last + 1 and after_a_gap(doc, run):
+            out.append(drop_lines(doc, last + 1, x - 1, n))
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from . import emit, scalars
 from .geometry import (
     Splice,
+    after_a_gap,
     anchor_point,
     blank_separated,
     comma_after,
@@ -19,6 +20,7 @@ from .geometry import (
     drop_lines,
     entry_col,
     flow_line_mode,
+    gone_runs,
     item_offset,
     lines_after,
     needs_space,
@@ -191,12 +193,19 @@ class Builder:
         offset = (item_offset(self.doc, node) if node.kind == "seq" else None) or self.base.offset
         st = replace(st, offset=offset)
         gap = [""] if blank_separated(self.doc, node) else []
+        # an entry inserted where a run of deleted ones was takes the run's separation
+        taken = {
+            next(e.index for e in run if e.index in groups)
+            for run in gone_runs(node, self.gone)
+            if after_a_gap(self.doc, run) and any(e.index in groups for e in run)
+        }
         out = []
         for index, group in groups.items():
             assert index is not None
             lines: list[str] = []
-            for e in group:
-                lines += gap + emit.comment_lines(e.comment, col)
+            for i, e in enumerate(group):
+                lines += [] if i == 0 and index in taken else gap
+                lines += emit.comment_lines(e.comment, col)
                 if e.op == "insert":
                     lines += emit.entry_lines(e.key, e.value, col, st)
                 elif e.source is not None:
