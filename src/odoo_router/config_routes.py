@@ -8,7 +8,15 @@ import re
 from typing import Any
 
 from .config_reader import Reader, closest
-from .config_values import as_bool, as_status, as_str, kind, parse_duration, parse_size
+from .config_values import (
+    as_bool,
+    as_header_text,
+    as_status,
+    as_str,
+    kind,
+    parse_duration,
+    parse_size,
+)
 from .model import (
     Action,
     BasicAuth,
@@ -82,11 +90,15 @@ def _read_respond(r: Reader, value: object, ap: str) -> RespondAction | None:
     ):
         r.error(f"{ap}.headers", "expected a list of [name, value] pairs")
     else:
-        headers = [(h[0], h[1]) for h in raw_headers]
+        for i, (name, text) in enumerate(raw_headers):
+            try:
+                headers.append((as_header_text(name), as_header_text(text)))
+            except ValueError as exc:
+                r.error(f"{ap}.headers[{i}]", str(exc))
     return RespondAction(
         status=r.get(d, ap, "status", as_status(range(200, 600)), 200),
         body=r.get(d, ap, "body", as_str, ""),
-        content_type=r.get(d, ap, "content_type", as_str, "text/plain"),
+        content_type=r.get(d, ap, "content_type", as_header_text, "text/plain"),
         headers=tuple(headers),
     )
 
@@ -108,7 +120,7 @@ def read_action(r: Reader, data: dict[str, Any], p: str, pools: dict[str, Pool])
         return None
     return RedirectAction(
         status=r.get(d, ap, "status", as_status((301, 302, 303, 307, 308)), 302),
-        location=r.get(d, ap, "location", as_str, "/"),
+        location=r.get(d, ap, "location", as_header_text, "/"),
     )
 
 
@@ -116,7 +128,7 @@ def read_auth(r: Reader, value: object, p: str) -> BasicAuth | None:
     d = r.mapping(value, p, ("users",), ("realm",))
     if d is None:
         return None
-    realm = r.get(d, p, "realm", as_str, "odoo-router")
+    realm = r.get(d, p, "realm", as_header_text, "odoo-router")
     users = d.get("users")
     if not isinstance(users, dict) or not users:
         if "users" in d:  # a missing key was reported by mapping() already

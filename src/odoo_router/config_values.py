@@ -92,6 +92,18 @@ def as_str(value: object) -> str:
     return value
 
 
+def as_header_text(value: object) -> str:
+    """Text the router writes into a response head as it is (a redirect's Location, a
+    respond's headers, a realm): Latin-1, as the head is encoded, and no control character
+    but tab (a CR or LF would end the header line, or the head, where the config says)."""
+    text = as_str(value)
+    if not all(c == "\t" or " " <= c <= "~" or "\xa0" <= c <= "\xff" for c in text):
+        raise ValueError(
+            f"expected text an HTTP header can carry (Latin-1, no control characters), got {text!r}"
+        )
+    return text
+
+
 def as_opt_str(value: object) -> str | None:
     return None if value is None else as_str(value)
 

@@ -1,14 +1,13 @@
 """One request/response exchange with an upstream, written straight to the client.
 
-The response parser (httptools/llhttp) calls back into the Exchange; the head and body
-chunks are written to the client transport as they arrive (no per-chunk await). The
-client transport's high-water mark is the read-ahead buffer: only when that much is
-waiting for a slow client is the upstream paused.
+The response parser (httptools/llhttp) calls back into the Exchange; head and body go to
+the client as they arrive. The client transport's high-water mark is the read-ahead
+buffer: only when that much waits for a slow client is the upstream paused.
 
 One Exchange (and its parser) lives as long as its upstream connection and is reset for
 each request: a keep-alive connection costs no per-request object beyond the response
-head. The end of an exchange is reported once, outside the parser's callbacks, either to a
-callback (the keep-alive fast path, no task switch) or to a future a task awaits.
+head. The end of an exchange is reported once, outside the parser's callbacks, to the
+driver (``Events.exchange_done``): no task, no future.
 
 Failure edges (pingora's, see STYLE.md):
 * nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
@@ -25,22 +24,19 @@ Failure edges (pingora's, see STYLE.md):
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from enum import Enum
-from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import httptools
 
-from .headers import NO_LENGTH, response_head
+from .cache import Key
+from .downstream import Downstream
+from .events import Events
+from .headers import pairs
+from .pools import Receiver, UpstreamConnection
+from .request import Request
+from .response_headers import NO_LENGTH, response_head, status_line
 from .spool import Spool
-
-if TYPE_CHECKING:
-    from .cache import Key
-    from .pools import UpstreamConnection
-    from .proxy import ClientConnection
-    from .request import Request
 
 
 class Outcome(Enum):
@@ -52,66 +48,16 @@ class Outcome(Enum):
 
 
 _NO_BODY_STATUS: Final = frozenset({204, 304})
-_STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
-_OK: Final = b"HTTP/1.1 200 OK\r\n"
-
-
-def _status_line(status: int, reason: bytes) -> bytes:
-    if status == 200 and reason == b"OK":  # most responses: no tuple, no hash of the reason
-        return _OK
-    line = _STATUS_LINES.get((status, reason))
-    if line is None:
-        line = b"HTTP/1.1 %d %b\r\n" % (status, reason)
-        if len(_STATUS_LINES) < 256:  # reasons come from upstreams: bounded
-            _STATUS_LINES[(status, reason)] = line
-    return line
-
-
-OnDone = Callable[["Exchange"], None]
 
 
 class UnaskedBytes(Exception):
     """Raised from the parser when a second message begins after the response's end."""
 
 
-class Exchange:
-    __slots__ = (
-        "body_length",
-        "bytes_out",
-        "cache_key",
-        "capture",
-        "cause",
-        "chunked_out",
-        "client",
-        "close_delimited",
-        "conn",
-        "error_status",
-        "feeding",
-        "got_bytes",
-        "head_max",
-        "head_only",
-        "head_read",
-        "head_sent",
-        "headers",
-        "keep_alive",
-        "on_done",
-        "out",
-        "outcome",
-        "parser",
-        "parser_dirty",
-        "passthrough",
-        "reason",
-        "req",
-        "skip_interim",
-        "spool",
-        "status",
-        "upgrade",
-        "waiter",
-    )
-
+class Exchange(Receiver):
     def __init__(self, conn: UpstreamConnection) -> None:
         self.conn = conn
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
         self.head_max = conn.pool.head_max  # server.proxy_header_max
         # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
@@ -121,34 +67,31 @@ class Exchange:
 
     def begin(
         self,
-        client: ClientConnection,
+        client: Downstream,
         req: Request,
         head_only: bool,
         upgrade: bool,
-        on_done: OnDone | None,
+        owner: Events,
         now: float,
+        cache_key: Key | None,
     ) -> None:
-        """Reset for one request sent at ``now``; ``on_done`` (else a future in ``waiter``)
-        hears the end."""
+        """Reset for one request sent at ``now``; ``owner`` hears the end; the response is
+        stored in the static cache under ``cache_key`` if it may be kept."""
         if self.parser_dirty:
             self.parser = httptools.HttpResponseParser(self)
             self.parser_dirty = False
         conn = self.conn
-        conn.exchange = self
-        conn.last_read = now  # the read timeout runs from the send
+        conn.attach(self, now)  # the read timeout runs from the send
         req.upstream_addr = conn.addr
-        client.exchange = self
         self.client = client
         self.req = req
         self.head_only = head_only
         self.upgrade = upgrade
-        self.on_done = on_done
-        self.waiter: asyncio.Future[Outcome] | None = (
-            None if on_done is not None else client.loop.create_future()
-        )
+        self.owner = owner
+        self.notified = False
         self.outcome: Outcome | None = None
         self.feeding = False
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[bytes] = []  # name, value, name, ... (headers.Headers)
         self.reason = b""
         self.status = 0
         self.head_sent = False
@@ -163,21 +106,24 @@ class Exchange:
         # head: they bypass the parser (no copy per chunk), counted down to the end.
         self.passthrough = 0
         self.body_length = -1
-        self.capture: list[bytes] | None = None  # body kept for the static cache
-        self.cache_key: Key | None = None
+        # The body kept for the static cache (a GET's; a HEAD stores nothing).
+        self.capture: list[bytes] | None = [] if cache_key is not None and not head_only else None
+        self.cache_key = cache_key
         self.spool: Spool | None = None
         self.error_status = 0
 
+    def retire(self) -> None:
+        self.parser = None  # never fed again
+
     def ended(self) -> bool:
-        # A call, not an attribute test: the parser's callbacks set ``outcome`` in the middle
-        # of a method, and mypy's narrowing of an attribute would outlive them (mypyc trusts it).
+        # A call: callbacks set ``outcome`` mid-method, and a narrowed attribute would not see it.
         return self.outcome is not None
 
     # -- input from the upstream connection ---------------------------------------
 
     def upstream_data(self, data: bytes) -> None:
         self.got_bytes = True
-        self.conn.last_read = monotonic()
+        self.conn.heard()
         if self.ended():  # a later read after the end of the response
             self.keep_alive = False
             self.conn.unasked(f"{len(data)} bytes after the end of its response")
@@ -190,11 +136,14 @@ class Exchange:
         if not self.head_sent:
             self.head_read += len(data)
         # Everything one read produces (head, body, chunk end) goes out in one write.
+        parser = self.parser
+        if parser is None:
+            return
         out: list[bytes] = []
         self.out = out
         self.feeding = True
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             if self.status == 101 and self.upgrade:
                 rest = data[exc.args[0] :]
@@ -286,10 +235,14 @@ class Exchange:
         self.reason = reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        headers = self.headers
+        headers.append(name)
+        headers.append(value)
 
     def on_headers_complete(self) -> None:
-        status = self.parser.get_status_code()
+        parser = self.parser
+        assert parser is not None
+        status = parser.get_status_code()
         if 100 <= status < 200 and status != 101:
             # Interim answer (we never send Expect upstream, but an upstream may): drop it.
             self.skip_interim = True
@@ -298,7 +251,7 @@ class Exchange:
         if self.head_read:
             if self.head_read > self.head_max:
                 # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
-                size = 17 + len(self.reason) + sum(len(n) + len(v) + 4 for n, v in self.headers)
+                size = 17 + len(self.reason) + sum(len(h) + 2 for h in self.headers)
                 if size > self.head_max:
                     self._head_too_big(size, True)
                     return
@@ -307,8 +260,9 @@ class Exchange:
             self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
         self.status = status
-        self.keep_alive = self.parser.should_keep_alive()
-        if self.capture is not None and self.client.state.cache.ttl(status, self.headers) is None:
+        self.keep_alive = parser.should_keep_alive()
+        cache = self.client.state.cache
+        if self.capture is not None and cache.ttl(status, pairs(self.headers)) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
         if self.head_only and not self.ended():
@@ -340,7 +294,7 @@ class Exchange:
         state = client.state
         status = self.status
         parts = [
-            _status_line(status, self.reason),
+            status_line(status, self.reason),
             state.server_date,  # the router's Server and Date lines
         ]
         length = response_head(
@@ -372,26 +326,16 @@ class Exchange:
         self._emit(b"".join(parts))
 
     def origin(self) -> bytes:
-        """``http://host[:port]`` for an absolute redirect, as nginx writes it: the request's
-        host and the port it came in on, none for 80 (the router serves plain HTTP)."""
-        port = 80
-        transport = self.client.transport
-        if transport is not None:
-            sock = transport.get_extra_info("sockname")
-            if isinstance(sock, tuple):
-                port = sock[1]
-        host = self.req.host
-        return (f"http://{host}" if port == 80 else f"http://{host}:{port}").encode("latin-1")
+        """``http://host[:port]`` as nginx makes a redirect absolute (response_headers.py)."""
+        return self.client.origin(self.req.host)
 
     def _head_too_big(self, size: int, whole: bool) -> None:
         """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
         logged with the pool and the size (a lower bound while the head is not whole)."""
-        conn = self.conn
-        limit = self.head_max
+        conn, more = self.conn, "" if whole else " or more"
         self.client.state.log_error(
-            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of"
-            f" {size}{'' if whole else ' or more'} bytes, over server.proxy_header_max"
-            f" ({limit}): 502"
+            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of {size}{more}"
+            f" bytes, over server.proxy_header_max ({self.head_max}): 502"
         )
         self.fail(502, f"upstream sent too big a response head ({size} bytes)", "bad_answer")
 
@@ -421,13 +365,14 @@ class Exchange:
         if spool is not None:
             spool.add(data)
             spool.pump()
-        elif not client.closed and client.transport is not None:
-            client.transport.write(data)
+        else:
+            client.write(data)
         if not client.paused_writing or self.conn.transport is None:
             return
-        action = self.req.decision.proxy if self.req.decision is not None else None
+        req = self.req
+        action = req.decision.proxy if req.decision is not None else None
         if spool is None and action is not None and action.response_buffering and not self.upgrade:
-            self.spool = Spool(client, client.state.settings.temp_dir)
+            self.spool = Spool(client, req, self.owner, client.state.settings.temp_dir)
         elif spool is None or spool.full:
             self.conn.pause_reading()
 
@@ -447,12 +392,9 @@ class Exchange:
     def _finish(self, outcome: Outcome) -> None:
         if not self.ended():
             self.outcome = outcome
-            if self.waiter is not None:
-                self.waiter.set_result(outcome)
 
     def _notify(self) -> None:
-        """Tell the fast path's callback, once and never from inside the parser."""
-        cb = self.on_done
-        if cb is not None and self.ended():
-            self.on_done = None
-            cb(self)
+        """Tell the driver, once and never from inside the parser."""
+        if not self.notified and self.ended():
+            self.notified = True
+            self.owner.exchange_done()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .config import Config, ProxyAction, RedirectAction, RespondAction, Route
-from .headers import client_view
-from .routing import Facts, compile_table, decide
-from .uri import BadRequest, normalise_host, normalise_path, split_absolute
+from .headers import pairs
+from .request_filter import FilterSettings, Peer, Refusal, RequestHead, request_filter
+from .routing import compile_table
 
 
 def _action_text(route: Route) -> str:
@@ -47,6 +47,23 @@ def render_routes(config: Config) -> str:
     return "\n".join(lines)
 
 
+def explained_head(method: str, target: str, headers: list[bytes]) -> RequestHead:
+    """The head of an HTTP/1.1 request as framing would hand it over (``headers`` flat:
+    name, value, ...; upgrade as llhttp reads it: an Upgrade header and ``upgrade`` among
+    the Connection tokens)."""
+    head = RequestHead(0.0)
+    head.method = method.upper()
+    head.url = target.encode("latin-1")
+    head.headers = headers
+    named = pairs(headers)
+    connection = b",".join(v for n, v in named if n.lower() == b"connection").lower()
+    head.upgrade = any(n.lower() == b"upgrade" for n, _ in named) and b"upgrade" in [
+        t.strip() for t in connection.split(b",")
+    ]
+    head.keep_alive = True
+    return head
+
+
 def explain(
     config: Config,
     host: str,
@@ -55,29 +72,19 @@ def explain(
     headers: list[str] | None = None,
     client_ip: str = "127.0.0.1",
 ) -> str:
-    hdrs: list[tuple[bytes, bytes]] = []
+    hdrs: list[bytes] = [b"Host", host.encode("latin-1")]
     for item in headers or []:
         name, sep, value = item.partition(":")
         if not sep:
             raise ValueError(f"--header wants NAME:VALUE, got {item!r}")
-        hdrs.append((name.strip().encode("latin-1"), value.strip().encode("latin-1")))
-    target = path.encode("latin-1")
-    try:
-        if not target.startswith(b"/"):
-            host, target = split_absolute(target)
-        norm_host = normalise_host(host)
-        norm_path, _ = normalise_path(target)
-    except BadRequest as exc:
-        return f"answer: {exc.status} ({exc.reason}) before routing"
-    xff = [v for n, v in hdrs if n.lower() == b"x-forwarded-for"]
-    xfp = next((v for n, v in hdrs if n.lower() == b"x-forwarded-proto"), None)
-    auth = next((v.decode("latin-1") for n, v in hdrs if n.lower() == b"authorization"), None)
-    upgrade = any(n.lower() == b"upgrade" for n, _ in hdrs)
-    view = client_view(config.server.forwarded, client_ip, "http", xff, xfp)
-    d = decide(
-        compile_table(config),
-        Facts(method.upper(), norm_host, norm_path, view.client_ip, auth, upgrade),
-    )
+        hdrs += (name.strip().encode("latin-1"), value.strip().encode("latin-1"))
+    head = explained_head(method, path, hdrs)
+    settings = FilterSettings(config.server)
+    filtered = request_filter(head, Peer(client_ip), settings, compile_table(config))
+    if isinstance(filtered, Refusal):
+        return f"answer: {filtered.status} ({filtered.reason}) before routing"
+    d = filtered.decision
+    norm_host, norm_path, view = filtered.host, filtered.path, filtered.view
     rule = next(h for h in config.hosts if h.name == d.host_rule)
     route = next((r for r in rule.routes if r.name == d.route), None)
     out = [
@@ -88,7 +95,9 @@ def explain(
         f"client:      {view.client_ip} (forwarded mode {config.server.forwarded.mode}), "
         f"proto {view.proto}",
     ]
-    if d.local is not None:
+    if d.pending_auth is not None:
+        out.append("action:      basic auth: the credentials are checked when a request comes")
+    elif d.local is not None:
         out.append(f"action:      answer {d.local.status}")
         for name, value in d.local.headers:
             out.append(f"             {name}: {value}")

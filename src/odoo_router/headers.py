@@ -1,4 +1,5 @@
-"""Header rules, both directions (pure; bytes in, bytes out, on the hot path).
+"""Header rules to the upstream (pure; bytes in, bytes out, on the hot path). The rules for
+what comes back are in response_headers.py.
 
 To the upstream
 ---------------
@@ -23,12 +24,6 @@ Forwarding modes
 * ``trusted``: client values count only when the peer is a trusted proxy; the client
   address is the right-most X-Forwarded-For entry that is not itself a trusted proxy, and
   Odoo receives that one address (ProxyFix x_for=1 takes the last entry).
-
-From the upstream
------------------
-Hop-by-hop headers and those its Connection header names are removed; ``Secure`` is added
-to each Set-Cookie that lacks it (nginx ``proxy_cookie_flags ~ secure``) and
-``SameSite`` to the session cookie when configured.
 """
 
 from __future__ import annotations
@@ -36,11 +31,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final
 
-from .config import Forwarded
+from .model import Forwarded
 
 Header = tuple[bytes, bytes]
+# Headers on the hot path are flat lists, name and value in turn: [name, value, name, ...]
+# (one list, no tuple per header).
+Headers = list[bytes]
 
 HOP_BY_HOP: Final = frozenset(
     {
@@ -69,7 +67,6 @@ ROUTER_SET: Final = frozenset(
     }
 )
 _DROP_REQUEST: Final = HOP_BY_HOP | ROUTER_SET
-_RESPONSE_DROP: Final = HOP_BY_HOP - {b"proxy-authenticate"}
 
 
 @dataclass(slots=True)
@@ -85,7 +82,7 @@ class ClientView:
 def connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
     """The header names a Connection header names, less those dropped anyway (hop-by-hop:
     ``Connection: keep-alive`` names nothing more to remove)."""
-    tokens = _NO_TOKENS
+    tokens = NO_TOKENS
     for value in values:
         tokens = add_connection_tokens(tokens, value)
     return tokens
@@ -104,7 +101,7 @@ def add_connection_tokens(tokens: frozenset[bytes], value: bytes) -> frozenset[b
 
 
 _TOKENS: Final[dict[bytes, frozenset[bytes]]] = {}
-_NO_TOKENS: Final[frozenset[bytes]] = frozenset()
+NO_TOKENS: Final[frozenset[bytes]] = frozenset()
 
 
 def _is_trusted(addr: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
@@ -201,6 +198,28 @@ def request_header_kind(name: bytes, underscores: bool) -> int:
     return kind
 
 
+def pairs(headers: Headers) -> list[Header]:
+    """(name, value) pairs of a flat header list, for the paths off the hot one."""
+    return list(zip(headers[::2], headers[1::2], strict=True))
+
+
+def find(headers: Headers, low: bytes) -> bytes | None:
+    """The first value of the header named ``low`` (lower case), in any case."""
+    for i in range(0, len(headers), 2):
+        if headers[i].lower() == low:
+            return headers[i + 1]
+    return None
+
+
+def add_line(out: list[bytes], name: bytes, value: bytes) -> None:
+    """A header line as the run (name, b": ", value, b"\r\n") that heads are joined from
+    (four appends: cheaper than a tuple concatenated onto the list)."""
+    out.append(name)
+    out.append(b": ")
+    out.append(value)
+    out.append(b"\r\n")
+
+
 def upstream_head_prefix(host: str, view: ClientView) -> bytes:
     """The router-set lines that depend only on the host and the client (a connection
     reuses them), up to the X-Request-ID value."""
@@ -253,168 +272,3 @@ def upstream_request_head(
         parts += forward
     parts.append(b"\r\n")
     return b"".join(parts)
-
-
-def _has_attr(cookie: bytes, attr: bytes) -> bool:
-    return any(part.split(b"=", 1)[0].strip().lower() == attr for part in cookie.split(b";")[1:])
-
-
-def rewrite_set_cookie(value: bytes, secure: bool, samesite: bytes | None) -> bytes:
-    if secure and not _has_attr(value, b"secure"):
-        value += b"; Secure"
-    if (
-        samesite is not None
-        and value.lstrip().startswith(b"session_id=")
-        and not _has_attr(value, b"samesite")
-    ):
-        value += b"; SameSite=" + samesite
-    return value
-
-
-# nginx's proxy_hide_header defaults (Date and Server are replaced by the router's own).
-_HIDDEN: Final = frozenset({b"server", b"date", b"x-pad"})
-
-NO_LENGTH: Final = -1  # response_head framing: neither Content-Length nor chunked
-CHUNKED: Final = -2
-
-# What response_head does with an upstream header, by its name as sent (any case); names
-# are remembered (upstreams use a handful), up to a bound since they come from outside.
-_FORWARD: Final = 0
-_DROP: Final = 1
-_LENGTH: Final = 2
-_COOKIE: Final = 3
-_CONNECTION: Final = 4
-_TRANSFER_ENCODING: Final = 5
-_UPGRADE: Final = 6
-_REDIRECT: Final = 7  # Location, Refresh: rewritten by the pool's RedirectRule, if any
-_RESPONSE_KINDS: Final[dict[bytes, int]] = {}
-_RESPONSE_KINDS_MAX: Final = 1024
-
-
-def _response_kind(name: bytes) -> int:
-    low = name.lower()
-    if low == b"content-length":
-        kind = _LENGTH
-    elif low == b"set-cookie":
-        kind = _COOKIE
-    elif low == b"connection":
-        kind = _CONNECTION
-    elif low == b"transfer-encoding":
-        kind = _TRANSFER_ENCODING
-    elif low == b"upgrade":
-        kind = _UPGRADE  # kept on a 101 only
-    elif low == b"location" or low == b"refresh":
-        kind = _REDIRECT
-    elif low in _RESPONSE_DROP or low in _HIDDEN or low.startswith(b"x-accel-"):
-        kind = _DROP
-    else:
-        kind = _FORWARD
-    if len(_RESPONSE_KINDS) < _RESPONSE_KINDS_MAX:
-        _RESPONSE_KINDS[name] = kind
-    return kind
-
-
-class Origin(Protocol):
-    def origin(self) -> bytes:
-        """``scheme://host[:port]`` as nginx writes an absolute redirect for this request."""
-        ...
-
-
-class RedirectRule:
-    """nginx's ``proxy_redirect default`` for one pool: a Location or Refresh URL that
-    starts with ``prefix`` (the upstream as it names itself, ``http://odoo_tenant/``) is
-    rewritten to the path after it.
-
-    * ``nginx`` (config/nginx-compat.yaml): exactly nginx 1.22: the prefix is matched
-      byte for byte (case included), a rewritten Location is made absolute with the
-      router's scheme, the request's host and the port it was received on (none for 80),
-      a rewritten Refresh ``url=`` keeps the bare path; anything else is left as sent.
-    * ``relative`` (config/router.yaml): the prefix is matched ignoring case (scheme and
-      host are case-insensitive) and both headers keep the bare path, which the browser
-      resolves against the URL it asked for: the scheme and host Traefik served, where
-      nginx's absolute form says ``http://`` behind a TLS proxy.
-    """
-
-    __slots__ = ("low_prefix", "nginx", "prefix")
-
-    def __init__(self, prefix: str, nginx: bool) -> None:
-        self.prefix = prefix.encode("ascii")
-        self.low_prefix = self.prefix.lower()
-        self.nginx = nginx
-
-    def _matches(self, url: bytes) -> bool:
-        if self.nginx:
-            return url.startswith(self.prefix)
-        return url[: len(self.prefix)].lower() == self.low_prefix
-
-    def location(self, value: bytes, origin: Origin) -> bytes:
-        if not self._matches(value):
-            return value
-        path = value[len(self.prefix) - 1 :]  # from the prefix's closing '/'
-        return origin.origin() + path if self.nginx else path
-
-    def refresh(self, value: bytes) -> bytes:
-        at = value.lower().find(b"url=")
-        if at < 0 or not self._matches(value[at + 4 :]):
-            return value
-        return value[: at + 4] + value[at + 4 + len(self.prefix) - 1 :]
-
-
-def response_head(
-    headers: list[Header],
-    secure: bool,
-    samesite: bytes | None,
-    keep_upgrade: bool,
-    out: list[bytes],
-    redirect: RedirectRule | None = None,
-    origin: Origin | None = None,
-) -> int:
-    """One pass over the upstream's headers (the hot path): hop-by-hop, hidden and
-    Connection-named headers dropped, cookies rewritten, Location and Refresh rewritten by
-    the pool's ``redirect`` rule. Appends (name, b": ", value,
-    b"\r\n") runs to ``out``; returns the framing: the Content-Length (llhttp has checked
-    it), NO_LENGTH or CHUNKED."""
-    start = len(out)
-    named = _NO_TOKENS
-    length = NO_LENGTH
-    chunked = False
-    kinds = _RESPONSE_KINDS
-    for name, value in headers:
-        kind = kinds.get(name)
-        if kind is None:
-            kind = _response_kind(name)
-        if kind == _FORWARD:
-            out += (name, b": ", value, b"\r\n")
-        elif kind == _LENGTH:
-            length = int(value)
-            out += (name, b": ", value, b"\r\n")
-        elif kind == _COOKIE:
-            if secure or samesite is not None:
-                value = rewrite_set_cookie(value, secure, samesite)
-            out += (name, b": ", value, b"\r\n")
-        elif kind == _CONNECTION:
-            named = add_connection_tokens(named, value)
-        elif kind == _TRANSFER_ENCODING:
-            chunked = b"chunked" in value.lower()
-        elif kind == _UPGRADE and keep_upgrade:
-            out += (name, b": ", value, b"\r\n")
-        elif kind == _REDIRECT:
-            if redirect is not None and origin is not None:
-                if len(name) == 8:  # Location (Refresh has 7 letters)
-                    value = redirect.location(value, origin)
-                else:
-                    value = redirect.refresh(value)
-            out += (name, b": ", value, b"\r\n")
-    if named or chunked:  # rare: filter what was written
-        runs = out[start:]
-        del out[start:]
-        for i in range(0, len(runs), 4):
-            low = runs[i].lower()
-            if low in named and not (keep_upgrade and low == b"upgrade"):
-                continue
-            if chunked and low == b"content-length":
-                continue  # Transfer-Encoding wins over Content-Length (RFC 9112 6.3)
-            out += runs[i : i + 4]
-    if chunked:
-        return CHUNKED
-    return length

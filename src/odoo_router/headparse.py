@@ -20,7 +20,7 @@ Rules (theory of operation):
 - Two implementations give the same events: the compiled one (``_headparser``, llhttp driven
   from C, one Python call per read) and ``LlhttpParser``, the current parser: llhttp through
   httptools, one Python callback per URL piece, header, head and message, with the
-  router's limits applied in those callbacks exactly as proxy.py applies them. The second is
+  router's limits applied in those callbacks exactly as framing.py applies them. The second is
   the fallback where the first was not built (no C compiler, a pure build, the llhttp
   package missing). tests/unit/test_headparse.py and test_headparse_fuzz.py hold them to
   the same events, byte for byte, on the conformance suite's odd requests, the smuggling
@@ -28,7 +28,7 @@ Rules (theory of operation):
 - Both use llhttp with one leniency, as the router always has: any HTTP/1.x minor version
   (nginx takes them as 1.1). Trailers of a chunked body count against the header limits
   and are dropped, as nginx drops them.
-- What the caller still does before feeding (proxy.py's data_received): HTTP/0.9 lines are
+- What the caller still does before feeding (framing.py's feed): HTTP/0.9 lines are
   refused, raw bytes >= 0x80 in a request line are %-escaped for llhttp, and long reads are
   fed in slices so that parsing stops while many requests wait.
 - In place of httptools' callbacks, the caller walks the events in order: a head is
@@ -122,7 +122,7 @@ class LlhttpParser:
         """The httptools parser holds this object's bound methods: break the cycle."""
         self.parser = None
 
-    # -- httptools callbacks, as proxy.py's ------------------------------------------
+    # -- httptools callbacks, as framing.py's ----------------------------------------
 
     def on_message_begin(self) -> None:
         self.url = b""

@@ -70,7 +70,7 @@ class Pool:
     fail_timeout: float = 10.0
     # Location/Refresh values starting with this URL prefix (the upstream as it names itself,
     # nginx's proxy_pass URL) are rewritten: "nginx" exactly as proxy_redirect default does,
-    # "relative" to the path alone (headers.RedirectRule).
+    # "relative" to the path alone (response_headers.RedirectRule).
     redirect_prefix: str | None = None
     redirect_rewrite: Literal["nginx", "relative"] = "relative"
 

@@ -9,9 +9,8 @@ from .accesslog import AccessLog
 from .metrics import Stats
 
 if TYPE_CHECKING:
-    from .proxy import ClientConnection
     from .request import Request
-    from .state import WorkerState
+    from .state import Connection, WorkerState
 
 
 def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) -> None:
@@ -21,7 +20,7 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
     if stats is None:
         return
 
-    def observe(conn: ClientConnection, req: Request) -> None:
+    def observe(conn: Connection, req: Request) -> None:
         d = req.decision
         total = time.monotonic() - req.start
         stats.request_done(

@@ -32,6 +32,7 @@ _TITLES: dict[int, str] = {
 PRODUCT = "odoo-router"
 
 
+@lru_cache(maxsize=64)
 def status_line(status: int) -> bytes:
     """The HTTP/1.1 status line nginx would send; 494 goes out as 400, as in nginx."""
     shown = 400 if status == 494 else status

@@ -30,15 +30,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from .config import Pool as PoolConfig
-from .headers import RedirectRule
-
-if TYPE_CHECKING:
-    from .exchange import Exchange
-    from .tunnel import Tunnel
-
+from .model import Pool as PoolConfig
+from .response_headers import RedirectRule
 
 IDLE_GRACE: Final = 1.0  # seconds an idle connection over the keepalive cap may wait for reuse
 IDLE_HARD_CAP: Final = 1024  # idle connections per pool, whatever happens
@@ -55,21 +50,35 @@ class UpstreamError(Exception):
         self.server = server
 
 
+class Receiver:
+    """What an upstream connection feeds: an exchange.Exchange, or after a 101 a
+    tunnel.Tunnel (the receiver of bytes now); the base drops everything."""
+
+    def upstream_data(self, data: bytes) -> None:
+        pass
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        pass
+
+    def retire(self) -> None:
+        """The connection ended: let go of what would hold it (a parser's bound methods)."""
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One TCP connection to an upstream server; carries one exchange at a time."""
 
     __slots__ = (
         "addr",
         "closed",
-        "drain_waiter",
-        "ex",
-        "exchange",
+        "drained",
         "idle_since",
         "last_read",
         "last_write",
+        "own",
         "paused_writing",
         "pool",
         "reading_paused",
+        "receiver",
         "reused",
         "server",
         "transport",
@@ -79,8 +88,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.server = server
         self.transport: asyncio.Transport | None = None
-        self.exchange: Exchange | Tunnel | None = None  # the receiver of bytes now
-        self.ex: Exchange | None = None  # this connection's Exchange, reused per request
+        self.receiver: Receiver | None = None  # the receiver of bytes now
+        self.own: Receiver | None = None  # this connection's Exchange, reused per request
         self.closed = False
         self.reused = False
         self.addr = ""
@@ -89,7 +98,31 @@ class UpstreamConnection(asyncio.Protocol):
         self.last_write = 0.0
         self.paused_writing = False
         self.reading_paused = False  # paused for a slow client (exchange.py)
-        self.drain_waiter: asyncio.Future[None] | None = None
+        self.drained: Callable[[], None] | None = None  # runs once the upstream takes more
+
+    def attach(self, receiver: Receiver, now: float) -> None:
+        """``receiver`` gets what arrives from now on; the read timeout runs from ``now``."""
+        self.receiver = receiver
+        self.last_read = now
+
+    def adopt(self, receiver: Receiver) -> None:
+        """``receiver`` (an Exchange) is this connection's for every request it carries."""
+        self.own = receiver
+
+    def release_own(self) -> None:
+        """Nothing is parsed on this connection again (a tunnel took it over)."""
+        own = self.own
+        if own is not None:
+            self.own = None
+            own.retire()
+
+    def heard(self) -> None:
+        """Bytes came in: the read timeout runs from here."""
+        self.last_read = monotonic()
+
+    def sent(self) -> None:
+        """Bytes went out: the send timeout runs from here."""
+        self.last_write = monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop: TCP_NODELAY is set
@@ -99,11 +132,11 @@ class UpstreamConnection(asyncio.Protocol):
             self.addr = f"{peer[0]}:{peer[1]}" if ":" not in peer[0] else f"[{peer[0]}]:{peer[1]}"
 
     def data_received(self, data: bytes) -> None:
-        ex = self.exchange
-        if ex is None:  # bytes on an idle connection: no request asked for them
+        receiver = self.receiver
+        if receiver is None:  # bytes on an idle connection: no request asked for them
             self.unasked(f"{len(data)} bytes on an idle connection")
             return
-        ex.upstream_data(data)
+        receiver.upstream_data(data)
 
     def eof_received(self) -> bool:
         return False
@@ -112,13 +145,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = True
         self.pool.forget(self)
         self._wake_drain()
-        ex = self.exchange
-        if ex is not None:
-            self.exchange = None
-            ex.upstream_lost(exc)
-        if self.ex is not None:  # break connection <-> Exchange <-> parser for refcounting
-            self.ex.parser = None  # type: ignore[assignment]  # never fed again
-            self.ex = None
+        receiver = self.receiver
+        if receiver is not None:
+            self.receiver = None
+            receiver.upstream_lost(exc)
+        self.release_own()  # break connection <-> Exchange <-> parser for refcounting
 
     def unasked(self, what: str) -> None:
         """The upstream sent bytes no request asked for: log it and never reuse this
@@ -145,16 +176,12 @@ class UpstreamConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.paused_writing = False
         self.last_write = monotonic()
-        w = self.drain_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        self._wake_drain()
 
-    async def drain(self) -> None:
-        """Wait until the upstream takes more; returns at once when the connection ends."""
-        if self.paused_writing and not self.closed:
-            self.drain_waiter = asyncio.get_running_loop().create_future()
-            await self.drain_waiter
-        self.last_write = monotonic()
+    def when_drained(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs once the upstream takes more, or the connection ends (one
+        waiter at a time: the body sender, or a tunnel's client side)."""
+        self.drained = callback
 
     def close(self) -> None:
         """Close; bytes the upstream has not taken yet are dropped (abort), never left to
@@ -178,9 +205,10 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake_drain()
 
     def _wake_drain(self) -> None:
-        w = self.drain_waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+        callback = self.drained
+        if callback is not None:
+            self.drained = None
+            callback()
 
 
 def _no_log(message: str) -> None:
@@ -288,7 +316,7 @@ class UpstreamPool:
         if not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
             conn.close()
             return
-        conn.exchange = None
+        conn.receiver = None
         conn.idle_since = now
         if conn.reading_paused:  # an idle connection must see unasked bytes and EOF at once
             conn.resume_reading()

@@ -11,12 +11,19 @@ Host first, then path, then exactly one action.
    (uri.normalise_path); a ``lang_prefix`` route also matches ``/<lang>/...``, which Odoo's
    http_routing rewrites to ``/...`` (docs/security.md).
 3. Access: a host rule with ``allow`` answers 403 to client addresses outside it; a route
-   with ``auth`` answers 401 without valid basic credentials.
+   with ``auth`` answers 401 without credentials; credentials not yet verified make a
+   decision with ``pending_auth``: the data path checks them (its own memo of verified
+   credentials first, PBKDF2 off the event loop otherwise) and decides again with the
+   verdict in ``Facts.auth_verified``.
 4. Action: proxy (pool + options), redirect, or respond. Local answers carry their full
    status, headers and body so the I/O layer only writes bytes.
 
 nginx-compat translation keeps nginx's location precedence by listing each host's exact
 locations first, its regex locations in file order, then the prefix catch-all.
+
+The table is immutable and ``decide`` reads nothing else: the same facts give the same
+decision. The worker's memo of decisions (route_memo.RouteMemo) lives outside the table;
+``decide_matched`` says which decisions it may keep.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from .model import (
     RespondAction,
     Route,
 )
-from .pages import error_page
+from .pages import error_page, status_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +59,35 @@ class Facts:
     client_ip: str = "127.0.0.1"
     authorization: str | None = None
     upgrade: bool = False
-    # Basic auth: None = only the cache of verified credentials is consulted (PBKDF2 never
-    # runs here); True/False = the I/O layer ran the full check off the event loop.
+    # Basic auth: None = not verified yet (a decision with pending_auth when credentials were
+    # sent); True/False = the data path checked them.
     auth_verified: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LocalAnswer:
     status: int
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...]  # the first one before Content-Length, as nginx
     body: bytes
+    # The answer's head as bytes, made once (a decision is remembered): the status line,
+    # the first header and Content-Length, then the rest of the headers and the blank line.
+    # The Server, Date and Connection lines go between, per request.
+    status_line: bytes = field(init=False, compare=False, repr=False)
+    first_lines: bytes = field(init=False, compare=False, repr=False)
+    last_lines: bytes = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        first, *rest = self.headers or (("Content-Type", "text/html"),)
+        setattr_ = object.__setattr__
+        setattr_(self, "status_line", status_line(self.status))
+        setattr_(
+            self,
+            "first_lines",
+            b"%b: %b\r\nContent-Length: %d\r\n"
+            % (first[0].encode("latin-1"), first[1].encode("latin-1"), len(self.body)),
+        )
+        lines = [b"%b: %b\r\n" % (n.encode("latin-1"), v.encode("latin-1")) for n, v in rest]
+        setattr_(self, "last_lines", b"".join(lines) + b"\r\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +99,28 @@ class Decision:
     dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
     local: LocalAnswer | None = None  # set for redirect / respond / access refusals
     pending_auth: BasicAuth | None = None  # credentials to verify, then decide again
-    # The action when it is a proxy one and nothing answered locally (read per request:
-    # computed once, as decisions are cached).
+    # The action when it is a proxy one and nothing answered locally, and what the data path
+    # reads of it on every request: computed once (a decision is remembered), read as
+    # compiled fields rather than through the config's Python objects.
     proxy: ProxyAction | None = field(init=False, compare=False, repr=False)
     dbfilter_line: bytes = field(init=False, compare=False, repr=False)  # headers.dbfilter_line
+    pool: str = field(init=False, compare=False, repr=False)  # "" unless proxied
+    inspect: bool = field(init=False, compare=False, repr=False)  # the RPC firewall reads the body
+    buffered: bool = field(init=False, compare=False, repr=False)  # body read whole first
+    cache: bool = field(init=False, compare=False, repr=False)  # the static cache may answer
 
     def __post_init__(self) -> None:
         action = self.action
         proxy = action if isinstance(action, ProxyAction) and self.local is None else None
-        object.__setattr__(self, "proxy", proxy)
-        object.__setattr__(self, "dbfilter_line", dbfilter_line(self.dbfilter))
+        setattr_ = object.__setattr__
+        setattr_(self, "proxy", proxy)
+        setattr_(self, "dbfilter_line", dbfilter_line(self.dbfilter))
+        setattr_(self, "pool", proxy.pool if proxy is not None else "")
+        firewall = proxy is not None and proxy.rpc_firewall
+        setattr_(self, "inspect", firewall and self.tenant_db is not None)
+        buffered = proxy is not None and (proxy.request_buffering or proxy.rpc_firewall)
+        setattr_(self, "buffered", buffered)
+        setattr_(self, "cache", proxy is not None and proxy.cache)
 
 
 Matcher = Callable[[str], bool]
@@ -100,22 +138,19 @@ class _CompiledHost:
     routes: tuple[_CompiledRoute, ...]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RoutingTable:
-    """Immutable after compile; a reload builds a new one and swaps the reference."""
+    """Immutable; a reload compiles a new one and swaps the reference."""
 
     exact: dict[str, _CompiledHost]
     patterns: tuple[tuple[re.Pattern[str], _CompiledHost], ...]
     default: _CompiledHost
     pools: dict[str, Pool]
     dbfilter_anchor: bool
-    _host_cache: dict[str, tuple[_CompiledHost, dict[str, str]]] = field(default_factory=dict)
-    # (host, path) -> Decision for the decisions that depend on nothing else (no allowlist,
-    # no credentials): most requests skip matching entirely.
-    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
 
 
-_HOST_CACHE_MAX: Final = 4096
+# The host rule a host matched and the regex's named groups.
+HostMatch = tuple[_CompiledHost, dict[str, str]]
 
 
 def _path_matcher(route: Route) -> Matcher:
@@ -165,26 +200,16 @@ def compile_table(config: Config) -> RoutingTable:
     )
 
 
-def match_host(table: RoutingTable, host: str) -> tuple[_CompiledHost, dict[str, str]]:
-    cached = table._host_cache.get(host)
-    if cached is not None:
-        return cached
-    found: tuple[_CompiledHost, dict[str, str]] | None = None
+def match_host(table: RoutingTable, host: str) -> HostMatch:
+    """Exact names, then the regex rules in file order, then the default rule."""
     compiled = table.exact.get(host)
     if compiled is not None:
-        found = (compiled, {})
-    else:
-        for regex, compiled in table.patterns:
-            m = regex.search(host)
-            if m is not None:
-                found = (compiled, {k: v or "" for k, v in m.groupdict().items()})
-                break
-    if found is None:
-        found = (table.default, {})
-    if len(table._host_cache) >= _HOST_CACHE_MAX:  # hosts are client-controlled: stay bounded
-        table._host_cache.clear()
-    table._host_cache[host] = found
-    return found
+        return compiled, {}
+    for regex, compiled in table.patterns:
+        m = regex.search(host)
+        if m is not None:
+            return compiled, {k: v or "" for k, v in m.groupdict().items()}
+    return table.default, {}
 
 
 def _fill(template: str, host: str, groups: dict[str, str]) -> str:
@@ -218,39 +243,26 @@ def _allowed(rule: HostRule, client_ip: str) -> bool:
     return any(addr in net for net in rule.allow)
 
 
-def _auth_state(auth: BasicAuth, facts: Facts) -> bool | None:
+def _auth_state(facts: Facts) -> bool | None:
     """True/False when known; None when credentials were given but are not verified yet."""
     if facts.auth_verified is not None:
         return facts.auth_verified
-    if not facts.authorization:
-        return False
-    from .passwords import cached_basic_auth
-
-    return True if cached_basic_auth(facts.authorization, auth.users) is not None else None
+    return None if facts.authorization else False
 
 
 FORBIDDEN: Final = LocalAnswer(403, (("Content-Type", "text/html"),), error_page(403))
 
 
-_DECISIONS_MAX: Final = 8192
-
-
 def decide(table: RoutingTable, facts: Facts) -> Decision:
-    key = (facts.host, facts.path)
-    cached = table.decisions.get(key)
-    if cached is not None:
-        return cached
-    decision, cacheable = _decide(table, facts)
-    if cacheable:
-        if len(table.decisions) >= _DECISIONS_MAX:  # paths are client-controlled: bounded
-            table.decisions.clear()
-        table.decisions[key] = decision
-    return decision
+    """The decision for ``facts``: a function of the table and the facts alone."""
+    return decide_matched(table, match_host(table, facts.host), facts)[0]
 
 
-def _decide(table: RoutingTable, facts: Facts) -> tuple[Decision, bool]:
-    """The decision, and whether it depends on the host and path alone."""
-    compiled, groups = match_host(table, facts.host)
+def decide_matched(table: RoutingTable, matched: HostMatch, facts: Facts) -> tuple[Decision, bool]:
+    """The decision once the host matched (``match_host(table, facts.host)``), and whether
+    it depends on the host and path alone (no allowlist, no credentials): a memo may keep
+    those by (host, path)."""
+    compiled, groups = matched
     rule = compiled.rule
     tenant_db = _fill(rule.dbfilter, facts.host, groups) if rule.dbfilter else None
     dbfilter = tenant_db
@@ -265,7 +277,7 @@ def _decide(table: RoutingTable, facts: Facts) -> tuple[Decision, bool]:
             continue
         route = cr.route
         if route.auth is not None:
-            verdict = _auth_state(route.auth, facts)
+            verdict = _auth_state(facts)
             if verdict is None:
                 pending = Decision(
                     rule.name, route.name, None, tenant_db, dbfilter, pending_auth=route.auth

@@ -7,9 +7,10 @@ Odoo's dbfilter does not apply to RPC: ``/jsonrpc``, ``/xmlrpc/<service>``,
 request body. The firewall reads that body the way Odoo 18 will, and answers ``Allow`` (forward
 the body unchanged) or ``Refuse`` (answer the client, never forward). It reads as the body
 arrives (rpc_inspect.RpcInspector: rpc_json.py and rpc_xml.py keep only what is decided on
-here, in memory bounded by nesting and key counts, whatever the body's size); ``inspect_rpc``
-runs it over a whole body. Its decisions are those of the whole-body parser it replaced
-(``json.loads``, ``xmlrpc.client.loads``), kept as the oracle in tests/security/rpc_oracle.py.
+here, in memory bounded by nesting and key counts, whatever the body's size);
+rpc_inspect.inspect_rpc runs it over a whole body. Its decisions are those of the whole-body
+parser it replaced (``json.loads``, ``xmlrpc.client.loads``), kept as the oracle in
+tests/security/rpc_oracle.py.
 
 What Odoo 18 does with each body, and so what we check:
 
@@ -181,25 +182,6 @@ class Reject(Exception):
         self.status = status
         self.message = message  # shown to the client
         self.reason = reason  # logged: one line, whatever the client sent
-
-
-def inspect_rpc(
-    path: str,
-    content_type: str | None,
-    content_encoding: str | None,
-    body: bytes,
-    tenant_db: str,
-    limit: int = 1 << 20,
-) -> Verdict:
-    """Allow the RPC request only if every database it names is ``tenant_db`` (see module doc):
-    the streaming inspector run over a whole body, in one go."""
-    from .rpc_inspect import RpcInspector
-
-    inspector = RpcInspector(path, content_type, content_encoding, tenant_db, limit)
-    inspector.feed(body)
-    while inspector.work():
-        pass
-    return inspector.verdict()
 
 
 # --------------------------------------------------------------------------- policy

@@ -7,25 +7,24 @@ verdict can hang on the last byte (a duplicate key closing the outer object, a g
 the size limit), and Odoo acts only on a whole body anyway, so forwarding early would only
 leave an Odoo worker holding half a request when the call is refused.
 
-A small, uncompressed body that came whole with its head is inspected at once, on the fast
-path (``check_request``); anything else in ``read_inspected``, on the request's task.
+A small, uncompressed body held in memory is inspected at once when it is whole
+(``check_request``), whether it came with its head or in later reads (``inline_once_whole``:
+the driver waits for its end without stepping); anything else by a ``BodyInspection`` the
+driver steps in its BODY state: one slice per step, the event loop serving others between
+steps, the steps waiting for more body when they have inspected all that came.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from time import perf_counter
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
+from .headers import find
+from .request import Request
 from .routing import LocalAnswer
 from .rpc_firewall import Refuse, Verdict
 from .rpc_inspect import RpcInspector
-
-if TYPE_CHECKING:
-    from .proxy import ClientConnection
-    from .request import Request
-    from .routing import Decision
 
 INLINE_MAX: Final = 64 * 1024  # bodies inspected at once, without yielding (~1 ms at worst)
 _FILE_PIECE: Final = 256 * 1024  # read back from a spilled body per piece
@@ -33,13 +32,14 @@ _FILE_PIECE: Final = 256 * 1024  # read back from a spilled body per piece
 
 def _header(req: Request, name: bytes) -> str | None:
     """The header's value; ValueError when it comes more than once (parser differentials)."""
-    values = [v for k, v in req.headers if k.lower() == name]
+    headers = req.headers
+    values = [headers[i + 1] for i in range(0, len(headers), 2) if headers[i].lower() == name]
     if len(values) > 1:
         raise ValueError(name.decode())
     return values[0].decode("latin-1") if values else None
 
 
-class _Inspection:
+class Inspection:
     """The inspector for one request, or the refusal its headers already earned."""
 
     def __init__(self, req: Request, tenant_db: str, limit: int) -> None:
@@ -88,18 +88,33 @@ class _Inspection:
 
 
 def inline(req: Request) -> bool:
-    """Whether the fast path may inspect this body at once (small, whole and not coded)."""
+    """Whether this body may be inspected at once (small, whole and not coded)."""
     return (
         req.complete
         and req.body_file is None
         and req.body_size <= INLINE_MAX
-        and not any(k.lower() == b"content-encoding" for k, _ in req.headers)
+        and find(req.headers, b"content-encoding") is None
+    )
+
+
+def inline_once_whole(req: Request) -> bool:
+    """Whether this body, not whole yet, will be inspected at once when it is: declared
+    small, not coded and held in memory (past request_buffer_memory it is in a file, which
+    only a BodyInspection reads back)."""
+    length = req.content_length
+    return (
+        not req.complete
+        and req.body_file is None
+        and length is not None
+        and length <= INLINE_MAX
+        and not req.chunked
+        and find(req.headers, b"content-encoding") is None
     )
 
 
 def check_request(req: Request, tenant_db: str, limit: int) -> LocalAnswer | None:
     """The firewall on a whole body in memory (``inline`` said so): None to forward."""
-    inspection = _Inspection(req, tenant_db, limit)
+    inspection = Inspection(req, tenant_db, limit)
     if req.body_size <= limit:
         for piece in req.body:
             inspection.feed(piece)
@@ -108,7 +123,7 @@ def check_request(req: Request, tenant_db: str, limit: int) -> LocalAnswer | Non
     return inspection.answer(req)
 
 
-class _BodyReader:
+class BodyReader:
     """What arrived of a buffered body since the last call: in memory, the pieces on_body
     kept; once spilled to a temp file, read back from it (the writer's buffer flushed)."""
 
@@ -135,37 +150,37 @@ class _BodyReader:
         return piece
 
 
-async def read_inspected(conn: ClientConnection, req: Request, decision: Decision) -> bool:
-    """Phase 3 for a firewalled route: read the body, inspecting it as it arrives; True to
-    forward it, False when the request was answered (refused, or the client went away)."""
-    action = decision.proxy
-    assert action is not None and decision.tenant_db is not None
-    limit = action.rpc_body_limit
-    if limit is None:
-        limit = conn.state.settings.client_max_body_size
-    inspection = _Inspection(req, decision.tenant_db, limit)
-    if req.expect_continue and not req.complete:
-        conn.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-    reader = _BodyReader(req)
-    req.wake_on_body = True
-    while True:
-        while piece := reader.take():
-            inspection.feed(piece)
-            while inspection.work():
-                await asyncio.sleep(0)  # one slice at a time: the loop serves others between
-        if req.complete or req.error_status or conn.closed:
-            break  # (take() found nothing new since the last await)
-        req.body_waiter = conn.loop.create_future()
-        await req.body_waiter
-    req.wake_on_body = False
-    if conn.closed:
-        req.status = 499
-        return False
-    if req.error_status:
-        conn.error(req, req.error_status)
-        return False
-    refusal = inspection.answer(req)
-    if refusal is not None:
-        conn.answer(req, refusal)
-        return False
-    return True
+# What BodyInspection.step says.
+MORE: Final = 0  # a slice was inspected and more is waiting: step again from the loop
+WAIT: Final = 1  # all that came is inspected: step again when more body arrives
+DONE: Final = 2  # the body is whole (or the request failed): answer() has the verdict
+
+
+class BodyInspection:
+    """Phase 3 for a firewalled route: the body inspected as it arrives, from memory or
+    from the temp file it spilled to, a slice per step; the verdict once it is whole."""
+
+    def __init__(self, req: Request, tenant_db: str, limit: int) -> None:
+        self.req = req
+        self.inspection = Inspection(req, tenant_db, limit)
+        self.reader = BodyReader(req)
+        self.busy = False  # a piece was fed and not all of it inspected yet
+
+    def step(self) -> int:
+        inspection = self.inspection
+        req = self.req
+        while True:
+            if self.busy:
+                if inspection.work():
+                    return MORE
+                self.busy = False
+            piece = self.reader.take()
+            if piece:
+                inspection.feed(piece)
+                self.busy = True
+                continue
+            return DONE if req.complete or req.error_status else WAIT
+
+    def answer(self) -> LocalAnswer | None:
+        """None to forward; otherwise the refusal, in the protocol's own shape."""
+        return self.inspection.answer(self.req)

@@ -331,3 +331,20 @@ class RpcInspector:
                 400, "the body is not a valid XML-RPC call", f"bad xml: {call.error}"[:120]
             )
         check_call(self.endpoint.service or "", call.method, call.first, self.tenant_db)
+
+
+def inspect_rpc(
+    path: str,
+    content_type: str | None,
+    content_encoding: str | None,
+    body: bytes,
+    tenant_db: str,
+    limit: int = 1 << 20,
+) -> Verdict:
+    """Allow the RPC request only if every database it names is ``tenant_db`` (see module doc):
+    the streaming inspector run over a whole body, in one go."""
+    inspector = RpcInspector(path, content_type, content_encoding, tenant_db, limit)
+    inspector.feed(body)
+    while inspector.work():
+        pass
+    return inspector.verdict()

@@ -16,17 +16,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import tempfile
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from .uri import BadRequest
-
-if TYPE_CHECKING:
-    from .proxy import ClientConnection
-    from .request import Request
-    from .state import WorkerState
+from .downstream import Downstream
+from .errors import LOCAL, RequestError
+from .events import Events
+from .request import NO_LINES, Request
+from .state import WorkerState
 
 _CHUNK = 256 * 1024
 MAX_SPOOL = 1 << 30  # as nginx's proxy_max_temp_file_size: beyond it the upstream waits
@@ -55,18 +53,17 @@ def _write_all(file: IO[bytes], data: bytes) -> None:
 
 def spill(state: WorkerState, req: Request, data: bytes) -> None:
     """Append ``data`` to the request's body file, made on the first call from what was
-    held in memory. A failure closes the file and raises a BadRequest with status 500, so
-    that the parser's error path answers it and lingers over the rest of the body (uri.py
-    is compiled: a subclass of BadRequest defined here could not be raised)."""
+    held in memory. A failure closes the file and raises a RequestError (500, the router's
+    own), so that the parser's error path answers it and lingers over the rest of the body."""
     temp_dir = state.settings.temp_dir
     file = req.body_file
     try:
         if file is None:
-            file = tempfile.TemporaryFile(dir=temp_dir, buffering=0)  # noqa: SIM115 - closed by ClientConnection._after
+            file = tempfile.TemporaryFile(dir=temp_dir, buffering=0)  # noqa: SIM115 - closed by the driver's logging phase
             req.body_file = file
             for part in req.body:
                 _write_all(file, part)
-            req.body = []
+            req.body = NO_LINES
         _write_all(file, data)
         return
     except OSError as exc:
@@ -76,22 +73,30 @@ def spill(state: WorkerState, req: Request, data: bytes) -> None:
     if file is not None:
         file.close()
     req.body_file = None
-    req.body = []
+    req.body = NO_LINES
     reason = f"request body spill to {temp_dir_name(temp_dir)} failed: {why}"
     req.error = reason
     state.fault("request_spill", f"{reason}; answered 500 to {req.method} {req.host}")
-    raise BadRequest(reason, 500)
+    raise RequestError(reason, 500, LOCAL)
 
 
 class Spool:
-    def __init__(self, client: ClientConnection, temp_dir: str | None) -> None:
+    """The rest of one response, through a temporary file to a slow client; tells its
+    driver (``Events.spool_done``) once the client has it all, or the spool failed."""
+
+    def __init__(
+        self, client: Downstream, req: Request, owner: Events, temp_dir: str | None
+    ) -> None:
         self.client = client
+        self.req = req
+        self.owner = owner
         self.temp_dir = temp_dir
         self.read_pos = 0
         self.write_pos = 0
-        self.finished = False
+        self.finished = False  # the upstream sent it all
         self.failed = False
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done = False  # the client has it all, or it failed: owner told
+        self.told = False  # the owner wants to hear of the end (``finish`` was called)
         self.file: IO[bytes] | None = None
         try:
             self.file = tempfile.TemporaryFile(dir=temp_dir)  # noqa: SIM115 - closed in _close
@@ -116,9 +121,15 @@ class Spool:
             return
         self.write_pos += len(data)
 
-    def finish(self) -> None:
+    def finish(self) -> bool:
+        """The upstream sent everything: True when the client has it all already, else the
+        driver hears of the end later (``Events.spool_done``)."""
         self.finished = True
         self.pump()
+        if self.done:
+            return True
+        self.told = True
+        return False
 
     def pump(self) -> None:
         """Write to the client until its buffer is full again (called on resume_writing)."""
@@ -137,11 +148,13 @@ class Spool:
                 self._fail(exc)
                 return
             self.read_pos += len(chunk)
-            client.write_raw(chunk)
+            client.write(chunk)
         if file is None or client.closed or (self.finished and self.read_pos >= self.write_pos):
             self._close()
 
     def abort(self) -> None:
+        """Stop; the driver ends the request itself (no spool_done)."""
+        self.told = False
         self._close()
 
     def _fail(self, exc: OSError) -> None:
@@ -152,21 +165,20 @@ class Spool:
         client = self.client
         where = temp_dir_name(self.temp_dir)
         reason = f"response spool in {where} failed: {describe_os_error(exc)}"
-        req = client.exchange.req if client.exchange is not None else None
-        if req is not None:
-            req.error = reason
-            target = f" of {req.method} {req.host}"
-        else:
-            target = ""
-        client.state.fault("response_spool", f"{reason}; client connection{target} cut")
+        req = self.req
+        req.error = reason
+        client.state.fault(
+            "response_spool", f"{reason}; client connection of {req.method} {req.host} cut"
+        )
         self._close()
-        if client.transport is not None and not client.closed:
-            client.closed = True
-            client.transport.abort()
+        if not client.closed:
+            client.abort()
 
     def _close(self) -> None:
-        if not self.done.done():
+        if not self.done:
+            self.done = True
             if self.file is not None:
                 self.file.close()
                 self.file = None
-            self.done.set_result(None)
+            if self.told:
+                self.owner.spool_done()

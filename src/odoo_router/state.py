@@ -12,21 +12,45 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from .cache import StaticCache
 from .config import Config, ServerSettings
 from .errorlog import RateLimitedLog
 from .pools import Pools
+from .request import Request
+from .request_filter import FilterSettings
+from .route_memo import RouteMemo
 from .routing import RoutingTable, compile_table
 
-if TYPE_CHECKING:
-    from .proxy import ClientConnection
-    from .request import Request
 
-RequestObserver = Callable[["ClientConnection", "Request"], None]
+class Tunnelled(Protocol):
+    def going_away(self) -> None: ...
+
+
+class Connection(Protocol):
+    """A client connection as the worker sees it (driver.Driver): its timers, and what a
+    graceful stop asks of it."""
+
+    @property
+    def peer(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+    @property
+    def queue(self) -> Sized: ...
+    @property
+    def exchange(self) -> object | None: ...
+    @property
+    def tunnel(self) -> Tunnelled | None: ...
+    def close(self) -> None: ...
+    def tick(self, now: float) -> None: ...
+
+
+RequestObserver = Callable[[Connection, Request], None]
 
 
 _HEX2: Final = tuple(b"%02x" % i for i in range(256))
@@ -37,6 +61,8 @@ class WorkerState:
         self.settings: ServerSettings = config.server
         self.config = config
         self.table: RoutingTable = compile_table(config)
+        self.routes = RouteMemo(self.table)  # the worker's memo of this table's decisions
+        self.filter_settings = FilterSettings(self.settings)
         self.upstream_error_hooks: list[Callable[[str, str], None]] = []
         self.error_lines = RateLimitedLog(self.log_error)  # upstream failures, per pool and cause
         self.fault_hooks: list[Callable[[str], None]] = []  # metrics.FAULT_KINDS
@@ -53,7 +79,7 @@ class WorkerState:
         self._date_second = 0
         self.server_date = b""  # the Server and Date lines of every response, renewed per second
         self._update_date()
-        self.connections: set[ClientConnection] = set()
+        self.connections: set[Connection] = set()
         self.observers: list[RequestObserver] = []
         self.conn_hooks: list[Callable[[int], None]] = []  # +1 opened / -1 closed
         self.websocket_hooks: list[Callable[[int], None]] = []
@@ -72,6 +98,7 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
+        self.routes = RouteMemo(table)
         self.pools = Pools(
             config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max
         )
@@ -80,12 +107,19 @@ class WorkerState:
 
     # -- connections and timers -----------------------------------------------------
 
-    def connection_opened(self, conn: ClientConnection) -> None:
+    def event_loop(self) -> asyncio.AbstractEventLoop:
+        """The worker's loop (asyncio.get_running_loop() costs a getpid() syscall: once)."""
+        loop = self.loop
+        if loop is None:
+            loop = self.loop = asyncio.get_running_loop()
+        return loop
+
+    def connection_opened(self, conn: Connection) -> None:
         self.connections.add(conn)
         for hook in self.conn_hooks:
             hook(1)
 
-    def connection_closed(self, conn: ClientConnection) -> None:
+    def connection_closed(self, conn: Connection) -> None:
         self.connections.discard(conn)
         for hook in self.conn_hooks:
             hook(-1)
@@ -121,45 +155,8 @@ class WorkerState:
             self.server_date = b"Server: %b\r\nDate: %b\r\n" % (self._server, date)
 
     def check_timeouts(self, now: float) -> None:
-        s = self.settings
         for conn in list(self.connections):
-            if conn.closed:
-                continue
-            if conn.paused_writing and conn.send_stalled(now, s.client_send_timeout):
-                continue
-            if conn.linger_until:  # reading and dropping the rest of a refused body
-                conn.check_linger(now)
-                continue
-            tunnel = conn.tunnel
-            if tunnel is not None:
-                tunnel.check_idle(now)
-                continue
-            ex = conn.exchange
-            if ex is not None:
-                action = ex.req.decision.proxy if ex.req.decision else None
-                up = ex.conn
-                if up.paused_writing:  # the upstream is not taking the body: send timeout
-                    limit, since = (action.send_timeout if action else 60.0), up.last_write
-                else:
-                    limit, since = (action.read_timeout if action else 60.0), up.last_read
-                if not ex.ended() and now - since > limit:
-                    ex.timed_out()
-                continue
-            # Each timeout as nginx measures it (silent closes, as nginx's).
-            if conn.queue:
-                req = conn.queue[0]  # the body: between two reads
-                if not req.complete and now - conn.last_activity > s.client_body_timeout:
-                    conn.body_timed_out(req)
-            elif conn.cur is not None and not conn.cur_done:
-                # The whole head, from the read its first byte came in: trickling bytes
-                # does not extend it (slowloris).
-                if now - conn.cur.start > s.client_header_timeout:
-                    conn.close()
-            elif conn.served == 0:  # a new connection's first request: from the accept
-                if now - conn.last_activity > s.client_header_timeout:
-                    conn.close()
-            elif now - conn.idle_since > s.keepalive_timeout:  # from the last answer
-                conn.close()
+            conn.tick(now)
 
     # -- ids, errors, logging phase -------------------------------------------------
 
@@ -190,7 +187,7 @@ class WorkerState:
         for hook in self.fault_hooks:
             hook(kind)
 
-    def finish(self, conn: ClientConnection, req: Request) -> None:
+    def finish(self, conn: Connection, req: Request) -> None:
         for observer in self.observers:
             try:
                 observer(conn, req)

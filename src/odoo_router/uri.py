@@ -19,14 +19,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Final
 
+from .errors import CLIENT, RequestError
 
-class BadRequest(Exception):
+
+class BadRequest(RequestError):
     """A client error with the status nginx would answer (400 unless said otherwise)."""
 
     def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+        super().__init__(reason, status, CLIENT)
 
 
 _HOST_BAD: Final = frozenset(b"/\\\x00\x7f") | frozenset(range(0x21))

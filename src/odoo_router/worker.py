@@ -41,7 +41,7 @@ from .fdwatch import FdWatch
 from .metrics import Stats, write_snapshot
 from .observe import attach
 from .proxy import ClientConnection
-from .state import WorkerState
+from .state import Connection, WorkerState
 from .stopreport import Drained, describe_drain, report_line
 
 
@@ -70,7 +70,7 @@ async def serve_sockets(
     return servers
 
 
-def _idle(conn: ClientConnection) -> bool:
+def _idle(conn: Connection) -> bool:
     return not conn.queue and conn.exchange is None and conn.tunnel is None
 
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from odoo_router.rpc_firewall import Endpoint, Refuse, inspect_rpc, rpc_endpoint
+from odoo_router.rpc_firewall import Endpoint, Refuse, rpc_endpoint
+from odoo_router.rpc_inspect import inspect_rpc
 
 ENDPOINTS = [
     ("/jsonrpc", Endpoint("jsonrpc")),

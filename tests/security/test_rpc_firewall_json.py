@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from odoo_router.rpc_firewall import Allow, Refuse, inspect_rpc
+from odoo_router.rpc_firewall import Allow, Refuse
+from odoo_router.rpc_inspect import inspect_rpc
 
 TENANT = "ten_a"
 JSON = "application/json"

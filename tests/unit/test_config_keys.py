@@ -330,6 +330,47 @@ def test_other_key(key: str) -> None:
     _check(render(**{slot: fill}), _last_line(fill), expected)
 
 
+# Text written into a response head as it is: what a header line cannot carry is a problem
+# at load, never a failure when a request is answered (or in explain).
+HEADER_TEXT = {
+    "redirect.location": (
+        "redirect",
+        'location: "https://\\u20ac.example/"',
+        f"{D}.location: expected text an HTTP header can carry (Latin-1, no control "
+        "characters), got 'https://\u20ac.example/'",
+    ),
+    "auth.realm": (
+        "auth",
+        f'{DEFAULTS["auth"]}\nrealm: "ops\\r\\nX-Evil: 1"',
+        f"{A}.realm: expected text an HTTP header can carry (Latin-1, no control "
+        "characters), got 'ops\\r\\nX-Evil: 1'",
+    ),
+    "respond.content_type": (
+        "respond",
+        'status: 200\ncontent_type: "text/plain\\n"',
+        f"{S}.content_type: expected text an HTTP header can carry (Latin-1, no control "
+        "characters), got 'text/plain\\n'",
+    ),
+    "respond.headers": (
+        "respond",
+        'status: 200\nheaders: [[X-A, "caf\\u00e9 \\u2615"]]',
+        f"{S}.headers[0]: expected text an HTTP header can carry (Latin-1, no control "
+        "characters), got 'caf\u00e9 \u2615'",
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(HEADER_TEXT))
+def test_header_text(key: str) -> None:
+    slot, fill, expected = HEADER_TEXT[key]
+    _check(render(**{slot: fill}), _last_line(fill), expected)
+
+
+def test_header_text_takes_latin1_and_tab() -> None:
+    fill = 'status: 200\nheaders: [[X-A, "caf\\u00e9\\tfine"]]'
+    assert problems(render(respond=fill)) == []
+
+
 def test_every_key_has_a_case() -> None:
     assert set(SERVER) == set(SERVER_KEYS)
     assert set(FORWARDED) == {"mode", "trusted_proxies"}

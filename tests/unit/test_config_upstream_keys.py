@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from odoo_router.config import build_config, load_config
-from odoo_router.headers import RedirectRule
 from odoo_router.model import ConfigError
+from odoo_router.response_headers import RedirectRule
 
 REPO = Path(__file__).resolve().parents[2]
 

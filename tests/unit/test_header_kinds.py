@@ -9,6 +9,7 @@ import itertools
 import pytest
 
 from odoo_router import headers as hdr
+from odoo_router.response_headers import response_head
 
 OURS = [
     b"Host",
@@ -68,7 +69,8 @@ def _relayed(
     headers: list[tuple[bytes, bytes]], keep_upgrade: bool = False
 ) -> tuple[list[bytes], int]:
     out: list[bytes] = []
-    framing = hdr.response_head(headers, True, b"Lax", keep_upgrade, out)
+    flat = [part for header in headers for part in header]
+    framing = response_head(flat, True, b"Lax", keep_upgrade, out)
     return [out[i] for i in range(0, len(out), 4)], framing
 
 

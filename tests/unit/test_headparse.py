@@ -175,7 +175,7 @@ def test_an_upgrade_with_a_body_leaves_the_body_to_the_tunnel(make: Make) -> Non
         (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
         (b"FOO / HTTP/1.1\r\n\r\n", 400),
         (b"get / HTTP/1.1\r\n\r\n", 400),
-        (b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", 400),  # proxy.py escapes raw bytes first
+        (b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n", 400),  # framing.py escapes raw bytes first
         (b"GET / HTTP/1.10\r\n\r\n", 400),
     ],
 )

@@ -1,7 +1,7 @@
-"""The compiled head parser against the current one (llhttp through httptools, proxy.py's
+"""The compiled head parser against the current one (llhttp through httptools, framing.py's
 limits): the same events, feed by feed, on every conformance case (the odd requests and the
 pipelined smuggling shapes among them), the malformed requests of the integration suite,
-and random and mutated request streams, cut into reads at random and in proxy.py's 16 KiB
+and random and mutated request streams, cut into reads at random and in framing.py's 16 KiB
 slices. CI runs a bounded sample; ``-m slow`` runs the long one."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from odoo_router import headparse
 pytestmark = pytest.mark.skipif(
     not headparse.COMPILED, reason="the compiled head parser is not built (pure build)"
 )
-SLICE = 16384  # proxy._FEED_SLICE
+SLICE = 16384  # framing.FEED_SLICE
 LIMITS = ((8192, 1000), (8192, 1000), (64, 1000), (200, 3), (1024, 0), (8192, 1))
 
 

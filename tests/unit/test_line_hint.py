@@ -1,4 +1,4 @@
-"""proxy.line_hint reads a request line's method and version without asking the parser
+"""framing.line_hint reads a request line's method and version without asking the parser
 (the parser's getters allocate; get_http_version() formats a string). Wherever it names a
 method, llhttp -- with the router's leniencies -- must either refuse the line or parse that
 method and HTTP/1.1: checked on odd lines and on random ones built from the bytes that
@@ -11,7 +11,7 @@ import random
 import httptools
 import pytest
 
-from odoo_router.proxy import line_hint
+from odoo_router.framing import line_hint
 
 ODD = [
     b"GET / HTTP/1.1", b"GET HTTP/1.1", b"GET  HTTP/1.1", b"GET   / HTTP/1.1",
@@ -37,7 +37,7 @@ def _llhttp(line: bytes) -> tuple[bytes, str] | None:
     """(method, version) as the router's parser reads the line; None if it refuses it."""
     seen = _Seen()
     parser = seen.parser = httptools.HttpRequestParser(seen)
-    parser.set_dangerous_leniencies(lenient_version=True)  # as ClientConnection
+    parser.set_dangerous_leniencies(lenient_version=True)  # as RequestFraming
     try:
         parser.feed_data(line + b"\r\nHost: a\r\n\r\n")
     except httptools.HttpParserError:

@@ -1,8 +1,9 @@
-"""The routing case table (tests/cases/routing_cases.yaml) against the pure decision.
+"""The routing case table (tests/cases/routing_cases.yaml) against the production filter.
 
-Each row is normalised with odoo_router.uri (as the proxy does), its client address worked
-out with headers.client_view (the forwarding rule), then decided with routing.decide: no
-sockets, no event loop.
+Each row becomes the request head framing would hand over (its Host, target, method and
+headers) and goes through request_filter.request_filter, the data path's own phase 1:
+normalisation, the forwarding rule, refusals before routing and routing.decide. No
+sockets, no event loop. The worker's memo of decisions must agree with the table.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ import pytest
 import yaml
 
 from odoo_router.config import Config, ProxyAction, load_config
-from odoo_router.headers import client_view
-from odoo_router.routing import Decision, Facts, RoutingTable, compile_table, decide
-from odoo_router.uri import BadRequest, normalise_host, normalise_path, split_absolute
+from odoo_router.request_filter import (
+    FilterSettings,
+    Peer,
+    Refusal,
+    RequestHead,
+    request_filter,
+)
+from odoo_router.route_memo import RouteMemo
+from odoo_router.routing import Decision, RoutingTable, compile_table
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "tests" / "cases" / "routing_cases.yaml"
@@ -43,36 +50,32 @@ def _table(name: str) -> RoutingTable:
     return compile_table(_config(name))
 
 
-def _run(row: dict[str, Any]) -> Decision | BadRequest:
-    config = _config(row["config"])
-    headers = {k.lower(): v for k, v in (row.get("headers") or {}).items()}
-    target = row["path"].encode("latin-1")
-    host: str = row["host"]
-    try:
-        if not target.startswith(b"/"):
-            host, target = split_absolute(target)
-        norm_host = normalise_host(host)
-        norm_path, _ = normalise_path(target)
-    except BadRequest as exc:
-        return exc
-    xff = [headers["x-forwarded-for"].encode("latin-1")] if "x-forwarded-for" in headers else []
-    xfp = headers.get("x-forwarded-proto")
-    view = client_view(
-        config.server.forwarded,
-        row.get("peer", "127.0.0.1"),
-        "http",
-        xff,
-        xfp.encode("latin-1") if xfp else None,
+@cache
+def _memo(name: str) -> RouteMemo:
+    return RouteMemo(_table(name))
+
+
+def _head(row: dict[str, Any]) -> RequestHead:
+    head = RequestHead(0.0)
+    head.method = row.get("method", "GET")
+    head.url = row["path"].encode("latin-1")
+    head.headers = [b"Host", row["host"].encode("latin-1")]
+    for name, value in (row.get("headers") or {}).items():
+        head.headers += (name.encode("latin-1"), value.encode("latin-1"))
+    head.keep_alive = True
+    return head
+
+
+def _run(row: dict[str, Any], memo: bool = False) -> Decision | Refusal:
+    name = row["config"]
+    result = request_filter(
+        _head(row),
+        Peer(row.get("peer", "127.0.0.1")),
+        FilterSettings(_config(name).server),
+        _table(name),
+        _memo(name) if memo else None,
     )
-    facts = Facts(
-        row.get("method", "GET"),
-        norm_host,
-        norm_path,
-        view.client_ip,
-        headers.get("authorization"),
-        "upgrade" in headers,
-    )
-    return decide(_table(row["config"]), facts)
+    return result if isinstance(result, Refusal) else result.decision
 
 
 ROWS = _rows()
@@ -96,12 +99,13 @@ def test_every_route_on_every_host_class_is_covered() -> None:
                 assert (rule.name, route.name) in seen, f"{name}: {rule.name}/{route.name}"
 
 
+@pytest.mark.parametrize("memo", [False, True], ids=["table", "memo"])
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['config']}:{r['desc']}" for r in ROWS])
-def test_routing_case(row: dict[str, Any]) -> None:
+def test_routing_case(row: dict[str, Any], memo: bool) -> None:
     exp = row["expected"]
-    got = _run(row)
+    got = _run(row, memo)
     if exp["action"] == "error":
-        assert isinstance(got, BadRequest), f"expected a {exp['status']} before routing, got {got}"
+        assert isinstance(got, Refusal), f"expected a {exp['status']} before routing, got {got}"
         assert got.status == exp["status"]
         return
     assert isinstance(got, Decision), f"refused before routing: {got}"
