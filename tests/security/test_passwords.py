@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from odoo_router import passwords
-from odoo_router.passwords import (
+from odoo_router.security import passwords
+from odoo_router.security.passwords import (
     cached_basic_auth,
     check_basic_auth,
     clear_auth_cache,
@@ -17,7 +17,7 @@ from odoo_router.passwords import (
     verify_password,
 )
 
-# The pattern config.py accepts under a route's auth.users.
+# The pattern configuration/validate.py accepts under a route's auth.users.
 CONFIG_HASH_RE = re.compile(r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}")
 FAST = 1000  # iterations for tests that do not care about the cost
 

@@ -1,0 +1,211 @@
+"""Request framing events from llhttp: heads handed over whole, in one call per read.
+
+Rules (theory of operation):
+- One parser per client connection: ``new_parser(header_limit, max_headers)``. Each read is
+  given to ``parser.feed(data)``, which parses all of it and returns the events it found, in
+  stream order:
+  - a ``Head`` tuple ``(method, target, version, headers, keep_alive, upgrade)``: method as
+    str ("GET"), the target bytes as sent, version as 10 * major + minor (11, 10, 12 ...),
+    headers a list of (name, value) bytes pairs in order, names as sent, values without
+    trailing blanks; keep_alive and upgrade as llhttp reads the head;
+  - ``bytes``: a piece of the body of the last head;
+  - ``None``: the message of the last head is complete (for a request without a body, right
+    after its head);
+  - an ``int``, always last: a refusal, the status nginx answers it with (400, 414 target
+    over header_limit, 494 a header or all of them over the limits or more than
+    max_headers, 501 a transfer coding llhttp refuses, 505 HTTP/2+), or ``UPGRADE``: the
+    last message asked to switch protocols and ``parser.upgrade_at`` says where, in this
+    read, the tunnel's bytes begin. Either way nothing after it was parsed, and a parser
+    that refused must not be fed again.
+- Two implementations give the same events: the compiled one (``_headparser``, llhttp driven
+  from C, one Python call per read) and ``LlhttpParser``, the current parser: llhttp through
+  httptools, one Python callback per URL piece, header, head and message, with the
+  router's limits applied in those callbacks exactly as framing.py applies them. The second is
+  the fallback where the first was not built (no C compiler, a pure build, the llhttp
+  package missing). tests/unit/datapath/test_headparse.py and test_headparse_fuzz.py hold them to
+  the same events, byte for byte, on the conformance suite's odd requests, the smuggling
+  cases and random and mutated heads, cut into reads at random.
+- Both use llhttp with one leniency, as the router always has: any HTTP/1.x minor version
+  (nginx takes them as 1.1). Trailers of a chunked body count against the header limits
+  and are dropped, as nginx drops them.
+- What the caller still does before feeding (framing.py's feed): HTTP/0.9 lines are
+  refused, raw bytes >= 0x80 in a request line are %-escaped for llhttp, and long reads are
+  fed in slices so that parsing stops while many requests wait.
+- In place of httptools' callbacks, the caller walks the events in order: a head is
+  on_message_begin + on_url + on_header... + the parser part of on_headers_complete, so the
+  filter and the dispatch run on it as they do there; bytes are on_body, None is
+  on_message_complete, an int is _feed_error's two cases. A refusal found by the filter (or
+  by the body limit) stops the walk; the events after it are dropped and the parser is not
+  fed again (parse_failed), as today. ``close()`` where connection_lost drops the parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, Protocol
+
+import httptools
+
+Head = tuple[str, bytes, int, list[tuple[bytes, bytes]], bool, bool]
+Event = Head | bytes | int | None
+
+UPGRADE: Final = 101  # the event that ends a feed whose last request switches protocols
+_BLANKS: Final = (b" ", b"\t")
+_METHODS: Final = {
+    m.encode(): m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")
+}
+
+
+class HeadParser(Protocol):
+    """What the framing module calls; both implementations below have this shape."""
+
+    @property
+    def upgrade_at(self) -> int: ...
+
+    def feed(self, data: bytes) -> list[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class _Refused(Exception):
+    """Raised in a callback: llhttp stops, and the feed ends with this status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class LlhttpParser:
+    """The current parser: llhttp through httptools, limits applied in its callbacks."""
+
+    def __init__(self, header_limit: int, max_headers: int) -> None:
+        if header_limit < 1 or max_headers < 0:
+            raise ValueError("header_limit must be >= 1, max_headers >= 0")
+        self.header_limit = header_limit
+        self.max_headers = max_headers
+        self.parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_version=True)
+        self.events: list[Event] = []
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.header_bytes = 0
+        self.in_head = True
+        self._upgrade_at = -1
+
+    @property
+    def upgrade_at(self) -> int:
+        return self._upgrade_at
+
+    def feed(self, data: bytes) -> list[Event]:
+        parser = self.parser
+        if parser is None:
+            raise ValueError("feed() after close()")
+        events = self.events = []
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._upgrade_at = exc.args[0]
+            events.append(UPGRADE)
+        except httptools.HttpParserCallbackError as exc:
+            ctx = exc.__context__
+            if ctx is not None:  # the parser keeps it: its frames would hold this object
+                ctx.__traceback__ = None
+            if not isinstance(ctx, _Refused):
+                raise  # a bug in a callback, not the request's fault
+            events.append(ctx.status)
+        except httptools.HttpParserError as exc:
+            # nginx answers a transfer coding it does not know with 501, other errors 400.
+            events.append(501 if "invalid `Transfer-Encoding`" in str(exc) else 400)
+        return events
+
+    def close(self) -> None:
+        """The httptools parser holds this object's bound methods: break the cycle."""
+        self.parser = None
+
+    # -- httptools callbacks, as framing.py's ----------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.header_bytes = 0
+        self.in_head = True
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > self.header_limit:
+            raise _Refused(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if value[-1:] in _BLANKS:  # llhttp keeps trailing blanks; RFC 9110 5.5 drops them
+            value = value.rstrip(b" \t")
+        size = len(name) + len(value) + 4
+        total = self.header_bytes = self.header_bytes + size
+        if size > self.header_limit or total > 4 * self.header_limit:
+            raise _Refused(494)
+        if self.in_head:  # trailers are only counted
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        if len(self.headers) > self.max_headers:
+            raise _Refused(494)
+        parser = self.parser
+        assert parser is not None
+        major, _, minor = parser.get_http_version().partition(".")
+        if major != "1":
+            raise _Refused(400 if major == "0" else 505)
+        method = parser.get_method()
+        head: Head = (
+            _METHODS.get(method) or method.decode("ascii", "replace"),
+            self.url,
+            int(major) * 10 + int(minor),
+            self.headers,
+            parser.should_keep_alive(),
+            parser.should_upgrade(),
+        )
+        self.events.append(head)
+        self.in_head = False
+
+    def on_body(self, body: bytes) -> None:
+        self.events.append(body)
+
+    def on_message_complete(self) -> None:
+        self.events.append(None)
+
+
+# The httptools releases whose llhttp the compiled parser was fuzzed against (it calls that
+# very llhttp, _headparser.c): under any other, the current parser runs until the
+# differential fuzz (tests/unit/datapath/test_headparse_fuzz.py, -m slow for the long run) passes
+# there and the version is added here.
+VERIFIED_HTTPTOOLS: Final = frozenset({"0.9.0"})
+
+
+def _compiled() -> Callable[[int, int], HeadParser] | None:
+    if httptools.__version__ not in VERIFIED_HTTPTOOLS:
+        return None
+    try:
+        from ._headparser import Parser
+    except ImportError:  # not built (pure build, no compiler), or httptools hides llhttp
+        return None
+    return Parser
+
+
+CompiledParser: Final = _compiled()
+COMPILED: Final = CompiledParser is not None
+
+
+def new_parser(header_limit: int, max_headers: int, compiled: bool = True) -> HeadParser:
+    """The compiled parser where it was built (unless ``compiled`` is False), else the
+    current one; both give the same events."""
+    if compiled and CompiledParser is not None:
+        return CompiledParser(header_limit, max_headers)
+    return LlhttpParser(header_limit, max_headers)
+
+
+def describe() -> str:
+    """One line for the startup log."""
+    if COMPILED:
+        return f"head parser: compiled, on httptools {httptools.__version__}'s llhttp"
+    return (
+        f"head parser: llhttp through httptools {httptools.__version__} (the compiled one "
+        "is not built, or not verified with this httptools)"
+    )
