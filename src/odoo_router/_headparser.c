@@ -60,7 +60,7 @@ typedef struct {
     int has_value;          /* a header value began (possibly empty) and is not handed yet */
     int in_head;            /* 0 once the head was handed: header lines are trailers */
     Py_ssize_t header_bytes;
-    PyObject *headers;      /* the list of (name, value) of the head being parsed */
+    PyObject *headers;      /* the head being parsed: name, value, name, value ... */
     PyObject *events;       /* the list this feed returns */
     int status;             /* a refusal decided in a callback */
     Py_ssize_t upgrade_at;
@@ -108,18 +108,18 @@ static int hand_header(Parser *self) {
     self->header_bytes += size;
     if (size > self->limit || self->header_bytes > 4 * self->limit) return refuse(self, 494);
     if (!self->in_head) return 0;
+    /* flat, as the data path holds headers (headers.Headers): name, value, name, ... */
     PyObject *name = PyBytes_FromStringAndSize(self->name.data, nlen);
+    if (name == NULL) return refuse(self, -1);
+    int failed = PyList_Append(self->headers, name);
+    Py_DECREF(name);
+    if (failed) return refuse(self, -1);
     PyObject *value = vlen ? PyBytes_FromStringAndSize(self->value.data, vlen)
                            : Py_NewRef(empty_bytes);
-    PyObject *pair = (name && value) ? PyTuple_Pack(2, name, value) : NULL;
-    Py_XDECREF(name);
-    Py_XDECREF(value);
-    if (pair == NULL || PyList_Append(self->headers, pair) < 0) {
-        Py_XDECREF(pair);
-        return refuse(self, -1);
-    }
-    Py_DECREF(pair);
-    return 0;
+    if (value == NULL) return refuse(self, -1);
+    failed = PyList_Append(self->headers, value);
+    Py_DECREF(value);
+    return failed ? refuse(self, -1) : 0;
 }
 
 static int on_message_begin(llhttp_t *p) {
@@ -161,7 +161,7 @@ static PyObject *method_name(uint8_t method) {
 static int on_headers_complete(llhttp_t *p) {
     Parser *self = owner(p);
     if (hand_header(self) != 0) return HPE_USER;
-    if (PyList_GET_SIZE(self->headers) > self->max_headers) return refuse(self, 494);
+    if (PyList_GET_SIZE(self->headers) > 2 * self->max_headers) return refuse(self, 494);
     if (p->http_major != 1) return refuse(self, p->http_major == 0 ? 400 : 505);
     PyObject *method = method_name(p->method);
     PyObject *target = PyBytes_FromStringAndSize(self->url.data, self->url.len);
@@ -294,6 +294,14 @@ static PyObject *Parser_upgrade_at(Parser *self, void *Py_UNUSED(closure)) {
     return PyLong_FromSsize_t(self->upgrade_at);
 }
 
+static PyObject *Parser_in_head(Parser *self, void *Py_UNUSED(closure)) {
+    return PyBool_FromLong(self->in_head);
+}
+
+static PyObject *Parser_target(Parser *self, void *Py_UNUSED(closure)) {
+    return PyBytes_FromStringAndSize(self->url.data, self->url.len);
+}
+
 static PyMethodDef Parser_methods[] = {
     {"feed", (PyCFunction)Parser_feed, METH_O,
      "feed(data) -> events: heads, body pieces, None at each message end, a final int on a "
@@ -306,6 +314,11 @@ static PyGetSetDef Parser_getset[] = {
     {"upgrade_at", (getter)Parser_upgrade_at, NULL,
      "After an upgrade event: where, in the data of that feed, the tunnel's bytes start.",
      NULL},
+    {"in_head", (getter)Parser_in_head, NULL,
+     "Whether a message began whose head was not handed over (still coming, or refused).",
+     NULL},
+    {"target", (getter)Parser_target, NULL,
+     "The target of the last message begun, as far as it came (for a refusal's log).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
