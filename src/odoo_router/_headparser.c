@@ -1,10 +1,10 @@
 /* odoo_router._headparser: llhttp driven from C, request heads handed over whole.
 
    What headparse.LlhttpParser does with httptools and one Python call per URL piece, header,
-   head and message, this does in C and returns one list of events per feed (headparse.py
+   head and message (the fallback), this does in C and returns one list of events per feed (headparse.py
    describes the events; tests/unit/test_headparse*.py hold the two to the same results).
 
-   Which llhttp: the very one the current parser runs, compiled into httptools' parser
+   Which llhttp: the very one the fallback runs, compiled into httptools' parser
    extension, whose llhttp_* functions are exported. At import this module finds that
    extension (already loaded: httptools.parser.parser) with dlopen(RTLD_NOLOAD) and takes
    the functions it calls from it with dlsym, so both parsers run the same machine code and
@@ -13,16 +13,21 @@
    requirement of the compiled build (setup.py). llhttp's types have kept their layout
    across 9.x; headparse.py only loads this module under the httptools versions that the
    differential fuzz was run with (VERIFIED_HTTPTOOLS), and any missing symbol is an
-   ImportError: the current parser is used instead.
+   ImportError: the fallback is used instead.
 
-   Rules kept from the current parser (proxy.py's callbacks, httptools' accumulation):
+   Rules, the same in headparse.LlhttpParser:
+   - a feed that starts outside a message and whose first line (up to its LF) has no
+     " HTTP/" is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take,
+     and garbage (nginx answers both 400);
    - the target is the concatenation of llhttp's URL pieces; longer than `limit` -> 414;
    - a header is complete when the next header name begins, or at the end of the head (or
      of a chunk, for trailers); trailing blanks of its value are dropped; name + value + 4
      over `limit`, or all headers (and trailers) over 4 x `limit` -> 494;
    - more than `max_headers` headers -> 494; HTTP/0.x -> 400, HTTP/2+ -> 505;
    - any llhttp error -> 400, 501 for a transfer coding it refuses;
-   - trailers count against the limits and are dropped (nginx drops them too).
+   - trailers count against the limits and are dropped (nginx drops them too);
+   - a feed that ends inside a head (a message began, its head is not whole) ends with
+     IN_HEAD, so that the caller knows when a head began without asking after every feed.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -44,6 +49,7 @@ static struct {
     void (*set_lenient_version)(llhttp_t *, int);
 } ll;
 
+#define IN_HEAD 100 /* the event that ends a feed which stopped inside a head */
 #define UPGRADE 101 /* the event that ends a feed whose request switches protocols */
 
 typedef struct {
@@ -59,6 +65,7 @@ typedef struct {
     Buf url, name, value;
     int has_value;          /* a header value began (possibly empty) and is not handed yet */
     int in_head;            /* 0 once the head was handed: header lines are trailers */
+    int in_message;         /* between a message's first byte and its end */
     Py_ssize_t header_bytes;
     PyObject *headers;      /* the head being parsed: name, value, name, value ... */
     PyObject *events;       /* the list this feed returns */
@@ -127,6 +134,7 @@ static int on_message_begin(llhttp_t *p) {
     self->url.len = self->name.len = self->value.len = 0;
     self->has_value = 0;
     self->in_head = 1;
+    self->in_message = 1;
     self->header_bytes = 0;
     Py_XSETREF(self->headers, PyList_New(0));
     return self->headers ? 0 : refuse(self, -1);
@@ -202,6 +210,7 @@ static int on_body(llhttp_t *p, const char *at, size_t length) {
 
 static int on_message_complete(llhttp_t *p) {
     Parser *self = owner(p);
+    self->in_message = 0;
     return PyList_Append(self->events, Py_None) < 0 ? refuse(self, -1) : 0;
 }
 
@@ -213,6 +222,17 @@ static int on_chunk_header(llhttp_t *p) {
 
 static int on_chunk_complete(llhttp_t *p) {
     return hand_header(owner(p)) != 0 ? HPE_USER : 0;
+}
+
+/* Whether the first line of data[0:len], if its end is there, names no HTTP version: an
+   HTTP/0.9 request line (which llhttp would take, waiting for a header) or garbage. */
+static int no_http_version(const char *data, Py_ssize_t len) {
+    const char *end = memchr(data, '\n', (size_t)len);
+    if (end == NULL) return 0;
+    for (const char *at = data; at + 6 <= end; at++) {
+        if (*at == ' ' && memcmp(at + 1, "HTTP/", 5) == 0) return 0;
+    }
+    return 1;
 }
 
 static PyObject *Parser_feed(Parser *self, PyObject *data) {
@@ -229,9 +249,26 @@ static PyObject *Parser_feed(Parser *self, PyObject *data) {
     self->events = events;
     self->status = 0;
     const char *start = PyBytes_AS_STRING(data);
-    llhttp_errno_t err = ll.execute(&self->llhttp, start, (size_t)PyBytes_GET_SIZE(data));
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    llhttp_errno_t err = HPE_OK;
+    if (!self->in_message && no_http_version(start, size)) {
+        self->status = 400; /* refused before llhttp sees it (nginx answers 400 too) */
+        err = HPE_USER;
+    } else {
+        err = ll.execute(&self->llhttp, start, (size_t)size);
+    }
     self->events = NULL;
-    if (err == HPE_OK) return events;
+    if (err == HPE_OK) {
+        if (!self->in_head) return events;
+        PyObject *code = PyLong_FromLong(IN_HEAD);
+        if (code == NULL || PyList_Append(events, code) < 0) {
+            Py_XDECREF(code);
+            Py_DECREF(events);
+            return NULL;
+        }
+        Py_DECREF(code);
+        return events;
+    }
     if (self->status == -1) { /* a Python error, not the request's */
         Py_DECREF(events);
         return NULL;
@@ -305,7 +342,7 @@ static PyObject *Parser_target(Parser *self, void *Py_UNUSED(closure)) {
 static PyMethodDef Parser_methods[] = {
     {"feed", (PyCFunction)Parser_feed, METH_O,
      "feed(data) -> events: heads, body pieces, None at each message end, a final int on a "
-     "refusal (its status) or an upgrade (101)."},
+     "refusal (its status), an upgrade (101), or a head that goes on in the next feed (100)."},
     {"close", (PyCFunction)Parser_close, METH_NOARGS, "Drop the head being parsed."},
     {NULL, NULL, 0, NULL},
 };
@@ -402,7 +439,8 @@ PyMODINIT_FUNC PyInit__headparser(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Parser", (PyObject *)&ParserType) < 0 ||
-        PyModule_AddIntConstant(m, "UPGRADE", UPGRADE) < 0) {
+        PyModule_AddIntConstant(m, "UPGRADE", UPGRADE) < 0 ||
+        PyModule_AddIntConstant(m, "IN_HEAD", IN_HEAD) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,6 +1,7 @@
 # The compiled head parser (_headparser.c); headparse.py documents the events.
 from .headparse import Event
 
+IN_HEAD: int
 UPGRADE: int
 
 class Parser:

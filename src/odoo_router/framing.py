@@ -23,8 +23,8 @@ Rules
   bytes >= 0x80 in a request target pass (llhttp refuses them: such a line is fed
   %-escaped, one head at a time, and the raw target kept to forward unchanged); trailers of
   a chunked body count against the header limits and are dropped.
-* Refused, as nginx: HTTP/0.9 and lines with no ``HTTP/`` version (400, here, before the
-  parser sees them), a version 0.x (400) or 2+ (505), a target over
+* Refused, as nginx: HTTP/0.9 and lines with no ``HTTP/`` version (400, by the parser before
+  llhttp sees them), a version 0.x (400) or 2+ (505), a target over
   ``large_client_header_buffers`` (414), a header line over it or a head over four of them
   or with more than ``max_header_count`` headers (494), an unknown transfer coding (501),
   any other framing error (400).
@@ -38,7 +38,7 @@ from typing import Final
 
 from .errors import CLIENT, RequestError
 from .events import Events
-from .headparse import UPGRADE, Head, HeadParser, new_parser
+from .headparse import IN_HEAD, UPGRADE, Head, HeadParser, new_parser
 from .request_filter import RequestHead
 
 FEED_SLICE: Final = 16384
@@ -77,9 +77,8 @@ class RequestFraming:
         self.cur_done = True  # its last byte was parsed (or none began)
         self.in_body = False  # between its head and its end
         self.stopped = False  # nothing more is parsed (an error, a linger, a close)
-        # When the head the parser is in the middle of began (the clock of that read); -1
-        # until asked (_head_start): a head that began before the last read was asked about
-        # at that read's start, so an unasked one began in the last read.
+        # When the head the parser is in the middle of began (the clock of that read), from
+        # the IN_HEAD that ends a feed stopped inside a head; -1 when it is in none.
         self.head_start = -1.0
         self.now = 0.0  # the clock of the read being parsed
 
@@ -95,17 +94,11 @@ class RequestFraming:
         if self.held:  # bytes read before this are parsed first
             data = self.held + data
             self.held = b""
-        # Asked before the clock moves on: a head begun in the last read began then.
-        at_start = self.cur_done and self._head_start() < 0
         self.now = now
-        if at_start:  # a request line starts here
-            if not data.isascii():
-                self._feed_raw_bytes(data)
-                return
-            first = data.find(b"\n")
-            if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
-                self._stop(400, CLIENT)  # HTTP/0.9 or garbage: never forwarded (deviations.md)
-                return
+        # A request line starts here (the parser refuses one without " HTTP/").
+        if self.cur_done and self.head_start < 0 and not data.isascii():
+            self._feed_raw_bytes(data)
+            return
         self._feed_ahead(data)
 
     def feed_held(self) -> None:
@@ -120,7 +113,7 @@ class RequestFraming:
         cur = self.cur
         if not self.cur_done and cur is not None:
             return cur.start
-        return self._head_start()
+        return self.head_start
 
     def stop(self) -> None:
         """Parse nothing more (what still comes is dropped)."""
@@ -139,15 +132,6 @@ class RequestFraming:
         self.cur = None
 
     # -- feeding the parser -----------------------------------------------------------
-
-    def _head_start(self) -> float:
-        """When the head the parser is in the middle of began; -1 when it is in none."""
-        parser = self.parser
-        if parser is None or not parser.in_head:
-            return -1.0
-        if self.head_start < 0:
-            self.head_start = self.now
-        return self.head_start
 
     def _feed_ahead(self, data: bytes) -> None:
         while True:
@@ -190,6 +174,9 @@ class RequestFraming:
                     cur = self.cur
                     assert cur is not None
                     events.body(cur, event)
+                elif event == IN_HEAD:  # always the last event; the head goes on
+                    if self.head_start < 0:
+                        self.head_start = self.now
                 elif event == UPGRADE:  # always the last event
                     self.stopped = True
                     events.upgraded(data[parser.upgrade_at :] + after)
@@ -234,11 +221,10 @@ class RequestFraming:
         as it came, for the log)."""
         if not self.cur_done:
             return self.cur
-        start = self._head_start()
         parser = self.parser
-        if start < 0 or parser is None:
+        if parser is None or not parser.in_head:
             return None
-        head = self.events.new_head(start)
+        head = self.events.new_head(self.head_start if self.head_start >= 0 else self.now)
         head.url = parser.target
         return head
 

@@ -12,14 +12,19 @@ Rules (theory of operation):
   - ``bytes``: a piece of the body of the last head;
   - ``None``: the message of the last head is complete (for a request without a body, right
     after its head);
-  - an ``int``, always last: a refusal, the status nginx answers it with (400, 414 target
-    over header_limit, 494 a header or all of them over the limits or more than
+  - an ``int``, always last: ``IN_HEAD`` when the feed ended inside a head (a message
+    began, the rest of its head is to come: the caller learns when a head began without
+    asking after each feed); else a refusal, the status nginx answers it with (400, 414
+    target over header_limit, 494 a header or all of them over the limits or more than
     max_headers, 501 a transfer coding llhttp refuses, 505 HTTP/2+), or ``UPGRADE``: the
     last message asked to switch protocols and ``parser.upgrade_at`` says where, in this
-    read, the tunnel's bytes begin. Either way nothing after it was parsed, and a parser
-    that refused must not be fed again.
-  Between feeds, ``parser.in_head`` says whether a message began whose head was not handed
-  over (still coming, or refused), and ``parser.target`` what came of its target.
+    read, the tunnel's bytes begin. After a refusal or an upgrade nothing more was parsed,
+    and the parser must not be fed again.
+  After a refusal, ``parser.in_head`` says whether a message had begun whose head was not
+  handed over, and ``parser.target`` what came of its target (for the log).
+- A feed that starts outside a message and whose first line (up to its LF) has no
+  ``" HTTP/"`` is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take
+  (waiting for a header line), and garbage; nginx answers both 400 (docs/deviations.md).
 - Two implementations give the same events: the compiled one (``_headparser``, llhttp driven
   from C, one Python call per read) and ``LlhttpParser``: llhttp through httptools, one
   Python callback per URL piece, header, head and message, the router's limits applied in
@@ -33,8 +38,8 @@ Rules (theory of operation):
 - Both use llhttp with one leniency, as the router always has: any HTTP/1.x minor version
   (nginx takes them as 1.1). Trailers of a chunked body count against the header limits
   and are dropped, as nginx drops them.
-- What the caller does around it (framing.py): HTTP/0.9 lines are refused before feeding,
-  raw bytes >= 0x80 in a request line are %-escaped for llhttp, long reads are fed in
+- What the caller does around it (framing.py): raw bytes >= 0x80 in a request line are
+  %-escaped for llhttp (a request line with such bytes is refused), long reads are fed in
   slices so that parsing stops while many requests wait; the events of a feed are walked
   in order, and a refusal found on the way (the filter's, the body limit) drops the rest
   and the parser is not fed again.
@@ -51,6 +56,7 @@ import httptools
 Head = tuple[str, bytes, int, list[bytes], bool, bool]
 Event = Head | bytes | int | None
 
+IN_HEAD: Final = 100  # the event that ends a feed which stopped inside a head
 UPGRADE: Final = 101  # the event that ends a feed whose last request switches protocols
 _BLANKS: Final = (b" ", b"\t")
 _METHODS: Final = {
@@ -98,6 +104,7 @@ class LlhttpParser:
         self.headers: list[bytes] = []
         self.header_bytes = 0
         self._in_head = False  # a message began and its head was not handed over
+        self.in_message = False  # between a message's first byte and its end
         self._upgrade_at = -1
 
     @property
@@ -117,8 +124,15 @@ class LlhttpParser:
         if parser is None:
             raise ValueError("feed() after close()")
         events = self.events = []
+        if not self.in_message:
+            first = data.find(b"\n")
+            if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
+                events.append(400)  # HTTP/0.9 or garbage, refused before llhttp sees it
+                return events
         try:
             parser.feed_data(data)
+            if self._in_head:
+                events.append(IN_HEAD)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade_at = exc.args[0]
             events.append(UPGRADE)
@@ -141,6 +155,7 @@ class LlhttpParser:
     # -- httptools callbacks ---------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.in_message = True
         self.url = b""
         self.headers = []
         self.header_bytes = 0
@@ -187,6 +202,7 @@ class LlhttpParser:
         self.events.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         self.events.append(None)
 
 

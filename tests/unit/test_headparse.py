@@ -12,7 +12,7 @@ import pytest
 
 from harness.heads import differ
 from odoo_router import headparse
-from odoo_router.headparse import UPGRADE, Event, HeadParser, new_parser
+from odoo_router.headparse import IN_HEAD, UPGRADE, Event, HeadParser, new_parser
 
 PURE = os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0")
 H = b"Host: a\r\n"
@@ -77,8 +77,68 @@ def test_a_body_across_reads(make: Make) -> None:
     first = parser.feed(b"PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
     assert first == [("PUT", b"/x", 11, [b"Content-Length", b"5"], True, False), b"ab"]
     assert parser.feed(b"cde") == [b"cde", None]
-    assert parser.feed(b"GET / HTTP/1.1\r") == []
+    assert parser.feed(b"GET / HTTP/1.1\r") == [IN_HEAD]
     assert parser.feed(b"\n\r\n") == [("GET", b"/", 11, [], True, False), None]
+
+
+def test_a_feed_that_ends_inside_a_head_says_so(make: Make) -> None:
+    """IN_HEAD ends every feed that stops inside a head (the caller dates the head from the
+    first), whether it began in that feed or before, and no other."""
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HT") == [
+        ("GET", b"/a", 11, [b"Host", b"a"], True, False),
+        None,
+        IN_HEAD,
+    ]
+    assert parser.feed(b"TP/1.1\r\nX: 1") == [IN_HEAD]
+    assert parser.feed(b"\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\na") == [
+        ("GET", b"/b", 11, [b"X", b"1"], True, False),
+        None,
+        ("POST", b"/c", 11, [b"Content-Length", b"2"], True, False),
+        b"a",
+    ]
+    assert parser.feed(b"b") == [b"b", None]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET /jsonrpc\r\n",  # HTTP/0.9: llhttp would wait for a header line
+        b"GET /jsonrpc\n",
+        b"GET / RTSP/1.0\r\n\r\n",  # llhttp would take it as HTTP/1.0
+        b"DESCRIBE / RTSP/1.0\r\n\r\n",
+        b"SOURCE / ICE/1.0\r\n\r\n",
+        b"GET /xHTTP/1.1\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\n\r\n",  # the first line is the blank one
+    ],
+)
+def test_a_feed_starting_with_no_http_version_is_refused(make: Make, line: bytes) -> None:
+    parser = make(8192, 1000)
+    assert parser.feed(line) == [400]
+    assert not parser.in_head  # nothing was parsed
+
+
+def test_the_version_check_is_on_a_feed_that_starts_a_message(make: Make) -> None:
+    """As framing checked each read: the first line of a feed outside a message, when its
+    end is there; llhttp decides the rest (here, a 0.9 line inside a feed waits)."""
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET /a") == [IN_HEAD]  # no line end yet: llhttp reads on
+    assert parser.feed(b" HTTP/1.1\r\n\r\nGET /b\r\n") == [
+        ("GET", b"/a", 11, [], True, False),
+        None,
+        IN_HEAD,
+    ]
+
+
+def test_after_a_refusal_in_a_head_its_target_is_known(make: Make) -> None:
+    parser = make(100, 1000)
+    events = parser.feed(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /form?x HTTP/1.1\r\nX: ")
+    assert events[-1] == IN_HEAD
+    assert parser.feed(b"v" * 100 + b"\r\n\r\n") == [494]  # checked once the line is whole
+    assert parser.in_head and parser.target == b"/form?x"
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET / HTTP/1.1\r\n\r\n")[-1] is None
+    assert not parser.in_head
 
 
 def test_values_lose_trailing_blanks_and_keep_the_rest(make: Make) -> None:
