@@ -77,6 +77,55 @@ static llhttp_settings_t settings;
 static PyObject *method_names[256];
 static PyObject *empty_bytes;
 
+/* Header names as clients send them most, made once: such a name costs no allocation, and
+   its hash, which the filter's lookup by name needs, is computed once per process. Names
+   as sent (case kept), so the table is fixed; anything else gets a bytes object of its own. */
+static const char *const KNOWN_NAMES[] = {
+    "Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection",
+    "Cookie", "Content-Length", "Content-Type", "Referer", "Origin", "Authorization",
+    "Cache-Control", "Pragma", "If-None-Match", "If-Modified-Since", "Upgrade",
+    "Upgrade-Insecure-Requests", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+    "Sec-Fetch-User", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Priority", "DNT", "X-Requested-With", "X-Forwarded-For",
+    "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Forwarded-Server",
+    "X-Real-Ip", "X-Real-IP", "X-Request-ID", "Transfer-Encoding", "Expect", "Range",
+    "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+    "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection",
+    "cookie", "content-length", "content-type", "referer", "origin", "authorization",
+    "x-forwarded-for", "x-forwarded-proto", "x-real-ip", "x-request-id",
+};
+#define N_KNOWN (sizeof(KNOWN_NAMES) / sizeof(KNOWN_NAMES[0]))
+#define KNOWN_MAX_LEN 32
+/* The made names ordered by length; those of length n are known_names[by_len[n]:by_len[n+1]]. */
+static PyObject *known_names[N_KNOWN];
+static size_t by_len[KNOWN_MAX_LEN + 2];
+
+/* The made name equal to data[:len], as a new reference, or NULL when there is none. */
+static PyObject *known_name(const char *data, Py_ssize_t len) {
+    if (len > KNOWN_MAX_LEN) return NULL;
+    for (size_t i = by_len[len]; i < by_len[len + 1]; i++) {
+        PyObject *name = known_names[i];
+        if (memcmp(PyBytes_AS_STRING(name), data, (size_t)len) == 0) return Py_NewRef(name);
+    }
+    return NULL;
+}
+
+static int make_known_names(void) {
+    size_t made = 0;
+    for (Py_ssize_t len = 0; len <= KNOWN_MAX_LEN; len++) {
+        by_len[len] = made;
+        for (size_t i = 0; i < N_KNOWN; i++) {
+            if ((Py_ssize_t)strlen(KNOWN_NAMES[i]) != len) continue;
+            PyObject *name = PyBytes_FromString(KNOWN_NAMES[i]);
+            if (name == NULL) return -1;
+            (void)PyObject_Hash(name); /* kept in the object from now on */
+            known_names[made++] = name;
+        }
+    }
+    by_len[KNOWN_MAX_LEN + 1] = made;
+    return 0;
+}
+
 static int buf_add(Buf *b, const char *at, size_t length) {
     if (b->len + (Py_ssize_t)length > b->cap) {
         Py_ssize_t cap = b->cap ? b->cap : 256;
@@ -116,7 +165,8 @@ static int hand_header(Parser *self) {
     if (size > self->limit || self->header_bytes > 4 * self->limit) return refuse(self, 494);
     if (!self->in_head) return 0;
     /* flat, as the data path holds headers (headers.Headers): name, value, name, ... */
-    PyObject *name = PyBytes_FromStringAndSize(self->name.data, nlen);
+    PyObject *name = known_name(self->name.data, nlen);
+    if (name == NULL) name = PyBytes_FromStringAndSize(self->name.data, nlen);
     if (name == NULL) return refuse(self, -1);
     int failed = PyList_Append(self->headers, name);
     Py_DECREF(name);
@@ -435,6 +485,7 @@ PyMODINIT_FUNC PyInit__headparser(void) {
     settings.on_chunk_complete = on_chunk_complete;
     if (empty_bytes == NULL && (empty_bytes = PyBytes_FromStringAndSize(NULL, 0)) == NULL)
         return NULL;
+    if (known_names[0] == NULL && make_known_names() < 0) return NULL;
     if (PyType_Ready(&ParserType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -277,6 +277,19 @@ def test_every_cut_of_a_stream_agrees() -> None:
 
 
 @pytest.mark.skipif(not headparse.COMPILED, reason="the compiled head parser is not built")
+def test_the_compiled_parser_hands_common_names_made_once() -> None:
+    """Names as clients send them most come as one object each (no allocation, the hash
+    kept); any other name, in any other case, is its own object, equal to what was sent."""
+    parser = new_parser(8192, 10)
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Odd: 1\r\nHOST: b\r\n\r\n"
+    first, second = parser.feed(data)[0], parser.feed(data)[0]
+    assert isinstance(first, tuple) and isinstance(second, tuple)
+    assert first[3] == second[3] == [b"Host", b"a", b"X-Odd", b"1", b"HOST", b"b"]
+    assert first[3][0] is second[3][0]
+    assert first[3][2] is not second[3][2] and first[3][4] is not second[3][4]
+
+
+@pytest.mark.skipif(not headparse.COMPILED, reason="the compiled head parser is not built")
 def test_the_compiled_parser_refuses_misuse() -> None:
     parser = new_parser(8192, 10)
     with pytest.raises(TypeError):
