@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 
-from . import native
+from . import headparse, native
 from .config import Config, ConfigError, load_config
 from .config_static import reloaded, static_changes
 from .metrics import Stats, write_snapshot
@@ -176,7 +176,8 @@ class Master:
             for i in range(self.worker_count()):
                 self.spawn(i)
             addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
-            log(f"listening on {addrs} with {len(self.workers)} worker(s); {native.describe()}")
+            built = f"{native.describe()}; {headparse.describe()}"
+            log(f"listening on {addrs} with {len(self.workers)} worker(s); {built}")
             self._loop()
         finally:
             for sock in self.socks:

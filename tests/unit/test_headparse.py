@@ -6,6 +6,8 @@ needs."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +17,7 @@ from odoo_router import headparse
 from odoo_router.headparse import IN_HEAD, UPGRADE, Event, HeadParser, new_parser
 
 PURE = os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0")
+SWITCHED_OFF = os.environ.get(headparse.SWITCH, "") == "httptools"
 H = b"Host: a\r\n"
 Make = Callable[[int, int], HeadParser]
 
@@ -41,9 +44,36 @@ def feed(make: Make, data: bytes, limit: int = 8192, max_headers: int = 1000) ->
 
 
 @pytest.mark.skipif(PURE, reason="ODOO_ROUTER_PURE=1: a pure-Python build was asked for")
+@pytest.mark.skipif(SWITCHED_OFF, reason=f"{headparse.SWITCH}=httptools: the fallback is asked")
 def test_the_compiled_build_has_the_compiled_parser() -> None:
     assert headparse.COMPILED, headparse.describe()
     assert "compiled" in headparse.describe()
+
+
+def _imported(value: str) -> subprocess.CompletedProcess[str]:
+    code = "from odoo_router import headparse as h; print(h.COMPILED, h.describe())"
+    env = {**os.environ, headparse.SWITCH: value}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_environment_switch_forces_the_fallback() -> None:
+    done = _imported("httptools")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False head parser: llhttp through httptools")
+    assert f"({headparse.SWITCH}=httptools)" in done.stdout
+    if headparse.COMPILED or SWITCHED_OFF:
+        done = _imported("compiled")
+        assert done.returncode == 0 and done.stdout.startswith(f"{not PURE} head parser")
+
+
+def test_an_unknown_switch_value_is_a_clear_error() -> None:
+    done = _imported("fast")
+    assert done.returncode != 0
+    assert f"ValueError: {headparse.SWITCH} must be 'compiled' or 'httptools', not 'fast'" in (
+        done.stderr
+    )
 
 
 def test_a_keep_alive_get_is_one_head_and_its_end(make: Make) -> None:
