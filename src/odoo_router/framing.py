@@ -158,6 +158,8 @@ class RequestFraming:
         if parser is None:
             return False
         events = self.events
+        status = 0  # a refusal: the parser's, or raised by an event
+        source = CLIENT
         try:
             for event in parser.feed(data):
                 if self.stopped:
@@ -181,11 +183,13 @@ class RequestFraming:
                     self.stopped = True
                     events.upgraded(data[parser.upgrade_at :] + after)
                 else:  # a refusal, always the last event
-                    self._stop(event, CLIENT)
+                    status = event
         except RequestError as exc:
-            self._stop(exc.status, exc.source)
+            status, source = exc.status, exc.source
         except Exception:  # a fault in an event: refused (400), as under httptools
-            self._stop(400, CLIENT)
+            status = 400
+        if status:
+            self._stop(status, source)
         return not self.stopped
 
     def _head(self, found: Head) -> None:
