@@ -38,8 +38,8 @@ Rules (theory of operation):
 - Both use llhttp with one leniency, as the router always has: any HTTP/1.x minor version
   (nginx takes them as 1.1). Trailers of a chunked body count against the header limits
   and are dropped, as nginx drops them.
-- What the caller does around it (framing.py): raw bytes >= 0x80 in a request line are
-  %-escaped for llhttp (a request line with such bytes is refused), long reads are fed in
+- What the caller does around it (framing.py): raw bytes >= 0x80 in a request line, which
+  llhttp refuses and nginx takes, are %-escaped before feeding; long reads are fed in
   slices so that parsing stops while many requests wait; the events of a feed are walked
   in order, and a refusal found on the way (the filter's, the body limit) drops the rest
   and the parser is not fed again.
