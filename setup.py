@@ -2,7 +2,7 @@
 
 The hot path (request filter, routing, header phases, exchange, pools) is plain typed Python
 that mypyc turns into C: the same source, about half the Python time per request (see
-docs/performance.md). The same build compiles the head parser (src/odoo_router/_headparser.c):
+docs/performance.md). The same build compiles the head parser (src/odoo_router/datapath/_headparser.c):
 its llhttp types come from llhttp.h of the PyPI package `llhttp`, which only this build
 installs (a build requirement, asked for below); without that header the current parser
 runs instead. Set ODOO_ROUTER_PURE=1 to build a pure-Python package instead (no C compiler
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from setuptools import Extension, setup
 
-_native = runpy.run_path("src/odoo_router/native.py")
+_native = runpy.run_path("src/odoo_router/ops/native.py")
 NATIVE: tuple[str, ...] = _native["NATIVE"]
 HEAD_PARSER: str = _native["HEAD_PARSER"]
 # pyllhttp: its llhttp.h (MIT) declares the types of the llhttp that httptools carries.
@@ -31,8 +31,10 @@ def drop_other_extensions(keep: tuple[str, ...]) -> None:
     """An in-place (editable) build leaves extensions beside the sources, and they win over
     the .py files: those this build will not remake (a pure build, a module no longer in
     NATIVE) must not keep running old compiled code, or fail to load against the new one."""
-    for path in Path("src/odoo_router").glob("*.so"):
-        if path.name.split(".")[0] not in keep:
+    package = Path("src/odoo_router")
+    for path in package.rglob("*.so"):
+        rel = path.relative_to(package)
+        if ".".join([*rel.parts[:-1], rel.name.split(".")[0]]) not in keep:
             path.unlink()
     if not keep:
         for path in Path("src").glob("odoo_router_native__mypyc*.so"):
@@ -63,7 +65,7 @@ def head_parser() -> list[Extension]:
     return [
         Extension(
             f"odoo_router.{HEAD_PARSER}",
-            [f"src/odoo_router/{HEAD_PARSER}.c"],
+            [f"src/odoo_router/{HEAD_PARSER.replace('.', '/')}.c"],
             include_dirs=[str(header.parent)],
             extra_compile_args=["-O2"],
         )
@@ -80,7 +82,7 @@ def native_modules() -> list[object]:
 
     return [
         *mypycify(
-            [f"src/odoo_router/{name}.py" for name in NATIVE],
+            [f"src/odoo_router/{name.replace('.', '/')}.py" for name in NATIVE],
             opt_level="3",
             group_name="odoo_router_native",
         ),

@@ -1,6 +1,6 @@
 """What the compiled head parser saves per request: ``python -m bench.headparse``.
 
-Both parsers of odoo_router.headparse (the compiled one, and the fallback: llhttp through
+Both parsers of odoo_router.datapath.headparse (the compiled one, and the fallback: llhttp through
 httptools with Python callbacks) parse the same typical Odoo request streams, one
 feed per request as a keep-alive client sends them: bench.micro's wrk GET, a browser's GET
 of an Odoo page (cookie, accept-*, sec-fetch-*: 13 headers) and a JSON-RPC call with a
@@ -22,7 +22,7 @@ from pathlib import Path
 from time import perf_counter_ns
 
 from bench.micro import REQUEST as WRK_GET
-from odoo_router.headparse import COMPILED, describe, new_parser
+from odoo_router.datapath.headparse import COMPILED, describe, new_parser
 
 BROWSER_GET = (
     b"GET /odoo/action-sale.action_quotations_with_onboarding?view_type=list HTTP/1.1\r\n"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench.micro import CountingTransport
-    from odoo_router.state import WorkerState
+    from odoo_router.datapath.state import WorkerState
 
 REPO = Path(__file__).resolve().parent.parent
 KINDS = ("get", "local", "jsonrpc", "firewall")
@@ -52,8 +52,8 @@ def _jsonrpc(host: bytes = _HOST, db: bytes = b"ten_testodoo") -> bytes:
 def _production_state() -> WorkerState:
     import yaml
 
-    from odoo_router.config import build_config
-    from odoo_router.state import WorkerState
+    from odoo_router.configuration.validate import build_config
+    from odoo_router.datapath.state import WorkerState
 
     data = yaml.safe_load(ROUTER.read_text(encoding="utf-8"))
     data["metrics"] = {"listen": None}
@@ -80,8 +80,8 @@ def _child(kind: str, requests: int) -> None:
     import uvloop
 
     from bench.micro import RESPONSE, CountingTransport, _state, measure
-    from odoo_router.pools import UpstreamConnection
-    from odoo_router.proxy import ClientConnection
+    from odoo_router.datapath.pools import UpstreamConnection
+    from odoo_router.datapath.proxy import ClientConnection
 
     if kind == "get":
         uvloop.run(measure(requests, 1))

@@ -18,13 +18,13 @@ from time import perf_counter_ns
 import uvloop
 import yaml
 
-from odoo_router.accesslog import AccessLog
-from odoo_router.config import build_config
-from odoo_router.metrics import Stats
-from odoo_router.observe import attach
-from odoo_router.pools import UpstreamConnection
-from odoo_router.proxy import ClientConnection
-from odoo_router.state import WorkerState
+from odoo_router.configuration.validate import build_config
+from odoo_router.datapath.pools import UpstreamConnection
+from odoo_router.datapath.proxy import ClientConnection
+from odoo_router.datapath.state import WorkerState
+from odoo_router.ops.accesslog import AccessLog
+from odoo_router.ops.metrics import Stats
+from odoo_router.ops.observe import attach
 
 COMPAT = Path(__file__).resolve().parent.parent / "config" / "nginx-compat.yaml"
 REQUEST = (

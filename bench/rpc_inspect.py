@@ -20,9 +20,9 @@ import os
 import xmlrpc.client
 from time import perf_counter, thread_time
 
-from odoo_router import native
-from odoo_router.rpc_firewall import Allow
-from odoo_router.rpc_inspect import RpcInspector
+from odoo_router.ops import native
+from odoo_router.security.rpc_firewall import Allow
+from odoo_router.security.rpc_inspect import RpcInspector
 
 PIECE = 256 * 1024
 MIB = 1024 * 1024

@@ -34,7 +34,7 @@ from bench.targets import (
     start_router,
     start_sink,
 )
-from odoo_router import native
+from odoo_router.ops import native
 
 ALL_TARGETS = ("nginx-ref", "nginx-tuned", "odoo-router")
 

@@ -6,7 +6,7 @@ restarting, and what the router's processes look like over time.
 
 Loopback only, every loop bounded by the deadline. The router runs `config/router.yaml`
 (the production profile, metrics on, `access_log: null`) with its pools on fake upstreams:
-`odoo_router.demo` for the HTTP pools, `bench/ws_sink.py` for the websocket pool. The load
+`odoo_router.ops.demo` for the HTTP pools, `bench/ws_sink.py` for the websocket pool. The load
 (bench/soak_load.py): keep-alive GETs, JSON-RPC calls through the RPC firewall, 20 MiB
 uploads (spilled to temp files), 500 websockets held open with a round trip each 10 s. A
 SIGHUP every 30 s; the tenant upstream killed and started again every minute (the restart
@@ -83,7 +83,7 @@ class Soak:
             argv = [
                 sys.executable,
                 "-m",
-                "odoo_router.demo",
+                "odoo_router.ops.demo",
                 "--listen",
                 f"127.0.0.1:{port}={pool}",
             ]

@@ -21,7 +21,7 @@ trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM HUP
 trap stop EXIT
 
-.venv/bin/python -m odoo_router.demo \
+.venv/bin/python -m odoo_router.ops.demo \
     --listen 127.0.0.1:18069=tenant --listen 127.0.0.1:18072=tenant_lp \
     --listen 127.0.0.1:18169=admin --listen 127.0.0.1:18172=admin_lp &
 pids+=($!)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from odoo_router.config import build_config
+from odoo_router.configuration.validate import build_config
 from odoo_router.migrate.inputs import Inputs
 from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.merge import Overrides

@@ -1,4 +1,4 @@
-"""The two head parsers side by side (odoo_router.headparse): the same bytes, cut into the
+"""The two head parsers side by side (odoo_router.datapath.headparse): the same bytes, cut into the
 same reads, must give the same events from each, feed by feed; and generators of request
 streams for the differential fuzz (random heads from the pieces that matter to framing and
 to smuggling, and byte-level mutations of good ones)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from odoo_router.headparse import COMPILED, IN_HEAD, Event, LlhttpParser, new_parser
+from odoo_router.datapath.headparse import COMPILED, IN_HEAD, Event, LlhttpParser, new_parser
 
 Feeds = list[list[Event]]
 

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from harness.processes import end_process, free_port, health_ok
-from odoo_router.passwords import hash_password
+from odoo_router.security.passwords import hash_password
 
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = REPO / "config" / "nginx-compat.yaml"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from odoo_router.uri import normalise_host, split_absolute
+from odoo_router.routing.uri import normalise_host, split_absolute
 
 from .client import exchange, new_tag
 from .router import RouterProcess

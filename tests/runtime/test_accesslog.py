@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from odoo_router.accesslog import AccessLog, format_access, new_request_id, rfc3339
+from odoo_router.ops.accesslog import AccessLog, format_access, new_request_id, rfc3339
 
 FIELDS = [
     "time", "client_ip", "host", "method", "path", "status", "bytes_in", "bytes_out",
@@ -233,7 +233,7 @@ def test_error_field_is_escaped() -> None:
 
 WRITER = """
 import sys
-from odoo_router.accesslog import AccessLog, format_access
+from odoo_router.ops.accesslog import AccessLog, format_access
 log = AccessLog("-")
 for n in range({count}):
     log.write(format_access(client_ip="::1", host="h", method="GET", path="/" + "x" * 300,

@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from harness.processes import end_process
-from odoo_router.config import load_config
+from odoo_router.configuration.validate import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_TAG = "odoo-router-test-base:py311"
@@ -430,7 +430,7 @@ def test_image_builds_offline_with_its_metadata(engine: Engine, image: str) -> N
 @pytest.mark.timeout(300)
 def test_installed_package_runs_as_non_root(engine: Engine, image: str) -> None:
     script = (
-        "import os, pwd, shutil, odoo_router, odoo_router.probe, odoo_router.metrics; "
+        "import os, pwd, shutil, odoo_router, odoo_router.probe, odoo_router.ops.metrics; "
         "print(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name, "
         "shutil.which('odoo-router'), odoo_router.__file__, "
         "os.path.exists('/etc/odoo-router/router.yaml'), os.path.exists('/tmp/wheels'))"
@@ -471,7 +471,7 @@ def test_healthcheck_probe_works_in_the_image_on_port_80(engine: Engine, image: 
 
 
 def _has_cli() -> bool:
-    return (REPO / "src/odoo_router/cli.py").exists()
+    return (REPO / "src/odoo_router/ops/cli.py").exists()
 
 
 @pytest.mark.docker
@@ -480,7 +480,7 @@ def test_container_starts_turns_healthy_reloads_and_stops(engine: Engine, image:
     """The image as shipped: entrypoint, default config (upstreams unresolvable: the router
     must start anyway), HEALTHCHECK turning healthy, SIGHUP reload, SIGTERM exit 0."""
     if not _has_cli():
-        pytest.skip("src/odoo_router/cli.py is not written yet: no entrypoint to start")
+        pytest.skip("src/odoo_router/ops/cli.py is not written yet: no entrypoint to start")
     name = "odoo-router-test-run"
     engine.run("rm", "-f", name, check=False)
     engine.run(

@@ -19,11 +19,11 @@ import yaml
 from harness.processes import free_port
 from integration.router import compat_config
 from integration.upstreams import Farm
-from odoo_router.config import build_config
-from odoo_router.exchange import Exchange
-from odoo_router.proxy import ClientConnection
-from odoo_router.request import Request
-from odoo_router.state import WorkerState
+from odoo_router.configuration.validate import build_config
+from odoo_router.datapath.exchange import Exchange
+from odoo_router.datapath.proxy import ClientConnection
+from odoo_router.datapath.request import Request
+from odoo_router.datapath.state import WorkerState
 
 TENANT = b"testodoo.seisei.tokyo"
 REQUESTS = [

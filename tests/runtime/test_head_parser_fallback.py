@@ -16,7 +16,7 @@ from pathlib import Path
 import httptools
 import pytest
 
-from odoo_router import headparse
+from odoo_router.datapath import headparse
 
 REPO = Path(__file__).resolve().parents[2]
 SLICE = (

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from odoo_router.model import Pool
-from odoo_router.pools import UpstreamPool
+from odoo_router.configuration.model import Pool
+from odoo_router.datapath.pools import UpstreamPool
 
 FORGED = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
 

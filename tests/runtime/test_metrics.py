@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from odoo_router.metrics import BUCKETS, FAULT_KINDS, Stats, write_snapshot
-from odoo_router.metrics_http import MetricsServer, start_metrics_server
-from odoo_router.metrics_merge import forget_worker, read_merged, reset_directory
+from odoo_router.ops.metrics import BUCKETS, FAULT_KINDS, Stats, write_snapshot
+from odoo_router.ops.metrics_http import MetricsServer, start_metrics_server
+from odoo_router.ops.metrics_merge import forget_worker, read_merged, reset_directory
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -292,7 +292,7 @@ def test_malformed_snapshot_is_skipped_whole(snapdir: str, server: MetricsServer
 
 WRITER = """
 import sys
-from odoo_router.metrics import Stats, write_snapshot
+from odoo_router.ops.metrics import Stats, write_snapshot
 directory, worker_id, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 stats = Stats()
 for i in range(n):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from odoo_router.metrics import Stats, write_snapshot
-from odoo_router.metrics_http import MAX_CLIENTS, MetricsServer, start_metrics_server
-from odoo_router.metrics_merge import reset_directory
+from odoo_router.ops.metrics import Stats, write_snapshot
+from odoo_router.ops.metrics_http import MAX_CLIENTS, MetricsServer, start_metrics_server
+from odoo_router.ops.metrics_merge import reset_directory
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from harness.processes import free_port
-from odoo_router.probe import main, probe
+from odoo_router.ops.probe import main, probe
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_router import native
+from odoo_router.ops import native
 
 REPO = Path(__file__).resolve().parents[2]
 SLICE = (

@@ -114,7 +114,7 @@ async def test_one_error_line_per_pool_and_cause_per_interval(router: RouterProc
 
 
 def test_the_error_line_tells_the_count_it_did_not_log() -> None:
-    from odoo_router.errorlog import RateLimitedLog
+    from odoo_router.datapath.errorlog import RateLimitedLog
 
     out: list[str] = []
     log = RateLimitedLog(out.append, interval=10)

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from odoo_router.rpc_firewall import Verdict
+from odoo_router.security.rpc_firewall import Verdict
 from security.rpc_compare import oracle, same, streamed
 
 

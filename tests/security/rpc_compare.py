@@ -3,8 +3,8 @@ on the same request and say whether they decide alike."""
 
 from __future__ import annotations
 
-from odoo_router.rpc_firewall import Allow, Refuse, Verdict
-from odoo_router.rpc_inspect import RpcInspector
+from odoo_router.security.rpc_firewall import Allow, Refuse, Verdict
+from odoo_router.security.rpc_inspect import RpcInspector
 from security import rpc_oracle
 
 # JSON nesting between these depths is decided by the interpreter's recursion headroom in the

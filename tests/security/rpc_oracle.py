@@ -1,7 +1,7 @@
 """The oracle: the RPC firewall as it was before streaming inspection (whole body, json.loads
 and xmlrpc.client's Unmarshaller), kept verbatim but for this paragraph and the import below.
 tests/security/conftest.py and test_rpc_differential.py check that the streaming firewall
-(odoo_router.rpc_firewall) decides every case as this one does, with the same limit.
+(odoo_router.security.rpc_firewall) decides every case as this one does, with the same limit.
 
 Tenant RPC firewall: pins every Odoo RPC call on a tenant host to that host's database.
 
@@ -77,7 +77,7 @@ from defusedxml.xmlrpc import (
     ExternalReferenceForbidden,
 )
 
-from odoo_router.langprefix import strip_lang_prefix
+from odoo_router.routing.langprefix import strip_lang_prefix
 
 # --------------------------------------------------------------------------- verdicts
 
@@ -99,7 +99,7 @@ Verdict = Allow | Refuse
 
 ALLOW = Allow()
 
-FIREWALL_NAME = "odoo_router.rpc_firewall"
+FIREWALL_NAME = "odoo_router.security.rpc_firewall"
 JSON_MIMETYPES = ("application/json", "application/json-rpc")  # odoo.http.JSON_MIMETYPES
 XML_MIMETYPES = ("text/xml", "application/xml")
 _JSON_CHARSETS = ("utf-8", "utf8")

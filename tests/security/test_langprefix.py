@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from odoo_router.langprefix import is_lang_code, strip_lang_prefix
+from odoo_router.routing.langprefix import is_lang_code, strip_lang_prefix
 
 DATABASE_RULE = re.compile(r"^/web/database/")  # the production deny_database route
 

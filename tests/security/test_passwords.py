@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from odoo_router import passwords
-from odoo_router.passwords import (
+from odoo_router.security import passwords
+from odoo_router.security.passwords import (
     cached_basic_auth,
     check_basic_auth,
     clear_auth_cache,

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from odoo_router.rpc_firewall import Refuse
+from odoo_router.security.rpc_firewall import Refuse
 from security.rpc_compare import UNDECIDED_DEPTHS, oracle, same, streamed
 from security.rpc_fuzz import TENANT, Case, case
 

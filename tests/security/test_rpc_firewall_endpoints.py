@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from odoo_router.rpc_firewall import Endpoint, Refuse, rpc_endpoint
-from odoo_router.rpc_inspect import inspect_rpc
+from odoo_router.security.rpc_firewall import Endpoint, Refuse, rpc_endpoint
+from odoo_router.security.rpc_inspect import inspect_rpc
 
 ENDPOINTS = [
     ("/jsonrpc", Endpoint("jsonrpc")),

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from odoo_router.rpc_firewall import Allow, Refuse
-from odoo_router.rpc_inspect import inspect_rpc
+from odoo_router.security.rpc_firewall import Allow, Refuse
+from odoo_router.security.rpc_inspect import inspect_rpc
 
 TENANT = "ten_a"
 JSON = "application/json"
@@ -456,7 +456,7 @@ def test_refusal_shape_is_what_odoo_clients_read() -> None:
     verdict = jsonrpc(execute_kw("ten_b"))
     error = error_of(verdict)["error"]
     assert error["code"] == 403
-    assert error["data"]["name"] == "odoo_router.rpc_firewall"
+    assert error["data"]["name"] == "odoo_router.security.rpc_firewall"
     assert "another" in error["data"]["message"]
     assert error["message"] == error["data"]["message"]
     assert isinstance(verdict, Refuse) and "ten_b" in verdict.reason

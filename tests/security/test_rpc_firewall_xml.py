@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from odoo_router.rpc_firewall import Allow, Refuse
-from odoo_router.rpc_inspect import inspect_rpc
+from odoo_router.security.rpc_firewall import Allow, Refuse
+from odoo_router.security.rpc_inspect import inspect_rpc
 
 TENANT = "ten_a"
 XML = "text/xml"

@@ -11,8 +11,8 @@ import xmlrpc.client
 
 import pytest
 
-from odoo_router.rpc_firewall import Allow, Refuse
-from odoo_router.rpc_inspect import RpcInspector
+from odoo_router.security.rpc_firewall import Allow, Refuse
+from odoo_router.security.rpc_inspect import RpcInspector
 from security.rpc_compare import oracle, same, streamed
 
 TENANT = "ten_a"

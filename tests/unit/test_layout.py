@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_router import native
+from odoo_router.ops import native
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "odoo_router"
 DATA_PATH_MAX = 400

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked, syntax_error
+from ..configuration.yamlmarks import load_marked, syntax_error
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = (

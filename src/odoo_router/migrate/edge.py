@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked
+from ..configuration.yamlmarks import load_marked
 from .composefile import ComposeFile, Service, container_path
 from .discover import Reader, Role
 from .facts import Fact

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked
+from ..configuration.yamlmarks import load_marked
 from .facts import DEFAULT_SUB_CHARS, Fact, SubdomainRule, TenantUI
 
 ROLES = ("odoo", "router", "traefik")

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ConfigError
+from ..configuration.validate import ConfigError
 from .composefile import ComposeFile
 from .render_compose import ADMIN, TENANT, SplitSpec, copy_service, split_edits
 from .render_odoo import render_admin_conf, render_tenant_conf

@@ -3,7 +3,8 @@
 The routing is the nginx router's (hosts, databases, redirects, pools read from default.conf)
 in the shape of config/router.yaml, with that profile's safety switches: anchored dbfilter,
 trusted forwarding, unknown hosts refused, the admin host behind an allowlist.
-Every rendered text is validated with odoo_router.config.build_config before it is staged.
+Every rendered text is validated with odoo_router.configuration.validate.build_config
+before it is staged.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ..config import build_config
+from ..configuration.validate import build_config
 from .composefile import parse_mount
 from .facts import Routing
 from .render_compose import explicit, set_key

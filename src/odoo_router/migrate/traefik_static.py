@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..yamlmarks import load_marked, syntax_error
+from ..configuration.yamlmarks import load_marked, syntax_error
 from .facts import Fact
 from .traefik_providers import DEFAULT_RULE
 

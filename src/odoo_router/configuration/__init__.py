@@ -1,0 +1,1 @@
+"""router.yaml -> the typed, validated Config (model.py), with the line of every key."""

@@ -1,0 +1,400 @@
+"""One request/response exchange with an upstream, written straight to the client.
+
+The response parser (httptools/llhttp) calls back into the Exchange; head and body go to
+the client as they arrive. The client transport's high-water mark is the read-ahead
+buffer: only when that much waits for a slow client is the upstream paused.
+
+One Exchange (and its parser) lives as long as its upstream connection and is reset for
+each request: a keep-alive connection costs no per-request object beyond the response
+head. The end of an exchange is reported once, outside the parser's callbacks, to the
+driver (``Events.exchange_done``): no task, no future.
+
+Failure edges (pingora's, see STYLE.md):
+* nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
+  closed an idle keep-alive connection while we sent; the request was never seen);
+* connection lost or garbage before the response head: 502;
+* no response head within the route's read timeout: 504;
+* failure after the head went to the client: the client connection is aborted, never a
+  second response;
+* bytes after the end of the response (beyond its Content-Length or last chunk, after the
+  head of a HEAD, 204 or 304 answer), in the same read or later: the response stands, the
+  connection is closed and logged (``UpstreamConnection.unasked``), never reused: those
+  bytes must never be read as the answer to the next request sent on it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+import httptools
+
+from ..http.headers import pairs
+from ..http.response_headers import NO_LENGTH, response_head, status_line
+from .cache import Key
+from .downstream import Downstream
+from .events import Events
+from .pools import Receiver, UpstreamConnection
+from .request import Request
+from .spool import Spool
+
+
+class Outcome(Enum):
+    COMPLETE = "complete"  # response fully relayed; connection reusable if keep_alive
+    UPGRADED = "upgraded"  # 101 relayed; the tunnel takes over both transports
+    RETRY = "retry"  # failed before any byte came back on a reused connection
+    FAILED = "failed"  # an error answer was (or could not be) sent; see .error_status
+    ABORTED = "aborted"  # failed after the head was sent: the client connection is aborted
+
+
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+
+
+class UnaskedBytes(Exception):
+    """Raised from the parser when a second message begins after the response's end."""
+
+
+class Exchange(Receiver):
+    def __init__(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
+        self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
+        self.head_max = conn.pool.head_max  # server.proxy_header_max
+        # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
+        # per request: an exchange that fails ends its connection, and this object with it.
+        self.head_read = 0
+        self.cause = ""  # why it failed: reset | timeout | bad_answer | client
+
+    def begin(
+        self,
+        client: Downstream,
+        req: Request,
+        head_only: bool,
+        upgrade: bool,
+        owner: Events,
+        now: float,
+        cache_key: Key | None,
+    ) -> None:
+        """Reset for one request sent at ``now``; ``owner`` hears the end; the response is
+        stored in the static cache under ``cache_key`` if it may be kept."""
+        if self.parser_dirty:
+            self.parser = httptools.HttpResponseParser(self)
+            self.parser_dirty = False
+        conn = self.conn
+        conn.attach(self, now)  # the read timeout runs from the send
+        req.upstream_addr = conn.addr
+        self.client = client
+        self.req = req
+        self.head_only = head_only
+        self.upgrade = upgrade
+        self.owner = owner
+        self.notified = False
+        self.outcome: Outcome | None = None
+        self.feeding = False
+        self.headers: list[bytes] = []  # name, value, name, ... (headers.Headers)
+        self.reason = b""
+        self.status = 0
+        self.head_sent = False
+        self.got_bytes = False
+        self.chunked_out = False
+        self.close_delimited = False
+        self.keep_alive = False
+        self.skip_interim = False
+        self.bytes_out = 0
+        self.out: list[bytes] | None = None
+        # Body bytes still due under Content-Length framing once the parser has seen the
+        # head: they bypass the parser (no copy per chunk), counted down to the end.
+        self.passthrough = 0
+        self.body_length = -1
+        # The body kept for the static cache (a GET's; a HEAD stores nothing).
+        self.capture: list[bytes] | None = [] if cache_key is not None and not head_only else None
+        self.cache_key = cache_key
+        self.spool: Spool | None = None
+        self.error_status = 0
+
+    def retire(self) -> None:
+        self.parser = None  # never fed again
+
+    def ended(self) -> bool:
+        # A call: callbacks set ``outcome`` mid-method, and a narrowed attribute would not see it.
+        return self.outcome is not None
+
+    # -- input from the upstream connection ---------------------------------------
+
+    def upstream_data(self, data: bytes) -> None:
+        self.got_bytes = True
+        self.conn.heard()
+        if self.ended():  # a later read after the end of the response
+            self.keep_alive = False
+            self.conn.unasked(f"{len(data)} bytes after the end of its response")
+            return
+        due = self.passthrough
+        if due:
+            self._pass_body(data, due)
+            self._notify()
+            return
+        if not self.head_sent:
+            self.head_read += len(data)
+        # Everything one read produces (head, body, chunk end) goes out in one write.
+        parser = self.parser
+        if parser is None:
+            return
+        out: list[bytes] = []
+        self.out = out
+        self.feeding = True
+        try:
+            parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            if self.status == 101 and self.upgrade:
+                rest = data[exc.args[0] :]
+                self._finish(Outcome.UPGRADED)
+                if rest:
+                    out.append(rest)
+            else:
+                self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
+        except httptools.HttpParserError as exc:
+            if self.ended():  # the response was whole: what follows it in this read was unasked
+                self.keep_alive = False
+                self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
+            else:
+                self.fail(502, f"upstream sent an invalid response: {exc}", "bad_answer")
+        else:
+            if self.status == 101 and not self.ended():
+                if self.upgrade:
+                    self._finish(Outcome.UPGRADED)
+                else:
+                    self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
+        finally:
+            self.feeding = False
+            self.out = None
+            if out:
+                self._deliver(out[0] if len(out) == 1 else b"".join(out))
+        if not self.ended():
+            if not self.head_sent and self.head_read > self.head_max:
+                self._head_too_big(self.head_read, False)
+                return
+            if self.body_length > 0:
+                self.passthrough = self.body_length - self.bytes_out
+                self.parser_dirty = True  # the rest of this body never reaches the parser
+        else:
+            self._notify()
+
+    def _pass_body(self, data: bytes, due: int) -> None:
+        n = len(data)
+        if n > due:  # more than the response announced: never reuse (nor relay) the rest
+            self.keep_alive = False
+            self.conn.unasked(f"{n - due} bytes after the end of its response")
+            data = data[:due]
+            n = due
+        self.passthrough = due - n
+        self.bytes_out += n
+        if self.capture is not None:
+            self._capture(data)
+        self._deliver(data)
+        if self.passthrough == 0:
+            self._finish(Outcome.COMPLETE)
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        if self.ended():
+            return
+        if self.head_sent and self.close_delimited:
+            self._end_body()
+            self.keep_alive = False
+            self._finish(Outcome.COMPLETE)
+        elif not self.got_bytes and self.conn.reused:
+            self._finish(Outcome.RETRY)
+        else:
+            why = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
+            self.fail(502, f"upstream closed the connection prematurely{why}", "reset")
+        self._notify()
+
+    def timed_out(self) -> None:
+        if self.conn.paused_writing:
+            self.fail(504, "upstream took no request bytes within send_timeout", "timeout")
+        else:
+            self.fail(504, "upstream sent no response within read_timeout", "timeout")
+
+    def client_gone(self) -> None:
+        """The client closed mid-exchange: never reuse (nor linger on) the upstream."""
+        if self.ended():
+            return
+        req = self.req
+        req.status = req.status or 499
+        req.error = req.error or "client closed the connection"
+        self.conn.abort()
+        self._finish(Outcome.ABORTED)
+        self._notify()
+
+    # -- parser callbacks ---------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.outcome is not None:  # a message after the response's end: stop parsing
+            raise UnaskedBytes
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason = reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self.headers
+        headers.append(name)
+        headers.append(value)
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        assert parser is not None
+        status = parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            # Interim answer (we never send Expect upstream, but an upstream may): drop it.
+            self.skip_interim = True
+            self.headers = []
+            return
+        if self.head_read:
+            if self.head_read > self.head_max:
+                # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
+                size = 17 + len(self.reason) + sum(len(h) + 2 for h in self.headers)
+                if size > self.head_max:
+                    self._head_too_big(size, True)
+                    return
+            self.head_read = 0
+        if status == 101 and not self.upgrade:  # a switch nobody asked for: never relay it
+            self.fail(502, "upstream switched protocols unasked", "bad_answer")
+            return
+        self.status = status
+        self.keep_alive = parser.should_keep_alive()
+        cache = self.client.state.cache
+        if self.capture is not None and cache.ttl(status, pairs(self.headers)) is None:
+            self.capture = None  # not storable: do not hold the body
+        self._send_head()
+        if self.head_only and not self.ended():
+            # httptools cannot be told the response is to HEAD: end here and never let
+            # this parser read another byte (the connection is closed after it).
+            self._finish(Outcome.COMPLETE)
+
+    def on_body(self, body: bytes) -> None:
+        if self.ended():
+            return
+        self.bytes_out += len(body)
+        if self.capture is not None:
+            self._capture(body)
+        self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
+
+    def on_message_complete(self) -> None:
+        if self.skip_interim:
+            self.skip_interim = False
+            return
+        if self.ended() or self.status == 101:  # 101: HttpParserUpgrade follows
+            return
+        self._end_body()
+        self._finish(Outcome.COMPLETE)
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _send_head(self) -> None:
+        client = self.client
+        state = client.state
+        status = self.status
+        parts = [
+            status_line(status, self.reason),
+            state.server_date,  # the router's Server and Date lines
+        ]
+        length = response_head(
+            self.headers,
+            state.secure_cookies,
+            state.samesite,
+            status == 101,
+            parts,
+            self.conn.pool.redirect,
+            self,
+        )
+        no_body = self.head_only or status in _NO_BODY_STATUS or status < 200
+        self.body_length = -1 if no_body else length  # passthrough only when > 0
+        req = self.req
+        if status == 101:
+            parts.append(b"Connection: upgrade\r\n\r\n")
+        else:
+            if length < 0 and not no_body:  # chunked or close-delimited upstream
+                if req.http11:
+                    self.chunked_out = True
+                    parts.append(b"Transfer-Encoding: chunked\r\n")
+                else:
+                    req.keep_alive = False
+                if length == NO_LENGTH and not self.keep_alive:
+                    self.close_delimited = True
+            parts += (client.connection_line(req), b"\r\n")
+        req.status = status
+        self.head_sent = True
+        self._emit(b"".join(parts))
+
+    def origin(self) -> bytes:
+        """``http://host[:port]`` as nginx makes a redirect absolute (response_headers.py)."""
+        return self.client.origin(self.req.host)
+
+    def _head_too_big(self, size: int, whole: bool) -> None:
+        """A response head over server.proxy_header_max (nginx: over proxy_buffer_size): 502,
+        logged with the pool and the size (a lower bound while the head is not whole)."""
+        conn, more = self.conn, "" if whole else " or more"
+        self.client.state.log_error(
+            f"upstream pool {conn.pool.name} ({conn.addr}) sent a response head of {size}{more}"
+            f" bytes, over server.proxy_header_max ({self.head_max}): 502"
+        )
+        self.fail(502, f"upstream sent too big a response head ({size} bytes)", "bad_answer")
+
+    def _capture(self, body: bytes) -> None:
+        """Keep the body for the static cache while it fits an entry; past that, drop it."""
+        if self.capture is not None and self.bytes_out <= self.client.state.cache.max_entry_bytes:
+            self.capture.append(body)
+        else:
+            self.capture = None
+
+    def _end_body(self) -> None:
+        if self.chunked_out:
+            self.chunked_out = False
+            self._emit(b"0\r\n\r\n")
+
+    def _emit(self, data: bytes) -> None:
+        if self.out is not None:
+            self.out.append(data)
+        else:
+            self._deliver(data)
+
+    def _deliver(self, data: bytes) -> None:
+        """To the client; past its read-ahead buffer, to a spool file or (when the route does
+        not buffer responses, or the spool is full) by pausing the upstream."""
+        client = self.client
+        spool = self.spool
+        if spool is not None:
+            spool.add(data)
+            spool.pump()
+        else:
+            client.write(data)
+        if not client.paused_writing or self.conn.transport is None:
+            return
+        req = self.req
+        action = req.decision.proxy if req.decision is not None else None
+        if spool is None and action is not None and action.response_buffering and not self.upgrade:
+            self.spool = Spool(client, req, self.owner, client.state.settings.temp_dir)
+        elif spool is None or spool.full:
+            self.conn.pause_reading()
+
+    def fail(self, status: int, reason: str, cause: str) -> None:
+        if self.ended():
+            return
+        self.cause = cause
+        self.req.error = (
+            reason if cause == "client" else f"{cause}: {reason}; server {self.conn.addr}"
+        )
+        self.error_status = status
+        self.conn.abort()  # unsent bytes must not keep a failed connection open
+        self._finish(Outcome.ABORTED if self.head_sent else Outcome.FAILED)
+        if not self.feeding:
+            self._notify()
+
+    def _finish(self, outcome: Outcome) -> None:
+        if not self.ended():
+            self.outcome = outcome
+
+    def _notify(self) -> None:
+        """Tell the driver, once and never from inside the parser."""
+        if not self.notified and self.ended():
+            self.notified = True
+            self.owner.exchange_done()
