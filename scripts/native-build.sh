@@ -26,8 +26,11 @@ native_or_pure() {
 # setup.py, pyproject.toml or the build kind changed since the last install, or when the last
 # install lacked the extras asked for ('.[test]' serves '.' too), so that a second start of the
 # demo or of the tests is quick.
-sources_hash() {
-    find src \( -name '*.py' -o -name '*.c' \) -print0 | sort -z | xargs -0 cat setup.py pyproject.toml | sha256sum
+sources_hash() {  # names and contents: a module moved between packages is a change too
+    {
+        find src \( -name '*.py' -o -name '*.c' \) | sort
+        find src \( -name '*.py' -o -name '*.c' \) -print0 | sort -z | xargs -0 cat setup.py pyproject.toml
+    } | sha256sum
 }
 
 install_if_changed() {

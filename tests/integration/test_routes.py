@@ -1,6 +1,6 @@
 """Every row of tests/cases/routing_cases.yaml replayed through a real router.
 
-The pure test (tests/unit/test_routing_cases.py) checks the decision; this one checks what
+The pure test (tests/unit/routing/test_routing_cases.py) checks the decision; this one checks what
 the client and the upstream actually get: the status, the pool that answered, the Location,
 the X-Odoo-dbfilter the upstream saw (none at all where the row says null), the Host it
 saw and the raw request target forwarded unchanged. Rows with a non-loopback ``peer`` are

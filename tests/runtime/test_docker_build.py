@@ -15,7 +15,7 @@ stand-in and builds the real Dockerfile on it:
   source, useradd, pip install --no-index, USER, HEALTHCHECK...), only offline. The
   stand-in has no C compiler, so the image's data path is built pure
   (``ODOO_ROUTER_PURE=1``); the mypyc build is the one the rest of the suite runs on
-  (tests/unit/test_native.py checks that).
+  (tests/unit/ops/test_native.py checks that).
 
 Whatever cannot be had (no dockerd, not root, no wheels) skips with the reason, never
 silently.

@@ -20,8 +20,8 @@ from odoo_router.datapath import headparse
 
 REPO = Path(__file__).resolve().parents[2]
 SLICE = (
-    "tests/unit/test_driver.py",
-    "tests/unit/test_headparse.py",
+    "tests/unit/datapath/test_driver.py",
+    "tests/unit/datapath/test_headparse.py",
     "tests/integration/test_bad_input.py",
     "tests/integration/test_bodies.py",
     "tests/integration/test_edges.py",

@@ -17,7 +17,7 @@ from odoo_router.security.passwords import (
     verify_password,
 )
 
-# The pattern config.py accepts under a route's auth.users.
+# The pattern configuration/validate.py accepts under a route's auth.users.
 CONFIG_HASH_RE = re.compile(r"pbkdf2_sha256\$\d+\$[0-9a-f]+\$[0-9a-f]{64}")
 FAST = 1000  # iterations for tests that do not care about the cost
 

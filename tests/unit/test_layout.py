@@ -22,8 +22,8 @@ from odoo_router.ops import native
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "odoo_router"
 DATA_PATH_MAX = 400
 MODULE_MAX = 500
-# The data path: every compiled module, and those of the request path that stay Python.
-DATA_PATH = frozenset(native.NATIVE) | {"cache", "explain", "langprefix", "pages"}
+# The data path: every compiled module, and every module of the request path's packages.
+DATA_PATH_PACKAGES = ("http", "routing", "datapath")
 # Known offenders outside the data path's files, by module, with their owner.
 TOO_LONG: dict[str, str] = {}
 
@@ -135,7 +135,8 @@ def _size_cases() -> list[object]:
     for name, path in module_names(PACKAGE).items():
         if name.split(".")[0] == "migrate":
             continue
-        limit = DATA_PATH_MAX if name in DATA_PATH else MODULE_MAX
+        data_path = name in native.NATIVE or name.split(".")[0] in DATA_PATH_PACKAGES
+        limit = DATA_PATH_MAX if data_path else MODULE_MAX
         marks = [pytest.mark.xfail(reason=TOO_LONG[name])] if name in TOO_LONG else []
         cases.append(pytest.param(name, path, limit, marks=marks, id=name or "__init__"))
     return cases
@@ -147,6 +148,34 @@ def test_module_size(name: str, path: Path, limit: int) -> None:
     assert lines <= limit, f"{name}: {lines} lines, over {limit}"
 
 
-def test_data_path_modules_exist() -> None:
+def test_compiled_modules_exist() -> None:
     names = module_names(PACKAGE)
-    assert names.keys() >= DATA_PATH, DATA_PATH - names.keys()
+    assert names.keys() >= set(native.NATIVE), set(native.NATIVE) - names.keys()
+
+
+# The packages, lowest first: a module imports from its own package or from those below it.
+LAYERS = ("configuration", "http", "routing", "security", "datapath", "ops", "migrate")
+# At the top level only the entry points (``python -m odoo_router``, ``python -m
+# odoo_router.probe``) and the package itself.
+TOP_LEVEL = {"", "__main__", "probe"}
+
+
+def test_packages_import_only_downward() -> None:
+    names = module_names(PACKAGE)
+    rank = {package: i for i, package in enumerate(LAYERS)}
+    upward = []
+    for name, path in names.items():
+        package = name.split(".")[0]
+        if package not in rank:
+            continue
+        for other in imports_of(name, path, names):
+            target = other.split(".")[0]
+            if target in rank and rank[target] > rank[package]:
+                upward.append(f"{name} -> {other}")
+    assert upward == [], f"imports up the layers {LAYERS}: {upward}"
+
+
+def test_every_module_lives_in_a_package() -> None:
+    names = module_names(PACKAGE)
+    loose = sorted(n for n in names if "." not in n and n not in TOP_LEVEL and n not in LAYERS)
+    assert loose == [], f"modules at the top level, outside the packages: {loose}"

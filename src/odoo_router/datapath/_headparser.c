@@ -2,7 +2,7 @@
 
    What headparse.LlhttpParser (the fallback) does with httptools and one Python call per URL
    piece, header, head and message, this does in C and returns one list of events per feed
-   (headparse.py describes the events; tests/unit/test_headparse*.py hold the two to the same
+   (headparse.py describes the events; tests/unit/datapath/test_headparse*.py hold the two to the same
    results). framing.py feeds it every read of a client connection.
 
    Which llhttp: the very one the fallback runs, compiled into httptools' parser

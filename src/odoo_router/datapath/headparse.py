@@ -31,7 +31,7 @@ Rules (theory of operation):
   those callbacks. The second is the fallback where the first was not built (no C
   compiler, a pure build, the llhttp package missing), or not verified with the installed
   httptools, or switched off: ``ODOO_ROUTER_HEAD_PARSER=httptools`` in the environment
-  (read at import; the startup log says which runs). tests/unit/test_headparse.py and
+  (read at import; the startup log says which runs). tests/unit/datapath/test_headparse.py and
   test_headparse_fuzz.py hold them to the same events, byte for byte, on the conformance
   suite's odd requests, the smuggling cases and random and mutated heads, cut into reads
   at random.
@@ -208,7 +208,7 @@ class LlhttpParser:
 
 # The httptools releases whose llhttp the compiled parser was fuzzed against (it calls that
 # very llhttp, _headparser.c): under any other, the fallback runs until the
-# differential fuzz (tests/unit/test_headparse_fuzz.py, -m slow for the long run) passes
+# differential fuzz (tests/unit/datapath/test_headparse_fuzz.py, -m slow for the long run) passes
 # there and the version is added here.
 VERIFIED_HTTPTOOLS: Final = frozenset({"0.9.0"})
 

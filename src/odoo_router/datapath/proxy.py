@@ -19,7 +19,8 @@ class ClientConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Head and body may leave in two writes: Nagle must never hold the second one. Both
-        # uvloop and asyncio set TCP_NODELAY on every TCP transport (tests/unit/test_nodelay.py).
+        # uvloop and asyncio set TCP_NODELAY on every TCP transport
+        # (tests/unit/datapath/test_nodelay.py).
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             address = str(peer[0])

@@ -52,7 +52,8 @@ def tree_digest(root: Path, skip: Iterable[Path] = ()) -> dict[str, str]:
     return out
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a file created, renamed or removed in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -87,7 +88,7 @@ def write_atomic(
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(parent)
+    fsync_dir(parent)
 
 
 def write_in_place(path: Path, data: bytes) -> None:
@@ -116,7 +117,7 @@ def write_file(
 def remove_file(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def write_new_exclusive(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .exitcodes import LOCKED, MigrateError
+from .fsops import fsync_dir
 from .layout import Layout
 from .runstate import RUN_EVENTS, JournalError, RunState, derive, transition
 
@@ -32,14 +33,6 @@ _RUN_DIR = re.compile(r"^(\d{4,})-")
 
 def utc_stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -161,7 +154,7 @@ def new_run(layout: Layout, plan_id: str) -> Journal:
     number = (_runs(layout)[-1][0] if _runs(layout) else 0) + 1
     run_dir = layout.runs / f"{number:04d}-{utc_stamp()}-{plan_id[:8]}"
     os.rename(tmp, run_dir)
-    _fsync_dir(layout.runs)
+    fsync_dir(layout.runs)
     return Journal(run_dir)
 
 

@@ -2,7 +2,7 @@
 
 ``request_filter(head, peer, settings, table)`` does no I/O and reads no clock: the data path
 calls it once a request head is whole, ``odoo-router explain`` calls it on the request given
-on its command line, and tests/unit/test_routing_cases.py on every row of the case table,
+on its command line, and tests/unit/routing/test_routing_cases.py on every row of the case table,
 so the table tests the production filter.
 
 Rules (nginx 1.22's where nginx is the contract)

@@ -1,7 +1,7 @@
 """Password hashes for basic auth in front of admin routes, and the basic-auth check.
 
 Hashes read ``pbkdf2_sha256$<iterations>$<salt_hex>$<hash_hex>`` (16-byte random salt, 32-byte
-PBKDF2-HMAC-SHA256), the format ``config.py`` accepts under a route's ``auth.users`` and
+PBKDF2-HMAC-SHA256), the format the config validator accepts under a route's ``auth.users`` and
 ``odoo-router hash-password`` prints. Clear-text passwords never appear in the config.
 
 600,000 iterations cost a good fraction of a second, too much per request: a successful check
