@@ -51,7 +51,7 @@ def test_the_compiled_build_has_the_compiled_parser() -> None:
 
 
 def _imported(value: str) -> subprocess.CompletedProcess[str]:
-    code = "from odoo_router import headparse as h; print(h.COMPILED, h.describe())"
+    code = "from odoo_router.datapath import headparse as h; print(h.COMPILED, h.describe())"
     env = {**os.environ, headparse.SWITCH: value}
     return subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
