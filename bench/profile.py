@@ -9,6 +9,8 @@ The data path is compiled (mypyc), and compiled functions make no Python frames:
 then sees little below the protocol callbacks. ``--perf`` samples with Linux ``perf``
 instead (Debian: linux-perf) and prints the worker's time by shared object (kernel,
 libpython, the compiled modules, httptools, uvloop, libc) and its top symbols.
+``--callgrind`` counts the worker's instructions per request instead, by function
+(bench/profile_callgrind.py: load-independent, user space only).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from bench import wrk
+from bench import baseline, profile_callgrind, wrk
 from bench.procs import descendants
 from bench.scenarios import DOWNLOAD_BYTES, SCENARIOS
 from bench.targets import start_router, start_sink
@@ -99,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="keep the collapsed stacks here (for a flame graph)")
     p.add_argument("--perf", action="store_true", help="sample with Linux perf (C symbols)")
     p.add_argument("--access-log", action="store_true", help="the router logs to a file")
+    p.add_argument(
+        "--callgrind", action="store_true", help="instructions per request by function (valgrind)"
+    )
+    p.add_argument("--baseline", metavar="REF", help="with --callgrind: that commit's build too")
     args = p.parse_args(argv)
     sc = next(s for s in SCENARIOS if s.key == args.row and s.request is not None)
     request = sc.request
@@ -106,6 +112,17 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="odoo-router-profile-"))
     raw = args.out or workdir / "stacks.txt"
     sink = start_sink(workdir, DOWNLOAD_BYTES)
+    if args.callgrind:
+        try:
+            if args.baseline:
+                base = baseline.build(args.baseline, print)
+                profile_callgrind.profile(sc, args.seconds, args.top, workdir, sink.upstreams, base)
+                print()
+            profile_callgrind.profile(sc, args.seconds, args.top, workdir, sink.upstreams)
+        finally:
+            sink.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
         log = workdir / "access.log" if args.access_log else None
         router = start_router(workdir, sink.upstreams, 1, access_log=log)

@@ -197,17 +197,20 @@ def start_router(
     compat: Path = COMPAT,
     access_log: Path | None = None,
     name: str = "odoo-router",
+    wrap: tuple[str, ...] = (),
+    ready_within: float = 20,
 ) -> Running:
-    """``router_bin`` and ``compat`` from another checkout run a baseline (bench/baseline.py)."""
+    """``router_bin`` and ``compat`` from another checkout run a baseline (bench/baseline.py);
+    ``wrap`` runs it under another program (valgrind: give it ``ready_within`` to start)."""
     port = free_port()
     stem = f"{name.replace('@', '-').replace('+', '-')}-w{workers}-{port}"
     conf = workdir / f"{stem}.yaml"
     data = router_config(port, up, workers, cache, compat=compat, access_log=access_log)
     conf.write_text(yaml.safe_dump(data, sort_keys=False))
-    argv = [str(router_bin), "--config", str(conf)]
+    argv = [*wrap, str(router_bin), "--config", str(conf)]
     proc = Spawned(stem, argv, workdir / f"{stem}.log", child_env())
     running = Running(name, port, proc, access_log)
-    _ready(running, 20)
+    _ready(running, ready_within)
     return running
 
 

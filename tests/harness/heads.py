@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from odoo_router.datapath.headparse import COMPILED, Event, LlhttpParser, new_parser
+from odoo_router.datapath.headparse import COMPILED, IN_HEAD, Event, LlhttpParser, new_parser
 
 Feeds = list[list[Event]]
 
@@ -24,7 +24,7 @@ def run(compiled: bool, raw: bytes, cuts: list[int], limit: int, max_headers: in
             if start == end:
                 continue
             events = parser.feed(raw[start:end])
-            if events and isinstance(events[-1], int):
+            if events and isinstance(events[-1], int) and events[-1] != IN_HEAD:
                 out.append([*events, parser.upgrade_at if events[-1] == 101 else -1])
                 break
             out.append(events)

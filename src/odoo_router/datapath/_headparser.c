@@ -1,10 +1,11 @@
 /* odoo_router.datapath._headparser: llhttp driven from C, request heads handed over whole.
 
-   What headparse.LlhttpParser does with httptools and one Python call per URL piece, header,
-   head and message, this does in C and returns one list of events per feed (headparse.py
-   describes the events; tests/unit/test_headparse*.py hold the two to the same results).
+   What headparse.LlhttpParser (the fallback) does with httptools and one Python call per URL
+   piece, header, head and message, this does in C and returns one list of events per feed
+   (headparse.py describes the events; tests/unit/datapath/test_headparse*.py hold the two to the same
+   results). framing.py feeds it every read of a client connection.
 
-   Which llhttp: the very one the current parser runs, compiled into httptools' parser
+   Which llhttp: the very one the fallback runs, compiled into httptools' parser
    extension, whose llhttp_* functions are exported. At import this module finds that
    extension (already loaded: httptools.parser.parser) with dlopen(RTLD_NOLOAD) and takes
    the functions it calls from it with dlsym, so both parsers run the same machine code and
@@ -13,16 +14,21 @@
    requirement of the compiled build (setup.py). llhttp's types have kept their layout
    across 9.x; headparse.py only loads this module under the httptools versions that the
    differential fuzz was run with (VERIFIED_HTTPTOOLS), and any missing symbol is an
-   ImportError: the current parser is used instead.
+   ImportError: the fallback is used instead.
 
-   Rules kept from the current parser (proxy.py's callbacks, httptools' accumulation):
+   Rules, the same in headparse.LlhttpParser:
+   - a feed that starts outside a message and whose first line (up to its LF) has no
+     " HTTP/" is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take,
+     and garbage (nginx answers both 400);
    - the target is the concatenation of llhttp's URL pieces; longer than `limit` -> 414;
    - a header is complete when the next header name begins, or at the end of the head (or
      of a chunk, for trailers); trailing blanks of its value are dropped; name + value + 4
      over `limit`, or all headers (and trailers) over 4 x `limit` -> 494;
    - more than `max_headers` headers -> 494; HTTP/0.x -> 400, HTTP/2+ -> 505;
    - any llhttp error -> 400, 501 for a transfer coding it refuses;
-   - trailers count against the limits and are dropped (nginx drops them too).
+   - trailers count against the limits and are dropped (nginx drops them too);
+   - a feed that ends inside a head (a message began, its head is not whole) ends with
+     IN_HEAD, so that the caller knows when a head began without asking after every feed.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -44,6 +50,7 @@ static struct {
     void (*set_lenient_version)(llhttp_t *, int);
 } ll;
 
+#define IN_HEAD 100 /* the event that ends a feed which stopped inside a head */
 #define UPGRADE 101 /* the event that ends a feed whose request switches protocols */
 
 typedef struct {
@@ -59,8 +66,9 @@ typedef struct {
     Buf url, name, value;
     int has_value;          /* a header value began (possibly empty) and is not handed yet */
     int in_head;            /* 0 once the head was handed: header lines are trailers */
+    int in_message;         /* between a message's first byte and its end */
     Py_ssize_t header_bytes;
-    PyObject *headers;      /* the list of (name, value) of the head being parsed */
+    PyObject *headers;      /* the head being parsed: name, value, name, value ... */
     PyObject *events;       /* the list this feed returns */
     int status;             /* a refusal decided in a callback */
     Py_ssize_t upgrade_at;
@@ -69,6 +77,55 @@ typedef struct {
 static llhttp_settings_t settings;
 static PyObject *method_names[256];
 static PyObject *empty_bytes;
+
+/* Header names as clients send them most, made once: such a name costs no allocation, and
+   its hash, which the filter's lookup by name needs, is computed once per process. Names
+   as sent (case kept), so the table is fixed; anything else gets a bytes object of its own. */
+static const char *const KNOWN_NAMES[] = {
+    "Host", "User-Agent", "Accept", "Accept-Encoding", "Accept-Language", "Connection",
+    "Cookie", "Content-Length", "Content-Type", "Referer", "Origin", "Authorization",
+    "Cache-Control", "Pragma", "If-None-Match", "If-Modified-Since", "Upgrade",
+    "Upgrade-Insecure-Requests", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+    "Sec-Fetch-User", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Priority", "DNT", "X-Requested-With", "X-Forwarded-For",
+    "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Proto", "X-Forwarded-Server",
+    "X-Real-Ip", "X-Real-IP", "X-Request-ID", "Transfer-Encoding", "Expect", "Range",
+    "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+    "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection",
+    "cookie", "content-length", "content-type", "referer", "origin", "authorization",
+    "x-forwarded-for", "x-forwarded-proto", "x-real-ip", "x-request-id",
+};
+#define N_KNOWN (sizeof(KNOWN_NAMES) / sizeof(KNOWN_NAMES[0]))
+#define KNOWN_MAX_LEN 32
+/* The made names ordered by length; those of length n are known_names[by_len[n]:by_len[n+1]]. */
+static PyObject *known_names[N_KNOWN];
+static size_t by_len[KNOWN_MAX_LEN + 2];
+
+/* The made name equal to data[:len], as a new reference, or NULL when there is none. */
+static PyObject *known_name(const char *data, Py_ssize_t len) {
+    if (len > KNOWN_MAX_LEN) return NULL;
+    for (size_t i = by_len[len]; i < by_len[len + 1]; i++) {
+        PyObject *name = known_names[i];
+        if (memcmp(PyBytes_AS_STRING(name), data, (size_t)len) == 0) return Py_NewRef(name);
+    }
+    return NULL;
+}
+
+static int make_known_names(void) {
+    size_t made = 0;
+    for (Py_ssize_t len = 0; len <= KNOWN_MAX_LEN; len++) {
+        by_len[len] = made;
+        for (size_t i = 0; i < N_KNOWN; i++) {
+            if ((Py_ssize_t)strlen(KNOWN_NAMES[i]) != len) continue;
+            PyObject *name = PyBytes_FromString(KNOWN_NAMES[i]);
+            if (name == NULL) return -1;
+            (void)PyObject_Hash(name); /* kept in the object from now on */
+            known_names[made++] = name;
+        }
+    }
+    by_len[KNOWN_MAX_LEN + 1] = made;
+    return 0;
+}
 
 static int buf_add(Buf *b, const char *at, size_t length) {
     if (b->len + (Py_ssize_t)length > b->cap) {
@@ -108,18 +165,19 @@ static int hand_header(Parser *self) {
     self->header_bytes += size;
     if (size > self->limit || self->header_bytes > 4 * self->limit) return refuse(self, 494);
     if (!self->in_head) return 0;
-    PyObject *name = PyBytes_FromStringAndSize(self->name.data, nlen);
+    /* flat, as the data path holds headers (headers.Headers): name, value, name, ... */
+    PyObject *name = known_name(self->name.data, nlen);
+    if (name == NULL) name = PyBytes_FromStringAndSize(self->name.data, nlen);
+    if (name == NULL) return refuse(self, -1);
+    int failed = PyList_Append(self->headers, name);
+    Py_DECREF(name);
+    if (failed) return refuse(self, -1);
     PyObject *value = vlen ? PyBytes_FromStringAndSize(self->value.data, vlen)
                            : Py_NewRef(empty_bytes);
-    PyObject *pair = (name && value) ? PyTuple_Pack(2, name, value) : NULL;
-    Py_XDECREF(name);
-    Py_XDECREF(value);
-    if (pair == NULL || PyList_Append(self->headers, pair) < 0) {
-        Py_XDECREF(pair);
-        return refuse(self, -1);
-    }
-    Py_DECREF(pair);
-    return 0;
+    if (value == NULL) return refuse(self, -1);
+    failed = PyList_Append(self->headers, value);
+    Py_DECREF(value);
+    return failed ? refuse(self, -1) : 0;
 }
 
 static int on_message_begin(llhttp_t *p) {
@@ -127,6 +185,7 @@ static int on_message_begin(llhttp_t *p) {
     self->url.len = self->name.len = self->value.len = 0;
     self->has_value = 0;
     self->in_head = 1;
+    self->in_message = 1;
     self->header_bytes = 0;
     Py_XSETREF(self->headers, PyList_New(0));
     return self->headers ? 0 : refuse(self, -1);
@@ -161,7 +220,7 @@ static PyObject *method_name(uint8_t method) {
 static int on_headers_complete(llhttp_t *p) {
     Parser *self = owner(p);
     if (hand_header(self) != 0) return HPE_USER;
-    if (PyList_GET_SIZE(self->headers) > self->max_headers) return refuse(self, 494);
+    if (PyList_GET_SIZE(self->headers) > 2 * self->max_headers) return refuse(self, 494);
     if (p->http_major != 1) return refuse(self, p->http_major == 0 ? 400 : 505);
     PyObject *method = method_name(p->method);
     PyObject *target = PyBytes_FromStringAndSize(self->url.data, self->url.len);
@@ -202,6 +261,7 @@ static int on_body(llhttp_t *p, const char *at, size_t length) {
 
 static int on_message_complete(llhttp_t *p) {
     Parser *self = owner(p);
+    self->in_message = 0;
     return PyList_Append(self->events, Py_None) < 0 ? refuse(self, -1) : 0;
 }
 
@@ -213,6 +273,17 @@ static int on_chunk_header(llhttp_t *p) {
 
 static int on_chunk_complete(llhttp_t *p) {
     return hand_header(owner(p)) != 0 ? HPE_USER : 0;
+}
+
+/* Whether the first line of data[0:len], if its end is there, names no HTTP version: an
+   HTTP/0.9 request line (which llhttp would take, waiting for a header) or garbage. */
+static int no_http_version(const char *data, Py_ssize_t len) {
+    const char *end = memchr(data, '\n', (size_t)len);
+    if (end == NULL) return 0;
+    for (const char *at = data; at + 6 <= end; at++) {
+        if (*at == ' ' && memcmp(at + 1, "HTTP/", 5) == 0) return 0;
+    }
+    return 1;
 }
 
 static PyObject *Parser_feed(Parser *self, PyObject *data) {
@@ -229,9 +300,26 @@ static PyObject *Parser_feed(Parser *self, PyObject *data) {
     self->events = events;
     self->status = 0;
     const char *start = PyBytes_AS_STRING(data);
-    llhttp_errno_t err = ll.execute(&self->llhttp, start, (size_t)PyBytes_GET_SIZE(data));
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    llhttp_errno_t err = HPE_OK;
+    if (!self->in_message && no_http_version(start, size)) {
+        self->status = 400; /* refused before llhttp sees it (nginx answers 400 too) */
+        err = HPE_USER;
+    } else {
+        err = ll.execute(&self->llhttp, start, (size_t)size);
+    }
     self->events = NULL;
-    if (err == HPE_OK) return events;
+    if (err == HPE_OK) {
+        if (!self->in_head) return events;
+        PyObject *code = PyLong_FromLong(IN_HEAD);
+        if (code == NULL || PyList_Append(events, code) < 0) {
+            Py_XDECREF(code);
+            Py_DECREF(events);
+            return NULL;
+        }
+        Py_DECREF(code);
+        return events;
+    }
     if (self->status == -1) { /* a Python error, not the request's */
         Py_DECREF(events);
         return NULL;
@@ -294,10 +382,18 @@ static PyObject *Parser_upgrade_at(Parser *self, void *Py_UNUSED(closure)) {
     return PyLong_FromSsize_t(self->upgrade_at);
 }
 
+static PyObject *Parser_in_head(Parser *self, void *Py_UNUSED(closure)) {
+    return PyBool_FromLong(self->in_head);
+}
+
+static PyObject *Parser_target(Parser *self, void *Py_UNUSED(closure)) {
+    return PyBytes_FromStringAndSize(self->url.data, self->url.len);
+}
+
 static PyMethodDef Parser_methods[] = {
     {"feed", (PyCFunction)Parser_feed, METH_O,
      "feed(data) -> events: heads, body pieces, None at each message end, a final int on a "
-     "refusal (its status) or an upgrade (101)."},
+     "refusal (its status), an upgrade (101), or a head that goes on in the next feed (100)."},
     {"close", (PyCFunction)Parser_close, METH_NOARGS, "Drop the head being parsed."},
     {NULL, NULL, 0, NULL},
 };
@@ -306,6 +402,11 @@ static PyGetSetDef Parser_getset[] = {
     {"upgrade_at", (getter)Parser_upgrade_at, NULL,
      "After an upgrade event: where, in the data of that feed, the tunnel's bytes start.",
      NULL},
+    {"in_head", (getter)Parser_in_head, NULL,
+     "Whether a message began whose head was not handed over (still coming, or refused).",
+     NULL},
+    {"target", (getter)Parser_target, NULL,
+     "The target of the last message begun, as far as it came (for a refusal's log).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -385,11 +486,13 @@ PyMODINIT_FUNC PyInit__headparser(void) {
     settings.on_chunk_complete = on_chunk_complete;
     if (empty_bytes == NULL && (empty_bytes = PyBytes_FromStringAndSize(NULL, 0)) == NULL)
         return NULL;
+    if (known_names[0] == NULL && make_known_names() < 0) return NULL;
     if (PyType_Ready(&ParserType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Parser", (PyObject *)&ParserType) < 0 ||
-        PyModule_AddIntConstant(m, "UPGRADE", UPGRADE) < 0) {
+        PyModule_AddIntConstant(m, "UPGRADE", UPGRADE) < 0 ||
+        PyModule_AddIntConstant(m, "IN_HEAD", IN_HEAD) < 0) {
         Py_DECREF(m);
         return NULL;
     }

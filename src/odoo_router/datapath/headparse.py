@@ -6,49 +6,57 @@ Rules (theory of operation):
   stream order:
   - a ``Head`` tuple ``(method, target, version, headers, keep_alive, upgrade)``: method as
     str ("GET"), the target bytes as sent, version as 10 * major + minor (11, 10, 12 ...),
-    headers a list of (name, value) bytes pairs in order, names as sent, values without
-    trailing blanks; keep_alive and upgrade as llhttp reads the head;
+    headers a flat list in order, name and value in turn (headers.Headers, the data path's
+    shape), names as sent, values without trailing blanks; keep_alive and upgrade as llhttp
+    reads the head;
   - ``bytes``: a piece of the body of the last head;
   - ``None``: the message of the last head is complete (for a request without a body, right
     after its head);
-  - an ``int``, always last: a refusal, the status nginx answers it with (400, 414 target
-    over header_limit, 494 a header or all of them over the limits or more than
+  - an ``int``, always last: ``IN_HEAD`` when the feed ended inside a head (a message
+    began, the rest of its head is to come: the caller learns when a head began without
+    asking after each feed); else a refusal, the status nginx answers it with (400, 414
+    target over header_limit, 494 a header or all of them over the limits or more than
     max_headers, 501 a transfer coding llhttp refuses, 505 HTTP/2+), or ``UPGRADE``: the
     last message asked to switch protocols and ``parser.upgrade_at`` says where, in this
-    read, the tunnel's bytes begin. Either way nothing after it was parsed, and a parser
-    that refused must not be fed again.
+    read, the tunnel's bytes begin. After a refusal or an upgrade nothing more was parsed,
+    and the parser must not be fed again.
+  After a refusal, ``parser.in_head`` says whether a message had begun whose head was not
+  handed over, and ``parser.target`` what came of its target (for the log).
+- A feed that starts outside a message and whose first line (up to its LF) has no
+  ``" HTTP/"`` is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take
+  (waiting for a header line), and garbage; nginx answers both 400 (docs/deviations.md).
 - Two implementations give the same events: the compiled one (``_headparser``, llhttp driven
-  from C, one Python call per read) and ``LlhttpParser``, the current parser: llhttp through
-  httptools, one Python callback per URL piece, header, head and message, with the
-  router's limits applied in those callbacks exactly as framing.py applies them. The second is
-  the fallback where the first was not built (no C compiler, a pure build, the llhttp
-  package missing). tests/unit/datapath/test_headparse.py and test_headparse_fuzz.py hold them to
-  the same events, byte for byte, on the conformance suite's odd requests, the smuggling
-  cases and random and mutated heads, cut into reads at random.
+  from C, one Python call per read) and ``LlhttpParser``: llhttp through httptools, one
+  Python callback per URL piece, header, head and message, the router's limits applied in
+  those callbacks. The second is the fallback where the first was not built (no C
+  compiler, a pure build, the llhttp package missing), or not verified with the installed
+  httptools, or switched off: ``ODOO_ROUTER_HEAD_PARSER=httptools`` in the environment
+  (read at import; the startup log says which runs). tests/unit/datapath/test_headparse.py and
+  test_headparse_fuzz.py hold them to the same events, byte for byte, on the conformance
+  suite's odd requests, the smuggling cases and random and mutated heads, cut into reads
+  at random.
 - Both use llhttp with one leniency, as the router always has: any HTTP/1.x minor version
   (nginx takes them as 1.1). Trailers of a chunked body count against the header limits
   and are dropped, as nginx drops them.
-- What the caller still does before feeding (framing.py's feed): HTTP/0.9 lines are
-  refused, raw bytes >= 0x80 in a request line are %-escaped for llhttp, and long reads are
-  fed in slices so that parsing stops while many requests wait.
-- In place of httptools' callbacks, the caller walks the events in order: a head is
-  on_message_begin + on_url + on_header... + the parser part of on_headers_complete, so the
-  filter and the dispatch run on it as they do there; bytes are on_body, None is
-  on_message_complete, an int is _feed_error's two cases. A refusal found by the filter (or
-  by the body limit) stops the walk; the events after it are dropped and the parser is not
-  fed again (parse_failed), as today. ``close()`` where connection_lost drops the parser.
+- What the caller does around it (framing.py): raw bytes >= 0x80 in a request line, which
+  llhttp refuses and nginx takes, are %-escaped before feeding; long reads are fed in
+  slices so that parsing stops while many requests wait; the events of a feed are walked
+  in order, and a refusal found on the way (the filter's, the body limit) drops the rest
+  and the parser is not fed again.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Final, Protocol
 
 import httptools
 
-Head = tuple[str, bytes, int, list[tuple[bytes, bytes]], bool, bool]
+Head = tuple[str, bytes, int, list[bytes], bool, bool]
 Event = Head | bytes | int | None
 
+IN_HEAD: Final = 100  # the event that ends a feed which stopped inside a head
 UPGRADE: Final = 101  # the event that ends a feed whose last request switches protocols
 _BLANKS: Final = (b" ", b"\t")
 _METHODS: Final = {
@@ -61,6 +69,12 @@ class HeadParser(Protocol):
 
     @property
     def upgrade_at(self) -> int: ...
+
+    @property
+    def in_head(self) -> bool: ...
+
+    @property
+    def target(self) -> bytes: ...
 
     def feed(self, data: bytes) -> list[Event]: ...
 
@@ -76,7 +90,7 @@ class _Refused(Exception):
 
 
 class LlhttpParser:
-    """The current parser: llhttp through httptools, limits applied in its callbacks."""
+    """llhttp through httptools, the limits applied in its callbacks (the fallback)."""
 
     def __init__(self, header_limit: int, max_headers: int) -> None:
         if header_limit < 1 or max_headers < 0:
@@ -87,22 +101,38 @@ class LlhttpParser:
         self.parser.set_dangerous_leniencies(lenient_version=True)
         self.events: list[Event] = []
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[bytes] = []
         self.header_bytes = 0
-        self.in_head = True
+        self._in_head = False  # a message began and its head was not handed over
+        self.in_message = False  # between a message's first byte and its end
         self._upgrade_at = -1
 
     @property
     def upgrade_at(self) -> int:
         return self._upgrade_at
 
+    @property
+    def in_head(self) -> bool:
+        return self._in_head
+
+    @property
+    def target(self) -> bytes:
+        return self.url
+
     def feed(self, data: bytes) -> list[Event]:
         parser = self.parser
         if parser is None:
             raise ValueError("feed() after close()")
         events = self.events = []
+        if not self.in_message:
+            first = data.find(b"\n")
+            if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
+                events.append(400)  # HTTP/0.9 or garbage, refused before llhttp sees it
+                return events
         try:
             parser.feed_data(data)
+            if self._in_head:
+                events.append(IN_HEAD)
         except httptools.HttpParserUpgrade as exc:
             self._upgrade_at = exc.args[0]
             events.append(UPGRADE)
@@ -122,13 +152,14 @@ class LlhttpParser:
         """The httptools parser holds this object's bound methods: break the cycle."""
         self.parser = None
 
-    # -- httptools callbacks, as framing.py's ----------------------------------------
+    # -- httptools callbacks ---------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.in_message = True
         self.url = b""
         self.headers = []
         self.header_bytes = 0
-        self.in_head = True
+        self._in_head = True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -142,11 +173,13 @@ class LlhttpParser:
         total = self.header_bytes = self.header_bytes + size
         if size > self.header_limit or total > 4 * self.header_limit:
             raise _Refused(494)
-        if self.in_head:  # trailers are only counted
-            self.headers.append((name, value))
+        if self._in_head:  # trailers are only counted
+            headers = self.headers
+            headers.append(name)
+            headers.append(value)
 
     def on_headers_complete(self) -> None:
-        if len(self.headers) > self.max_headers:
+        if len(self.headers) > 2 * self.max_headers:
             raise _Refused(494)
         parser = self.parser
         assert parser is not None
@@ -163,23 +196,33 @@ class LlhttpParser:
             parser.should_upgrade(),
         )
         self.events.append(head)
-        self.in_head = False
+        self._in_head = False
 
     def on_body(self, body: bytes) -> None:
         self.events.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         self.events.append(None)
 
 
 # The httptools releases whose llhttp the compiled parser was fuzzed against (it calls that
-# very llhttp, _headparser.c): under any other, the current parser runs until the
+# very llhttp, _headparser.c): under any other, the fallback runs until the
 # differential fuzz (tests/unit/datapath/test_headparse_fuzz.py, -m slow for the long run) passes
 # there and the version is added here.
 VERIFIED_HTTPTOOLS: Final = frozenset({"0.9.0"})
 
 
+# The environment switch that forces the fallback where the compiled parser is built.
+SWITCH: Final = "ODOO_ROUTER_HEAD_PARSER"
+
+
 def _compiled() -> Callable[[int, int], HeadParser] | None:
+    chosen = os.environ.get(SWITCH, "")
+    if chosen not in ("", "compiled", "httptools"):
+        raise ValueError(f"{SWITCH} must be 'compiled' or 'httptools', not {chosen!r}")
+    if chosen == "httptools":
+        return None
     if httptools.__version__ not in VERIFIED_HTTPTOOLS:
         return None
     try:
@@ -195,7 +238,7 @@ COMPILED: Final = CompiledParser is not None
 
 def new_parser(header_limit: int, max_headers: int, compiled: bool = True) -> HeadParser:
     """The compiled parser where it was built (unless ``compiled`` is False), else the
-    current one; both give the same events."""
+    fallback; both give the same events."""
     if compiled and CompiledParser is not None:
         return CompiledParser(header_limit, max_headers)
     return LlhttpParser(header_limit, max_headers)
@@ -205,7 +248,8 @@ def describe() -> str:
     """One line for the startup log."""
     if COMPILED:
         return f"head parser: compiled, on httptools {httptools.__version__}'s llhttp"
-    return (
-        f"head parser: llhttp through httptools {httptools.__version__} (the compiled one "
-        "is not built, or not verified with this httptools)"
-    )
+    if os.environ.get(SWITCH, "") == "httptools":
+        why = f"{SWITCH}=httptools"
+    else:
+        why = "the compiled one is not built, or not verified with this httptools"
+    return f"head parser: llhttp through httptools {httptools.__version__} ({why})"

@@ -371,13 +371,13 @@ class Intake(Events):
             if not ex.ended() and now - since > limit:
                 ex.timed_out()
             return
-        partial = self.framing.partial()
+        began = self.framing.partial_start()
         if self.queue:
             req = self.queue[0]  # the body: between two reads
             if not req.complete and now - self.last_activity > s.client_body_timeout:
                 self._body_timed_out(req)
-        elif partial is not None:  # the whole head, from its first byte (no slowloris)
-            if now - partial.start > s.client_header_timeout:
+        elif began >= 0:  # the whole head, from its first byte (no slowloris)
+            if now - began > s.client_header_timeout:
                 out.close()
         elif self.served == 0:  # a new connection's first request: from the accept
             if now - self.last_activity > s.client_header_timeout:

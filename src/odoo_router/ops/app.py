@@ -49,6 +49,7 @@ import time
 
 from ..configuration.static import reloaded, static_changes
 from ..configuration.validate import Config, ConfigError, load_config
+from ..datapath import headparse
 from ..datapath.spool import describe_os_error
 from . import native
 from .metrics import Stats, write_snapshot
@@ -176,7 +177,8 @@ class Master:
             for i in range(self.worker_count()):
                 self.spawn(i)
             addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
-            log(f"listening on {addrs} with {len(self.workers)} worker(s); {native.describe()}")
+            built = f"{native.describe()}; {headparse.describe()}"
+            log(f"listening on {addrs} with {len(self.workers)} worker(s); {built}")
             self._loop()
         finally:
             for sock in self.socks:

@@ -259,3 +259,67 @@ def test_a_small_rpc_body_spilled_to_a_file_is_inspected_from_it(rig: Rig) -> No
     assert rig.upstream_out.text().endswith(call[-100:])
     rig.upstream.data_received(OK)
     assert [(req.status, state) for req, state in rig.finished] == [(200, rs.DONE)]
+
+
+# -- framing: the parser's events walked in order --------------------------------------
+
+
+def test_trailers_never_join_the_head(rig: Rig) -> None:
+    """A chunked body's trailers are dropped (as nginx drops them): a request waiting its
+    turn has its whole body parsed, and nothing read after its head (an Authorization, a
+    Host) may join the headers its later phases read."""
+    post = (
+        b"POST /web/y HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nAuthorization: Basic b3BlcmF0b3I6eA==\r\nHost: evil\r\n\r\n" % TENANT
+    )
+    rig.client.data_received(GET + post)  # the POST waits for the GET's answer
+    rig.upstream.data_received(OK)
+    rig.upstream.data_received(OK)
+    second, state = rig.finished[1]
+    assert (second.path, state, second.host) == ("/web/y", rs.DONE, TENANT.decode())
+    assert second.headers == [b"Host", TENANT, b"Transfer-Encoding", b"chunked"]
+    sent = rig.upstream_out.text()
+    assert b"evil" not in sent and b"Authorization" not in sent and sent.endswith(b"abc")
+
+
+def test_a_head_across_reads_is_dated_from_its_first_byte(rig: Rig) -> None:
+    from time import monotonic
+
+    rig.client.data_received(GET[:20])
+    between = monotonic()
+    rig.client.data_received(GET[20:40])
+    rig.client.data_received(GET[40:])
+    rig.upstream.data_received(OK)
+    req, state = rig.finished[0]
+    assert state == rs.DONE and req.start < between
+
+
+def test_a_head_that_never_ends_is_cut_by_the_header_timeout(rig: Rig) -> None:
+    from time import monotonic
+
+    rig.client.data_received(GET + GET[:30])  # the second head stays partial
+    rig.upstream.data_received(OK)
+    driver = rig.client.driver
+    began = monotonic()
+    timeout = rig.state.settings.client_header_timeout
+    driver.tick(began + timeout - 1)
+    assert not rig.client_out.closed
+    rig.client.data_received(GET[30:40])  # reading on does not restart the head's clock
+    driver.tick(began + timeout + 0.5)
+    assert rig.client_out.closed
+
+
+def test_a_refused_head_is_logged_with_its_target(rig: Rig) -> None:
+    big = b"X-Big: " + b"v" * 9000 + b"\r\n"
+    rig.client.data_received(b"GET /web/a?b=1 HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (TENANT, big))
+    req, state = rig.finished[0]
+    assert (state, req.status, req.url) == (rs.FAILED, 494, b"/web/a?b=1")
+    assert rig.client_out.closed
+
+
+def test_an_http09_request_line_is_refused_at_once(rig: Rig) -> None:
+    rig.client.data_received(b"GET /jsonrpc\r\n")
+    req, state = rig.finished[0]
+    assert (state, req.status) == (rs.FAILED, 400)
+    assert rig.client_out.text().startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert rig.upstream_out.out == []

@@ -6,15 +6,18 @@ needs."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
 
 from harness.heads import differ
 from odoo_router.datapath import headparse
-from odoo_router.datapath.headparse import UPGRADE, Event, HeadParser, new_parser
+from odoo_router.datapath.headparse import IN_HEAD, UPGRADE, Event, HeadParser, new_parser
 
 PURE = os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0")
+SWITCHED_OFF = os.environ.get(headparse.SWITCH, "") == "httptools"
 H = b"Host: a\r\n"
 Make = Callable[[int, int], HeadParser]
 
@@ -41,14 +44,41 @@ def feed(make: Make, data: bytes, limit: int = 8192, max_headers: int = 1000) ->
 
 
 @pytest.mark.skipif(PURE, reason="ODOO_ROUTER_PURE=1: a pure-Python build was asked for")
+@pytest.mark.skipif(SWITCHED_OFF, reason=f"{headparse.SWITCH}=httptools: the fallback is asked")
 def test_the_compiled_build_has_the_compiled_parser() -> None:
     assert headparse.COMPILED, headparse.describe()
     assert "compiled" in headparse.describe()
 
 
+def _imported(value: str) -> subprocess.CompletedProcess[str]:
+    code = "from odoo_router.datapath import headparse as h; print(h.COMPILED, h.describe())"
+    env = {**os.environ, headparse.SWITCH: value}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_environment_switch_forces_the_fallback() -> None:
+    done = _imported("httptools")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("False head parser: llhttp through httptools")
+    assert f"({headparse.SWITCH}=httptools)" in done.stdout
+    if headparse.COMPILED or SWITCHED_OFF:
+        done = _imported("compiled")
+        assert done.returncode == 0 and done.stdout.startswith(f"{not PURE} head parser")
+
+
+def test_an_unknown_switch_value_is_a_clear_error() -> None:
+    done = _imported("fast")
+    assert done.returncode != 0
+    assert f"ValueError: {headparse.SWITCH} must be 'compiled' or 'httptools', not 'fast'" in (
+        done.stderr
+    )
+
+
 def test_a_keep_alive_get_is_one_head_and_its_end(make: Make) -> None:
     data = b"GET /web/x?a=1 HTTP/1.1\r\nHost: t.example\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
-    headers = [(b"Host", b"t.example"), (b"User-Agent", b"wrk"), (b"Accept", b"*/*")]
+    headers = [b"Host", b"t.example", b"User-Agent", b"wrk", b"Accept", b"*/*"]
     assert feed(make, data) == [("GET", b"/web/x?a=1", 11, headers, True, False), None]
 
 
@@ -60,10 +90,10 @@ def test_pipelined_messages_and_bodies_in_order(make: Make) -> None:
         b"HEAD / HTTP/1.0\r\n\r\n"
     )
     assert feed(make, data) == [
-        ("POST", b"/jsonrpc", 11, [(b"Host", b"a"), (b"Content-Length", b"2")], True, False),
+        ("POST", b"/jsonrpc", 11, [b"Host", b"a", b"Content-Length", b"2"], True, False),
         b"{}",
         None,
-        ("POST", b"/c", 11, [(b"Host", b"a"), (b"Transfer-Encoding", b"chunked")], True, False),
+        ("POST", b"/c", 11, [b"Host", b"a", b"Transfer-Encoding", b"chunked"], True, False),
         b"abc",
         b"d",
         None,  # the trailer is dropped
@@ -75,17 +105,77 @@ def test_pipelined_messages_and_bodies_in_order(make: Make) -> None:
 def test_a_body_across_reads(make: Make) -> None:
     parser = make(8192, 1000)
     first = parser.feed(b"PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nab")
-    assert first == [("PUT", b"/x", 11, [(b"Content-Length", b"5")], True, False), b"ab"]
+    assert first == [("PUT", b"/x", 11, [b"Content-Length", b"5"], True, False), b"ab"]
     assert parser.feed(b"cde") == [b"cde", None]
-    assert parser.feed(b"GET / HTTP/1.1\r") == []
+    assert parser.feed(b"GET / HTTP/1.1\r") == [IN_HEAD]
     assert parser.feed(b"\n\r\n") == [("GET", b"/", 11, [], True, False), None]
+
+
+def test_a_feed_that_ends_inside_a_head_says_so(make: Make) -> None:
+    """IN_HEAD ends every feed that stops inside a head (the caller dates the head from the
+    first), whether it began in that feed or before, and no other."""
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HT") == [
+        ("GET", b"/a", 11, [b"Host", b"a"], True, False),
+        None,
+        IN_HEAD,
+    ]
+    assert parser.feed(b"TP/1.1\r\nX: 1") == [IN_HEAD]
+    assert parser.feed(b"\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\na") == [
+        ("GET", b"/b", 11, [b"X", b"1"], True, False),
+        None,
+        ("POST", b"/c", 11, [b"Content-Length", b"2"], True, False),
+        b"a",
+    ]
+    assert parser.feed(b"b") == [b"b", None]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"GET /jsonrpc\r\n",  # HTTP/0.9: llhttp would wait for a header line
+        b"GET /jsonrpc\n",
+        b"GET / RTSP/1.0\r\n\r\n",  # llhttp would take it as HTTP/1.0
+        b"DESCRIBE / RTSP/1.0\r\n\r\n",
+        b"SOURCE / ICE/1.0\r\n\r\n",
+        b"GET /xHTTP/1.1\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\n\r\n",  # the first line is the blank one
+    ],
+)
+def test_a_feed_starting_with_no_http_version_is_refused(make: Make, line: bytes) -> None:
+    parser = make(8192, 1000)
+    assert parser.feed(line) == [400]
+    assert not parser.in_head  # nothing was parsed
+
+
+def test_the_version_check_is_on_a_feed_that_starts_a_message(make: Make) -> None:
+    """As framing checked each read: the first line of a feed outside a message, when its
+    end is there; llhttp decides the rest (here, a 0.9 line inside a feed waits)."""
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET /a") == [IN_HEAD]  # no line end yet: llhttp reads on
+    assert parser.feed(b" HTTP/1.1\r\n\r\nGET /b\r\n") == [
+        ("GET", b"/a", 11, [], True, False),
+        None,
+        IN_HEAD,
+    ]
+
+
+def test_after_a_refusal_in_a_head_its_target_is_known(make: Make) -> None:
+    parser = make(100, 1000)
+    events = parser.feed(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /form?x HTTP/1.1\r\nX: ")
+    assert events[-1] == IN_HEAD
+    assert parser.feed(b"v" * 100 + b"\r\n\r\n") == [494]  # checked once the line is whole
+    assert parser.in_head and parser.target == b"/form?x"
+    parser = make(8192, 1000)
+    assert parser.feed(b"GET / HTTP/1.1\r\n\r\n")[-1] is None
+    assert not parser.in_head
 
 
 def test_values_lose_trailing_blanks_and_keep_the_rest(make: Make) -> None:
     data = b"GET / HTTP/1.1\r\nX-A:\r\nX-B:  \t \r\nX-C: a b\t \r\nX-D:\t\x80\xff \r\n\r\n"
     head = feed(make, data)[0]
     assert isinstance(head, tuple)
-    assert head[3] == [(b"X-A", b""), (b"X-B", b""), (b"X-C", b"a b"), (b"X-D", b"\x80\xff")]
+    assert head[3] == [b"X-A", b"", b"X-B", b"", b"X-C", b"a b", b"X-D", b"\x80\xff"]
 
 
 @pytest.mark.parametrize(
@@ -191,7 +281,7 @@ def test_an_unknown_transfer_coding_is_501_after_its_head(make: Make) -> None:
 def test_nothing_is_parsed_after_connection_close(make: Make) -> None:
     data = b"GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
     events = feed(make, data)
-    assert events[:2] == [("GET", b"/", 11, [(b"Connection", b"close")], False, False), None]
+    assert events[:2] == [("GET", b"/", 11, [b"Connection", b"close"], False, False), None]
     assert events[2:] == [400]
 
 
@@ -214,6 +304,19 @@ def test_every_cut_of_a_stream_agrees() -> None:
     for a in range(1, len(short)):
         for b in range(a + 1, len(short)):
             assert not differ(short, [a, b]), (a, b)
+
+
+@pytest.mark.skipif(not headparse.COMPILED, reason="the compiled head parser is not built")
+def test_the_compiled_parser_hands_common_names_made_once() -> None:
+    """Names as clients send them most come as one object each (no allocation, the hash
+    kept); any other name, in any other case, is its own object, equal to what was sent."""
+    parser = new_parser(8192, 10)
+    data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Odd: 1\r\nHOST: b\r\n\r\n"
+    first, second = parser.feed(data)[0], parser.feed(data)[0]
+    assert isinstance(first, tuple) and isinstance(second, tuple)
+    assert first[3] == second[3] == [b"Host", b"a", b"X-Odd", b"1", b"HOST", b"b"]
+    assert first[3][0] is second[3][0]
+    assert first[3][2] is not second[3][2] and first[3][4] is not second[3][4]
 
 
 @pytest.mark.skipif(not headparse.COMPILED, reason="the compiled head parser is not built")

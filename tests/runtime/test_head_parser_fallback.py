@@ -1,0 +1,68 @@
+"""The head parser's fallback (llhttp through httptools, headparse.LlhttpParser) under the
+compiled data path: ``ODOO_ROUTER_HEAD_PARSER=httptools`` switches the compiled parser off,
+and the data path's key suites run again through routers that inherit the switch: the
+driver without sockets, malformed and smuggling-shaped requests, bodies, pipelining, large
+heads, Expect, upgrades and websockets, the conformance suite beside nginx. The pure build
+(test_pure_build.py) runs the same fallback under uncompiled Python.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httptools
+import pytest
+
+from odoo_router.datapath import headparse
+
+REPO = Path(__file__).resolve().parents[2]
+SLICE = (
+    "tests/unit/datapath/test_driver.py",
+    "tests/unit/datapath/test_headparse.py",
+    "tests/integration/test_bad_input.py",
+    "tests/integration/test_bodies.py",
+    "tests/integration/test_edges.py",
+    "tests/integration/test_pipelining.py",
+    "tests/integration/test_large_heads.py",
+    "tests/integration/test_expect_local.py",
+    "tests/integration/test_unasked_bytes.py",
+    "tests/integration/test_normalisation.py",
+    "tests/integration/test_websocket.py",
+    "tests/conformance",
+)
+
+
+@pytest.mark.timeout(900)
+def test_the_data_path_suites_pass_on_the_fallback_parser() -> None:
+    if not headparse.COMPILED:
+        pytest.skip(f"the fallback runs already ({headparse.describe()}): every suite tests it")
+    env = {**os.environ, headparse.SWITCH: "httptools"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "from odoo_router.datapath import headparse; print(headparse.describe())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f"llhttp through httptools {httptools.__version__}" in probe.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SLICE],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=840,
+        check=False,
+    )
+    tail = done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.returncode == 0, tail
+    assert " passed" in done.stdout and " failed" not in done.stdout, tail
+    # the conformance tally: every case the suite ran agrees with nginx
+    agree = [line for line in done.stdout.splitlines() if line.startswith("agree ")]
+    assert agree, tail
+    agreed, total = agree[-1].split()[1].split("/")
+    assert agreed == total and int(total) > 3000, agree[-1]
