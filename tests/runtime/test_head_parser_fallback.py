@@ -41,7 +41,11 @@ def test_the_data_path_suites_pass_on_the_fallback_parser() -> None:
         pytest.skip(f"the fallback runs already ({headparse.describe()}): every suite tests it")
     env = {**os.environ, headparse.SWITCH: "httptools"}
     probe = subprocess.run(
-        [sys.executable, "-c", "from odoo_router.datapath import headparse; print(headparse.describe())"],
+        [
+            sys.executable,
+            "-c",
+            "from odoo_router.datapath import headparse; print(headparse.describe())",
+        ],
         env=env,
         capture_output=True,
         text=True,
