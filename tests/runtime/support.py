@@ -6,8 +6,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 NAMED_TENANT = "testodoo.seisei.tokyo"
 
@@ -74,3 +78,22 @@ class Loop(threading.Thread):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         conn.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_suite_slice(paths: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
+    """Run pytest on ``paths`` in a child process with ``env`` (a build or a parser switched
+    for it); the output, after asserting the run passed (its tail is the failure message)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *paths],
+        cwd=REPO,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    return done.stdout

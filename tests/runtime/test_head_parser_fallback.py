@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httptools
 import pytest
 
 from odoo_router.datapath import headparse
+from runtime.support import run_suite_slice
 
-REPO = Path(__file__).resolve().parents[2]
 SLICE = (
     "tests/unit/datapath/test_driver.py",
     "tests/unit/datapath/test_headparse.py",
@@ -53,20 +52,11 @@ def test_the_data_path_suites_pass_on_the_fallback_parser() -> None:
         check=True,
     )
     assert f"llhttp through httptools {httptools.__version__}" in probe.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SLICE],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
-    )
-    tail = done.stdout[-4000:] + done.stderr[-2000:]
-    assert done.returncode == 0, tail
-    assert " passed" in done.stdout and " failed" not in done.stdout, tail
+    out = run_suite_slice(SLICE, env, timeout=840)
+    tail = out[-4000:]
+    assert " passed" in out and " failed" not in out, tail
     # the conformance tally: every case the suite ran agrees with nginx
-    agree = [line for line in done.stdout.splitlines() if line.startswith("agree ")]
+    agree = [line for line in out.splitlines() if line.startswith("agree ")]
     assert agree, tail
     agreed, total = agree[-1].split()[1].split("/")
     assert agreed == total and int(total) > 3000, agree[-1]

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from odoo_router.ops import native
+from runtime.support import run_suite_slice
 
-REPO = Path(__file__).resolve().parents[2]
 SLICE = (
     "tests/unit",
     "tests/integration/test_smoke.py",
@@ -42,14 +40,5 @@ def test_the_pure_package_passes_a_slice_of_the_suite(tmp_path: Path) -> None:
         "PYTHONPATH": os.pathsep.join(filter(None, (str(tmp_path), os.environ.get("PYTHONPATH")))),
         "ODOO_ROUTER_PURE": "1",  # tells test_native to expect the pure build
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *SLICE],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert " passed" in done.stdout and " failed" not in done.stdout
+    out = run_suite_slice(SLICE, env, timeout=540)
+    assert " passed" in out and " failed" not in out
