@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from odoo_router.ops.accesslog import AccessLog, format_access, new_request_id, rfc3339
+from runtime.support import mounted_tmpfs
 
 FIELDS = [
     "time", "client_ip", "host", "method", "path", "status", "bytes_in", "bytes_out",
@@ -352,19 +353,7 @@ def test_a_write_cut_short_keeps_the_next_lines_whole(
 def test_a_full_disk_drops_lines_and_then_recovers(tmp_path: Path) -> None:
     """A real full file system (a 64 KiB tmpfs, root only): flushes fail and count, the
     writer goes on, and once there is room again every line after the fragment is whole."""
-    import subprocess
-
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "small", "size=64k") as mount:
         filler = mount / "filler"
         filler.write_bytes(b"f" * 30_000)
         log = AccessLog(str(mount / "access.log"), flush_bytes=1 << 20)
@@ -382,5 +371,3 @@ def test_a_full_disk_drops_lines_and_then_recovers(tmp_path: Path) -> None:
         routes = [parse(raw)["route"] for raw in lines if raw not in broken]
         assert routes[-20:] == [f"after{n}" for n in range(20)]
         assert routes[:-20] == [f"before{n}" for n in range(len(routes) - 20)]
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from harness.processes import free_port
 from integration.router import TRUSTED_PROXY, RouterProcess, production_config, start_router
 from integration.upstreams import Farm
-from runtime.support import Loop, children
+from runtime.support import Loop, children, mounted_tmpfs
 
 HOST = "testodoo.seisei.tokyo"
 
@@ -174,20 +173,8 @@ def _writes_to(pid: int, path: Path) -> bool:
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "small"
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=128k,mode=1777", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "small", "size=128k,mode=1777") as path:
         yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def test_a_full_disk_does_not_stop_serving(farm: Farm, small_tmpfs: Path) -> None:

@@ -8,7 +8,6 @@ naming the directory and the errno, a `faults` counter, and the router keeps ser
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,34 +19,21 @@ from harness.processes import free_port
 from integration.client import new_tag
 from integration.router import RouterProcess, compat_config, start_router
 from integration.upstreams import Farm
+from runtime.support import mounted_tmpfs
 
 HOST = b"testodoo.seisei.tokyo"
 
 
-def _mount(path: Path, options: str) -> Iterator[Path]:
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    yield from _mount(tmp_path / "small", "size=1m,mode=1777")
+    with mounted_tmpfs(tmp_path / "small", "size=1m,mode=1777") as path:
+        yield path
 
 
 @pytest.fixture
 def readonly_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    yield from _mount(tmp_path / "readonly", "size=1m,ro")
+    with mounted_tmpfs(tmp_path / "readonly", "size=1m,ro") as path:
+        yield path
 
 
 def _router(farm: Farm, temp_dir: Path) -> tuple[RouterProcess, int]:
