@@ -60,7 +60,8 @@ def test_a_head_is_handed_over_whole_with_its_body_and_end(parser: ResponseParse
 
 
 def test_a_head_across_reads_and_a_reason_cut_in_two(parser: ResponseParser) -> None:
-    reads = (b"HTTP/1.1 200 Al", b"l Good\r\nX-A", b"b: c", b"d\r\nContent-Length: 2\r\n\r", b"\nok")
+    reads = (b"HTTP/1.1 200 Al", b"l Good\r\nX-A", b"b: c", b"d\r\nContent-Length: 2\r\n\r")
+    reads += (b"\nok",)
     assert feed_all(parser, *reads) == [
         (200, b"All Good", [b"X-Ab", b"cd", b"Content-Length", b"2"], True),
         b"ok",
@@ -134,7 +135,8 @@ def test_a_204_or_304_ends_with_its_head(parser: ResponseParser, status: bytes) 
 def test_the_answer_to_a_head_ends_with_its_head(parser: ResponseParser, head: bytes) -> None:
     events = feed_all(parser, head, head_only=True)
     assert events[1:] == [None]
-    assert feed_all(parser, head + b"5\r\nhello\r\n0\r\n\r\n", head_only=True)[1:] == [None, UNASKED]
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    assert feed_all(parser, head + body, head_only=True)[1:] == [None, UNASKED]
     assert feed_all(parser, head, b"x", head_only=True)[1:] == [None, UNASKED]
 
 
