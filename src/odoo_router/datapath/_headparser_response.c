@@ -33,7 +33,10 @@ typedef struct {
     int done;           /* the final answer ended: anything more is unasked */
     int unasked;        /* a callback found bytes after the end */
     int failed;         /* a Python error (memory) in a callback */
-    PyObject *headers;  /* the head being parsed: name, value, name, value ... */
+    /* the head being parsed: name, value, name, value ..., held here and made a list of
+       its exact size once whole (no list growing by reallocation, header by header) */
+    PyObject **fields;
+    Py_ssize_t n_fields, fields_cap;
     PyObject *events;   /* the list this feed returns */
     Py_ssize_t upgrade_at;
 } RParser;
@@ -59,6 +62,28 @@ static int append(RParser *self, PyObject *event) { /* steals event */
     return failed ? python_error(self) : 0;
 }
 
+static void drop_fields(RParser *self) {
+    for (Py_ssize_t i = 0; i < self->n_fields; i++) Py_DECREF(self->fields[i]);
+    self->n_fields = 0;
+}
+
+static int add_field(RParser *self, PyObject *field) { /* steals field */
+    if (field == NULL) return python_error(self);
+    if (self->n_fields == self->fields_cap) {
+        Py_ssize_t cap = self->fields_cap ? 2 * self->fields_cap : 32;
+        PyObject **grown = PyMem_Realloc(self->fields, (size_t)cap * sizeof(PyObject *));
+        if (grown == NULL) {
+            Py_DECREF(field);
+            PyErr_NoMemory();
+            return python_error(self);
+        }
+        self->fields = grown;
+        self->fields_cap = cap;
+    }
+    self->fields[self->n_fields++] = field;
+    return 0;
+}
+
 /* The pending header is complete: added to the head (or, a trailer, dropped). */
 static int hand_header(RParser *self) {
     if (!self->has_value) return 0;
@@ -68,16 +93,10 @@ static int hand_header(RParser *self) {
     if (!self->in_head) return 0;
     PyObject *name = known_name(self->name.data, nlen);
     if (name == NULL) name = PyBytes_FromStringAndSize(self->name.data, nlen);
-    if (name == NULL) return python_error(self);
-    int failed = PyList_Append(self->headers, name);
-    Py_DECREF(name);
-    if (failed) return python_error(self);
+    if (add_field(self, name) != 0) return HPE_USER;
     PyObject *value = vlen ? PyBytes_FromStringAndSize(self->value.data, vlen)
                            : Py_NewRef(empty_bytes);
-    if (value == NULL) return python_error(self);
-    failed = PyList_Append(self->headers, value);
-    Py_DECREF(value);
-    return failed ? python_error(self) : 0;
+    return add_field(self, value) != 0 ? HPE_USER : 0;
 }
 
 static int r_on_message_begin(llhttp_t *p) {
@@ -87,8 +106,8 @@ static int r_on_message_begin(llhttp_t *p) {
     self->has_value = 0;
     self->in_head = 1;
     self->interim = 0;
-    Py_XSETREF(self->headers, PyList_New(0));
-    return self->headers ? 0 : python_error(self);
+    drop_fields(self);
+    return 0;
 }
 
 static int r_on_status(llhttp_t *p, const char *at, size_t length) {
@@ -116,23 +135,27 @@ static int r_on_headers_complete(llhttp_t *p) {
     int status = p->status_code;
     if (status >= 100 && status < 200 && status != 101) {
         self->interim = 1; /* dropped: the answer is still to come */
-        Py_CLEAR(self->headers);
+        drop_fields(self);
         return skip;
     }
     PyObject *head = PyTuple_New(4);
     PyObject *code = PyLong_FromLong(status);
     PyObject *reason = PyBytes_FromStringAndSize(self->reason.data, self->reason.len);
-    if (head == NULL || code == NULL || reason == NULL) {
+    PyObject *headers = PyList_New(self->n_fields);
+    if (head == NULL || code == NULL || reason == NULL || headers == NULL) {
         Py_XDECREF(head);
         Py_XDECREF(code);
         Py_XDECREF(reason);
+        Py_XDECREF(headers);
         return python_error(self);
     }
+    for (Py_ssize_t i = 0; i < self->n_fields; i++) /* the list owns them from here */
+        PyList_SET_ITEM(headers, i, self->fields[i]);
+    self->n_fields = 0;
     PyTuple_SET_ITEM(head, 0, code);
     PyTuple_SET_ITEM(head, 1, reason);
-    PyTuple_SET_ITEM(head, 2, self->headers); /* the head owns the list from here */
+    PyTuple_SET_ITEM(head, 2, headers);
     PyTuple_SET_ITEM(head, 3, PyBool_FromLong(ll.should_keep_alive(p)));
-    self->headers = NULL;
     if (append(self, head) != 0) return HPE_USER;
     if (self->head_only) { /* the answer to a HEAD ends here, whatever it declared */
         self->done = 1;
@@ -185,7 +208,7 @@ static PyObject *RParser_begin(RParser *self, PyObject *const *args, Py_ssize_t 
     self->done = self->interim = self->in_head = self->has_value = 0;
     self->reason.len = self->name.len = self->value.len = 0;
     self->upgrade_at = -1;
-    Py_CLEAR(self->headers);
+    drop_fields(self);
     Py_RETURN_NONE;
 }
 
@@ -231,12 +254,13 @@ static PyObject *RParser_feed(RParser *self, PyObject *data) {
 }
 
 static PyObject *RParser_close(RParser *self, PyObject *Py_UNUSED(ignored)) {
-    Py_CLEAR(self->headers);
+    drop_fields(self);
     Py_RETURN_NONE;
 }
 
 static void RParser_dealloc(RParser *self) {
-    Py_XDECREF(self->headers);
+    drop_fields(self);
+    PyMem_Free(self->fields);
     PyMem_Free(self->reason.data);
     PyMem_Free(self->name.data);
     PyMem_Free(self->value.data);
