@@ -1,4 +1,6 @@
-/* odoo_router.datapath._headparser: llhttp driven from C, request heads handed over whole.
+/* odoo_router.datapath._headparser: llhttp driven from C, request heads handed over whole
+   (this file: the request side, the module and its binding to llhttp) and response heads too
+   (_headparser_response.c, ResponseParser; _headparser.h is what the two share).
 
    What headparse.LlhttpParser (the fallback) does with httptools and one Python call per URL
    piece, header, head and message, this does in C and returns one list of events per feed
@@ -419,7 +421,8 @@ static PyTypeObject ParserType = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "odoo_router.datapath._headparser",
-    .m_doc = "llhttp driven from C: request heads handed over whole (see headparse.py).",
+    .m_doc = "llhttp driven from C: request and response heads handed over whole (see "
+             "headparse.py, respparse.py).",
     .m_size = -1,
 };
 
