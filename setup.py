@@ -2,7 +2,7 @@
 
 The hot path (request filter, routing, header phases, exchange, pools) is plain typed Python
 that mypyc turns into C: the same source, about half the Python time per request (see
-docs/performance.md). The same build compiles the head parser (src/odoo_router/datapath/_headparser.c):
+docs/performance.md). The same build compiles the head parser (src/odoo_router/datapath/_headparser*.c):
 its llhttp types come from llhttp.h of the PyPI package `llhttp`, which only this build
 installs (a build requirement, asked for below); without that header the current parser
 runs instead. Set ODOO_ROUTER_PURE=1 to build a pure-Python package instead (no C compiler
@@ -22,6 +22,7 @@ from setuptools import Extension, setup
 _native = runpy.run_path("src/odoo_router/ops/native.py")
 NATIVE: tuple[str, ...] = _native["NATIVE"]
 HEAD_PARSER: str = _native["HEAD_PARSER"]
+HEAD_PARSER_C: tuple[str, ...] = _native["HEAD_PARSER_C"]
 # pyllhttp: its llhttp.h (MIT) declares the types of the llhttp that httptools carries.
 LLHTTP_HEADERS = "llhttp==9.3.0.0"
 PURE = os.environ.get("ODOO_ROUTER_PURE", "") not in ("", "0")
@@ -65,8 +66,9 @@ def head_parser() -> list[Extension]:
     return [
         Extension(
             f"odoo_router.{HEAD_PARSER}",
-            [f"src/odoo_router/{HEAD_PARSER.replace('.', '/')}.c"],
+            [f"src/odoo_router/{HEAD_PARSER.replace('.', '/')}{part}" for part in HEAD_PARSER_C],
             include_dirs=[str(header.parent)],
+            depends=[f"src/odoo_router/{HEAD_PARSER.replace('.', '/')}.h"],
             extra_compile_args=["-O2"],
         )
     ]

@@ -32,8 +32,11 @@ from bench.scenarios import Scenario
 from bench.targets import COMPAT, ROUTER_BIN, start_router
 
 LOOP_RUN = "__pyx_f_6uvloop_4loop_4Loop__run"  # uvloop's Loop._run: the worker serving
-# The parsers' entry points: the compiled head parser's feed, httptools' (the responses').
-PARSERS = frozenset({"Parser_feed", "__pyx_pw_9httptools_6parser_6parser_10HttpParser_13feed_data"})
+# The parsers' entry points: the compiled head parser's two feeds (requests, responses),
+# httptools' (the fallback's).
+PARSERS = frozenset(
+    {"Parser_feed", "RParser_feed", "__pyx_pw_9httptools_6parser_6parser_10HttpParser_13feed_data"}
+)
 _LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)(?: \[(.+)\])?$")
 _TOTAL = re.compile(r"^\s*([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS")
 

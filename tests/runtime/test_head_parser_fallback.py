@@ -1,8 +1,10 @@
-"""The head parser's fallback (llhttp through httptools, headparse.LlhttpParser) under the
-compiled data path: ``ODOO_ROUTER_HEAD_PARSER=httptools`` switches the compiled parser off,
-and the data path's key suites run again through routers that inherit the switch: the
-driver without sockets, malformed and smuggling-shaped requests, bodies, pipelining, large
-heads, Expect, upgrades and websockets, the conformance suite beside nginx. The pure build
+"""The head parsers' fallback (llhttp through httptools: headparse.LlhttpParser for requests,
+respparse.LlhttpResponseParser for answers) under the compiled data path:
+``ODOO_ROUTER_HEAD_PARSER=httptools`` switches both compiled parsers off, and the data
+path's key suites run again through routers that inherit the switch: the driver without
+sockets, malformed and smuggling-shaped requests, bodies, pipelining, large heads, Expect,
+upgrades and websockets, unasked upstream bytes, the conformance suite beside nginx (its
+odd upstream answers among them). The pure build
 (test_pure_build.py) runs the same fallback under uncompiled Python.
 """
 
@@ -21,6 +23,7 @@ from runtime.support import run_suite_slice
 SLICE = (
     "tests/unit/datapath/test_driver.py",
     "tests/unit/datapath/test_headparse.py",
+    "tests/unit/datapath/test_respparse.py",
     "tests/integration/test_bad_input.py",
     "tests/integration/test_bodies.py",
     "tests/integration/test_edges.py",
@@ -43,7 +46,8 @@ def test_the_data_path_suites_pass_on_the_fallback_parser() -> None:
         [
             sys.executable,
             "-c",
-            "from odoo_router.datapath import headparse; print(headparse.describe())",
+            "from odoo_router.datapath import headparse, respparse; "
+            "print(headparse.describe(), respparse.CompiledResponseParser)",
         ],
         env=env,
         capture_output=True,
@@ -52,6 +56,7 @@ def test_the_data_path_suites_pass_on_the_fallback_parser() -> None:
         check=True,
     )
     assert f"llhttp through httptools {httptools.__version__}" in probe.stdout
+    assert probe.stdout.rstrip().endswith(" None"), probe.stdout  # no compiled response parser
     out = run_suite_slice(SLICE, env, timeout=840)
     tail = out[-4000:]
     assert " passed" in out and " failed" not in out, tail

@@ -1,4 +1,6 @@
-/* odoo_router.datapath._headparser: llhttp driven from C, request heads handed over whole.
+/* odoo_router.datapath._headparser: llhttp driven from C, request heads handed over whole
+   (this file: the request side, the module and its binding to llhttp) and response heads too
+   (_headparser_response.c, ResponseParser; _headparser.h is what the two share).
 
    What headparse.LlhttpParser (the fallback) does with httptools and one Python call per URL
    piece, header, head and message, this does in C and returns one list of events per feed
@@ -36,27 +38,14 @@
 #include <string.h>
 
 #include "llhttp.h"
+#include "_headparser.h"
 
-/* The llhttp functions used, taken from httptools' extension at import (bind_llhttp). */
-static struct {
-    void (*init)(llhttp_t *, llhttp_type_t, const llhttp_settings_t *);
-    void (*settings_init)(llhttp_settings_t *);
-    llhttp_errno_t (*execute)(llhttp_t *, const char *, size_t);
-    void (*resume_after_upgrade)(llhttp_t *);
-    const char *(*get_error_pos)(const llhttp_t *);
-    const char *(*get_error_reason)(const llhttp_t *);
-    int (*should_keep_alive)(const llhttp_t *);
-    const char *(*method_name)(llhttp_method_t);
-    void (*set_lenient_version)(llhttp_t *, int);
-} ll;
+/* The llhttp functions used (_headparser.h), taken from httptools' extension at import
+   (bind_llhttp). */
+LlhttpApi ll;
 
 #define IN_HEAD 100 /* the event that ends a feed which stopped inside a head */
 #define UPGRADE 101 /* the event that ends a feed whose request switches protocols */
-
-typedef struct {
-    char *data;
-    Py_ssize_t len, cap;
-} Buf;
 
 typedef struct {
     PyObject_HEAD
@@ -76,7 +65,7 @@ typedef struct {
 
 static llhttp_settings_t settings;
 static PyObject *method_names[256];
-static PyObject *empty_bytes;
+PyObject *empty_bytes;
 
 /* Header names as clients send them most, made once: such a name costs no allocation, and
    its hash, which the filter's lookup by name needs, is computed once per process. Names
@@ -94,6 +83,12 @@ static const char *const KNOWN_NAMES[] = {
     "host", "user-agent", "accept", "accept-encoding", "accept-language", "connection",
     "cookie", "content-length", "content-type", "referer", "origin", "authorization",
     "x-forwarded-for", "x-forwarded-proto", "x-real-ip", "x-request-id",
+    /* and as upstreams (Odoo's werkzeug, nginx, the demo) answer */
+    "Server", "Date", "Set-Cookie", "Location", "Refresh", "Expires", "Last-Modified",
+    "ETag", "Vary", "Content-Encoding", "Content-Disposition", "Content-Security-Policy",
+    "X-Content-Type-Options", "X-Frame-Options", "Strict-Transport-Security", "Keep-Alive",
+    "Accept-Ranges", "Age", "Access-Control-Allow-Origin",
+    "set-cookie", "server", "date", "location", "cache-control", "content-encoding",
 };
 #define N_KNOWN (sizeof(KNOWN_NAMES) / sizeof(KNOWN_NAMES[0]))
 #define KNOWN_MAX_LEN 32
@@ -102,7 +97,7 @@ static PyObject *known_names[N_KNOWN];
 static size_t by_len[KNOWN_MAX_LEN + 2];
 
 /* The made name equal to data[:len], as a new reference, or NULL when there is none. */
-static PyObject *known_name(const char *data, Py_ssize_t len) {
+PyObject *known_name(const char *data, Py_ssize_t len) {
     if (len > KNOWN_MAX_LEN) return NULL;
     for (size_t i = by_len[len]; i < by_len[len + 1]; i++) {
         PyObject *name = known_names[i];
@@ -127,7 +122,7 @@ static int make_known_names(void) {
     return 0;
 }
 
-static int buf_add(Buf *b, const char *at, size_t length) {
+int buf_add(Buf *b, const char *at, size_t length) {
     if (b->len + (Py_ssize_t)length > b->cap) {
         Py_ssize_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + (Py_ssize_t)length) cap *= 2;
@@ -426,7 +421,8 @@ static PyTypeObject ParserType = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "odoo_router.datapath._headparser",
-    .m_doc = "llhttp driven from C: request heads handed over whole (see headparse.py).",
+    .m_doc = "llhttp driven from C: request and response heads handed over whole (see "
+             "headparse.py, respparse.py).",
     .m_size = -1,
 };
 
@@ -492,7 +488,7 @@ PyMODINIT_FUNC PyInit__headparser(void) {
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Parser", (PyObject *)&ParserType) < 0 ||
         PyModule_AddIntConstant(m, "UPGRADE", UPGRADE) < 0 ||
-        PyModule_AddIntConstant(m, "IN_HEAD", IN_HEAD) < 0) {
+        PyModule_AddIntConstant(m, "IN_HEAD", IN_HEAD) < 0 || add_response_parser(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,12 +1,14 @@
 """One request/response exchange with an upstream, written straight to the client.
 
-The response parser (httptools/llhttp) calls back into the Exchange; head and body go to
-the client as they arrive. The client transport's high-water mark is the read-ahead
+The response parser (respparse.py: llhttp driven from C, or through httptools' callbacks)
+hands over the events of each read (the whole head, body pieces, the end, and where parsing
+stopped); the Exchange walks them in order, and head and body go to the client as they
+arrive. The client transport's high-water mark is the read-ahead
 buffer: only when that much waits for a slow client is the upstream paused.
 
 One Exchange (and its parser) lives as long as its upstream connection and is reset for
 each request: a keep-alive connection costs no per-request object beyond the response
-head. The end of an exchange is reported once, outside the parser's callbacks, to the
+head. The end of an exchange is reported once, after the read's events, to the
 driver (``Events.exchange_done``): no task, no future.
 
 Failure edges (pingora's, see STYLE.md):
@@ -27,8 +29,6 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final
 
-import httptools
-
 from ..http.headers import pairs
 from ..http.response_headers import NO_LENGTH, response_head, status_line
 from .cache import Key
@@ -36,6 +36,7 @@ from .downstream import Downstream
 from .events import Events
 from .pools import Receiver, UpstreamConnection
 from .request import Request
+from .respparse import UNASKED, UPGRADE, ResponseHead, ResponseParser, new_response_parser
 from .spool import Spool
 
 
@@ -50,15 +51,11 @@ class Outcome(Enum):
 _NO_BODY_STATUS: Final = frozenset({204, 304})
 
 
-class UnaskedBytes(Exception):
-    """Raised from the parser when a second message begins after the response's end."""
-
-
 class Exchange(Receiver):
     def __init__(self, conn: UpstreamConnection) -> None:
         self.conn = conn
-        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
-        self.parser_dirty = False  # the parser was bypassed mid-body: a new one next time
+        self.parser: ResponseParser | None = new_response_parser()
+        self.parser_dirty = False  # the parser was bypassed mid-body: it starts over next time
         self.head_max = conn.pool.head_max  # server.proxy_header_max
         # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
         # per request: an exchange that fails ends its connection, and this object with it.
@@ -77,8 +74,9 @@ class Exchange(Receiver):
     ) -> None:
         """Reset for one request sent at ``now``; ``owner`` hears the end; the response is
         stored in the static cache under ``cache_key`` if it may be kept."""
-        if self.parser_dirty:
-            self.parser = httptools.HttpResponseParser(self)
+        parser = self.parser
+        if parser is not None:
+            parser.begin(head_only, self.parser_dirty)
             self.parser_dirty = False
         conn = self.conn
         conn.attach(self, now)  # the read timeout runs from the send
@@ -99,7 +97,6 @@ class Exchange(Receiver):
         self.chunked_out = False
         self.close_delimited = False
         self.keep_alive = False
-        self.skip_interim = False
         self.bytes_out = 0
         self.out: list[bytes] | None = None
         # Body bytes still due under Content-Length framing once the parser has seen the
@@ -113,7 +110,10 @@ class Exchange(Receiver):
         self.error_status = 0
 
     def retire(self) -> None:
-        self.parser = None  # never fed again
+        parser = self.parser
+        if parser is not None:  # never fed again
+            parser.close()
+            self.parser = None
 
     def ended(self) -> bool:
         # A call: callbacks set ``outcome`` mid-method, and a narrowed attribute would not see it.
@@ -143,27 +143,7 @@ class Exchange(Receiver):
         self.out = out
         self.feeding = True
         try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade as exc:
-            if self.status == 101 and self.upgrade:
-                rest = data[exc.args[0] :]
-                self._finish(Outcome.UPGRADED)
-                if rest:
-                    out.append(rest)
-            else:
-                self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
-        except httptools.HttpParserError as exc:
-            if self.ended():  # the response was whole: what follows it in this read was unasked
-                self.keep_alive = False
-                self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
-            else:
-                self.fail(502, f"upstream sent an invalid response: {exc}", "bad_answer")
-        else:
-            if self.status == 101 and not self.ended():
-                if self.upgrade:
-                    self._finish(Outcome.UPGRADED)
-                else:
-                    self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
+            self._walk(parser, data, out)
         finally:
             self.feeding = False
             self.out = None
@@ -225,29 +205,46 @@ class Exchange(Receiver):
         self._finish(Outcome.ABORTED)
         self._notify()
 
-    # -- parser callbacks ---------------------------------------------------------
+    # -- the events of one read (respparse.py) -------------------------------------
 
-    def on_message_begin(self) -> None:
-        if self.outcome is not None:  # a message after the response's end: stop parsing
-            raise UnaskedBytes
+    def _walk(self, parser: ResponseParser, data: bytes, out: list[bytes]) -> None:
+        stopped = False
+        for event in parser.feed(data):
+            if isinstance(event, tuple):
+                self._head(event)
+            elif isinstance(event, bytes):
+                self._body(event)
+            elif event is None:
+                self._complete()
+            elif event == UPGRADE:  # always the last event
+                stopped = True
+                if self.status == 101 and self.upgrade:
+                    rest = data[parser.upgrade_at :]
+                    self._finish(Outcome.UPGRADED)
+                    if rest:
+                        out.append(rest)
+                else:
+                    self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
+            elif event == UNASKED or self.ended():  # always the last event
+                # the response was whole: what follows it in this read was unasked
+                stopped = True
+                self.keep_alive = False
+                self.conn.unasked(f"bytes after the end of its response (in a read of {len(data)})")
+            else:  # llhttp's reason, always the last event
+                stopped = True
+                self.fail(502, f"upstream sent an invalid response: {event}", "bad_answer")
+        if not stopped and self.status == 101 and not self.ended():
+            if self.upgrade:
+                self._finish(Outcome.UPGRADED)
+            else:
+                self.fail(502, "upstream sent an unexpected upgrade", "bad_answer")
 
-    def on_status(self, reason: bytes) -> None:
-        self.reason = reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self.headers
-        headers.append(name)
-        headers.append(value)
-
-    def on_headers_complete(self) -> None:
-        parser = self.parser
-        assert parser is not None
-        status = parser.get_status_code()
-        if 100 <= status < 200 and status != 101:
-            # Interim answer (we never send Expect upstream, but an upstream may): drop it.
-            self.skip_interim = True
-            self.headers = []
+    def _head(self, head: ResponseHead) -> None:
+        if self.ended():
             return
+        status, reason, headers, keep_alive = head
+        self.reason = reason
+        self.headers = headers
         if self.head_read:
             if self.head_read > self.head_max:
                 # "HTTP/1.1 200 " reason CRLF, "name: value" CRLF each, CRLF (up to spacing)
@@ -260,17 +257,15 @@ class Exchange(Receiver):
             self.fail(502, "upstream switched protocols unasked", "bad_answer")
             return
         self.status = status
-        self.keep_alive = parser.should_keep_alive()
+        self.keep_alive = keep_alive
         cache = self.client.state.cache
         if self.capture is not None and cache.ttl(status, pairs(self.headers)) is None:
             self.capture = None  # not storable: do not hold the body
         self._send_head()
         if self.head_only and not self.ended():
-            # httptools cannot be told the response is to HEAD: end here and never let
-            # this parser read another byte (the connection is closed after it).
-            self._finish(Outcome.COMPLETE)
+            self._finish(Outcome.COMPLETE)  # the parser ends it too, and calls more unasked
 
-    def on_body(self, body: bytes) -> None:
+    def _body(self, body: bytes) -> None:
         if self.ended():
             return
         self.bytes_out += len(body)
@@ -278,11 +273,8 @@ class Exchange(Receiver):
             self._capture(body)
         self._emit(b"%x\r\n%b\r\n" % (len(body), body) if self.chunked_out else body)
 
-    def on_message_complete(self) -> None:
-        if self.skip_interim:
-            self.skip_interim = False
-            return
-        if self.ended() or self.status == 101:  # 101: HttpParserUpgrade follows
+    def _complete(self) -> None:
+        if self.ended() or self.status == 101:  # 101: the upgrade event follows
             return
         self._end_body()
         self._finish(Outcome.COMPLETE)

@@ -42,11 +42,14 @@ NATIVE = (
     "datapath.tunnel",
     "routing.uri",
     "datapath.headparse",
+    "datapath.respparse",
 )
-# The compiled head parser, our C over httptools' own llhttp (_headparser.c), built with the
+# The compiled head parser, our C over httptools' own llhttp (_headparser*.c), built with the
 # modules above where llhttp.h can be had (setup.py); without it headparse.py uses the
 # current parser.
 HEAD_PARSER = "datapath._headparser"
+# Its sources, suffixes of its name: the request side and the module, the response side.
+HEAD_PARSER_C = (".c", "_response.c")
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -84,7 +87,7 @@ def stale() -> list[str]:
         return []
     out = []
     for name, source in [(n, _file(n, ".py")) for n in NATIVE] + [
-        (HEAD_PARSER, _file(HEAD_PARSER, ".c"))
+        (HEAD_PARSER, _file(HEAD_PARSER, part)) for part in (*HEAD_PARSER_C, ".h")
     ]:
         ext = _extension(name)
         if ext is not None and source.exists() and source.stat().st_mtime > ext.stat().st_mtime:

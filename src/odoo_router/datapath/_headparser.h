@@ -1,0 +1,42 @@
+/* What the two halves of odoo_router.datapath._headparser share: _headparser.c (the
+   request side, the module, the binding to httptools' llhttp) and _headparser_response.c
+   (the response side). */
+#ifndef ODOO_ROUTER_HEADPARSER_H
+#define ODOO_ROUTER_HEADPARSER_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "llhttp.h"
+
+/* The llhttp functions used, from httptools' parser extension (bind_llhttp). */
+typedef struct {
+    void (*init)(llhttp_t *, llhttp_type_t, const llhttp_settings_t *);
+    void (*settings_init)(llhttp_settings_t *);
+    llhttp_errno_t (*execute)(llhttp_t *, const char *, size_t);
+    void (*resume_after_upgrade)(llhttp_t *);
+    const char *(*get_error_pos)(const llhttp_t *);
+    const char *(*get_error_reason)(const llhttp_t *);
+    int (*should_keep_alive)(const llhttp_t *);
+    const char *(*method_name)(llhttp_method_t);
+    void (*set_lenient_version)(llhttp_t *, int);
+} LlhttpApi;
+
+extern LlhttpApi ll;
+extern PyObject *empty_bytes;
+
+/* A growing byte buffer (a name, a value, a target or a reason split across reads). */
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+int buf_add(Buf *b, const char *at, size_t length);
+
+/* The header name made once equal to data[:len], as a new reference, or NULL. */
+PyObject *known_name(const char *data, Py_ssize_t len);
+
+/* Readies ResponseParser and adds it (and UNASKED) to the module; -1 on an error. */
+int add_response_parser(PyObject *module);
+
+#endif
