@@ -30,6 +30,7 @@ def start_status_router(farm: Farm, workers: int = 2) -> tuple[RouterProcess, in
         "servers": [f"127.0.0.1:{farm.ports['tenant']}", dead],
         "max_fails": 1,
         "fail_timeout": "60s",
+        "keepalive": 0,  # every request connects: round robin reaches the dead server
         "connect_timeout": "2s",
     }
     hosts: list[dict[str, Any]] = config["hosts"]

@@ -103,8 +103,10 @@ def test_other_methods_are_405(server: MetricsServer, method: str) -> None:
     assert status.startswith(b"HTTP/1.1 405") and headers["allow"] == "GET, HEAD"
 
 
-def test_a_request_line_without_a_target_gets_metrics(server: MetricsServer) -> None:
-    status, headers, _ = raw(server, b"GET\r\n\r\n")
+def test_a_request_line_without_a_target_is_refused(server: MetricsServer) -> None:
+    status, _, _ = raw(server, b"GET\r\n\r\n")  # no method that the listener knows
+    assert status.startswith(b"HTTP/1.1 405")
+    status, headers, _ = raw(server, b"GET \r\n\r\n")  # an empty target: not the page
     assert status == b"HTTP/1.1 200 OK" and headers["content-type"] == PROMETHEUS
 
 

@@ -30,7 +30,8 @@ STYLE = (
     "th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}"
     ".failed{color:#fff;background:#c62828;font-weight:bold}.ok{color:#1b5e20}"
     ".invalid,.error{color:#c62828;font-weight:bold}.muted{color:#777}"
-    ".row{display:flex;gap:2em;flex-wrap:wrap}"
+    ".row{display:flex;gap:2em;flex-wrap:wrap;align-items:flex-start}"
+    "h3{font-size:1em;margin:.6em 0 .3em}#summary td{max-width:26em}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 CSP = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; form-action 'none'"
@@ -70,12 +71,14 @@ def _rate(value: float | None) -> str:
 
 
 def _table(head: list[str], rows: list[list[tuple[str, str]]], table_id: str) -> str:
-    """``rows`` of (text, css class) cells; the text is escaped here."""
-    out = [f'<table id="{_e(table_id)}"><thead><tr>']
-    out += [f"<th>{_e(h)}</th>" for h in head]
-    out.append("</tr></thead><tbody>")
+    """``rows`` of (text, css class) cells, under ``head`` (none when empty); the text is
+    escaped here."""
+    out = [f'<table id="{_e(table_id)}">']
+    if head:
+        out += ["<thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead>"]
+    out.append("<tbody>")
     if not rows:
-        out.append(f'<tr><td class="muted" colspan="{len(head)}">none</td></tr>')
+        out.append(f'<tr><td class="muted" colspan="{max(1, len(head))}">none</td></tr>')
     for row in rows:
         out.append("<tr>")
         out += [f'<td class="{_e(cls)}">{_e(text)}</td>' if cls else f"<td>{_e(text)}</td>"
@@ -98,7 +101,7 @@ def _summary(doc: dict[str, Any]) -> str:
         [("config hash", ""), (doc["config"]["hash"], "")],
         [("config loaded", ""), (_when(doc["config"]["loaded"]), "")],
     ]
-    return _table(["router", ""], rows, "summary")
+    return _table([], rows, "summary")
 
 
 _NO_SERVER = {"server": "-", "failed": False, "failed_until": None, "workers_failed": 0,
@@ -140,14 +143,17 @@ def _tenants(doc: dict[str, Any]) -> str:
         ("tenants-errors", "by error rate (5xx)", _by_errors),
         ("tenants-websockets", "by open websockets", _by_websockets),
     ]
-    head = ["tenant (db)", "requests/s", "5xx/s", "websockets", "requests", "5xx"]
-    parts = [f'<p class="muted">Rates {_e(over)}; top {TOP} of {len(rows)} tenants.</p>']
+    head = ["tenant (db)", "requests/s", "5xx/s", "websockets"]
+    parts = [
+        f'<p class="muted">Rates {_e(over)}; the top {TOP} of {len(rows)} tenants each '
+        "(status.json has them all, with their totals).</p>"
+    ]
     parts.append('<div class="row">')
     for table_id, title, key in orders:
         top = sorted(rows, key=key)[:TOP]
         cells = [
             [(r["db"], ""), (_rate(r["request_rate"]), "n"), (_rate(r["error_rate"]), "n"),
-             (str(r["websockets"]), "n"), (str(r["requests"]), "n"), (str(r["errors"]), "n")]
+             (str(r["websockets"]), "n")]
             for r in top
         ]  # fmt: skip
         parts.append(f"<div><h3>{_e(title)}</h3>{_table(head, cells, table_id)}</div>")
@@ -176,14 +182,14 @@ def render(doc: dict[str, Any]) -> bytes:
             f'<h1>odoo-router status</h1><p class="muted">{_e(_when(doc["generated"]))}, '
             f"refreshed every {REFRESH_SECONDS} s; the same data as "
             '<a href="status.json">status.json</a>.</p>',
-            "<h2>Router</h2>",
+            '<div class="row"><div><h2>Router</h2>',
             _summary(doc),
-            "<h2>Pools (passive health, merged across workers)</h2>",
+            "</div><div><h2>Pools: passive health, merged across workers</h2>",
             _pools(doc),
-            "<h2>Tenants</h2>",
-            _tenants(doc),
             "<h2>Last reloads</h2>",
             _reloads(doc),
+            "</div></div><h2>Tenants</h2>",
+            _tenants(doc),
             "</body></html>\n",
         ]
     )
