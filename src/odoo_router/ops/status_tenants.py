@@ -12,7 +12,7 @@ sample is kept at most every ``MIN_GAP`` seconds and for ``WINDOW`` seconds, and
 (now - oldest kept sample) / elapsed time, so the page shows averages over up to a minute
 whatever its refresh, from the second load on (the first has no earlier sample: null).
 Workers write their counters once a second, so a rate's interval is off by up to a second.
-A counter that went down (the master restarted, a tenant folded away) counts from zero.
+A counter that went down (a series the merge dropped or folded) counts from zero.
 """
 
 from __future__ import annotations
