@@ -40,6 +40,11 @@ IDLE_HARD_CAP: Final = 1024  # idle connections per pool, whatever happens
 UPSTREAM_WRITE_BUFFER: Final = 1 << 20  # bytes queued to an upstream before a body sender waits
 
 
+def server_name(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets: how logs and the status page name a server."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class UpstreamError(Exception):
     """Connecting to an upstream failed; ``kind`` is resolve | connect | timeout, ``server``
     the one tried; str() is what the access log's ``error`` says."""
@@ -269,6 +274,14 @@ class UpstreamPool:
     def mark_ok(self, server: int) -> None:
         self._fails[server] = 0
 
+    def health(self) -> list[tuple[str, float]]:
+        """Each server as ``host:port`` with the time.monotonic() until which passive health
+        keeps it out of rotation (0.0: never marked failed), for the status page."""
+        return [
+            (server_name(host, port), self._down_until[i])
+            for i, (host, port) in enumerate(self.cfg.servers)
+        ]
+
     # -- connections ----------------------------------------------------------------
 
     def take_idle(self) -> UpstreamConnection | None:
@@ -286,7 +299,7 @@ class UpstreamPool:
         if avoid is not None and server == avoid and len(self.cfg.servers) > 1:
             server = self._pick()
         host, port = self.cfg.servers[server]
-        name = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        name = server_name(host, port)
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):

@@ -55,6 +55,7 @@ from . import native
 from .metrics import Stats, write_snapshot
 from .metrics_http import MetricsServer, start_metrics_server
 from .metrics_merge import forget_worker, reset_directory
+from .status_model import MasterInfo, build_kind, config_hash
 from .stopreport import describe_drain, sum_reports
 from .worker import WorkerOptions, worker_main
 
@@ -116,9 +117,9 @@ def bind_sockets(config: Config) -> list[socket.socket]:
     return socks
 
 
-def start_metrics(host: str, port: int, directory: str) -> MetricsServer:
+def start_metrics(host: str, port: int, directory: str, info: MasterInfo) -> MetricsServer:
     try:
-        return start_metrics_server(host, port, directory)
+        return start_metrics_server(host, port, directory, info)
     except (OSError, UnicodeError) as exc:
         raise ListenError("metrics.listen", host, port, _why_not(exc, port)) from None
 
@@ -135,6 +136,9 @@ class Master:
         self.killed = 0  # workers still running KILL_AFTER past the grace
         self.crash_times: list[float] = []
         self.stats = Stats()
+        built = f"{native.describe()}; {headparse.describe()}"
+        kind = build_kind(len(native.compiled()), len(native.NATIVE))
+        self.info = MasterInfo(kind, built, config_path, self.worker_count())  # the status page
         self.report_r, self.report_w = os.pipe()  # the workers' stop reports
         os.set_blocking(self.report_r, False)
 
@@ -165,6 +169,7 @@ class Master:
             finally:
                 os._exit(code)
         self.workers[pid] = worker_id
+        self.info.workers(self.worker_count(), len(self.workers))
 
     def run(self) -> int:
         try:
@@ -172,13 +177,14 @@ class Master:
                 self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
                 reset_directory(self.metrics_dir)
                 host, port = self.config.metrics.listen
-                self.metrics = start_metrics(host, port, self.metrics_dir)
+                self.metrics = start_metrics(host, port, self.metrics_dir, self.info)
                 log(f"metrics on http://{host}:{self.metrics.port}/metrics")
             for i in range(self.worker_count()):
                 self.spawn(i)
             addrs = ", ".join(f"{h}:{p}" for h, p in self.config.server.listen)
-            built = f"{native.describe()}; {headparse.describe()}"
-            log(f"listening on {addrs} with {len(self.workers)} worker(s); {built}")
+            log(
+                f"listening on {addrs} with {len(self.workers)} worker(s); {self.info.build_detail}"
+            )
             self._loop()
         finally:
             for sock in self.socks:
@@ -230,6 +236,7 @@ class Master:
             worker_id = self.workers.pop(pid, None)
             if worker_id is None:
                 continue
+            self.info.workers(self.worker_count(), len(self.workers))
             if self.metrics_dir:
                 forget_worker(self.metrics_dir, worker_id)
             if self.stopping:
@@ -266,11 +273,12 @@ class Master:
         return text
 
     def _reload(self) -> None:
+        digest = config_hash(self.config_path)  # read just before: the file the reload reads
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
-            self._count_reload("invalid")
             n = len(exc.problems)
+            self._count_reload("invalid", digest, f"refused: {n} problem(s), listed in the log")
             log(f"reload refused, still serving the previous configuration ({n} problem(s)):")
             for problem in exc.problems:
                 log(f"  {problem}")
@@ -281,11 +289,13 @@ class Master:
         self._signal_workers(signal.SIGHUP)
         # Static settings stay as they were: keep them for workers spawned later.
         self.config = reloaded(self.config, new)
-        self._count_reload("ok")
+        detail = f"{', '.join(changed)} need a restart" if changed else ""
+        self._count_reload("ok", digest, detail)
         log("reloaded")
 
-    def _count_reload(self, outcome: str) -> None:
+    def _count_reload(self, outcome: str, digest: str, detail: str) -> None:
         """Reloads are counted once, here, not once per worker."""
+        self.info.reloaded(outcome, digest, detail)
         self.stats.reload(outcome)
         if self.metrics_dir:
             write_snapshot(self.stats, self.metrics_dir, "master")

@@ -87,6 +87,7 @@ class Stats:
     __slots__ = (
         "_started",
         "faults",
+        "health",
         "open_connections",
         "open_websockets",
         "pools",
@@ -106,6 +107,8 @@ class Stats:
         self.reloads: dict[str, int] = {}
         self.faults: dict[str, int] = {}  # kind (FAULT_KINDS) -> count
         self.pools: dict[str, tuple[int, int]] = {}  # pool -> (idle, active)
+        # pool -> [(server, failed until as time.time(), 0.0 when never failed)]
+        self.health: dict[str, list[tuple[str, float]]] = {}
         self.open_connections = 0
         self.open_websockets = 0
         self._started = time.time()
@@ -173,6 +176,16 @@ class Stats:
     def set_pool(self, pool: str, idle: int, active: int) -> None:
         self.pools[pool] = (idle, active)
 
+    def set_health(
+        self, pools: dict[str, list[tuple[str, float]]], mono_now: float, wall_now: float
+    ) -> None:
+        """Replace every pool's passive health (``UpstreamPool.health``: monotonic times,
+        made wall-clock here so that the master can compare and show them)."""
+        self.health = {
+            pool: [(srv, wall_now + until - mono_now if until else 0.0) for srv, until in servers]
+            for pool, servers in pools.items()
+        }
+
     def reload(self, outcome: str) -> None:
         """outcome: ok | invalid | error."""
         self.reloads[outcome] = self.reloads.get(outcome, 0) + 1
@@ -198,6 +211,9 @@ class Stats:
             "open_connections": self.open_connections,
             "open_websockets": self.open_websockets,
             "pools": [[p, idle, active] for p, (idle, active) in self.pools.items()],
+            "health": [
+                [p, srv, until] for p, servers in self.health.items() for srv, until in servers
+            ],
         }
 
 

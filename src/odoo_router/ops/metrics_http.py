@@ -1,8 +1,10 @@
 """The metrics listener: Prometheus text over HTTP, served by threads of the master.
 
 Rules:
-* Any path answers GET and HEAD with the merged statistics, read from the snapshot directory
-  when the request arrives; other methods get 405. One request per connection.
+* ``/status`` (HTML) and ``/status.json`` answer with the status page (status_data.py), a
+  query string ignored; any other path answers with the merged statistics as Prometheus
+  text. Both are read from the snapshot directory when the request arrives. GET and HEAD
+  only, other methods get 405. One request per connection.
 * Each connection has its own short-lived thread, at most ``MAX_CLIENTS`` at once (one
   more is closed unanswered), and ``TIMEOUT`` seconds to send its head (``MAX_HEAD`` bytes
   at most) and to take the answer: a stuck scraper cannot hold the listener.
@@ -15,12 +17,18 @@ Rules:
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
 
 from .metrics_merge import read_merged
 from .metrics_text import CONTENT_TYPE, families, render
+from .status_data import status_document
+from .status_html import headers as page_headers
+from .status_html import render as render_page
+from .status_model import MasterInfo
+from .status_tenants import RateWindow
 
 MAX_CLIENTS = 8
 TIMEOUT = 10.0
@@ -40,23 +48,40 @@ def _read_head(conn: socket.socket) -> bytes | None:
     return data
 
 
-def _answer(status: str, body: bytes, content_type: str, *, head_only: bool) -> bytes:
+def _answer(
+    status: str,
+    body: bytes,
+    content_type: str,
+    *,
+    head_only: bool,
+    extra: list[tuple[str, str]] | None = None,
+) -> bytes:
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n"
     )
     if status.startswith("405"):
         head += "Allow: GET, HEAD\r\n"
+    for name, value in extra or ():
+        head += f"{name}: {value}\r\n"
     return (head + "\r\n").encode("ascii") + (b"" if head_only else body)
+
+
+def _path(head: bytes) -> bytes:
+    """The request target's path: up to ``?`` (the query is not looked at)."""
+    line = head.split(b"\n", 1)[0].split(b" ")
+    return line[1].split(b"?", 1)[0] if len(line) > 1 else b""
 
 
 class MetricsServer:
     """The bound listener and its accepting thread; ``port`` is the bound port (port 0)."""
 
-    def __init__(self, sock: socket.socket, directory: str) -> None:
+    def __init__(self, sock: socket.socket, directory: str, info: MasterInfo | None = None) -> None:
         self.sock = sock
         self.host, self.port = str(sock.getsockname()[0]), int(sock.getsockname()[1])
         self.directory = directory
+        self.info = info if info is not None else MasterInfo()
+        self.rates = RateWindow()  # this listener's earlier samples, for tenant rates
         self._stopping = False
         self._clients = threading.BoundedSemaphore(MAX_CLIENTS)
         self._thread = threading.Thread(target=self._accept, name="metrics", daemon=True)
@@ -85,8 +110,7 @@ class MetricsServer:
                     return
                 method = head.split(b" ", 1)[0]
                 if method in (b"GET", b"HEAD"):
-                    body = render(families(read_merged(self.directory)))
-                    answer = _answer("200 OK", body, CONTENT_TYPE, head_only=method == b"HEAD")
+                    answer = self._get(_path(head), head_only=method == b"HEAD")
                 else:
                     body = b"Method Not Allowed\n"
                     answer = _answer("405 Method Not Allowed", body, "text/plain", head_only=False)
@@ -95,6 +119,19 @@ class MetricsServer:
             pass  # the scraper went away or stalled: nothing to tell it
         finally:
             self._clients.release()
+
+    def _get(self, path: bytes, *, head_only: bool) -> bytes:
+        merged = read_merged(self.directory)
+        if path == b"/status" or path == b"/status.json":
+            doc = status_document(merged, self.info.view(), self.rates)
+            if path == b"/status":
+                body, kind, extra = render_page(doc), "text/html; charset=utf-8", page_headers()
+            else:
+                body = json.dumps(doc, indent=1).encode() + b"\n"
+                kind = "application/json"
+                extra = [("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")]
+            return _answer("200 OK", body, kind, head_only=head_only, extra=extra)
+        return _answer("200 OK", render(families(merged)), CONTENT_TYPE, head_only=head_only)
 
     def stop(self) -> None:
         self._stopping = True
@@ -109,9 +146,12 @@ class MetricsServer:
         self.sock.close()
 
 
-def start_metrics_server(host: str, port: int, directory: str) -> MetricsServer:
-    """Serve Prometheus text on ``http://host:port/`` (any path) from threads of the calling
-    process; raises OSError (or UnicodeError for a bad name) when it cannot listen."""
+def start_metrics_server(
+    host: str, port: int, directory: str, info: MasterInfo | None = None
+) -> MetricsServer:
+    """Serve Prometheus text on ``http://host:port/`` (any path but the status page's) from
+    threads of the calling process; raises OSError (or UnicodeError for a bad name) when it
+    cannot listen. ``info`` is what the master tells the status page about itself."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -123,4 +163,4 @@ def start_metrics_server(host: str, port: int, directory: str) -> MetricsServer:
     except BaseException:
         sock.close()
         raise
-    return MetricsServer(sock, directory)
+    return MetricsServer(sock, directory, info)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Merged:
     reloads: dict[str, int]
     pools: dict[str, list[int]]
     faults: dict[str, int] = field(default_factory=dict)
+    # pool -> server -> each live worker's "failed until" (time.time(); 0.0: never failed)
+    health: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     open_connections: int = 0
     open_websockets: int = 0
     workers: int = 0
@@ -76,6 +79,7 @@ class Merged:
             conns = int(snap.get("open_connections", 0))
             sockets = int(snap.get("open_websockets", 0))
             pools = [(str(p), int(i), int(a)) for p, i, a in snap.get("pools", ())]
+            health = [(str(p), str(s), _finite(u)) for p, s, u in snap.get("health", ())]
         except (TypeError, ValueError, IndexError):
             return False
         for key, (n, b_in, b_out) in requests:
@@ -100,6 +104,8 @@ class Merged:
                 acc = self.pools.setdefault(pool, [0, 0])
                 acc[0] += idle
                 acc[1] += active
+            for pool, server, until in health:
+                self.health.setdefault(pool, {}).setdefault(server, []).append(until)
         return True
 
     def as_retired_snapshot(self) -> dict[str, Any]:
@@ -118,6 +124,13 @@ class Merged:
             "reloads": [[o, n] for o, n in self.reloads.items()],
             "faults": [[k, n] for k, n in self.faults.items()],
         }
+
+
+def _finite(value: Any) -> float:
+    out = float(value)
+    if not math.isfinite(out):  # json reads NaN and Infinity
+        raise ValueError("not a finite number")
+    return out
 
 
 def _read_json(path: str) -> dict[str, Any] | None:

@@ -179,6 +179,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
                 for name, pool in state.pools.by_name.items():
                     stats.set_pool(name, len(pool.idle), len(pool.active))
                 if ticks % 10 == 0:
+                    health = {n: p.health() for n, p in state.pools.by_name.items()}
+                    stats.set_health(health, time.monotonic(), time.time())
                     with contextlib.suppress(OSError):  # a full disk must not stop this loop
                         write_snapshot(stats, opts.metrics_dir, opts.worker_id)
 
