@@ -51,6 +51,7 @@ from ..configuration.static import reloaded, static_changes
 from ..configuration.validate import Config, ConfigError, load_config
 from ..datapath import headparse
 from ..datapath.spool import describe_os_error
+from ..security.ratelimit_table import BucketTable
 from . import native
 from .metrics import Stats, write_snapshot
 from .metrics_http import MetricsServer, start_metrics_server
@@ -136,6 +137,9 @@ class Master:
         self.crash_times: list[float] = []
         self.stats = Stats()
         self.report_r, self.report_w = os.pipe()  # the workers' stop reports
+        # The login rate limits' buckets, made before any fork: one table for all workers,
+        # kept across reloads and worker restarts (security/ratelimit_table.py).
+        self.buckets = BucketTable(config.server.rate_limit_keys)
         os.set_blocking(self.report_r, False)
 
     def worker_count(self) -> int:
@@ -156,7 +160,12 @@ class Master:
                 if self.metrics is not None:  # the master's: never held by a worker
                     self.metrics.close_in_child()
                 opts = WorkerOptions(
-                    self.config_path, worker_id, self.metrics_dir, master_pid, self.report_w
+                    self.config_path,
+                    worker_id,
+                    self.metrics_dir,
+                    master_pid,
+                    self.report_w,
+                    self.buckets,
                 )
                 worker_main(self.config, self.socks, opts)
             except BaseException as exc:
