@@ -365,3 +365,28 @@ def test_refill_over_time(farm: Farm) -> None:
         assert statuses(router, 3, "/web/login", forwarded_for=client) == [200, 200, 429]
     finally:
         router.stop()
+
+
+def test_a_keep_alive_client_gets_429_and_keeps_its_connection(limited: RouterProcess) -> None:
+    """The 429 answers before the body is read; the body is still consumed, so the next
+    request on the connection is read where it starts."""
+    client = fresh_client()
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", limited.port, timeout=10, source_address=(TRUSTED_PROXY, 0)
+    )
+    headers = {"Host": NAMED, "X-Forwarded-For": client, "Content-Type": "text/plain"}
+    got = []
+    try:
+        for i in range(BURST + 2):
+            conn.request("POST", "/web/login", body=b"login=a&password=%d" % i, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            got.append(resp.status)
+        conn.request("GET", "/web/login", headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        got.append(resp.status)
+        assert conn.sock is not None  # the same connection throughout
+    finally:
+        conn.close()
+    assert got == [200] * BURST + [429, 429, 200]

@@ -101,8 +101,9 @@ class Driver(Intake):
             decision = req.decision
             assert decision is not None
         local = decision.local
-        if local is None and decision.rate_limit is not None:
-            local = login_limit.at_head(self.state.rate_limits, req, decision.rate_limit)
+        limit = decision.rate_limit
+        if limit is not None and local is None and not decision.inspect:  # else rpc_guard counts
+            local = login_limit.at_head(self.state.rate_limits, req, limit)
         if local is not None:
             if not req.complete and (req.upgrade or req.expect_continue):
                 # Expect: 100-continue, answered without 100: the client may send its body or
