@@ -70,6 +70,32 @@ def test_router_yaml_validates_and_keeps_the_routing() -> None:
     assert set(cfg.pools) == {"tenant", "tenant_lp", "admin", "admin_lp"}
 
 
+def test_router_yaml_limits_every_login_path_that_reaches_odoo() -> None:
+    """The rendered production profile rate limits the login routes as config/router.yaml
+    does (docs/security.md#10): the login form where it is proxied, session authenticate
+    and the RPC routes (their login calls), every /<lang>/ form included."""
+    from odoo_router.routing.table import Facts, compile_table, decide
+
+    cfg = build_config(_rendered()["router_yaml"], "router.yaml")
+    table = compile_table(cfg)
+    limited = [
+        ("testodoo.seisei.tokyo", "/web/login"),
+        ("testodoo.seisei.tokyo", "/en/web/login/"),
+        ("admin.erp.seisei.tokyo", "/web/login"),
+        ("admin.erp.seisei.tokyo", "/fr/web/session/authenticate"),
+        ("acme.erp.seisei.tokyo", "/web/session/authenticate/"),
+        ("acme.erp.seisei.tokyo", "/jsonrpc"),
+        ("acme.erp.seisei.tokyo", "/en/xmlrpc/2/common"),
+        ("demo.nagashiro.top", "/xmlrpc/common"),
+    ]
+    for host, path in limited:
+        d = decide(table, Facts("POST", host, path, "198.51.100.7"))  # in the allowlist
+        assert d.proxy is not None and d.rate_limit is not None, (host, path, d.route)
+        assert (d.rate_limit.key, d.rate_limit.burst) == ("client_ip", 5)
+    for host, path in (("testodoo.seisei.tokyo", "/web/dataset/call_kw"),):
+        assert decide(table, Facts("POST", host, path, "10.0.0.1")).rate_limit is None
+
+
 def test_router_yaml_answers_the_health_path_as_nginx_did(tree: Path) -> None:
     conf = tree / "srv/stacks/seisei-odoo/nginx/default.conf"
     text = conf.read_text()

@@ -47,6 +47,7 @@ class ServerSettings:
     session_cookie_samesite: str | None = None
     dbfilter_anchor: bool = False
     server_header: str = "odoo-router"
+    rate_limit_keys: int = 100_000  # buckets of the routes' rate_limit, shared by the workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,18 @@ class BasicAuth:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A route's login rate limit: token buckets of ``burst`` attempts refilled at ``rate``
+    per second, one per client address (``client_ip``) or per address and tenant database
+    (``client_ip_db``). security/ratelimit.py says which requests count."""
+
+    key: Literal["client_ip", "client_ip_db"]
+    rate: float  # tokens per second
+    burst: int
+    text: str  # "10/min, burst 5": for explain, and the buckets' namespace
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     name: str
     kind: Literal["exact", "prefix", "regex"]
@@ -121,6 +134,7 @@ class Route:
     lang_prefix: bool = False
     auth: BasicAuth | None = None
     where: str = ""  # "router.yaml:41", for explain and errors
+    rate_limit: RateLimit | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from .model import Action, BasicAuth, Pool, ProxyAction, RedirectAction, RespondAction, Route
+from .ratelimit import read_rate_limit
 from .reader import Reader, closest
 from .values import as_bool, as_header_text, as_status, as_str, kind, parse_duration, parse_size
 
@@ -18,6 +19,7 @@ ROUTE_KEYS = (
     "regex",
     "lang_prefix",
     "auth",
+    "rate_limit",
     "proxy",
     "redirect",
     "respond",
@@ -152,6 +154,13 @@ def read_route(r: Reader, item: object, p: str, pools: dict[str, Pool], index: i
             return None
     action = read_action(r, data, p, pools)
     auth = read_auth(r, data["auth"], f"{p}.auth") if "auth" in data else None
+    limit = None
+    if "rate_limit" in data:
+        limit = read_rate_limit(r, data["rate_limit"], f"{p}.rate_limit")
+        if action is not None and not isinstance(action, ProxyAction):
+            r.error(
+                f"{p}.rate_limit", "a rate limit guards what reaches Odoo: needs a proxy action"
+            )
     if action is None:
         return None
     return Route(
@@ -162,6 +171,7 @@ def read_route(r: Reader, item: object, p: str, pools: dict[str, Pool], index: i
         lang_prefix=r.get(data, p, "lang_prefix", as_bool, False),
         auth=auth,
         where=r.where(p) or "",
+        rate_limit=limit,
     )
 
 

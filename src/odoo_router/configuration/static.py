@@ -90,6 +90,7 @@ def read_server(r: Reader, value: object) -> ServerSettings:
         session_cookie_samesite=r.get(data, p, "session_cookie_samesite", as_samesite, None),
         dbfilter_anchor=flag("dbfilter_anchor", d.dbfilter_anchor),
         server_header=r.get(data, p, "server_header", as_str, d.server_header),
+        rate_limit_keys=r.get(data, p, "rate_limit_keys", as_int(1, 10_000_000), d.rate_limit_keys),
     )
 
 

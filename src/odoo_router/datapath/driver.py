@@ -31,9 +31,10 @@ from time import monotonic
 
 from ..http.errors import CLIENT, UPSTREAM
 from ..http.headers import find
-from ..routing.table import Facts, decide
+from ..routing.table import Decision, Facts, decide
 from ..security.passwords import cached_basic_auth, check_basic_auth
-from . import forward
+from ..security.ratelimit import RateLimits
+from . import forward, login_limit
 from . import request as rs
 from .exchange import Exchange, Outcome
 from .intake import Intake
@@ -100,6 +101,9 @@ class Driver(Intake):
             decision = req.decision
             assert decision is not None
         local = decision.local
+        limit = decision.rate_limit
+        if limit is not None and local is None and not decision.inspect:  # else rpc_guard counts
+            local = login_limit.at_head(self.state.rate_limits, req, limit)
         if local is not None:
             if not req.complete and (req.upgrade or req.expect_continue):
                 # Expect: 100-continue, answered without 100: the client may send its body or
@@ -196,7 +200,7 @@ class Driver(Intake):
                 limit = self.max_body
             if not req.error_status:
                 if inline(req):  # small and whole: at once
-                    refusal = check_request(req, tenant_db, limit)
+                    refusal = check_request(req, tenant_db, limit, self._limits(decision))
                     if refusal is not None:
                         self.out.answer(req, refusal)
                         req.enter(rs.DONE)
@@ -206,7 +210,8 @@ class Driver(Intake):
                 if inline_once_whole(req):
                     self.out.send_continue(req)
                     return False  # message_complete goes on
-            inspection = self.inspection = BodyInspection(req, tenant_db, limit)
+            limits = self._limits(decision)
+            inspection = self.inspection = BodyInspection(req, tenant_db, limit, limits)
             self.out.send_continue(req)
         step = inspection.step()
         if step == MORE:
@@ -226,6 +231,10 @@ class Driver(Intake):
         else:
             req.enter(rs.UPSTREAM)
         return True
+
+    def _limits(self, decision: Decision) -> RateLimits | None:
+        """The worker's buckets when the route limits logins (rpc_guard counts them)."""
+        return self.state.rate_limits if decision.rate_limit is not None else None
 
     def _inspect_soon(self) -> None:
         """The next slice of RPC inspection from the loop: other connections go first."""

@@ -22,8 +22,10 @@ from typing import Final
 
 from ..http.headers import find
 from ..routing.table import LocalAnswer
+from ..security.ratelimit import RateLimits
 from ..security.rpc_firewall import Refuse, Verdict
 from ..security.rpc_inspect import RpcInspector
+from .login_limit import after_inspection
 from .request import Request
 
 INLINE_MAX: Final = 64 * 1024  # bodies inspected at once, without yielding (~1 ms at worst)
@@ -40,10 +42,14 @@ def _header(req: Request, name: bytes) -> str | None:
 
 
 class Inspection:
-    """The inspector for one request, or the refusal its headers already earned."""
+    """The inspector for one request, or the refusal its headers already earned; with
+    ``limits``, an allowed call that logs in is counted against the route's rate limit."""
 
-    def __init__(self, req: Request, tenant_db: str, limit: int) -> None:
+    def __init__(
+        self, req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+    ) -> None:
         self.limit = limit
+        self.limits = limits
         self.refusal: Verdict | None = None
         self.inspector: RpcInspector | None = None
         self.longest = 0.0  # the longest single work() call, seconds
@@ -84,6 +90,10 @@ class Inspection:
             return LocalAnswer(
                 verdict.status, (("Content-Type", verdict.content_type),), verdict.body
             )
+        inspector = self.inspector
+        if self.limits is not None and inspector is not None and inspector.login_call():
+            protocol = inspector.endpoint.protocol
+            return after_inspection(self.limits, req, protocol, inspector.request_id)
         return None
 
 
@@ -112,9 +122,11 @@ def inline_once_whole(req: Request) -> bool:
     )
 
 
-def check_request(req: Request, tenant_db: str, limit: int) -> LocalAnswer | None:
+def check_request(
+    req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+) -> LocalAnswer | None:
     """The firewall on a whole body in memory (``inline`` said so): None to forward."""
-    inspection = Inspection(req, tenant_db, limit)
+    inspection = Inspection(req, tenant_db, limit, limits)
     if req.body_size <= limit:
         for piece in req.body:
             inspection.feed(piece)
@@ -160,9 +172,11 @@ class BodyInspection:
     """Phase 3 for a firewalled route: the body inspected as it arrives, from memory or
     from the temp file it spilled to, a slice per step; the verdict once it is whole."""
 
-    def __init__(self, req: Request, tenant_db: str, limit: int) -> None:
+    def __init__(
+        self, req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+    ) -> None:
         self.req = req
-        self.inspection = Inspection(req, tenant_db, limit)
+        self.inspection = Inspection(req, tenant_db, limit, limits)
         self.reader = BodyReader(req)
         self.busy = False  # a piece was fed and not all of it inspected yet
 

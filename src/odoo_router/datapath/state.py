@@ -20,6 +20,8 @@ from ..configuration.validate import Config, ServerSettings
 from ..routing.memo import RouteMemo
 from ..routing.request_filter import FilterSettings
 from ..routing.table import RoutingTable, compile_table
+from ..security.ratelimit import RateLimits
+from ..security.ratelimit_table import BucketTable
 from .cache import StaticCache
 from .errorlog import RateLimitedLog
 from .pools import Pools
@@ -57,9 +59,12 @@ _HEX2: Final = tuple(b"%02x" % i for i in range(256))
 
 
 class WorkerState:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, buckets: BucketTable | None = None) -> None:
         self.settings: ServerSettings = config.server
         self.config = config
+        # The routes' login limits: the master's table, shared by every worker (a reload
+        # keeps it); made on first use when no master made one (a worker on its own).
+        self.rate_limits = RateLimits(config.server.rate_limit_keys, buckets)
         self.table: RoutingTable = compile_table(config)
         self.routes = RouteMemo(self.table)  # the worker's memo of this table's decisions
         self.filter_settings = FilterSettings(self.settings)

@@ -58,6 +58,21 @@ def _pool(spec: RouterSpec, name: str) -> str:
     return f"  {name + ':':10s} {{servers: [{servers}], keepalive: {_KEEPALIVE[name]}}}"
 
 
+# The production profile's login limit (docs/security.md#10): per client address.
+LOGIN_LIMIT = "rate_limit: {key: client_ip, rate: 10/min, burst: 5}"
+
+
+def _login_route(pool: str, regex: str, timeouts: str = "") -> list[str]:
+    """A proxied login path with its /<lang>/ and trailing-slash forms, rate limited."""
+    return [
+        "      - name: login",
+        f"        regex: '{regex}'",
+        "        lang_prefix: true",
+        f"        proxy: {{pool: {pool}{timeouts}}}",
+        f"        {LOGIN_LIMIT}",
+    ]
+
+
 def _ui_route(name: str, path: str, target: str | None, match: str) -> list[str]:
     if target is None:
         return [f"      - {{name: {name}, {match}: {path}, proxy: {{pool: tenant}}}}"]
@@ -122,10 +137,19 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
         "              request_buffering: false, response_buffering: false}",
         "    - {name: qr, regex: '^/qr/',",
         "       proxy: {pool: tenant, send_timeout: 120s, read_timeout: 120s}}",
-        "    # RPC names the database in the body: the firewall pins it to the host's tenant.",
+        "    # RPC names the database in the body: the firewall pins it to the host's tenant;",
+        "    # http_routing also serves /<lang>/jsonrpc. Only the calls that log in count",
+        "    # against the rate limit, once the firewall allowed them.",
         "    - name: rpc",
         "      regex: '^/(jsonrpc|xmlrpc)'",
+        "      lang_prefix: true",
         "      proxy: {pool: tenant, send_timeout: 120s, read_timeout: 120s, rpc_firewall: true}",
+        f"      {LOGIN_LIMIT}",
+        "    - name: authenticate",
+        "      regex: '^/web/session/authenticate/?$'",
+        "      lang_prefix: true",
+        "      proxy: {pool: tenant, send_timeout: 120s, read_timeout: 120s, rpc_firewall: true}",
+        f"      {LOGIN_LIMIT}",
         "    - {name: report, regex: '^/report/',",
         "       proxy: {pool: tenant, send_timeout: 300s, read_timeout: 300s}}",
         "    - {name: static, regex: '^/web/(static|assets)/', proxy: {pool: tenant}}",
@@ -145,6 +169,11 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
         "      # The reference sends admin /qr/ to the tenant pool too.",
         "      - {name: qr, regex: '^/qr/',",
         "         proxy: {pool: tenant, send_timeout: 120s, read_timeout: 120s}}",
+        *_login_route(
+            "admin",
+            "^/web/(login|session/authenticate)/?$",
+            ", send_timeout: 120s, read_timeout: 120s",
+        ),
         "      - {name: default, prefix: /,",
         "         proxy: {pool: admin, send_timeout: 120s, read_timeout: 120s}}",
     ]
@@ -157,7 +186,11 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
             f"    dbfilter: {_q(rule.template)}",
             "    routes:",
             "      - use: health",
-            *_ui_route("login", "/web/login", ui.login_redirect if ui else None, "exact"),
+            *(
+                _ui_route("login", "/web/login", ui.login_redirect, "exact")
+                if ui and ui.login_redirect
+                else _login_route("tenant", "^/web/login/?$")
+            ),
             *_ui_route("root", "/", ui.redirect if ui else None, "exact"),
             "      - use: deny_database",
             "      - use: tenant_common",
@@ -175,7 +208,7 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
             "    routes:",
             "      - use: health",
             "      - use: deny_database",
-            "      - {name: login, exact: /web/login, proxy: {pool: tenant}}",
+            *_login_route("tenant", "^/web/login/?$"),
             "      - {name: root, exact: /, proxy: {pool: tenant}}",
             "      - use: tenant_common",
             "      - name: default",

@@ -51,6 +51,7 @@ from ..configuration.static import reloaded, static_changes
 from ..configuration.validate import Config, ConfigError, load_config
 from ..datapath import headparse
 from ..datapath.spool import describe_os_error
+from ..security.ratelimit_table import BucketTable
 from . import native
 from .metrics import Stats, write_snapshot
 from .metrics_http import MetricsServer, start_metrics_server
@@ -140,6 +141,9 @@ class Master:
         kind = build_kind(len(native.compiled()), len(native.NATIVE))
         self.info = MasterInfo(kind, built, config_path, self.worker_count())  # the status page
         self.report_r, self.report_w = os.pipe()  # the workers' stop reports
+        # The login rate limits' buckets, made before any fork: one table for all workers,
+        # kept across reloads and worker restarts (security/ratelimit_table.py).
+        self.buckets = BucketTable(config.server.rate_limit_keys)
         os.set_blocking(self.report_r, False)
 
     def worker_count(self) -> int:
@@ -160,7 +164,12 @@ class Master:
                 if self.metrics is not None:  # the master's: never held by a worker
                     self.metrics.close_in_child()
                 opts = WorkerOptions(
-                    self.config_path, worker_id, self.metrics_dir, master_pid, self.report_w
+                    self.config_path,
+                    worker_id,
+                    self.metrics_dir,
+                    master_pid,
+                    self.report_w,
+                    self.buckets,
                 )
                 worker_main(self.config, self.socks, opts)
             except BaseException as exc:

@@ -38,6 +38,7 @@ from ..configuration.static import reloaded
 from ..configuration.validate import Config, ConfigError, load_config
 from ..datapath.proxy import ClientConnection
 from ..datapath.state import Connection, WorkerState
+from ..security.ratelimit_table import BucketTable
 from .accesslog import AccessLog
 from .fdwatch import FdWatch
 from .metrics import Stats, write_snapshot
@@ -56,6 +57,7 @@ class WorkerOptions:
     metrics_dir: str | None
     master_pid: int | None = None  # drain and exit once the parent is another process
     report_fd: int | None = None  # where the stop report goes (a pipe to the master)
+    buckets: BucketTable | None = None  # the login rate limits' table, shared by the workers
 
 
 async def serve_sockets(
@@ -131,7 +133,7 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     gc.freeze()
     gc.set_threshold(10_000, 20, 20)
     loop = asyncio.get_running_loop()
-    state = WorkerState(config)
+    state = WorkerState(config, opts.buckets)
     stats = Stats() if opts.metrics_dir else None
     target = config.logging.access_log
     access = AccessLog(target, on_error=log) if target else None

@@ -42,6 +42,8 @@ def render_routes(config: Config) -> str:
         for route in rule.routes:
             lp = " (+ /<lang>/ forms)" if route.lang_prefix else ""
             auth = " [basic auth]" if route.auth else ""
+            if route.rate_limit is not None:
+                auth += f" [rate limit {route.rate_limit.text}]"
             head = f"  {route.name:<14} {route.kind:<6} {route.pattern:<34}{lp}{auth}"
             lines.append(f"{head} -> {_action_text(route)}")
     return "\n".join(lines)
@@ -120,6 +122,8 @@ def explain(
             + (f"on, pinned to {d.tenant_db}" if a.rpc_firewall and d.tenant_db else "off"),
             f"cache:       {'on' if a.cache else 'off'}",
         ]
+        if d.rate_limit is not None:  # security/ratelimit.py: which requests count
+            out.append(f"rate limit:  {d.rate_limit.text}, on login attempts")
     out.append(
         f"X-Odoo-dbfilter: {d.dbfilter}"
         if d.dbfilter

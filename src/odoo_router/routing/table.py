@@ -41,6 +41,7 @@ from ..configuration.model import (
     HostRule,
     Pool,
     ProxyAction,
+    RateLimit,
     RedirectAction,
     RespondAction,
     Route,
@@ -99,6 +100,7 @@ class Decision:
     dbfilter: str | None  # the X-Odoo-dbfilter value to send, None: send no header
     local: LocalAnswer | None = None  # set for redirect / respond / access refusals
     pending_auth: BasicAuth | None = None  # credentials to verify, then decide again
+    rate_limit: RateLimit | None = None  # the route's login limit (security/ratelimit.py)
     # The action when it is a proxy one and nothing answered locally, and what the data path
     # reads of it on every request: computed once (a decision is remembered), read as
     # compiled fields rather than through the config's Python objects.
@@ -297,7 +299,10 @@ def decide_matched(table: RoutingTable, matched: HostMatch, facts: Facts) -> tup
             local = _redirect(action, facts.host, groups)
         elif isinstance(action, RespondAction):
             local = _respond(action)
-        decision = Decision(rule.name, route.name, action, tenant_db, dbfilter, local)
+        limit = route.rate_limit if local is None else None
+        decision = Decision(
+            rule.name, route.name, action, tenant_db, dbfilter, local, rate_limit=limit
+        )
         return decision, fixed and route.auth is None
     # A host rule whose routes all miss: nginx would have no location either.
     missing = LocalAnswer(404, (("Content-Type", "text/html"),), error_page(404))

@@ -293,7 +293,7 @@ def plain(status: int, message: str, reason: str) -> Refuse:
     return Refuse(status, "text/plain; charset=utf-8", (message + "\n").encode(), reason)
 
 
-def json_error(exc: Reject, request_id: object) -> Refuse:
+def json_error(exc: Reject, request_id: object, name: str = FIREWALL_NAME) -> Refuse:
     if isinstance(request_id, bool) or not isinstance(request_id, str | int | float | None):
         request_id = None  # JSON-RPC ids are strings, numbers or null
     message = f"odoo-router: {exc.message}"
@@ -305,7 +305,7 @@ def json_error(exc: Reject, request_id: object) -> Refuse:
             "message": message,
             # The shape of odoo.http.serialize_exception: Odoo clients show data.message.
             "data": {
-                "name": FIREWALL_NAME,
+                "name": name,
                 "message": message,
                 "arguments": [message],
                 "debug": "",

@@ -45,9 +45,10 @@ from .rpc_firewall import (
     xml_fault,
 )
 from .rpc_json import JsonCall
-from .rpc_values import DICT, LIST, S_ID, S_ROOT
+from .rpc_values import DICT, LIST, S_ID, S_METHOD, S_ROOT, S_SERVICE
 from .rpc_xml import XmlCall
 
+_LOGINS: Final = ("login", "authenticate")  # the common service's calls that log in
 SLICE: Final = 64 * 1024  # decoded bytes inspected per work() call
 _NONBLANK: Final = re.compile(rb"[^ \t\n\r\x0b\x0c]")  # what bytes.strip() keeps
 
@@ -271,6 +272,20 @@ class RpcInspector:
             return ALLOW
         except Reject as exc:
             return self._refusal(exc, self.request_id)
+
+    def login_call(self) -> bool:
+        """After an allowing verdict: whether the call logs in (security/ratelimit.py)."""
+        endpoint = self.endpoint
+        if endpoint.protocol == "authenticate":
+            return True
+        if endpoint.protocol == "xmlrpc":
+            xml = self.xml
+            return endpoint.service == "common" and xml is not None and xml.method in _LOGINS
+        json = self.json
+        if json is None:
+            return False
+        found = json.found
+        return found[S_SERVICE] == "common" and found[S_METHOD] in _LOGINS
 
     def _refusal(self, exc: Reject, request_id: object) -> Verdict:
         if self.endpoint.protocol == "xmlrpc":

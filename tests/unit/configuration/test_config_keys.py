@@ -96,6 +96,10 @@ SERVER = {
         "server_header: {a: b}",
         "server.server_header: expected a string, got a mapping",
     ),
+    "rate_limit_keys": (
+        "rate_limit_keys: 0",
+        "server.rate_limit_keys: must be between 1 and 10000000, got 0",
+    ),
 }
 
 FORWARDED = {
@@ -160,6 +164,10 @@ ROUTE = {
     "auth": (
         "- prefix: /\n  respond: {status: 200}\n  auth: ops",
         f"{R}.auth: expected a mapping, got a string",
+    ),
+    "rate_limit": (
+        "- prefix: /\n  proxy: {pool: tenant}\n  rate_limit: 10/min",
+        f"{R}.rate_limit: expected a mapping, got a string",
     ),
     "proxy": ("- prefix: /\n  proxy: tenant", f"{R}.proxy: expected a mapping, got a string"),
     "redirect": (

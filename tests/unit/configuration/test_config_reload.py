@@ -38,6 +38,8 @@ SERVER_VALUES = {
     "session_cookie_samesite": ("session_cookie_samesite: Lax", "session_cookie_samesite: null"),
     "dbfilter_anchor": ("dbfilter_anchor: false", "dbfilter_anchor: true"),
     "server_header": ("server_header: odoo-router", "server_header: nginx"),
+    # The buckets are sized once, before the workers fork: a reload keeps them.
+    "rate_limit_keys": ("rate_limit_keys: 100000", "rate_limit_keys: 64"),
 }
 
 
