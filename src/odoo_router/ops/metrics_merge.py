@@ -4,6 +4,10 @@ Counters and histograms of every snapshot are added up, gauges only from live wo
 files; ``retired.json`` holds what workers that died had counted (``forget_worker``), so
 that counters never go down when a worker is replaced. A file of another version, or one
 malformed in any row, is skipped whole: a scrape never fails and never counts half a file.
+
+Per-tenant rows are summed by label, then every label the master has not granted
+(``tenants.json``, metrics_slots.py) is folded into ``_other``: the scrape never shows more
+than ``tenant_labels_max`` databases, whatever the files hold.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .metrics import (
     BUCKETS,
     SNAPSHOT_VERSION,
+    STATUS_CLASSES,
     WORKER_FILE,
     Histogram,
     RequestKey,
     snapshot_path,
     write_atomic,
 )
+from .metrics_tenants import FIXED, OTHER, SLOTS_FILE, TenantRow
 
 RETIRED = "retired"
 
@@ -42,6 +49,10 @@ class Merged:
     open_connections: int = 0
     open_websockets: int = 0
     workers: int = 0
+    tenants: dict[str, TenantRow] = field(default_factory=dict)  # label -> counters
+    tenant_websockets: dict[str, int] = field(default_factory=dict)  # label -> open now
+    tenant_labels_max: int = 0
+    tenant_folded: int = 0
 
     @classmethod
     def empty(cls) -> Merged:
@@ -76,7 +87,10 @@ class Merged:
             conns = int(snap.get("open_connections", 0))
             sockets = int(snap.get("open_websockets", 0))
             pools = [(str(p), int(i), int(a)) for p, i, a in snap.get("pools", ())]
-        except (TypeError, ValueError, IndexError):
+            tenants = snap.get("tenants") or {}
+            rows = [_tenant_row(r, hist) for r in tenants.get("rows", ())]
+            tenant_ws = [(str(db), int(n)) for db, n in tenants.get("websockets", ())]
+        except (TypeError, ValueError, IndexError, AttributeError):
             return False
         for key, (n, b_in, b_out) in requests:
             row = self.requests.setdefault(key, [0, 0, 0])
@@ -93,7 +107,11 @@ class Merged:
             self.reloads[outcome] = self.reloads.get(outcome, 0) + n
         for kind, n in faults:
             self.faults[kind] = self.faults.get(kind, 0) + n
+        for label, tenant in rows:
+            self.tenants.setdefault(label, TenantRow()).add(tenant)
         if gauges:
+            for label, n in tenant_ws:
+                self.tenant_websockets[label] = self.tenant_websockets.get(label, 0) + n
             self.open_connections += conns
             self.open_websockets += sockets
             for pool, idle, active in pools:
@@ -117,7 +135,30 @@ class Merged:
             "upstream_errors": [[p, k, n] for (p, k), n in self.upstream_errors.items()],
             "reloads": [[o, n] for o, n in self.reloads.items()],
             "faults": [[k, n] for k, n in self.faults.items()],
+            "tenants": {"rows": [row.dump(label) for label, row in self.tenants.items()]},
         }
+
+    def fold_tenants(self, granted: set[str]) -> None:
+        """Every label outside ``granted`` and the fixed ones counts as ``_other``."""
+        for label in [t for t in self.tenants if t not in granted and t not in FIXED]:
+            self.tenants.setdefault(OTHER, TenantRow()).add(self.tenants.pop(label))
+        for label in [t for t in self.tenant_websockets if t not in granted and t not in FIXED]:
+            n = self.tenant_websockets.pop(label)
+            self.tenant_websockets[OTHER] = self.tenant_websockets.get(OTHER, 0) + n
+
+
+def _tenant_row(
+    r: Any, hist: Callable[[Any, Any], tuple[list[int], float]]
+) -> tuple[str, TenantRow]:
+    """``[label, classes, bytes_in, bytes_out, bucket counts, total]`` (TenantRow.dump)."""
+    label, classes, b_in, b_out, counts, total = r
+    row = TenantRow()
+    row.classes = [int(n) for n in classes]
+    if len(row.classes) != len(STATUS_CLASSES):
+        raise ValueError("status classes")
+    row.bytes_in, row.bytes_out = int(b_in), int(b_out)
+    row.duration.counts, row.duration.total = hist(counts, total)
+    return str(label), row
 
 
 def _read_json(path: str) -> dict[str, Any] | None:
@@ -132,6 +173,7 @@ def _read_json(path: str) -> dict[str, Any] | None:
 # forget_worker (the master's main thread) and the collector (the listener's threads) both
 # run in the master: one lock keeps a scrape from seeing a worker both retired and alive.
 _merge_lock = threading.Lock()
+merge_lock = _merge_lock  # metrics_slots reads the snapshots under it too
 
 
 def forget_worker(directory: str, worker_id: int | str) -> None:
@@ -182,4 +224,15 @@ def read_merged(directory: str) -> Merged:
             snap = _read_json(os.path.join(directory, name))
             if snap is not None and merged.add(snap, gauges=m is not None) and m is not None:
                 merged.workers += 1
+        slots = _read_json(os.path.join(directory, SLOTS_FILE)) or {}
+    granted = slots.get("granted")
+    merged.fold_tenants({str(g) for g in granted} if isinstance(granted, list) else set())
+    with contextlib.suppress(TypeError, ValueError):
+        merged.tenant_labels_max = int(slots.get("cap", 0))
+        merged.tenant_folded = int(slots.get("folded", 0))
     return merged
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when it is missing or not one."""
+    return _read_json(path)

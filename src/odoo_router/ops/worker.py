@@ -133,6 +133,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     loop = asyncio.get_running_loop()
     state = WorkerState(config)
     stats = Stats() if opts.metrics_dir else None
+    if stats is not None and opts.metrics_dir:
+        stats.tenants.refresh(opts.metrics_dir)  # the slots granted so far, before serving
     target = config.logging.access_log
     access = AccessLog(target, on_error=log) if target else None
     attach(state, stats, access)
@@ -179,6 +181,7 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
                 for name, pool in state.pools.by_name.items():
                     stats.set_pool(name, len(pool.idle), len(pool.active))
                 if ticks % 10 == 0:
+                    stats.tenants.refresh(opts.metrics_dir)
                     with contextlib.suppress(OSError):  # a full disk must not stop this loop
                         write_snapshot(stats, opts.metrics_dir, opts.worker_id)
 
