@@ -139,7 +139,10 @@ class Merged:
         }
 
     def fold_tenants(self, granted: set[str]) -> None:
-        """Every label outside ``granted`` and the fixed ones counts as ``_other``."""
+        """Every label outside ``granted`` and the fixed ones counts as ``_other``; every
+        granted database has its series from the grant on (at zero until it is counted)."""
+        for label in granted:
+            self.tenants.setdefault(label, TenantRow())
         for label in [t for t in self.tenants if t not in granted and t not in FIXED]:
             self.tenants.setdefault(OTHER, TenantRow()).add(self.tenants.pop(label))
         for label in [t for t in self.tenant_websockets if t not in granted and t not in FIXED]:

@@ -21,9 +21,9 @@ every worker reads once a second (``refresh``). A new tenant's first requests, u
 round trip is done (1-3 s), count under ``_other``.
 
 Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap + 3),
-``candidates`` at most ``cap`` names (oldest forgotten first; a forgotten one that is
-answered again comes back), and ``websockets`` one entry per database with a websocket open
-now. A flood of random hosts touches none of them: its answers are the router's own or
+``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
+forgotten one that is answered again comes back), and ``websockets`` one entry per database
+with a websocket open now. A flood of random hosts touches none of them: its answers are the router's own or
 Odoo's 404s.
 
 Websockets are counted by the key they opened with, not by label, so that a close always
@@ -46,6 +46,9 @@ OTHER = "_other"
 FIXED = (ADMIN, UNKNOWN, OTHER)
 SLOTS_FILE = "tenants.json"
 DEFAULT_CAP = 500  # configuration.model.MetricsSettings.tenant_labels_max
+# Candidates a worker keeps between two grant rounds: more than the cap, so that a burst of
+# new tenants (a restart of the farm) is not mostly forgotten before the master sees it.
+CANDIDATES_MIN = 1000
 
 
 class TenantRow:
@@ -126,7 +129,7 @@ class TenantStats:
             self.candidates.pop(key, None)
             return row
         if 0 < upstream_status < 400 and key not in self.candidates:
-            if len(self.candidates) >= self.cap:
+            if len(self.candidates) >= max(self.cap, CANDIDATES_MIN):
                 del self.candidates[next(iter(self.candidates))]
             self.candidates[key] = None
         return self.rows[OTHER]
@@ -166,7 +169,7 @@ class TenantStats:
             other.add(self.rows.pop(name))
         for name in [n for n in self.candidates if n in granted]:
             del self.candidates[name]
-        while len(self.candidates) > cap:
+        while len(self.candidates) > max(cap, CANDIDATES_MIN):
             del self.candidates[next(iter(self.candidates))]
 
     def label(self, key: str) -> str:

@@ -16,6 +16,7 @@ from odoo_router.ops.metrics_merge import Merged, forget_worker, read_merged, re
 from odoo_router.ops.metrics_slots import REFUSED_MEMORY, TenantSlots
 from odoo_router.ops.metrics_tenants import (
     ADMIN,
+    CANDIDATES_MIN,
     FIXED,
     OTHER,
     SLOTS_FILE,
@@ -87,13 +88,13 @@ def test_what_does_not_make_a_candidate(status: int, upstream_status: int) -> No
 
 def test_a_flood_keeps_every_dict_bounded() -> None:
     t = TenantStats(cap=5)
-    for i in range(10_000):
+    n = 10 * CANDIDATES_MIN
+    for i in range(n):
         t.request_done(f"ten_r{i}", 200, 200, 0.001, 1, 1)  # even Odoo's 200s
         t.request_done(f"ten_z{i}", 404, 404, 0.001, 1, 1)
-    assert len(t.candidates) == 5
-    assert list(t.candidates) == [f"ten_r{i}" for i in range(9995, 10_000)]  # the newest
+    assert list(t.candidates) == [f"ten_r{i}" for i in range(n - CANDIDATES_MIN, n)]  # newest
     assert set(t.rows) == set(FIXED)
-    assert sum(t.rows[OTHER].classes) == 20_000
+    assert sum(t.rows[OTHER].classes) == 2 * n
 
 
 def test_a_lost_slot_moves_its_counts_to_other() -> None:
