@@ -23,8 +23,8 @@ round trip is done (1-3 s), count under ``_other``.
 Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap + 3),
 ``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
 forgotten one that is answered again comes back), and ``websockets`` one entry per database
-with a websocket open now. A flood of random hosts touches none of them: its answers are the router's own or
-Odoo's 404s.
+with a websocket open now. A flood of random hosts touches none of them: its answers are
+the router's own or Odoo's 404s.
 
 Websockets are counted by the key they opened with, not by label, so that a close always
 undoes its open; the snapshot maps keys to labels (granted name, fixed label, or
