@@ -272,3 +272,36 @@ def test_a_reload_keeps_slots_and_a_smaller_cap_keeps_the_oldest(
     assert sum(dbs(after).values()) == all_requests(after)  # moved, not lost
     assert dbs(after)["_other"] >= dbs(before)["_other"]
     assert "need a restart" not in t.router.log()
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_host_forms_count_under_one_database(make: Callable[[int | None], Tenants]) -> None:
+    """The db label comes from the normalised host (case, port, trailing dot), the
+    absolute-form target over the Host header, and no other header; a host refused before
+    routing counts as _unknown."""
+    t = make(None)
+    t.load([tenant_host("hv")], 1)
+    t.wait_for(lambda s: granted(s) == {"ten_hv"})
+    start = dbs(t.scrape())
+    for host in ("HV.ERP.Seisei.Tokyo", "hv.erp.seisei.tokyo:8080", "hv.erp.seisei.tokyo."):
+        t.load([host], 1, **{"X-Forwarded-Host": "evil.erp.seisei.tokyo"})
+    answer = _raw(
+        t.port,
+        b"GET http://hv.erp.seisei.tokyo/report/x HTTP/1.1\r\nHost: other.erp.seisei.tokyo\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 200")
+    bad = _raw(t.port, b"GET /report/x HTTP/1.1\r\nHost: a..b\r\nConnection: close\r\n\r\n")
+    assert bad.startswith(b"HTTP/1.1 400")
+    m = t.wait_for(lambda s: dbs(s).get("ten_hv", 0) >= start.get("ten_hv", 0) + 4)
+    assert dbs(m)["ten_hv"] == start.get("ten_hv", 0) + 4
+    assert dbs(m)["_unknown"] >= start.get("_unknown", 0) + 1  # the 400
+    assert granted(m) == {"ten_hv"}  # neither "evil" nor "other" took a slot

@@ -225,3 +225,21 @@ def test_a_malformed_tenant_row_skips_the_file() -> None:
     snap = Stats().snapshot()
     snap["tenants"]["rows"] = [["ten_a", [1, 2], 0, 0, [0] * 18, 0.0]]
     assert not Merged.empty().add(snap)
+
+
+def test_an_odd_database_name_is_escaped_in_the_text() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from odoo_router.ops.metrics_text import families, render
+
+    odd = 'ten_"we\\ird\nx'
+    s = Stats()
+    s.tenants.apply(5, frozenset({odd}))
+    s.tenants.request_done(odd, 200, 200, 0.01, 1, 1)
+    merged = Merged.empty()
+    assert merged.add(s.snapshot())
+    merged.fold_tenants({odd})
+    text = render(families(merged)).decode()
+    parsed = {f.name: f for f in text_string_to_metric_families(text)}
+    (sample,) = [x for x in parsed["odoo_router_tenant_requests"].samples if x.value]
+    assert sample.labels == {"db": odd, "status_class": "2xx"}
