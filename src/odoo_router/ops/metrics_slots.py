@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from .metrics import WORKER_FILE, write_atomic
 from .metrics_merge import merge_lock, read_json
 from .metrics_tenants import FIXED, SLOTS_FILE
 
 REFUSED_MEMORY = 10_000
+# The master's loop wakes once a second, and on every signal: a burst of SIGHUPs must not
+# make it read every snapshot each time.
+UPDATE_EVERY = 0.5
 
 
 class TenantSlots:
@@ -38,6 +42,7 @@ class TenantSlots:
         self.granted: dict[str, None] = {}  # grant order
         self.refused: dict[str, None] = {}  # oldest first, at most REFUSED_MEMORY
         self.folded = 0
+        self._updated = 0.0
         self.write()
 
     def _refuse(self, name: str) -> None:
@@ -73,6 +78,10 @@ class TenantSlots:
 
     def update(self) -> None:
         """Read every worker's candidates and grant them; write tenants.json if changed."""
+        now = time.monotonic()
+        if now - self._updated < UPDATE_EVERY:
+            return
+        self._updated = now
         found: list[str] = []
         with merge_lock:
             try:
