@@ -103,11 +103,17 @@ class Stats:
         upstream_s: float | None,
         bytes_in: int,
         bytes_out: int,
+        tenant: str | None = None,
+        upstream_status: int = 0,
     ) -> None:
         """Count one finished request. ``pool`` is "" for answers made by the router itself
         (respond, redirect, errors before a pool was chosen); ``upstream_s`` is None when no
-        upstream answered. Status 499 (client gone) counts as 4xx, like nginx logs it."""
-        cls = STATUS_CLASSES[status // 100] if 0 <= status < 600 else "0xx"
+        upstream answered. Status 499 (client gone) counts as 4xx, like nginx logs it.
+        ``tenant`` (metrics_tenants.tenant_key; None: per-tenant series off) counts it under
+        its tenant too, ``upstream_status`` being Odoo's own answer (0: none). One call for
+        both, sharing the status class and the bucket: this runs on every request."""
+        ci = status // 100 if 0 <= status < 600 else 0
+        cls = STATUS_CLASSES[ci]
         key = (host_rule, route, pool, cls)
         row = self.requests.get(key)
         if row is None:
@@ -119,8 +125,20 @@ class Stats:
         hist = self.request_duration.get(hkey)
         if hist is None:
             hist = self.request_duration[hkey] = Histogram()
-        hist.counts[bisect_left(BUCKETS, total_s)] += 1
+        bucket = bisect_left(BUCKETS, total_s)
+        hist.counts[bucket] += 1
         hist.total += total_s
+        if tenant is not None:
+            tenants = self.tenants
+            trow = tenants.rows.get(tenant)
+            if trow is None:
+                trow = tenants.unlabelled(tenant, upstream_status)
+            trow.classes[ci] += 1
+            trow.bytes_in += bytes_in
+            trow.bytes_out += bytes_out
+            th = trow.duration
+            th.counts[bucket] += 1
+            th.total += total_s
         if upstream_s is not None and pool:
             uh = self.upstream_duration.get(pool)
             if uh is None:

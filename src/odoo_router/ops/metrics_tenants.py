@@ -110,10 +110,10 @@ class TenantStats:
         bytes_out: int,
     ) -> None:
         """Count one request of tenant ``key`` (tenant_key). ``upstream_status`` is Odoo's
-        own answer (0: Odoo did not answer)."""
+        own answer (0: Odoo did not answer). Stats.request_done does the same inline."""
         row = self.rows.get(key)
         if row is None:
-            row = self._unlabelled(key, upstream_status)
+            row = self.unlabelled(key, upstream_status)
         row.classes[status // 100 if 0 <= status < 600 else 0] += 1
         row.bytes_in += bytes_in
         row.bytes_out += bytes_out
@@ -121,7 +121,7 @@ class TenantStats:
         hist.counts[bisect_left(BUCKETS, total_s)] += 1
         hist.total += total_s
 
-    def _unlabelled(self, key: str, upstream_status: int) -> TenantRow:
+    def unlabelled(self, key: str, upstream_status: int) -> TenantRow:
         """The row of a database without a row yet: its own once granted, else ``_other``
         (a candidate when Odoo answered it below 400)."""
         if key in self.granted:

@@ -33,22 +33,23 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
 
     def observe(conn: Connection, req: Request) -> None:
         d = req.decision
-        total = time.monotonic() - req.start
-        status = req.status or 499
+        db: str | None = None
+        if tenants.cap:  # metrics.tenant_labels_max: 0 turns the per-tenant series off
+            db = d.tenant_db if d is not None else UNKNOWN
+            if db is None:
+                db = key(d)
         stats.request_done(
             d.host_rule if d is not None else "-",
             d.route if d is not None else "-",
             d.proxy.pool if d is not None and d.proxy is not None else "",
-            status,
-            total,
+            req.status or 499,
+            time.monotonic() - req.start,
             req.upstream_time,
             req.body_size,
             req.bytes_out,
+            db,
+            req.upstream_status,
         )
-        if tenants.cap:  # metrics.tenant_labels_max: 0 turns the per-tenant series off
-            tenants.request_done(
-                key(d), status, req.upstream_status, total, req.body_size, req.bytes_out
-            )
 
     def websocket(delta: int, d: Decision | None) -> None:
         if delta > 0:

@@ -243,3 +243,21 @@ def test_an_odd_database_name_is_escaped_in_the_text() -> None:
     parsed = {f.name: f for f in text_string_to_metric_families(text)}
     (sample,) = [x for x in parsed["odoo_router_tenant_requests"].samples if x.value]
     assert sample.labels == {"db": odd, "status_class": "2xx"}
+
+
+def test_stats_counts_a_tenant_as_tenant_stats_does() -> None:
+    """Stats.request_done's inline tenant count (one call per request) is TenantStats'."""
+    inline, alone = Stats(), TenantStats()
+    for s in (inline.tenants, alone):
+        s.apply(5, frozenset({"ten_a"}))
+    for db, status, up, total in (
+        ("ten_a", 200, 200, 0.003),
+        ("ten_b", 404, 0, 2.0),
+        (ADMIN, 0, 0, 9e9),
+    ):
+        inline.request_done("h", "r", "p", status, total, None, 7, 9, db, up)
+        alone.request_done(db, status, up, total, 7, 9)
+    assert inline.tenants.snapshot() == alone.snapshot()
+    before = inline.tenants.snapshot()
+    inline.request_done("h", "r", "p", 200, 0.1, None, 1, 1)  # tenant None: not counted
+    assert inline.tenants.snapshot() == before
