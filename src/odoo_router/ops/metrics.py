@@ -136,9 +136,8 @@ class Stats:
             trow.classes[ci] += 1
             trow.bytes_in += bytes_in
             trow.bytes_out += bytes_out
-            th = trow.duration
-            th.counts[bucket] += 1
-            th.total += total_s
+            trow.counts[bucket] += 1
+            trow.total += total_s
         if upstream_s is not None and pool:
             uh = self.upstream_duration.get(pool)
             if uh is None:

@@ -108,7 +108,7 @@ class Merged:
         for kind, n in faults:
             self.faults[kind] = self.faults.get(kind, 0) + n
         for label, tenant in rows:
-            self.tenants.setdefault(label, TenantRow()).add(tenant)
+            self.tenants.setdefault(label, TenantRow()).merge(tenant)
         if gauges:
             for label, n in tenant_ws:
                 self.tenant_websockets[label] = self.tenant_websockets.get(label, 0) + n
@@ -144,7 +144,7 @@ class Merged:
         for label in granted:
             self.tenants.setdefault(label, TenantRow())
         for label in [t for t in self.tenants if t not in granted and t not in FIXED]:
-            self.tenants.setdefault(OTHER, TenantRow()).add(self.tenants.pop(label))
+            self.tenants.setdefault(OTHER, TenantRow()).merge(self.tenants.pop(label))
         for label in [t for t in self.tenant_websockets if t not in granted and t not in FIXED]:
             n = self.tenant_websockets.pop(label)
             self.tenant_websockets[OTHER] = self.tenant_websockets.get(OTHER, 0) + n
@@ -160,7 +160,7 @@ def _tenant_row(
     if len(row.classes) != len(STATUS_CLASSES):
         raise ValueError("status classes")
     row.bytes_in, row.bytes_out = int(b_in), int(b_out)
-    row.duration.counts, row.duration.total = hist(counts, total)
+    row.counts, row.total = hist(counts, total)
     return str(label), row
 
 

@@ -51,27 +51,34 @@ DEFAULT_CAP = 500  # configuration.model.MetricsSettings.tenant_labels_max
 CANDIDATES_MIN = 1000
 
 
-class TenantRow:
-    """One label's counters: requests per status class, bytes, the duration histogram."""
+class TenantRow(Histogram):
+    """One label's counters: the duration histogram itself (``counts``, ``total``: one
+    attribute less on every request), requests per status class, bytes."""
 
-    __slots__ = ("bytes_in", "bytes_out", "classes", "duration")
+    __slots__ = ("bytes_in", "bytes_out", "classes")
 
     def __init__(self) -> None:
+        super().__init__()
         self.classes: list[int] = [0] * len(STATUS_CLASSES)
         self.bytes_in = 0
         self.bytes_out = 0
-        self.duration = Histogram()
 
-    def add(self, other: TenantRow) -> None:
+    def merge(self, other: TenantRow) -> None:
         for i, n in enumerate(other.classes):
             self.classes[i] += n
         self.bytes_in += other.bytes_in
         self.bytes_out += other.bytes_out
-        self.duration.add(other.duration.counts, other.duration.total)
+        self.add(other.counts, other.total)
 
     def dump(self, label: str) -> list[Any]:
-        d = self.duration
-        return [label, list(self.classes), self.bytes_in, self.bytes_out, list(d.counts), d.total]
+        return [
+            label,
+            list(self.classes),
+            self.bytes_in,
+            self.bytes_out,
+            list(self.counts),
+            self.total,
+        ]
 
 
 def tenant_key(tenant_db: str | None, host_rule: str, default_rule: str) -> str:
@@ -117,9 +124,8 @@ class TenantStats:
         row.classes[status // 100 if 0 <= status < 600 else 0] += 1
         row.bytes_in += bytes_in
         row.bytes_out += bytes_out
-        hist = row.duration
-        hist.counts[bisect_left(BUCKETS, total_s)] += 1
-        hist.total += total_s
+        row.counts[bisect_left(BUCKETS, total_s)] += 1
+        row.total += total_s
 
     def unlabelled(self, key: str, upstream_status: int) -> TenantRow:
         """The row of a database without a row yet: its own once granted, else ``_other``
@@ -166,7 +172,7 @@ class TenantStats:
         self.granted = granted
         other = self.rows[OTHER]
         for name in [n for n in self.rows if n not in granted and n not in FIXED]:
-            other.add(self.rows.pop(name))
+            other.merge(self.rows.pop(name))
         for name in [n for n in self.candidates if n in granted]:
             del self.candidates[name]
         while len(self.candidates) > max(cap, CANDIDATES_MIN):

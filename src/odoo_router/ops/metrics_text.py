@@ -157,7 +157,7 @@ def tenant_families(merged: Merged) -> list[Family]:
                     req.add((("db", db), ("status_class", cls)), n)
             bytes_in.add((("db", db),), row.bytes_in)
             bytes_out.add((("db", db),), row.bytes_out)
-            dur.add_histogram((("db", db),), row.duration)
+            dur.add_histogram((("db", db),), row)
         sockets.add((("db", db),), merged.tenant_websockets.get(db, 0))
     folded = _counter(
         "tenant_labels_folded",

@@ -106,7 +106,7 @@ def test_a_lost_slot_moves_its_counts_to_other() -> None:
     assert set(t.rows) == {*FIXED, "ten_a"}
     other = t.rows[OTHER]
     assert other.classes[2] == 2 and other.bytes_in == 10
-    assert other.duration.counts[3] == 2  # le=0.01
+    assert other.counts[3] == 2  # le=0.01
 
 
 def test_websockets_count_by_key_and_map_to_labels() -> None:
