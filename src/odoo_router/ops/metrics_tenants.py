@@ -23,8 +23,12 @@ round trip is done (1-3 s), count under ``_other``.
 Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap + 3),
 ``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
 forgotten one that is answered again comes back), and ``websockets`` one entry per database
-with a websocket open now. A flood of random hosts touches none of them: its answers are
-the router's own or Odoo's 404s.
+with a websocket open now. A flood of random hosts touches none of them while its answers
+are the router's own or Odoo's 404s. Odoo answers some requests without any database
+(``/web/static/...`` files, JSON-RPC ``common.version``) with a 200: those do make a
+random subdomain a candidate where its profile proxies them; the cap still holds, but such
+hosts can take slots (issue 16's rule, kept as written; a stricter rule would have to see
+that Odoo used the database).
 
 Websockets are counted by the key they opened with, not by label, so that a close always
 undoes its open; the snapshot maps keys to labels (granted name, fixed label, or
@@ -100,10 +104,6 @@ class TenantStats:
         self.candidates: dict[str, None] = {}  # insertion-ordered set
         self.websockets: dict[str, int] = {}  # key at open -> websockets open now
         self._mtime = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.cap > 0
 
     # ------------------------------------------------------------------ hot path
 
