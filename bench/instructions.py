@@ -12,7 +12,10 @@ request. Runs agree to about 0.1%.
 * ``local``: ``GET /nginx-health``, answered by the router itself;
 * ``jsonrpc``: a 2 KiB JSON-RPC ``execute_kw`` POST on a tenant host, as the bench's jsonrpc
   row sends it (config/nginx-compat.yaml: buffered, forwarded, the answer relayed);
-* ``firewall``: the same call on config/router.yaml, where the RPC firewall inspects it.
+* ``firewall``: the same call on config/router.yaml, where the RPC firewall inspects it;
+* ``get-metrics``, ``get-tenants``: ``get`` counted by the metrics, with the per-tenant
+  series off (``metrics.tenant_labels_max: 0``) and on (the tenant holding its slot): their
+  difference is what the per-tenant metrics cost a request.
 
 Needs valgrind (``apt install valgrind``); each run takes 10-30 s.
 """
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from odoo_router.datapath.state import WorkerState
 
 REPO = Path(__file__).resolve().parent.parent
-KINDS = ("get", "local", "jsonrpc", "firewall")
+KINDS = ("get", "local", "jsonrpc", "firewall", "get-metrics", "get-tenants")
 ROUTER = REPO / "config" / "router.yaml"
 _COLLECTED = re.compile(r"Collected : (\d+)")
 _HOST = b"testodoo.seisei.tokyo"
@@ -83,8 +86,8 @@ def _child(kind: str, requests: int) -> None:
     from odoo_router.datapath.pools import UpstreamConnection
     from odoo_router.datapath.proxy import ClientConnection
 
-    if kind == "get":
-        uvloop.run(measure(requests, 1))
+    if kind.startswith("get"):
+        uvloop.run(measure(requests, 1, metrics=kind != "get", tenants=kind == "get-tenants"))
         return
     if kind == "local":
         request = b"GET /nginx-health HTTP/1.1\r\nHost: %s\r\n\r\n" % _HOST

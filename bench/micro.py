@@ -78,15 +78,25 @@ def _state() -> WorkerState:
 
 
 async def measure(
-    requests: int, rounds: int, access_log: str | None = None, metrics: bool = False
+    requests: int,
+    rounds: int,
+    access_log: str | None = None,
+    metrics: bool = False,
+    tenants: bool = False,
 ) -> tuple[float, float]:
     """(request side, response side) in microseconds per request, best round; with
     ``access_log`` (a file) the logging phase writes each request's line there, with
-    ``metrics`` it counts each request as the metrics do (the response side's last step)."""
+    ``metrics`` it counts each request as the metrics do (the response side's last step),
+    with ``tenants`` also under its tenant (ten_testodoo, granted its slot; else the
+    per-tenant series are off, as with ``metrics.tenant_labels_max: 0``)."""
     state = _state()
     log = AccessLog(access_log) if access_log else None
-    if log is not None or metrics:
-        attach(state, Stats() if metrics else None, log)
+    stats = Stats() if metrics or tenants else None
+    if stats is not None:
+        granted = frozenset({"ten_testodoo"}) if tenants else frozenset()
+        stats.tenants.apply(500 if tenants else 0, granted)
+    if log is not None or stats is not None:
+        attach(state, stats, log)
     client = ClientConnection(state)
     client_out = CountingTransport()
     client.connection_made(client_out)  # type: ignore[arg-type]
@@ -123,12 +133,14 @@ def main() -> None:
         help="also log each request to FILE (/dev/null: the formatting and buffering alone)",
     )
     parser.add_argument("--metrics", action="store_true", help="also count it in the metrics")
+    parser.add_argument("--tenants", action="store_true", help="and under its tenant database")
     args = parser.parse_args()
     request_us, response_us = uvloop.run(
-        measure(args.requests, args.rounds, args.access_log, args.metrics)
+        measure(args.requests, args.rounds, args.access_log, args.metrics, args.tenants)
     )
     logged = f", access log to {args.access_log}" if args.access_log else ""
-    logged += ", metrics" if args.metrics else ""
+    logged += ", metrics" if args.metrics or args.tenants else ""
+    logged += " with tenants" if args.tenants else ""
     print(
         f"Python per keep-alive GET{logged}: request side {request_us:.2f} us, "
         f"response side {response_us:.2f} us, total {request_us + response_us:.2f} us"

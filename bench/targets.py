@@ -162,13 +162,15 @@ def router_config(
     *,
     compat: Path = COMPAT,
     access_log: Path | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``compat`` (config/nginx-compat.yaml) on loopback; ``cache`` adds a cached
-    module_static route; ``access_log`` a file for the JSON access log (else none)."""
+    module_static route; ``access_log`` a file for the JSON access log (else none);
+    ``metrics`` the metrics section (else none: no listener, no snapshots)."""
     data: dict[str, Any] = copy.deepcopy(yaml.safe_load(compat.read_text(encoding="utf-8")))
     data["server"]["listen"] = [f"127.0.0.1:{port}"]
     data["server"]["workers"] = workers
-    data["metrics"] = {"listen": None}
+    data["metrics"] = metrics if metrics is not None else {"listen": None}
     data["logging"] = {"access_log": str(access_log) if access_log is not None else None}
     for name, pool in data["pools"].items():
         target = up.websocket if name.endswith("_lp") else up.http
@@ -199,13 +201,16 @@ def start_router(
     name: str = "odoo-router",
     wrap: tuple[str, ...] = (),
     ready_within: float = 20,
+    metrics: dict[str, Any] | None = None,
 ) -> Running:
     """``router_bin`` and ``compat`` from another checkout run a baseline (bench/baseline.py);
     ``wrap`` runs it under another program (valgrind: give it ``ready_within`` to start)."""
     port = free_port()
     stem = f"{name.replace('@', '-').replace('+', '-')}-w{workers}-{port}"
     conf = workdir / f"{stem}.yaml"
-    data = router_config(port, up, workers, cache, compat=compat, access_log=access_log)
+    data = router_config(
+        port, up, workers, cache, compat=compat, access_log=access_log, metrics=metrics
+    )
     conf.write_text(yaml.safe_dump(data, sort_keys=False))
     argv = [*wrap, str(router_bin), "--config", str(conf)]
     proc = Spawned(stem, argv, workdir / f"{stem}.log", child_env())

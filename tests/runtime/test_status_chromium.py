@@ -28,6 +28,7 @@ from runtime.status_router import (
     Traffic,
     hit_half_dead,
     start_status_router,
+    status_json,
     wait_failed,
 )
 
@@ -130,6 +131,10 @@ def test_status_page_in_chromium(farm: Farm, tmp_path: Path) -> None:
         os.kill(router.proc.pid, signal.SIGHUP)  # one reload, for the reloads table
         hit_half_dead(router)
         wait_failed(metrics, dead, router)
+        deadline = time.monotonic() + 10  # the traffic's tenant has its slot (granted in 1-3 s)
+        while not any(r["db"] == "ten_testodoo" for r in status_json(metrics)["tenants"]["rows"]):
+            assert time.monotonic() < deadline, "ten_testodoo never got a tenant label"
+            time.sleep(0.1)
         time.sleep(2.5)  # an earlier sample for the rates: the page loaded twice
         url = f"http://127.0.0.1:{metrics}/status"
         browse(exe, tmp_path, url, "--dump-dom")
@@ -149,7 +154,8 @@ def test_status_page_in_chromium(farm: Farm, tmp_path: Path) -> None:
         assert [row[2] for row in pools if row[0] == "tenant"] == ["up"]
         reloads = page.tables["reloads"]
         assert reloads[1][1] == "ok" and len(reloads[1][2]) == 12
-        assert page.tables["tenants-requests"][1] == ["none"]  # no per-tenant series yet
+        top = page.tables["tenants-requests"][1]  # the traffic's tenant, by request rate
+        assert top[0] == "ten_testodoo" and float(top[1]) > 0, top
 
         shot = tmp_path / "status.png"
         browse(exe, tmp_path, url, f"--screenshot={shot}")

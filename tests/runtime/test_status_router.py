@@ -18,6 +18,7 @@ import yaml
 
 from integration.upstreams import Farm
 from odoo_router import __version__
+from odoo_router.ops.metrics_tenants import FIXED
 from runtime.status_router import (
     HALF_DEAD_POOL,
     fetch,
@@ -66,12 +67,19 @@ def test_status_json_under_traffic(farm: Farm) -> None:
         assert not live["failed"]
         digest = hashlib.sha256(router.config_path.read_bytes()).hexdigest()[:12]
         assert doc["config"]["hash"] == digest
-        assert doc["tenants"]["rows"] == []  # no per-tenant series yet (status_tenants.py)
+        # The traffic's tenant: under _other until the master grants its slot (1-3 s).
+        assert {r["db"] for r in doc["tenants"]["rows"]} <= {"ten_testodoo", *FIXED}
+        assert sum(r["requests"] for r in doc["tenants"]["rows"]) > 0
         assert doc["reloads"]["recent"] == []
         time.sleep(2.1)  # a second sample for the rates
-        again = status_json(metrics)
+        again = wait_for(
+            metrics,
+            lambda d: any(r["db"] == "ten_testodoo" for r in d["tenants"]["rows"]),
+        )
         jsonschema.validate(again, SCHEMA)
         assert again["tenants"]["rate_interval_seconds"] is not None
+        row = next(r for r in again["tenants"]["rows"] if r["db"] == "ten_testodoo")
+        assert row["requests"] > 0 and row["request_rate"] > 0 and row["errors"] == 0
     finally:
         for loop in loops:
             loop.join(timeout=15)

@@ -53,6 +53,8 @@ class ServerSettings:
 @dataclass(frozen=True, slots=True)
 class MetricsSettings:
     listen: tuple[str, int] | None = None
+    # Per-tenant series at most (ops/metrics_tenants.py); 0 turns them off. Reloadable.
+    tenant_labels_max: int = 500
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """The static sections of router.yaml (``server``, ``metrics``, ``logging``), and what a reload
-may change.
+may change (of these, only ``metrics.tenant_labels_max``).
 
 Static settings are read once at start: a reload that changes one of them is told so
 (``static_changes``) and keeps the running value (``reloaded``), while pools and hosts, the
@@ -7,6 +7,8 @@ routing table, are taken from the new file.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .model import Config, Forwarded, IPNetwork, LoggingSettings, MetricsSettings, ServerSettings
 from .reader import Reader
@@ -23,6 +25,10 @@ from .values import (
     parse_hostport,
     parse_size,
 )
+
+# A Prometheus series per tenant and status class costs the TSDB about 3 KiB; 100,000
+# tenants is past any farm one router fronts, and keeps a typo (5000000) from being taken.
+TENANT_LABELS_LIMIT = 100_000
 
 SERVER_KEYS = (
     *tuple(f for f in ServerSettings.__dataclass_fields__ if f != "forwarded"),
@@ -97,10 +103,18 @@ def read_server(r: Reader, value: object) -> ServerSettings:
 def read_metrics(r: Reader, value: object) -> MetricsSettings:
     if value is None:
         return MetricsSettings()
-    m = r.mapping(value, "metrics", (), ("listen",))
-    if m is None or m.get("listen") is None:
+    m = r.mapping(value, "metrics", (), ("listen", "tenant_labels_max"))
+    if m is None:
         return MetricsSettings()
-    return MetricsSettings(listen=r.get(m, "metrics", "listen", parse_hostport, None))
+    d = MetricsSettings()
+    return MetricsSettings(
+        listen=r.get(m, "metrics", "listen", parse_hostport, None)
+        if m.get("listen") is not None
+        else None,
+        tenant_labels_max=r.get(
+            m, "metrics", "tenant_labels_max", as_int(0, TENANT_LABELS_LIMIT), d.tenant_labels_max
+        ),
+    )
 
 
 def read_logging(r: Reader, value: object) -> LoggingSettings:
@@ -126,7 +140,7 @@ def static_changes(old: Config, new: Config) -> list[str]:
         for name in SERVER_KEYS
         if getattr(old.server, name) != getattr(new.server, name)
     ]
-    if old.metrics != new.metrics:
+    if old.metrics.listen != new.metrics.listen:  # tenant_labels_max is reloadable
         changed.append("metrics")
     if old.logging != new.logging:
         changed.append("logging")
@@ -137,7 +151,7 @@ def reloaded(running: Config, new: Config) -> Config:
     """What a reload runs: the static settings as they are, the routing table of ``new``."""
     return Config(
         server=running.server,
-        metrics=running.metrics,
+        metrics=replace(running.metrics, tenant_labels_max=new.metrics.tenant_labels_max),
         logging=running.logging,
         pools=new.pools,
         hosts=new.hosts,

@@ -374,7 +374,7 @@ class Driver(Intake):
         decision = req.decision
         assert decision is not None and decision.proxy is not None
         idle = decision.proxy.read_timeout
-        self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self)
+        self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self, decision)
         self.upgrade_rest = b""
         self.tunneled = req
         self.out.resume_reading()

@@ -19,7 +19,7 @@ from typing import Final, Protocol
 from ..configuration.validate import Config, ServerSettings
 from ..routing.memo import RouteMemo
 from ..routing.request_filter import FilterSettings
-from ..routing.table import RoutingTable, compile_table
+from ..routing.table import Decision, RoutingTable, compile_table
 from ..security.ratelimit import RateLimits
 from ..security.ratelimit_table import BucketTable
 from .cache import StaticCache
@@ -87,7 +87,8 @@ class WorkerState:
         self.connections: set[Connection] = set()
         self.observers: list[RequestObserver] = []
         self.conn_hooks: list[Callable[[int], None]] = []  # +1 opened / -1 closed
-        self.websocket_hooks: list[Callable[[int], None]] = []
+        # +1 opened / -1 closed, and the decision of the request that opened it (its tenant)
+        self.websocket_hooks: list[Callable[[int, Decision | None], None]] = []
         self.open_websockets = 0
         self.draining = False
         self._ticker: asyncio.TimerHandle | None = None
@@ -129,10 +130,10 @@ class WorkerState:
         for hook in self.conn_hooks:
             hook(-1)
 
-    def websocket_change(self, delta: int) -> None:
+    def websocket_change(self, delta: int, decision: Decision | None) -> None:
         self.open_websockets += delta
         for hook in self.websocket_hooks:
-            hook(delta)
+            hook(delta, decision)
 
     def start_ticker(self) -> None:
         loop = asyncio.get_running_loop()

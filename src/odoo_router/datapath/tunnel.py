@@ -12,6 +12,7 @@ from __future__ import annotations
 from time import monotonic
 from typing import Final
 
+from ..routing.table import Decision
 from .downstream import Downstream
 from .events import Events
 from .pools import Receiver, UpstreamConnection
@@ -28,6 +29,7 @@ class Tunnel(Receiver):
         idle: float,
         early: bytes,
         owner: Events,
+        decision: Decision | None = None,  # what opened it: its tenant, for the metrics
     ) -> None:
         self.client = client
         self.upstream = upstream
@@ -35,8 +37,9 @@ class Tunnel(Receiver):
         self.owner = owner
         self.last = monotonic()
         self.closed = False
+        self.decision = decision
         upstream.attach(self, self.last)
-        client.state.websocket_change(1)
+        client.state.websocket_change(1, decision)
         if early and upstream.transport is not None:
             upstream.transport.write(early)
 
@@ -91,5 +94,5 @@ class Tunnel(Receiver):
     def _done(self) -> None:
         if not self.closed:
             self.closed = True
-            self.client.state.websocket_change(-1)
+            self.client.state.websocket_change(-1, self.decision)
             self.owner.tunnel_closed()

@@ -56,6 +56,7 @@ from . import native
 from .metrics import Stats, write_snapshot
 from .metrics_http import MetricsServer, start_metrics_server
 from .metrics_merge import forget_worker, reset_directory
+from .metrics_slots import TenantSlots
 from .status_model import MasterInfo, build_kind, config_hash
 from .stopreport import describe_drain, sum_reports
 from .worker import WorkerOptions, worker_main
@@ -133,6 +134,7 @@ class Master:
         self.workers: dict[int, int] = {}  # pid -> worker id
         self.metrics_dir: str | None = None
         self.metrics: MetricsServer | None = None
+        self.slots: TenantSlots | None = None  # the tenant label slots (metrics_slots.py)
         self.stopping = False
         self.killed = 0  # workers still running KILL_AFTER past the grace
         self.crash_times: list[float] = []
@@ -185,6 +187,7 @@ class Master:
             if self.config.metrics.listen is not None:
                 self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
                 reset_directory(self.metrics_dir)
+                self.slots = TenantSlots(self.metrics_dir, self.config.metrics.tenant_labels_max)
                 host, port = self.config.metrics.listen
                 self.metrics = start_metrics(host, port, self.metrics_dir, self.info)
                 log(f"metrics on http://{host}:{self.metrics.port}/metrics")
@@ -211,6 +214,9 @@ class Master:
             timeout = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             info = signal.sigtimedwait(MASTER_SIGNALS, timeout)
             self._reap()
+            if self.slots is not None:  # about once a second: the workers' new tenants
+                with contextlib.suppress(OSError):
+                    self.slots.update()
             if deadline is not None and time.monotonic() > deadline:
                 for pid in self.workers:
                     with contextlib.suppress(ProcessLookupError):
@@ -298,6 +304,9 @@ class Master:
         self._signal_workers(signal.SIGHUP)
         # Static settings stay as they were: keep them for workers spawned later.
         self.config = reloaded(self.config, new)
+        if self.slots is not None:
+            with contextlib.suppress(OSError):
+                self.slots.set_cap(self.config.metrics.tenant_labels_max)
         detail = f"{', '.join(changed)} need a restart" if changed else ""
         self._count_reload("ok", digest, detail)
         log("reloaded")

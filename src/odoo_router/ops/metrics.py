@@ -25,7 +25,9 @@ worker_id "master".
 Label values: every label value passed to ``Stats`` must come from the configuration
 (host rule names, route names, pool names, the fixed status classes, error kinds and
 reload outcomes). The caller guarantees it; raw client input (Host header, path) must never
-be passed here, or a client could create unbounded time series.
+be passed here, or a client could create unbounded time series. The one exception, the
+tenant database, is bounded by the master's slot table (``Stats.tenants``,
+metrics_tenants.py and metrics_slots.py).
 """
 
 from __future__ import annotations
@@ -37,16 +39,14 @@ import time
 from bisect import bisect_left
 from typing import Any
 
+# Re-exported: the merge, the text and the tests take them from here.
+from .metrics_histogram import BUCKETS as BUCKETS
+from .metrics_histogram import STATUS_CLASSES as STATUS_CLASSES
+from .metrics_histogram import Histogram as Histogram
+from .metrics_tenants import TenantStats
+
 SNAPSHOT_VERSION = 1
 
-# Upper bounds ("le") in seconds; one more slot counts +Inf. Odoo requests range from a
-# millisecond (static files) to minutes (reports, RPC with 120-300 s timeouts).
-BUCKETS: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0, 120.0, 300.0,
-)  # fmt: skip
-
-STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 ERROR_KINDS = ("connect", "timeout", "reset")
 RELOAD_OUTCOMES = ("ok", "invalid", "error")
 # Faults of the router's own resources (each also logged): a request body that could not be
@@ -58,27 +58,6 @@ FAULT_KINDS = ("request_spill", "response_spool", "fd_exhausted")
 WORKER_FILE = re.compile(r"^worker-([A-Za-z0-9_.-]+)\.json$")
 
 RequestKey = tuple[str, str, str, str]  # host_rule, route, pool, status_class
-
-
-class Histogram:
-    """Fixed buckets: ``counts[i]`` counts observations <= BUCKETS[i] (and above the previous
-    bound); the last slot counts the rest (+Inf). Not cumulative until exported."""
-
-    __slots__ = ("counts", "total")
-
-    def __init__(self) -> None:
-        self.counts: list[int] = [0] * (len(BUCKETS) + 1)
-        self.total: float = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(BUCKETS, value)] += 1
-        self.total += value
-
-    def add(self, counts: list[int], total: float) -> None:
-        mine = self.counts
-        for i, n in enumerate(counts[: len(mine)]):
-            mine[i] += n
-        self.total += total
 
 
 class Stats:
@@ -94,6 +73,7 @@ class Stats:
         "reloads",
         "request_duration",
         "requests",
+        "tenants",
         "upstream_duration",
         "upstream_errors",
     )
@@ -112,6 +92,7 @@ class Stats:
         self.open_connections = 0
         self.open_websockets = 0
         self._started = time.time()
+        self.tenants: TenantStats = TenantStats()
 
     # ------------------------------------------------------------------ hot path
 
@@ -125,11 +106,17 @@ class Stats:
         upstream_s: float | None,
         bytes_in: int,
         bytes_out: int,
+        tenant: str | None = None,
+        upstream_status: int = 0,
     ) -> None:
         """Count one finished request. ``pool`` is "" for answers made by the router itself
         (respond, redirect, errors before a pool was chosen); ``upstream_s`` is None when no
-        upstream answered. Status 499 (client gone) counts as 4xx, like nginx logs it."""
-        cls = STATUS_CLASSES[status // 100] if 0 <= status < 600 else "0xx"
+        upstream answered. Status 499 (client gone) counts as 4xx, like nginx logs it.
+        ``tenant`` (metrics_tenants.tenant_key; None: per-tenant series off) counts it under
+        its tenant too, ``upstream_status`` being Odoo's own answer (0: none). One call for
+        both, sharing the status class and the bucket: this runs on every request."""
+        ci = status // 100 if 0 <= status < 600 else 0
+        cls = STATUS_CLASSES[ci]
         key = (host_rule, route, pool, cls)
         row = self.requests.get(key)
         if row is None:
@@ -141,8 +128,19 @@ class Stats:
         hist = self.request_duration.get(hkey)
         if hist is None:
             hist = self.request_duration[hkey] = Histogram()
-        hist.counts[bisect_left(BUCKETS, total_s)] += 1
+        bucket = bisect_left(BUCKETS, total_s)
+        hist.counts[bucket] += 1
         hist.total += total_s
+        if tenant is not None:
+            tenants = self.tenants
+            trow = tenants.rows.get(tenant)
+            if trow is None:
+                trow = tenants.unlabelled(tenant, upstream_status)
+            trow.classes[ci] += 1
+            trow.bytes_in += bytes_in
+            trow.bytes_out += bytes_out
+            trow.counts[bucket] += 1
+            trow.total += total_s
         if upstream_s is not None and pool:
             uh = self.upstream_duration.get(pool)
             if uh is None:
@@ -214,6 +212,7 @@ class Stats:
             "health": [
                 [p, srv, until] for p, servers in self.health.items() for srv, until in servers
             ],
+            "tenants": self.tenants.snapshot(),
         }
 
 

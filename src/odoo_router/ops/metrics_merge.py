@@ -4,6 +4,10 @@ Counters and histograms of every snapshot are added up, gauges only from live wo
 files; ``retired.json`` holds what workers that died had counted (``forget_worker``), so
 that counters never go down when a worker is replaced. A file of another version, or one
 malformed in any row, is skipped whole: a scrape never fails and never counts half a file.
+
+Per-tenant rows are summed by label, then every label the master has not granted
+(``tenants.json``, metrics_slots.py) is folded into ``_other``: the scrape never shows more
+than ``tenant_labels_max`` databases, whatever the files hold.
 """
 
 from __future__ import annotations
@@ -13,18 +17,21 @@ import json
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .metrics import (
     BUCKETS,
     SNAPSHOT_VERSION,
+    STATUS_CLASSES,
     WORKER_FILE,
     Histogram,
     RequestKey,
     snapshot_path,
     write_atomic,
 )
+from .metrics_tenants import FIXED, OTHER, SLOTS_FILE, TenantRow
 
 RETIRED = "retired"
 
@@ -45,6 +52,10 @@ class Merged:
     open_connections: int = 0
     open_websockets: int = 0
     workers: int = 0
+    tenants: dict[str, TenantRow] = field(default_factory=dict)  # label -> counters
+    tenant_websockets: dict[str, int] = field(default_factory=dict)  # label -> open now
+    tenant_labels_max: int = 0
+    tenant_folded: int = 0
 
     @classmethod
     def empty(cls) -> Merged:
@@ -80,7 +91,10 @@ class Merged:
             sockets = int(snap.get("open_websockets", 0))
             pools = [(str(p), int(i), int(a)) for p, i, a in snap.get("pools", ())]
             health = [(str(p), str(s), _finite(u)) for p, s, u in snap.get("health", ())]
-        except (TypeError, ValueError, IndexError):
+            tenants = snap.get("tenants") or {}
+            rows = [_tenant_row(r, hist) for r in tenants.get("rows", ())]
+            tenant_ws = [(str(db), int(n)) for db, n in tenants.get("websockets", ())]
+        except (TypeError, ValueError, IndexError, AttributeError):
             return False
         for key, (n, b_in, b_out) in requests:
             row = self.requests.setdefault(key, [0, 0, 0])
@@ -97,7 +111,11 @@ class Merged:
             self.reloads[outcome] = self.reloads.get(outcome, 0) + n
         for kind, n in faults:
             self.faults[kind] = self.faults.get(kind, 0) + n
+        for label, tenant in rows:
+            self.tenants.setdefault(label, TenantRow()).merge(tenant)
         if gauges:
+            for label, n in tenant_ws:
+                self.tenant_websockets[label] = self.tenant_websockets.get(label, 0) + n
             self.open_connections += conns
             self.open_websockets += sockets
             for pool, idle, active in pools:
@@ -123,7 +141,33 @@ class Merged:
             "upstream_errors": [[p, k, n] for (p, k), n in self.upstream_errors.items()],
             "reloads": [[o, n] for o, n in self.reloads.items()],
             "faults": [[k, n] for k, n in self.faults.items()],
+            "tenants": {"rows": [row.dump(label) for label, row in self.tenants.items()]},
         }
+
+    def fold_tenants(self, granted: set[str]) -> None:
+        """Every label outside ``granted`` and the fixed ones counts as ``_other``; every
+        granted database has its series from the grant on (at zero until it is counted)."""
+        for label in granted:
+            self.tenants.setdefault(label, TenantRow())
+        for label in [t for t in self.tenants if t not in granted and t not in FIXED]:
+            self.tenants.setdefault(OTHER, TenantRow()).merge(self.tenants.pop(label))
+        for label in [t for t in self.tenant_websockets if t not in granted and t not in FIXED]:
+            n = self.tenant_websockets.pop(label)
+            self.tenant_websockets[OTHER] = self.tenant_websockets.get(OTHER, 0) + n
+
+
+def _tenant_row(
+    r: Any, hist: Callable[[Any, Any], tuple[list[int], float]]
+) -> tuple[str, TenantRow]:
+    """``[label, classes, bytes_in, bytes_out, bucket counts, total]`` (TenantRow.dump)."""
+    label, classes, b_in, b_out, counts, total = r
+    row = TenantRow()
+    row.classes = [int(n) for n in classes]
+    if len(row.classes) != len(STATUS_CLASSES):
+        raise ValueError("status classes")
+    row.bytes_in, row.bytes_out = int(b_in), int(b_out)
+    row.counts, row.total = hist(counts, total)
+    return str(label), row
 
 
 def _finite(value: Any) -> float:
@@ -145,6 +189,7 @@ def _read_json(path: str) -> dict[str, Any] | None:
 # forget_worker (the master's main thread) and the collector (the listener's threads) both
 # run in the master: one lock keeps a scrape from seeing a worker both retired and alive.
 _merge_lock = threading.Lock()
+merge_lock = _merge_lock  # metrics_slots reads the snapshots under it too
 
 
 def forget_worker(directory: str, worker_id: int | str) -> None:
@@ -195,4 +240,15 @@ def read_merged(directory: str) -> Merged:
             snap = _read_json(os.path.join(directory, name))
             if snap is not None and merged.add(snap, gauges=m is not None) and m is not None:
                 merged.workers += 1
+        slots = _read_json(os.path.join(directory, SLOTS_FILE)) or {}
+    granted = slots.get("granted")
+    merged.fold_tenants({str(g) for g in granted} if isinstance(granted, list) else set())
+    with contextlib.suppress(TypeError, ValueError):
+        merged.tenant_labels_max = int(slots.get("cap", 0))
+        merged.tenant_folded = int(slots.get("folded", 0))
     return merged
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when it is missing or not one."""
+    return _read_json(path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .metrics import BUCKETS, Histogram
+from .metrics import BUCKETS, STATUS_CLASSES, Histogram
 from .metrics_merge import Merged
 
 PREFIX = "odoo_router_"
@@ -128,6 +128,55 @@ def families(merged: Merged) -> list[Family]:
         idle,
         active,
         _gauge("workers", "Processes whose statistics snapshot is present.", merged.workers),
+        *tenant_families(merged),
+    ]
+
+
+def tenant_families(merged: Merged) -> list[Family]:
+    """The per-tenant families: ``db`` is a database that holds a slot, ``_admin``,
+    ``_unknown`` or ``_other`` (metrics_tenants.py, metrics_slots.py)."""
+    req = _counter(
+        "tenant_requests",
+        "Requests answered, by tenant database (db: _admin the admin host, _unknown hosts "
+        "of no tenant, _other databases without a label slot) and status class.",
+    )
+    bytes_in = _counter("tenant_bytes_received", "Request body bytes received, by tenant.")
+    bytes_out = _counter("tenant_bytes_sent", "Response body bytes sent, by tenant.")
+    dur = Family(
+        PREFIX + "tenant_request_duration_seconds",
+        "histogram",
+        "Time from the request head to the last response byte, by tenant.",
+    )
+    sockets = _gauge("tenant_websockets", "WebSocket tunnels open, by tenant.")
+    labels = sorted(set(merged.tenants) | set(merged.tenant_websockets))
+    for db in labels:
+        row = merged.tenants.get(db)
+        if row is not None:
+            for cls, n in zip(STATUS_CLASSES, row.classes, strict=True):
+                if n:
+                    req.add((("db", db), ("status_class", cls)), n)
+            bytes_in.add((("db", db),), row.bytes_in)
+            bytes_out.add((("db", db),), row.bytes_out)
+            dur.add_histogram((("db", db),), row)
+        sockets.add((("db", db),), merged.tenant_websockets.get(db, 0))
+    folded = _counter(
+        "tenant_labels_folded",
+        "Databases Odoo answered that found every label slot taken (or lost theirs to a "
+        'smaller tenant_labels_max), and count under db="_other".',
+    )
+    folded.add((), merged.tenant_folded)
+    return [
+        req,
+        bytes_in,
+        bytes_out,
+        dur,
+        sockets,
+        folded,
+        _gauge(
+            "tenant_labels_max",
+            "metrics.tenant_labels_max: label slots for databases (0: per-tenant series off).",
+            merged.tenant_labels_max,
+        ),
     ]
 
 

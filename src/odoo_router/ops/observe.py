@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from .accesslog import AccessLog
 from .metrics import Stats
+from .metrics_tenants import UNKNOWN, tenant_key
 
 if TYPE_CHECKING:
     from ..datapath.request import Request
     from ..datapath.state import Connection, WorkerState
+    from ..routing.table import Decision
 
 
 def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) -> None:
@@ -19,27 +21,47 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
         state.observers.append(access.line.observe)  # compiled, straight into its buffer
     if stats is None:
         return
+    tenants = stats.tenants
+
+    def key(d: Decision | None) -> str:
+        if d is None:
+            return UNKNOWN  # refused before routing: no host rule was chosen
+        db = d.tenant_db
+        if db is not None:
+            return db
+        return tenant_key(None, d.host_rule, state.table.default.rule.name)
 
     def observe(conn: Connection, req: Request) -> None:
         d = req.decision
-        total = time.monotonic() - req.start
+        db: str | None = None
+        if tenants.cap:  # metrics.tenant_labels_max: 0 turns the per-tenant series off
+            db = d.tenant_db if d is not None else UNKNOWN
+            if db is None:
+                db = key(d)
         stats.request_done(
             d.host_rule if d is not None else "-",
             d.route if d is not None else "-",
             d.proxy.pool if d is not None and d.proxy is not None else "",
             req.status or 499,
-            total,
+            time.monotonic() - req.start,
             req.upstream_time,
             req.body_size,
             req.bytes_out,
+            db,
+            req.upstream_status,
         )
+
+    def websocket(delta: int, d: Decision | None) -> None:
+        if delta > 0:
+            stats.websocket_opened()
+        else:
+            stats.websocket_closed()
+        tenants.websocket(key(d), delta)
 
     state.observers.append(observe)
     state.conn_hooks.append(
         lambda delta: stats.connection_opened() if delta > 0 else stats.connection_closed()
     )
-    state.websocket_hooks.append(
-        lambda delta: stats.websocket_opened() if delta > 0 else stats.websocket_closed()
-    )
+    state.websocket_hooks.append(websocket)
     state.upstream_error_hooks.append(stats.upstream_error)
     state.fault_hooks.append(stats.fault)

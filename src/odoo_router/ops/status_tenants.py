@@ -3,9 +3,9 @@ rates over a window of earlier samples.
 
 ``tenant_rows`` is the one place that knows how the merge holds per-tenant series
 (``odoo_router_tenant_requests_total{db,status_class}``, ``odoo_router_tenant_websockets{db}``):
-it reads ``Merged.tenant_requests`` ((db, status_class) -> count, or a row whose first item
-is the count) and ``Merged.tenant_websockets`` (db -> open websockets) when the merge has
-them, and returns no row while it has none.
+``Merged.tenants`` (label -> metrics_tenants.TenantRow, its requests per status class) and
+``Merged.tenant_websockets`` (label -> open websockets), already folded to the granted labels
+(``_other`` included), so the page shows what /metrics shows.
 
 Rates need two samples of the counters. Each metrics listener keeps a ``RateWindow``: a
 sample is kept at most every ``MIN_GAP`` seconds and for ``WINDOW`` seconds, and a rate is
@@ -20,8 +20,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
 
+from .metrics_histogram import STATUS_CLASSES
 from .metrics_merge import Merged
 
 WINDOW = 60.0  # seconds of samples kept: rates are averages over up to this long
@@ -39,26 +39,24 @@ class TenantRow:
     error_rate: float | None = None
 
 
-def _count(value: Any) -> int:
-    if isinstance(value, int):
-        return value
-    return int(value[0])  # a row [count, bytes_in, bytes_out, ...] like Merged.requests
-
-
 def tenant_rows(merged: Merged) -> list[TenantRow]:
-    """One row per tenant database the merge has series for; [] when it has none."""
-    requests: dict[Any, Any] = getattr(merged, "tenant_requests", None) or {}
-    sockets: dict[Any, Any] = getattr(merged, "tenant_websockets", None) or {}
-    totals: dict[str, list[int]] = {}
-    for (db, status_class), value in requests.items():
-        acc = totals.setdefault(str(db), [0, 0])
-        n = _count(value)
-        acc[0] += n
-        if status_class in ERROR_CLASSES:
-            acc[1] += n
-    for db in sockets:
-        totals.setdefault(str(db), [0, 0])
-    return [TenantRow(db, n, errors, int(sockets.get(db, 0))) for db, (n, errors) in totals.items()]
+    """One row per tenant label the merge has series for (none while per-tenant series are
+    off or nothing was counted)."""
+    sockets = merged.tenant_websockets
+    errors_at = [STATUS_CLASSES.index(c) for c in ERROR_CLASSES]
+    rows = [
+        TenantRow(
+            label,
+            sum(row.classes),
+            sum(row.classes[i] for i in errors_at),
+            sockets.get(label, 0),
+        )
+        for label, row in merged.tenants.items()
+    ]
+    rows += [
+        TenantRow(label, 0, 0, n) for label, n in sockets.items() if label not in merged.tenants
+    ]
+    return rows
 
 
 class RateWindow:

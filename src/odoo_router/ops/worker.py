@@ -135,6 +135,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     loop = asyncio.get_running_loop()
     state = WorkerState(config, opts.buckets)
     stats = Stats() if opts.metrics_dir else None
+    if stats is not None and opts.metrics_dir:
+        stats.tenants.refresh(opts.metrics_dir)  # the slots granted so far, before serving
     target = config.logging.access_log
     access = AccessLog(target, on_error=log) if target else None
     attach(state, stats, access)
@@ -183,6 +185,7 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
                 if ticks % 10 == 0:
                     health = {n: p.health() for n, p in state.pools.by_name.items()}
                     stats.set_health(health, time.monotonic(), time.time())
+                    stats.tenants.refresh(opts.metrics_dir)
                     with contextlib.suppress(OSError):  # a full disk must not stop this loop
                         write_snapshot(stats, opts.metrics_dir, opts.worker_id)
 

@@ -245,6 +245,11 @@ OTHERS = {
         f"{S}.headers: expected a list of [name, value] pairs",
     ),
     "metrics.listen": ("metrics", "listen: 9145", "metrics.listen: expected 'host:port', got 9145"),
+    "metrics.tenant_labels_max": (
+        "metrics",
+        "tenant_labels_max: 5000000",
+        "metrics.tenant_labels_max: must be between 0 and 100000, got 5000000",
+    ),
     "logging.access_log": (
         "logging",
         "access_log: 1",

@@ -70,6 +70,24 @@ def test_metrics_and_logging_need_a_restart() -> None:
     assert (kept.metrics, kept.logging) == (running.metrics, running.logging)
 
 
+def test_tenant_labels_max_is_reloaded_without_a_restart() -> None:
+    running = config(metrics="listen: 127.0.0.1:9145\ntenant_labels_max: 500")
+    new = config(metrics="listen: 127.0.0.1:9145\ntenant_labels_max: 20")
+    assert static_changes(running, new) == []
+    kept = reloaded(running, new)
+    assert kept.metrics.listen == ("127.0.0.1", 9145)
+    assert kept.metrics.tenant_labels_max == 20
+    # The listener needs a restart, the cap comes from the new file all the same.
+    moved = config(metrics="listen: 127.0.0.1:9146\ntenant_labels_max: 0")
+    assert static_changes(running, moved) == ["metrics"]
+    assert reloaded(running, moved).metrics == running.metrics.__class__(("127.0.0.1", 9145), 0)
+
+
+def test_tenant_labels_max_defaults_to_500_and_takes_no_listen() -> None:
+    assert config().metrics.tenant_labels_max == 500
+    assert config(metrics="tenant_labels_max: 7").metrics.tenant_labels_max == 7
+
+
 def test_pools_hosts_and_routes_are_reloaded() -> None:
     running = config()
     new = config(

@@ -39,7 +39,14 @@ def _busy() -> Merged:
     two.set_pool("tenant", 2, 1)
     master.reload("ok")
     master.reload("invalid")
-    return _merged(one, two, master)
+    one.tenants.apply(500, frozenset({"ten_acme"}))
+    one.tenants.request_done("ten_acme", 200, 200, 0.004, 300, 5000)
+    one.tenants.request_done("_admin", 404, 404, 0.2, 10, 20)
+    one.tenants.websocket("ten_acme", 1)
+    merged = _merged(one, two, master)
+    merged.fold_tenants({"ten_acme"})
+    merged.tenant_labels_max, merged.tenant_folded = 500, 3
+    return merged
 
 
 class _Reference:
@@ -100,7 +107,7 @@ def test_every_family_parses_back_to_its_samples() -> None:
     ours = {(n, tuple(sorted(lb))): v for f in found for n, lb, v in f.samples}
     theirs = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in parsed for s in f.samples}
     assert theirs == ours
-    assert len(parsed) == len(found) == 13
+    assert len(parsed) == len(found) == 20
 
 
 @pytest.mark.parametrize(
