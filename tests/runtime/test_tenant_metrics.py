@@ -172,6 +172,8 @@ def test_random_subdomain_floods_take_no_slot(make: Callable[[int | None], Tenan
     sent = t.load(flood, 1, "/report/x", **{"X-Test-Behave": "status:404"})  # Odoo: no db
     sent += t.load(flood, 1, "/")  # the router's own redirect
     sent += t.load(flood[:50], 1, "/report/x", **{"X-Test-Behave": "status:502"})
+    sent += t.load(flood[:50], 1, "/report/x", **{"X-Test-Behave": "status:303"})  # selector
+    sent += t.load(flood[50:100], 1, "/web/static/src/app.js")  # Odoo: 200 without a db
     t.wait_for(lambda s: all_requests(s) >= sent)
     time.sleep(2.5)  # grant rounds that could have happened
     m = t.scrape()

@@ -13,10 +13,12 @@ safe label values by themselves: a name becomes a label only once the master *gr
 slot (metrics_slots.py), and the master grants at most ``metrics.tenant_labels_max``. A
 worker counts a request under its database when the database holds a slot, and under
 ``_other`` otherwise. A database the worker does not know as granted becomes a
-*candidate* once Odoo answered one of its requests with a status below 400 (the upstream's
-own status, so the router's redirects, 404s from Odoo and refused requests never qualify);
-each snapshot carries the candidates, the master grants or refuses them about once a
-second and writes the granted list to ``tenants.json`` in the snapshot directory, which
+*candidate* once Odoo itself answered one of its requests in a way that shows the database
+exists (observe.slot_evidence: a 2xx or 101, never for a static file; so the router's
+redirects and refusals, Odoo's 404s and its redirects to the database selector, and
+``/web/static/`` or ``/<module>/static/`` files, which Odoo serves to any host, never
+qualify); each snapshot carries the candidates, the master grants or refuses them about once
+a second and writes the granted list to ``tenants.json`` in the snapshot directory, which
 every worker reads once a second (``refresh``). A new tenant's first requests, until that
 round trip is done (1-3 s), count under ``_other``.
 
@@ -24,11 +26,11 @@ Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap +
 ``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
 forgotten one that is answered again comes back), and ``websockets`` one entry per database
 with a websocket open now. A flood of random hosts touches none of them while its answers
-are the router's own or Odoo's 404s. Odoo answers some requests without any database
-(``/web/static/...`` files, JSON-RPC ``common.version``) with a 200: those do make a
-random subdomain a candidate where its profile proxies them; the cap still holds, but such
-hosts can take slots (issue 16's rule, kept as written; a stricter rule would have to see
-that Odoo used the database).
+are not evidence. The one hole left: Odoo answers a JSON-RPC or XML-RPC call with 200 even
+when it failed because the database does not exist (and ``common.version`` needs none), so
+an RPC call that passes the firewall on a random subdomain makes it a candidate; the cap
+still holds, but such hosts can take slots. Closing it needs Odoo's word that the database
+exists (the JSON-RPC ``db.db_exist`` call, asked by the master before a grant).
 
 Websockets are counted by the key they opened with, not by label, so that a close always
 undoes its open; the snapshot maps keys to labels (granted name, fixed label, or

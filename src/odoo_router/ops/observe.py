@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     from ..routing.table import Decision
 
 
+def slot_evidence(status: int, path: str) -> int:
+    """Odoo's answer as evidence that a database exists (0: none). A 2xx or a 101 only: Odoo
+    answers a database it does not have with a redirect (to its database selector) or a 404;
+    and never a static file (``/web/static/``, ``/<module>/static/``), which Odoo serves to
+    any host, database or not. A JSON-RPC or XML-RPC call is answered 200 even when it failed
+    on a missing database: that form of evidence is still accepted (metrics_tenants.py)."""
+    if (200 <= status < 300 or status == 101) and "/static/" not in path:
+        return status
+    return 0
+
+
 def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) -> None:
     """Register the per-request observers and the connection/websocket/error hooks."""
     if access is not None and access.enabled:
@@ -34,10 +45,13 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
     def observe(conn: Connection, req: Request) -> None:
         d = req.decision
         db: str | None = None
+        odoo = req.upstream_status
         if tenants.cap:  # metrics.tenant_labels_max: 0 turns the per-tenant series off
             db = d.tenant_db if d is not None else UNKNOWN
             if db is None:
                 db = key(d)
+            elif odoo and db not in tenants.rows:  # not labelled yet: may it take a slot?
+                odoo = slot_evidence(odoo, req.path)
         stats.request_done(
             d.host_rule if d is not None else "-",
             d.route if d is not None else "-",
@@ -48,7 +62,7 @@ def attach(state: WorkerState, stats: Stats | None, access: AccessLog | None) ->
             req.body_size,
             req.bytes_out,
             db,
-            req.upstream_status,
+            odoo,
         )
 
     def websocket(delta: int, d: Decision | None) -> None:
