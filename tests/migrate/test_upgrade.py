@@ -193,6 +193,6 @@ def test_an_unwritable_state_directory_upgrades_nothing(tmp_path: Path) -> None:
     state = _state(tmp_path)
     state.parent.rmdir()
     engine = Engine(state)
-    with pytest.raises(MigrateError, match="cannot put ten_a in maintenance .* nothing was"):
+    with pytest.raises(MigrateError, match=r"cannot put ten_a in maintenance .* nothing was"):
         _upgrade(tmp_path, engine)
     assert engine.execs == []

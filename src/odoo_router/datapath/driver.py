@@ -31,12 +31,13 @@ from time import monotonic
 
 from ..http.errors import CLIENT, UPSTREAM
 from ..http.headers import find
-from ..routing.table import Facts, decide
+from ..routing.table import Facts, LocalAnswer, decide
 from ..security.passwords import cached_basic_auth, check_basic_auth
 from . import forward
 from . import request as rs
 from .exchange import Exchange, Outcome
 from .intake import Intake
+from .maintenance import maintenance_answer
 from .pools import UpstreamConnection, UpstreamError
 from .request import Request
 from .rpc_guard import MORE, WAIT, BodyInspection, check_request, inline, inline_once_whole
@@ -100,6 +101,12 @@ class Driver(Intake):
             decision = req.decision
             assert decision is not None
         local = decision.local
+        if local is None:
+            maintenance = self.state.maintenance  # empty unless a tenant is out: one test
+            if maintenance:
+                tenant = decision.tenant_db
+                if tenant is not None and tenant in maintenance:
+                    local = self._maintenance(req, tenant, maintenance[tenant])
         if local is not None:
             if not req.complete and (req.upgrade or req.expect_continue):
                 # Expect: 100-continue, answered without 100: the client may send its body or
@@ -117,6 +124,10 @@ class Driver(Intake):
             req.keep_alive = False
         req.enter(rs.BODY)
         return True
+
+    def _maintenance(self, req: Request, tenant: str, until: float) -> LocalAnswer:
+        """A tenant in maintenance: 503 instead of its route's upstream (maintenance.py)."""
+        return maintenance_answer(req, tenant, until, self.state.maintenance_retry)
 
     def _credentials(self, req: Request) -> bool:
         """Basic auth: True when decided again at once (a success the worker remembers);
@@ -365,11 +376,17 @@ class Driver(Intake):
         decision = req.decision
         assert decision is not None and decision.proxy is not None
         idle = decision.proxy.read_timeout
-        self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self)
+        tunnel = self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self)
+        tunnel.tenant = decision.tenant_db
+        if self.state.ws_frames:  # a maintenance may close it: between the server's frames
+            tunnel.track(ex.upgrade_rest)
         self.upgrade_rest = b""
         self.tunneled = req
         self.out.resume_reading()
         self.finish_as(req, rs.TUNNEL)
+        tenant = decision.tenant_db
+        if tenant is not None and tenant in self.state.maintenance:  # it began during the 101
+            tunnel.restart()
 
     def tunnel_closed(self) -> None:
         self.out.close()

@@ -64,6 +64,7 @@ class Exchange(Receiver):
         # per request: an exchange that fails ends its connection, and this object with it.
         self.head_read = 0
         self.cause = ""  # why it failed: reset | timeout | bad_answer | client
+        self.upgrade_rest = b""  # after a 101: the bytes past its head (tunnel.Tunnel.track)
 
     def begin(
         self,
@@ -146,7 +147,7 @@ class Exchange(Receiver):
             parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             if self.status == 101 and self.upgrade:
-                rest = data[exc.args[0] :]
+                rest = self.upgrade_rest = data[exc.args[0] :]
                 self._finish(Outcome.UPGRADED)
                 if rest:
                     out.append(rest)
@@ -184,8 +185,7 @@ class Exchange(Receiver):
         if n > due:  # more than the response announced: never reuse (nor relay) the rest
             self.keep_alive = False
             self.conn.unasked(f"{n - due} bytes after the end of its response")
-            data = data[:due]
-            n = due
+            data, n = data[:due], due
         self.passthrough = due - n
         self.bytes_out += n
         if self.capture is not None:

@@ -45,8 +45,8 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 
 def _run(config: Config, action: str, *dbs: str, until: str | None = None, **kw: bool) -> str:
     said: list[str] = []
-    run_maintenance(config, action, list(dbs), until, kw.get("force", False), said.append, NOW,
-                    every=kw.get("every", False))  # fmt: skip
+    force, every = kw.get("force", False), kw.get("every", False)
+    run_maintenance(config, action, list(dbs), until, force, said.append, NOW, every=every)
     return "\n".join(said)
 
 
@@ -143,7 +143,7 @@ def test_a_broken_file_is_refused_not_overwritten(config: Config) -> None:
 def test_without_the_key(tmp_path: Path) -> None:
     path = tmp_path / "router.yaml"
     path.write_text(ROUTER)
-    with pytest.raises(MaintenanceError, match="has no maintenance file: add `maintenance:"):
+    with pytest.raises(MaintenanceError, match=r"has no maintenance file: add `maintenance:"):
         _run(load_config(str(path)), "list")
 
 
@@ -152,7 +152,7 @@ def test_an_unwritable_directory(config: Config, tmp_path: Path) -> None:
         pytest.skip("root writes anywhere")
     (tmp_path / "state").chmod(0o500)
     try:
-        with pytest.raises(MaintenanceError, match="cannot write .*nothing was changed"):
+        with pytest.raises(MaintenanceError, match=r"cannot write .*nothing was changed"):
             _run(config, "on", "ten_shop")
     finally:
         (tmp_path / "state").chmod(0o700)
