@@ -14,6 +14,7 @@ from odoo_router.configuration.validate import load_config
 from odoo_router.ops import maintenance_cli
 from odoo_router.ops.maintenance import Entry, StateError, read_state, write_state
 from odoo_router.ops.maintenance_cli import MaintenanceError, known_databases, run_maintenance
+from runtime.support import mounted_tmpfs
 
 NOW = datetime(2026, 12, 6, 13, 0, tzinfo=UTC)
 ROUTER = """\
@@ -148,14 +149,20 @@ def test_without_the_key(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_directory(config: Config, tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
-    (tmp_path / "state").chmod(0o500)
+    state = tmp_path / "state"
+    if os.geteuid() == 0:  # root writes through modes: a read-only file system then
+        with mounted_tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+            path = tmp_path / "router.yaml"
+            path.write_text(ROUTER + f"maintenance: {{file: {ro}/maintenance.yaml}}\n")
+            with pytest.raises(MaintenanceError, match=r"cannot write .*Read-only file system"):
+                _run(load_config(str(path)), "on", "ten_shop")
+        return
+    state.chmod(0o500)
     try:
         with pytest.raises(MaintenanceError, match=r"cannot write .*nothing was changed"):
             _run(config, "on", "ten_shop")
     finally:
-        (tmp_path / "state").chmod(0o700)
+        state.chmod(0o700)
 
 
 def test_a_missing_directory_is_a_specific_error(tmp_path: Path) -> None:
