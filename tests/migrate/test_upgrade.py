@@ -81,7 +81,12 @@ class Engine:
         raise AssertionError("not used")
 
 
-def _setup(root: Path, router: str = ROUTER + MAINTENANCE, applied: bool = True) -> Layout:
+def _setup(
+    root: Path,
+    router: str = ROUTER + MAINTENANCE,
+    applied: bool = True,
+    container: str = "odoo-tenant",
+) -> Layout:
     layout = Layout.make(root)
     conf = root / ROUTER_YAML.lstrip("/")
     (conf.parent / "state").mkdir(parents=True)
@@ -91,7 +96,7 @@ def _setup(root: Path, router: str = ROUTER + MAINTENANCE, applied: bool = True)
         "plan_id": "p1",
         "steps": [],
         "files": [{"role": "router_yaml", "path": ROUTER_YAML}],
-        "verify": {"odoo_containers": ["odoo-tenant", "odoo-admin"]},
+        "verify": {"odoo_containers": [container, "odoo-admin"]},
     }
     layout.plan_file.write_text(json.dumps(plan))
     j = new_run(layout, "p1")
