@@ -141,9 +141,8 @@ class Tunnel(Receiver):
         self.close_frame = frame
         if frames is not None and frames.at_end():
             self._close_now()
-        else:
+        else:  # the rest of the frame first (upstream_data), within RESTART_WAIT
             self.closing = monotonic() + RESTART_WAIT
-            self.upstream.resume_reading()  # the rest of the frame must come
 
     def _close_now(self) -> None:
         self.client.write(self.close_frame)

@@ -173,7 +173,10 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
             ticks += 1
             if access is not None:
                 access.flush()
-            maintenance.poll()  # a stat: a change is in force within ~0.1 s, no reload
+            try:
+                maintenance.poll()  # a stat: a change is in force within ~0.1 s, no reload
+            except Exception as exc:  # a bug there must not stop this loop (metrics, orphans)
+                log(f"maintenance watch failed: {exc!r}")
             if not stop.is_set() and orphaned():
                 log(f"the master (pid {opts.master_pid}) is gone: draining, then exiting")
                 stop.set()
