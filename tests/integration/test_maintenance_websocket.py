@@ -26,6 +26,7 @@ from .upstreams import Farm
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SIZES = [200_000, 1_000, 70_000, 10, 0, 65_535, 126, 125]  # 64/16/7-bit length forms
 PIECE = 8192
+NAMED = "testodoo.seisei.tokyo"  # ten_testodoo
 
 
 def frame_head(opcode: int, fin: bool, n: int) -> bytes:
@@ -77,7 +78,9 @@ class StreamingUpstream:
                     if self.hold and at > len(data) // 2 > 0:
                         self.hold = False
                         self.held.set()
-                        await self.go_on.wait()
+                        going_on = asyncio.ensure_future(self.go_on.wait())
+                        await asyncio.wait([going_on, reading], return_when="FIRST_COMPLETED")
+                        going_on.cancel()
                     await asyncio.sleep(0.001)
                     if reading.done():
                         break
@@ -172,4 +175,45 @@ async def test_websockets_closed_with_1012_between_frames(farm: Farm, tmp_path: 
             for c in [*conns.values(), conn]:
                 await c.close()
         finally:
+            router.stop()
+
+
+async def test_a_frame_never_finished_gets_the_connection_cut_without_a_close_frame(
+    farm: Farm, tmp_path: Path
+) -> None:
+    """The upstream stops half way through a frame for good: no place for a close frame
+    ever comes, so after RESTART_WAIT (10 s) the client connection is cut, and what the
+    client got is whole frames, then part of one: never a close frame inside it."""
+    async with streaming_upstream() as (ws_port, upstream):
+        port = free_port()
+        ports = dict(farm.ports)
+        ports["tenant_lp"] = ws_port
+        config = production_config(port, ports)
+        state = tmp_path / "maintenance.yaml"
+        config["maintenance"] = {"file": str(state)}
+        router = start_router(config, port)
+        try:
+            conn = await connect(port)
+            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
+            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 101 "), head
+            await asyncio.sleep(0.2)
+            upstream.hold = True  # and never go on
+            await asyncio.wait_for(upstream.held.wait(), 5)
+            write_state(str(state), {"ten_testodoo": Entry(now_utc())})
+            switched = time.monotonic()
+            stream = await conn.rest(timeout=20)
+            took = time.monotonic() - switched
+            assert 9.5 < took < 15, f"cut {took:.2f}s after the switch"
+            whole, at = 0, 0
+            while at + len(frame_bytes(whole)) <= len(stream):
+                assert stream[at : at + len(frame_bytes(whole))] == frame_bytes(whole)
+                at += len(frame_bytes(whole))
+                whole += 1
+            partial = stream[at:]
+            assert partial and frame_bytes(whole).startswith(partial), "a frame cut, nothing else"
+            await asyncio.wait_for(upstream.closed.wait(), 5)
+            await conn.close()
+        finally:
+            upstream.go_on.set()
             router.stop()

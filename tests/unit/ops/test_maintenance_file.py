@@ -4,6 +4,7 @@ line and key, times and durations, atomic writes, and what is in force when."""
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from odoo_router.ops.maintenance import (
     switch_on,
     write_state,
 )
+from runtime.support import mounted_tmpfs
 
 NOW = datetime(2026, 12, 6, 13, 0, tzinfo=UTC)
 
@@ -135,17 +137,25 @@ def test_write_is_atomic_and_readable_by_all(tmp_path: Path) -> None:
 
 
 def test_an_unwritable_directory_changes_nothing(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
-    path = tmp_path / "m.yaml"
-    write_state(str(path), {"ten_a": Entry(NOW)})
-    tmp_path.chmod(0o500)
-    try:
-        with pytest.raises(OSError):
+    if os.geteuid() != 0:
+        path = tmp_path / "m.yaml"
+        write_state(str(path), {"ten_a": Entry(NOW)})
+        tmp_path.chmod(0o500)
+        try:
+            with pytest.raises(OSError):
+                write_state(str(path), {})
+        finally:
+            tmp_path.chmod(0o700)
+        assert read_state(str(path)) == {"ten_a": Entry(NOW)}
+        return
+    # root writes through modes: a file system made read-only under the file then
+    with mounted_tmpfs(tmp_path / "fs", "size=1m") as fs:
+        path = fs / "m.yaml"
+        write_state(str(path), {"ten_a": Entry(NOW)})
+        subprocess.run(["mount", "-o", "remount,ro", str(fs)], check=True)
+        with pytest.raises(OSError, match="Read-only file system"):
             write_state(str(path), {})
-    finally:
-        tmp_path.chmod(0o700)
-    assert read_state(str(path)) == {"ten_a": Entry(NOW)}
+        assert read_state(str(path)) == {"ten_a": Entry(NOW)}
 
 
 def test_on_keeps_since_and_drops_what_is_over(tmp_path: Path) -> None:
