@@ -19,7 +19,7 @@ from pathlib import Path
 from harness.processes import free_port
 from odoo_router.ops.maintenance import Entry, now_utc, write_state
 
-from .client import build, connect, websocket_handshake
+from .client import Conn, build, connect, websocket_handshake
 from .router import production_config, start_router
 from .upstreams import Farm
 
@@ -47,10 +47,12 @@ def frame_bytes(i: int) -> bytes:
 
 
 class StreamingUpstream:
-    """A websocket server that sends frame after frame in PIECE-byte writes until closed."""
+    """A websocket server that sends frame after frame in PIECE-byte writes until closed;
+    the stream of ``target`` (a Host) can be held half way through a frame."""
 
-    def __init__(self) -> None:
-        self.closed = asyncio.Event()
+    def __init__(self, target: bytes = NAMED.encode()) -> None:
+        self.target = target
+        self.closed = asyncio.Event()  # target's connection closed
         self.hold = False  # stop half way through the next large frame...
         self.held = asyncio.Event()  # ... say so ...
         self.go_on = asyncio.Event()  # ... and wait for this
@@ -62,6 +64,7 @@ class StreamingUpstream:
             for line in head.split(b"\r\n")
             if line.lower().startswith(b"sec-websocket-key:")
         )
+        mine = any(line.lower() == b"host: " + self.target.lower() for line in head.split(b"\r\n"))
         accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
         writer.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -75,7 +78,8 @@ class StreamingUpstream:
                 for at in range(0, len(data), PIECE):
                     writer.write(data[at : at + PIECE])
                     await writer.drain()
-                    if self.hold and at > len(data) // 2 > 0:
+                    # Held only inside a frame: past its middle, and not at its last piece.
+                    if mine and self.hold and len(data) // 2 < at and at + PIECE < len(data):
                         self.hold = False
                         self.held.set()
                         going_on = asyncio.ensure_future(self.go_on.wait())
@@ -89,7 +93,8 @@ class StreamingUpstream:
             pass
         finally:
             await asyncio.wait([reading], timeout=5)
-            self.closed.set()
+            if mine:
+                self.closed.set()
             writer.close()
 
 
@@ -135,8 +140,8 @@ async def test_websockets_closed_with_1012_between_frames(farm: Farm, tmp_path: 
         state = tmp_path / "maintenance.yaml"
         config["maintenance"] = {"file": str(state)}
         router = start_router(config, port)
+        conns: dict[str, Conn] = {}
         try:
-            conns = {}
             for host in ("testodoo.seisei.tokyo", "acme.erp.seisei.tokyo"):
                 conn = conns[host] = await connect(port)
                 await conn.send(build("GET", "/websocket", websocket_handshake(host)))
@@ -167,14 +172,15 @@ async def test_websockets_closed_with_1012_between_frames(farm: Farm, tmp_path: 
             await asyncio.wait_for(other.readexactly(100_000), 5)
             assert not other.at_eof()
             # A new websocket of the tenant gets the 503 instead.
-            conn = await connect(port)
+            conn = conns["new"] = await connect(port)
             handshake = websocket_handshake("testodoo.seisei.tokyo")
             await conn.send(build("GET", "/websocket", handshake))
             head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
             assert head.startswith(b"HTTP/1.1 503 "), head
-            for c in [*conns.values(), conn]:
-                await c.close()
         finally:
+            upstream.go_on.set()
+            for c in conns.values():
+                await c.close()
             router.stop()
 
 
@@ -192,6 +198,7 @@ async def test_a_frame_never_finished_gets_the_connection_cut_without_a_close_fr
         state = tmp_path / "maintenance.yaml"
         config["maintenance"] = {"file": str(state)}
         router = start_router(config, port)
+        conn: Conn | None = None
         try:
             conn = await connect(port)
             await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
@@ -213,7 +220,8 @@ async def test_a_frame_never_finished_gets_the_connection_cut_without_a_close_fr
             partial = stream[at:]
             assert partial and frame_bytes(whole).startswith(partial), "a frame cut, nothing else"
             await asyncio.wait_for(upstream.closed.wait(), 5)
-            await conn.close()
         finally:
             upstream.go_on.set()
+            if conn is not None:
+                await conn.close()
             router.stop()
