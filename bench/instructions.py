@@ -17,6 +17,10 @@ request. Runs agree to about 0.1%.
   series off (``metrics.tenant_labels_max: 0``) and on (the tenant holding its slot): their
   difference is what the per-tenant metrics cost a request.
 
+``--maintenance DB,...`` puts those databases (others than the requests') in maintenance
+in the worker (``local``, ``jsonrpc``, ``firewall``): the cost of maintenance mode for the
+tenants it does not concern.
+
 Needs valgrind (``apt install valgrind``); each run takes 10-30 s.
 """
 
@@ -98,6 +102,9 @@ def _child(kind: str, requests: int) -> None:
 
     async def loop() -> None:
         state = _production_state() if kind == "firewall" else _state()
+        out_of_service = os.environ.get("BENCH_MAINTENANCE")
+        if out_of_service:
+            state.maintenance = dict.fromkeys(out_of_service.split(","), 0.0)
         client = ClientConnection(state)
         client_out = CountingTransport()
         client.connection_made(client_out)  # type: ignore[arg-type]
@@ -148,8 +155,13 @@ def main() -> None:
     parser.add_argument(
         "kinds", nargs="*", metavar="KIND", help=f"{', '.join(KINDS)} (default: get)"
     )
+    parser.add_argument("--maintenance", metavar="DB,...", help="databases in maintenance")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.maintenance:
+        if "get" in args.kinds or not args.kinds:
+            parser.error("--maintenance goes with local, jsonrpc or firewall")
+        os.environ["BENCH_MAINTENANCE"] = args.maintenance  # the children's
     if args.child is not None:
         _child(args.child[0], int(args.child[1]))
         return

@@ -172,7 +172,10 @@ def test_router_compose_changes_only_image_mounts_and_healthcheck() -> None:
     assert r["labels"] == {"com.seisei.role": "db-router"}
     assert r["image"] == "odoo-router:latest"
     assert "curl" not in r["healthcheck"]["test"]
-    assert r["volumes"] == ["./odoo-router:/etc/odoo-router:ro"]
+    assert r["volumes"] == [
+        "./odoo-router:/etc/odoo-router:ro",
+        "./odoo-router/state:/etc/odoo-router/state",  # writable: the maintenance file
+    ]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 machines without a C compiler, where the scripts fall back to it): a copy of the package
 without its extensions, first on the import path, passes a slice of the suite. The slice
 covers the routing table, the header rules, the native-build checks in pure mode, and real
-requests, bodies, edge cases and websockets through a router process.
+requests, bodies, edge cases and websockets (closed between frames for maintenance too)
+through a router process.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SLICE = (
     "tests/integration/test_bodies.py",
     "tests/integration/test_edges.py",
     "tests/integration/test_websocket.py",
+    "tests/integration/test_maintenance_websocket.py",
 )
 
 

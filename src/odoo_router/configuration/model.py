@@ -64,6 +64,14 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceSettings:
+    # The state file `odoo-router maintenance` writes and the workers watch; None: no
+    # maintenance mode. A relative path is taken from router.yaml's directory.
+    file: str | None = None
+    retry_after: float = 300.0  # Retry-After when a tenant's maintenance has no "until"
+
+
+@dataclass(frozen=True, slots=True)
 class Pool:
     name: str
     servers: tuple[tuple[str, int], ...]
@@ -159,6 +167,7 @@ class Config:
     pools: dict[str, Pool]
     hosts: tuple[HostRule, ...]
     source: str = "<config>"
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
 
 
 # --------------------------------------------------------------------------- errors

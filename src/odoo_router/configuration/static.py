@@ -156,4 +156,5 @@ def reloaded(running: Config, new: Config) -> Config:
         pools=new.pools,
         hosts=new.hosts,
         source=new.source,
+        maintenance=new.maintenance,  # reloadable: the workers' watcher follows it
     )

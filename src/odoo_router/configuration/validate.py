@@ -23,6 +23,7 @@ import os
 import yaml
 
 from .hosts import read_hosts
+from .maintenance import read_maintenance
 from .model import (
     Action,
     BasicAuth,
@@ -32,6 +33,7 @@ from .model import (
     HostRule,
     IPNetwork,
     LoggingSettings,
+    MaintenanceSettings,
     MetricsSettings,
     Pool,
     Problem,
@@ -57,6 +59,7 @@ __all__ = [
     "HostRule",
     "IPNetwork",
     "LoggingSettings",
+    "MaintenanceSettings",
     "MetricsSettings",
     "Pool",
     "Problem",
@@ -74,7 +77,7 @@ __all__ = [
 ]
 
 TOP_REQUIRED = ("pools", "hosts")
-TOP_OPTIONAL = ("server", "metrics", "logging", "route_sets")
+TOP_OPTIONAL = ("server", "metrics", "logging", "route_sets", "maintenance")
 
 
 def build_config(text: str, filename: str = "<config>") -> Config:
@@ -97,6 +100,7 @@ def build_config(text: str, filename: str = "<config>") -> Config:
     server = read_server(r, top.get("server"))
     metrics = read_metrics(r, top.get("metrics"))
     logging_settings = read_logging(r, top.get("logging"))
+    maintenance = read_maintenance(r, top.get("maintenance"), filename)
     # A missing top-level key was reported by mapping(); do not report it again, and do not
     # call every route's pool unknown when there are no pools at all.
     pools = read_pools(r, top["pools"]) if "pools" in top else {}
@@ -118,6 +122,7 @@ def build_config(text: str, filename: str = "<config>") -> Config:
         pools=pools,
         hosts=hosts,
         source=filename,
+        maintenance=maintenance,
     )
 
 

@@ -38,6 +38,7 @@ from . import forward, login_limit
 from . import request as rs
 from .exchange import Exchange, Outcome
 from .intake import Intake
+from .maintenance import maintenance_answer
 from .pools import UpstreamConnection, UpstreamError
 from .request import Request
 from .rpc_guard import MORE, WAIT, BodyInspection, check_request, inline, inline_once_whole
@@ -101,9 +102,15 @@ class Driver(Intake):
             decision = req.decision
             assert decision is not None
         local = decision.local
-        limit = decision.rate_limit
-        if limit is not None and local is None and not decision.inspect:  # else rpc_guard counts
-            local = login_limit.at_head(self.state.rate_limits, req, limit)
+        if local is None:
+            maintenance = self.state.maintenance  # empty unless a tenant is out: one test
+            if maintenance:
+                tenant = decision.tenant_db
+                if tenant is not None and tenant in maintenance:
+                    until = maintenance[tenant]
+                    local = maintenance_answer(req, tenant, until, self.state.maintenance_retry)
+        if local is None and decision.rate_limit is not None and not decision.inspect:
+            local = login_limit.at_head(self.state.rate_limits, req, decision.rate_limit)
         if local is not None:
             if not req.complete and (req.upgrade or req.expect_continue):
                 # Expect: 100-continue, answered without 100: the client may send its body or
@@ -374,11 +381,16 @@ class Driver(Intake):
         decision = req.decision
         assert decision is not None and decision.proxy is not None
         idle = decision.proxy.read_timeout
-        self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self, decision)
+        tunnel = self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self, decision)
+        if self.state.ws_frames:  # a maintenance may close it: between the server's frames
+            tunnel.track(ex.upgrade_rest)
         self.upgrade_rest = b""
         self.tunneled = req
         self.out.resume_reading()
         self.finish_as(req, rs.TUNNEL)
+        tenant = decision.tenant_db
+        if tenant is not None and tenant in self.state.maintenance:  # it began during the 101
+            tunnel.restart()
 
     def tunnel_closed(self) -> None:
         self.out.close()

@@ -61,6 +61,7 @@ class Exchange(Receiver):
         # per request: an exchange that fails ends its connection, and this object with it.
         self.head_read = 0
         self.cause = ""  # why it failed: reset | timeout | bad_answer | client
+        self.upgrade_rest = b""  # after a 101: the bytes past its head (tunnel.Tunnel.track)
 
     def begin(
         self,
@@ -164,8 +165,7 @@ class Exchange(Receiver):
         if n > due:  # more than the response announced: never reuse (nor relay) the rest
             self.keep_alive = False
             self.conn.unasked(f"{n - due} bytes after the end of its response")
-            data = data[:due]
-            n = due
+            data, n = data[:due], due
         self.passthrough = due - n
         self.bytes_out += n
         if self.capture is not None:
@@ -219,7 +219,7 @@ class Exchange(Receiver):
             elif event == UPGRADE:  # always the last event
                 stopped = True
                 if self.status == 101 and self.upgrade:
-                    rest = data[parser.upgrade_at :]
+                    rest = self.upgrade_rest = data[parser.upgrade_at :]
                     self._finish(Outcome.UPGRADED)
                     if rest:
                         out.append(rest)

@@ -29,7 +29,10 @@ from .request import Request
 
 
 class Tunnelled(Protocol):
+    @property
+    def tenant(self) -> str | None: ...
     def going_away(self) -> None: ...
+    def restart(self) -> None: ...
 
 
 class Connection(Protocol):
@@ -90,6 +93,11 @@ class WorkerState:
         # +1 opened / -1 closed, and the decision of the request that opened it (its tenant)
         self.websocket_hooks: list[Callable[[int, Decision | None], None]] = []
         self.open_websockets = 0
+        # Tenants in maintenance: database -> its "until" (Unix time, 0.0: none), kept by
+        # the worker's watcher of the maintenance file (ops/maintenance_watch.py).
+        self.maintenance: dict[str, float] = {}
+        self.maintenance_retry = config.maintenance.retry_after
+        self.ws_frames = config.maintenance.file is not None  # tunnels track frame ends
         self.draining = False
         self._ticker: asyncio.TimerHandle | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # set by the first connection
@@ -104,6 +112,8 @@ class WorkerState:
         old = self.pools
         self.config = config
         self.table = table
+        self.maintenance_retry = config.maintenance.retry_after
+        self.ws_frames = config.maintenance.file is not None
         self.routes = RouteMemo(table)
         self.pools = Pools(
             config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max

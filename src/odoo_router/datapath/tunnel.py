@@ -5,6 +5,13 @@ idle limit (Odoo pings every 45 s, so the routes use 300 s). Back-pressure goes 
 a side whose peer cannot keep up stops being read. On graceful shutdown the client gets a
 close frame with code 1001 (going away) before the tunnel closes. Its end is reported to
 the driver (``Events.tunnel_closed``), which closes the client connection.
+
+A tenant put in maintenance has its websockets closed with 1012 (service restart): the
+close frame goes between two of the server's frames, never inside one in flight
+(wsframes.py: tracked from the first byte after the 101 while a maintenance file is
+configured). Mid-frame, the rest of that frame is relayed first, then the close frame;
+an upstream that does not finish its frame within RESTART_WAIT gets the connection cut
+(no close frame: it could only land inside the frame). Then the upstream side is closed.
 """
 
 from __future__ import annotations
@@ -16,9 +23,13 @@ from ..routing.table import Decision
 from .downstream import Downstream
 from .events import Events
 from .pools import Receiver, UpstreamConnection
+from .wsframes import FrameEnds
 
 # An unmasked server-to-client close frame: FIN + opcode 8, length 2, status 1001.
 GOING_AWAY: Final = b"\x88\x02\x03\xe9"
+# The same with status 1012 (service restart) and the reason "maintenance".
+SERVICE_RESTART: Final = b"\x88\x0d\x03\xf4maintenance"
+RESTART_WAIT: Final = 10.0  # seconds an upstream may take to finish the frame in flight
 
 
 class Tunnel(Receiver):
@@ -38,6 +49,10 @@ class Tunnel(Receiver):
         self.last = monotonic()
         self.closed = False
         self.decision = decision
+        self.tenant = decision.tenant_db if decision is not None else None  # for maintenance
+        self.frames: FrameEnds | None = None  # where the server's frames end, when tracked
+        self.closing = 0.0  # closing between frames: the deadline for the frame in flight
+        self.close_frame = b""
         upstream.attach(self, self.last)
         client.state.websocket_change(1, decision)
         if early and upstream.transport is not None:
@@ -55,8 +70,24 @@ class Tunnel(Receiver):
             self.client.pause_reading()
             up.when_drained(self.client.resume_reading)
 
+    def track(self, first: bytes) -> None:
+        """Track the server's frame ends from here; ``first``: what the upstream sent after
+        its 101 head in the same read (relayed before the tunnel existed)."""
+        frames = self.frames = FrameEnds()
+        frames.advance(first, False)
+
     def upstream_data(self, data: bytes) -> None:
         self.last = monotonic()
+        frames = self.frames
+        if frames is not None:
+            if self.closing:
+                end = frames.advance(data, True)
+                if end >= 0:
+                    self.client.write(data[:end])
+                    self._close_now()
+                    return
+            else:
+                frames.advance(data, False)
         self.client.write(data)
         if self.client.paused_writing:
             self.upstream.pause_reading()
@@ -77,13 +108,47 @@ class Tunnel(Receiver):
         self._done()
 
     def check_idle(self, now: float) -> None:
+        if self.closing and now > self.closing:  # the frame in flight never ended
+            self.client.abort()
+            self.close()
+            return
         if now - self.last > self.idle:
             if self.client.buffered():
                 self.client.abort()  # a client that stopped reading keeps nothing open
             self.close()
 
     def going_away(self) -> None:
-        self.client.write(GOING_AWAY)
+        if self.frames is None:
+            self.client.write(GOING_AWAY)  # not tracked: as before, wherever the stream is
+            self.close()
+            return
+        self._close_with(GOING_AWAY)
+
+    def restart(self) -> None:
+        """Close with 1012 (service restart), between two of the server's frames. Without
+        tracking no frame end can be known: the connections are closed with no close frame
+        (the client sees 1006 and reconnects, to a 503)."""
+        if self.frames is None:
+            self.close()
+            return
+        self._close_with(SERVICE_RESTART)
+
+    def _close_with(self, frame: bytes) -> None:
+        frames = self.frames
+        if self.closed:
+            return
+        if self.closing:  # asked again while the frame in flight has not ended: cut
+            self.client.abort()
+            self.close()
+            return
+        self.close_frame = frame
+        if frames is not None and frames.at_end():
+            self._close_now()
+        else:  # the rest of the frame first (upstream_data), within RESTART_WAIT
+            self.closing = monotonic() + RESTART_WAIT
+
+    def _close_now(self) -> None:
+        self.client.write(self.close_frame)
         self.close()
 
     def close(self) -> None:

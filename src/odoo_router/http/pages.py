@@ -50,3 +50,15 @@ def error_page(status: int) -> bytes:
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
         f"{heading}<hr><center>{PRODUCT}</center>\r\n</body>\r\n</html>\r\n"
     ).encode("latin-1")
+
+
+def maintenance_page(until: str | None) -> bytes:
+    """The page a tenant in maintenance answers with (503), in the shape of the pages above;
+    ``until`` is when it is expected back, as text, if known."""
+    back = f"<center>Back at {until}.</center>\r\n" if until else ""
+    return (
+        "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n"
+        "<body>\r\n<center><h1>Down for maintenance</h1></center>\r\n"
+        "<center>This database is being upgraded. Please try again shortly.</center>\r\n"
+        f"{back}<hr><center>{PRODUCT}</center>\r\n</body>\r\n</html>\r\n"
+    ).encode("latin-1")

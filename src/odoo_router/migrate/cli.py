@@ -36,6 +36,7 @@ from .runner import CommandError, SubprocessRunner
 from .runstate import APPLIED, ROLLED_BACK
 from .status import format_status, status
 from .traefik import TraefikAPI, TraefikError, write_snapshot
+from .upgrade import UPGRADE_COMMAND, databases, target, upgrade
 from .verify import format_checks, run_checks
 
 CRASH_ENV = "ODOO_ROUTER_MIGRATE_CRASH_AT"  # tests only: "step-id:before|after|undo", ...
@@ -149,6 +150,21 @@ def _parser() -> argparse.ArgumentParser:
         "--restore-databases", action="store_true", help="also pg_restore every database"
     )
     sub.add_parser("status", parents=[common], help="where the run stands")
+    u = sub.add_parser(
+        "upgrade",
+        parents=[common],
+        help="phase G: each tenant in maintenance while its modules are upgraded",
+    )
+    u.add_argument("databases", nargs="*", metavar="DB", help="default: every routed database")
+    u.add_argument(
+        "--upgrade-command",
+        default=UPGRADE_COMMAND,
+        help="run in the tenant container, {db} replaced (default: %(default)s)",
+    )
+    u.add_argument("--upgrade-timeout", type=float, default=3600.0, help="seconds per database")
+    u.add_argument(
+        "--settle", type=float, default=1.0, help="seconds between maintenance on and the upgrade"
+    )
     return p
 
 
@@ -326,6 +342,30 @@ def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     return X.OK
 
 
+def cmd_upgrade(ctx: Context, args: argparse.Namespace) -> int:
+    last = latest_run(ctx.layout)
+    if last is None or last.state.state != APPLIED:
+        now = "no run" if last is None else f"run {last.run_id} is {last.state.state}"
+        raise MigrateError(f"upgrade is phase G, after apply and verify: {now}", X.REFUSED)
+    with hold_lock(ctx.layout, "upgrade"):
+        t = target(ctx.layout, last.plan())
+        dbs = databases(t, ctx.pg, args.databases)
+        if not confirm(f"upgrade the modules of {', '.join(dbs)}?", ctx.yes):
+            return X.ABORTED
+        upgrade(
+            t,
+            dbs,
+            ctx.docker,
+            ctx.runner,
+            say,
+            args.settle,
+            args.upgrade_command,
+            args.upgrade_timeout,
+        )
+    print(f"upgraded: {', '.join(dbs)}")
+    return X.OK
+
+
 COMMANDS = {
     "inventory": cmd_inventory,
     "plan": cmd_plan,
@@ -334,6 +374,7 @@ COMMANDS = {
     "verify": cmd_verify,
     "rollback": cmd_rollback,
     "status": cmd_status,
+    "upgrade": cmd_upgrade,
 }
 
 

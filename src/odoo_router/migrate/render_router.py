@@ -19,6 +19,8 @@ from .render_compose import explicit, set_key
 from .yamltext import FlowSeq, YamlText
 
 ROUTER_CONFIG_DIR = "/etc/odoo-router"
+# The maintenance file's directory inside the config directory: the one writable mount.
+MAINTENANCE_DIR = "state"
 ROUTER_SERVICE = "odoo-router"
 # No curl in the image (nor in nginx:alpine): the router ships a stdlib probe.
 PROBE = ["CMD", "python", "-m", "odoo_router.probe"]
@@ -114,6 +116,11 @@ def render_router_yaml(routing: Routing, spec: RouterSpec) -> str:
         "",
         "logging:",
         '  access_log: "-"',
+        "",
+        "# Tenants taken out of service (503) by `odoo-router maintenance on|off` and by",
+        "# `odoo-router-migrate upgrade`; state/ is mounted writable in the router's service.",
+        "maintenance:",
+        f"  file: {MAINTENANCE_DIR}/maintenance.yaml",
         "",
         "pools:",
         *(_pool(spec, name) for name in ("tenant", "tenant_lp", "admin", "admin_lp")),
@@ -249,7 +256,8 @@ class RouterComposeSpec:
 
 def edit_router_service(y: YamlText, spec: RouterComposeSpec) -> None:
     """The nginx service becomes odoo-router in place: its image, its nginx mounts (the
-    router's config directory instead, read-only) and its healthcheck change; nothing else
+    router's config directory instead, read-only, and its state/ directory writable, for the
+    maintenance file) and its healthcheck change; nothing else
     (an nginx ``command`` goes: the image serves /etc/odoo-router/router.yaml)."""
     base = ("services", spec.service)
     svc = y.data["services"][spec.service]
@@ -259,6 +267,9 @@ def edit_router_service(y: YamlText, spec: RouterComposeSpec) -> None:
     elif explicit(y, (*base, "command")):
         y.delete((*base, "command"))
     mount = f"{spec.config_dir}:{ROUTER_CONFIG_DIR}:ro"
+    # Writable, over the read-only config directory: maintenance.file (router.yaml) lives
+    # there, written atomically (a rename needs the directory, not a file, mounted).
+    state = f"{spec.config_dir}/{MAINTENANCE_DIR}:{ROUTER_CONFIG_DIR}/{MAINTENANCE_DIR}"
     vols = list(svc.get("volumes") or ())
     nginx = [
         i
@@ -269,8 +280,10 @@ def edit_router_service(y: YamlText, spec: RouterComposeSpec) -> None:
         for i in nginx:
             y.delete((*base, "volumes", i))
         y.append((*base, "volumes"), mount)
+        y.append((*base, "volumes"), state)
     else:
-        set_key(y, base, "volumes", [v for i, v in enumerate(vols) if i not in nginx] + [mount])
+        kept = [v for i, v in enumerate(vols) if i not in nginx]
+        set_key(y, base, "volumes", [*kept, mount, state])
     test = FlowSeq(spec.healthcheck)
     if explicit(y, (*base, "healthcheck")):
         set_key(y, (*base, "healthcheck"), "test", test)

@@ -7,6 +7,8 @@ odoo-router routes --config F                    print the routing table
 odoo-router reload --pid-file F                  send SIGHUP to a running master
 odoo-router hash-password                        make a basic-auth hash for router.yaml
 odoo-router probe [URL]                          health probe for Docker (exit 0/1)
+odoo-router maintenance on|off|list --config F [DB ...] [--until TIME]
+                                                 take tenants out (503) and back
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     rl = sub.add_parser("reload", help="ask a running router to reload its config (SIGHUP)")
     rl.add_argument("--pid-file", required=True)
     sub.add_parser("hash-password", help="hash a basic-auth password for router.yaml")
+    m = sub.add_parser("maintenance", help="take tenants out of service (503) and back in")
+    m.add_argument("action", choices=("on", "off", "list"))
+    m.add_argument("databases", nargs="*", metavar="DB")
+    m.add_argument("--config", required=True)
+    m.add_argument("--until", metavar="TIME", help="ISO 8601 with offset, or 30m, 2h, 1d")
+    m.add_argument("--force", action="store_true", help="on: a database no host routes to")
+    m.add_argument("--all", action="store_true", help="off: every tenant")
     pr = sub.add_parser("probe", help="exit 0 when URL answers 200 (Docker HEALTHCHECK)")
     pr.add_argument("url", nargs="?", default="http://127.0.0.1/nginx-health")
     return p
@@ -126,6 +135,25 @@ def main(argv: list[str] | None = None) -> None:
             print("hash-password: empty password", file=sys.stderr)
             sys.exit(EXIT_FAIL)
         print(hash_password(password))
+        sys.exit(EXIT_OK)
+    if command == "maintenance":
+        from .maintenance import StateError
+        from .maintenance_cli import MaintenanceError, run_maintenance
+
+        config = _load(args.config)
+        try:
+            run_maintenance(
+                config,
+                args.action,
+                args.databases,
+                args.until,
+                args.force,
+                print,
+                every=args.all,
+            )
+        except (MaintenanceError, StateError) as exc:
+            print(f"maintenance: {exc}", file=sys.stderr)
+            sys.exit(EXIT_FAIL)
         sys.exit(EXIT_OK)
     if command == "probe":
         from .probe import main as probe_main

@@ -40,6 +40,7 @@ NATIVE = (
     "datapath.spool",
     "datapath.state",
     "datapath.tunnel",
+    "datapath.wsframes",
     "routing.uri",
     "datapath.headparse",
     "datapath.respparse",

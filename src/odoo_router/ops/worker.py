@@ -41,6 +41,7 @@ from ..datapath.state import Connection, WorkerState
 from ..security.ratelimit_table import BucketTable
 from .accesslog import AccessLog
 from .fdwatch import FdWatch
+from .maintenance_watch import MaintenanceWatch
 from .metrics import Stats, write_snapshot
 from .observe import attach
 from .stopreport import Drained, describe_drain, report_line
@@ -140,6 +141,8 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
     target = config.logging.access_log
     access = AccessLog(target, on_error=log) if target else None
     attach(state, stats, access)
+    maintenance = MaintenanceWatch(state, log)
+    maintenance.poll()  # before serving: a tenant in maintenance stays out across restarts
     servers = await serve_sockets(state, socks)
     stop = asyncio.Event()
 
@@ -174,6 +177,10 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
             ticks += 1
             if access is not None:
                 access.flush()
+            try:
+                maintenance.poll()  # a stat: a change is in force within ~0.1 s, no reload
+            except Exception as exc:  # a bug there must not stop this loop (metrics, orphans)
+                log(f"maintenance watch failed: {exc!r}")
             if not stop.is_set() and orphaned():
                 log(f"the master (pid {opts.master_pid}) is gone: draining, then exiting")
                 stop.set()
