@@ -44,6 +44,10 @@ NATIVE = (
     "routing.uri",
     "datapath.headparse",
     "datapath.respparse",
+    # The logging phase's counters (every request when metrics are on; ops/observe.py).
+    "ops.metrics_histogram",
+    "ops.metrics_tenants",
+    "ops.metrics",
 )
 # The compiled head parser, our C over httptools' own llhttp (_headparser*.c), built with the
 # modules above where llhttp.h can be had (setup.py); without it headparse.py uses the
