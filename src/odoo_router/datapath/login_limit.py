@@ -17,9 +17,7 @@ def at_head(limits: RateLimits, req: Request) -> LocalAnswer | None:
     assert decision is not None and view is not None
     limit = decision.rate_limit
     assert limit is not None  # Decision.limit_at_head
-    answer = limits.at_head(
-        limit, False, req.method, req.path, view.client_ip, decision.tenant_db
-    )
+    answer = limits.at_head(limit, False, req.method, req.path, view.client_ip, decision.tenant_db)
     if answer is not None:
         req.error = f"rate limit {limit.text}"
     return answer

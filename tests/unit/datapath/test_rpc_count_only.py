@@ -154,7 +154,7 @@ def test_stepped_as_it_arrives() -> None:
     got = []
     for _ in range(3):
         inspection = BodyInspection(_request("/jsonrpc", JSON, body), None, BODY_LIMIT, limits)
-        while (step := inspection.step()) != DONE:
+        while inspection.step() != DONE:
             pass
         got.append(inspection.answer())
     assert [a is None for a in got] == [True, True, False]
