@@ -217,6 +217,9 @@ class BodyInspection:
     def step(self) -> int:
         inspection = self.inspection
         req = self.req
+        if inspection.count_only and inspection.inspector is None:
+            # Nothing to read (an endpoint that cannot log in): a spilled upload stays unread.
+            return DONE if req.complete or req.error_status else WAIT
         while True:
             if self.busy:
                 if inspection.work():

@@ -158,3 +158,14 @@ def test_stepped_as_it_arrives() -> None:
             pass
         got.append(inspection.answer())
     assert [a is None for a in got] == [True, True, False]
+
+
+def test_an_endpoint_that_cannot_log_in_is_not_read() -> None:
+    """/xmlrpc/2/object never logs in: its body, however large, is not read back."""
+    body = _xml("execute_kw", "ten_b", 2, "pw", "ir.attachment", "create", "QUJD" * 100_000)
+    inspection = BodyInspection(
+        _request("/xmlrpc/2/object", XML, body), None, BODY_LIMIT, RateLimits(64)
+    )
+    assert inspection.step() == DONE
+    assert inspection.reader.offset == 0
+    assert inspection.answer() is None
