@@ -231,6 +231,12 @@ RPC_LOGINS = [
     (TENANT, "/web/session/authenticate/", JSON_TYPE, authenticate("ten_acme")),
     (NAMED, "/en/web/session/authenticate", JSON_TYPE, authenticate("ten_testodoo")),
     (ADMIN, "/web/session/authenticate", JSON_TYPE, authenticate("ten_anything")),
+    # The admin host's rpc route (rpc_count_logins): no firewall, any database, still counted.
+    (ADMIN, "/jsonrpc", JSON_TYPE, json_call("ten_anything")),
+    (ADMIN, "/en/jsonrpc/", JSON_TYPE, json_call("postgres", method="authenticate")),
+    (ADMIN, "/xmlrpc/2/common", XML_TYPE, xml_call("login", "ten_acme", "admin", "guess")),
+    (ADMIN, "/xmlrpc/common/", XML_TYPE, xml_call("authenticate", "any", "a", "b", {})),
+    (ADMIN, "/fr_BE/xmlrpc/2/common", XML_TYPE, xml_call("login", "ten_testodoo", "a", "b")),
 ]
 
 
@@ -278,6 +284,51 @@ def test_other_rpc_calls_are_not_counted(limited: RouterProcess) -> None:
         send(limited, "/jsonrpc", body=json_call("ten_acme"), content_type=JSON_TYPE, **kw)[0]
         == 200
     )
+
+
+ADMIN_CALLS = [
+    ("/jsonrpc", JSON_TYPE, json_call("ten_acme", "object", "execute_kw")),
+    ("/jsonrpc", JSON_TYPE, json_call("ten_other", "object", "execute_kw")),  # any database
+    ("/en/jsonrpc", JSON_TYPE, json_call("postgres", "db", "list")),
+    ("/jsonrpc", JSON_TYPE, json_call("x", "common", "version")),
+    ("/xmlrpc/2/object", XML_TYPE, xml_call("execute_kw", "ten_b", 2, "pw", "res.partner", "read")),
+    ("/xmlrpc/2/db", XML_TYPE, xml_call("list")),
+    ("/xmlrpc/2/common", XML_TYPE, xml_call("version")),
+]
+
+
+def test_other_admin_rpc_calls_are_neither_counted_nor_refused(limited: RouterProcess) -> None:
+    """The admin host may address every database: its RPC bodies are read for logins only,
+    and everything else reaches Odoo as it came, however often."""
+    client = fresh_client()
+    for path, ctype, body in ADMIN_CALLS:
+        for _ in range(BURST + 2):
+            status, _, answer = send(
+                limited, path, host=ADMIN, body=body, content_type=ctype, forwarded_for=client
+            )
+            assert status == 200, (path, answer)
+    # The whole budget is still there.
+    login = json_call("ten_acme")
+    got = statuses(limited, BURST + 1, "/jsonrpc", host=ADMIN, body=login,
+                   content_type=JSON_TYPE, forwarded_for=client)  # fmt: skip
+    assert got == [200] * BURST + [429]
+
+
+def test_an_unreadable_admin_rpc_body_counts(limited: RouterProcess) -> None:
+    """Odoo reads XML-RPC whatever the Content-Type: a login sent as text/plain, which the
+    inspection does not take for one sure call, is counted rather than let through."""
+    client = fresh_client()
+    body = xml_call("login", "ten_acme", "admin", "guess")
+    got = statuses(limited, BURST + 1, "/xmlrpc/2/common", host=ADMIN, body=body,
+                   content_type="text/plain", forwarded_for=client)  # fmt: skip
+    assert got == [200] * BURST + [429]
+
+
+def test_admin_rpc_needs_an_allowed_address(limited: RouterProcess) -> None:
+    """The allowlist answers first: outside it, 403 and nothing counted."""
+    got = statuses(limited, BURST + 1, "/jsonrpc", host=ADMIN, body=json_call("ten_acme"),
+                   content_type=JSON_TYPE, forwarded_for="198.51.100.9")  # fmt: skip
+    assert got == [403] * (BURST + 1)
 
 
 def test_one_budget_across_login_paths(limited: RouterProcess) -> None:

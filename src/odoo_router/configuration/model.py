@@ -97,6 +97,9 @@ class ProxyAction:
     response_buffering: bool = True
     rpc_firewall: bool = False
     rpc_body_limit: int | None = None  # None: server.client_max_body_size
+    # The route's rate limit counts the RPC calls that log in, read without the firewall's
+    # database rules (the admin host's RPC): security/ratelimit.py.
+    rpc_count_logins: bool = False
     cache: bool = False
 
 

@@ -54,6 +54,7 @@ def _read_proxy(r: Reader, value: object, ap: str, pools: dict[str, Pool]) -> Pr
         response_buffering=r.get(d, ap, "response_buffering", as_bool, dflt.response_buffering),
         rpc_firewall=r.get(d, ap, "rpc_firewall", as_bool, dflt.rpc_firewall),
         rpc_body_limit=r.get(d, ap, "rpc_body_limit", parse_size, dflt.rpc_body_limit),
+        rpc_count_logins=r.get(d, ap, "rpc_count_logins", as_bool, dflt.rpc_count_logins),
         cache=r.get(d, ap, "cache", as_bool, dflt.cache),
     )
     if action.rpc_firewall and not action.request_buffering:
@@ -61,6 +62,17 @@ def _read_proxy(r: Reader, value: object, ap: str, pools: dict[str, Pool]) -> Pr
             f"{ap}.rpc_firewall",
             "the RPC firewall reads the whole body: needs request_buffering",
         )
+    if action.rpc_count_logins:
+        if action.rpc_firewall:
+            r.error(
+                f"{ap}.rpc_count_logins",
+                "the RPC firewall counts the calls that log in already: drop one of the two",
+            )
+        elif not action.request_buffering:
+            r.error(
+                f"{ap}.rpc_count_logins",
+                "counting RPC logins reads the whole body first: needs request_buffering",
+            )
     return action
 
 
@@ -161,6 +173,11 @@ def read_route(r: Reader, item: object, p: str, pools: dict[str, Pool], index: i
             r.error(
                 f"{p}.rate_limit", "a rate limit guards what reaches Odoo: needs a proxy action"
             )
+    if isinstance(action, ProxyAction) and action.rpc_count_logins and "rate_limit" not in data:
+        r.error(
+            f"{p}.proxy.rpc_count_logins",
+            "counts RPC logins against the route's rate_limit: the route needs one",
+        )
     if action is None:
         return None
     return Route(

@@ -109,8 +109,8 @@ class Driver(Intake):
                 if tenant is not None and tenant in maintenance:
                     until = maintenance[tenant]
                     local = maintenance_answer(req, tenant, until, self.state.maintenance_retry)
-        if local is None and decision.rate_limit is not None and not decision.inspect:
-            local = login_limit.at_head(self.state.rate_limits, req, decision.rate_limit)
+        if local is None and decision.limit_at_head:
+            local = login_limit.at_head(self.state.rate_limits, req)
         if local is not None:
             if not req.complete and (req.upgrade or req.expect_continue):
                 # Expect: 100-continue, answered without 100: the client may send its body or
@@ -175,8 +175,8 @@ class Driver(Intake):
     def _body(self, req: Request) -> bool:
         decision = req.decision
         assert decision is not None
-        if decision.inspect and decision.tenant_db is not None:
-            return self._inspect(req, decision.tenant_db)
+        if decision.inspect:  # firewall_db None: count the RPC logins only
+            return self._inspect(req, decision.firewall_db)
         if decision.buffered:
             if not req.complete:
                 self.out.send_continue(req)
@@ -197,7 +197,7 @@ class Driver(Intake):
         else:
             self.advance(req)
 
-    def _inspect(self, req: Request, tenant_db: str) -> bool:
+    def _inspect(self, req: Request, tenant_db: str | None) -> bool:
         inspection = self.inspection
         if inspection is None:
             decision = req.decision

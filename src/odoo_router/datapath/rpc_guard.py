@@ -12,6 +12,14 @@ A small, uncompressed body held in memory is inspected at once when it is whole
 the driver waits for its end without stepping); anything else by a ``BodyInspection`` the
 driver steps in its BODY state: one slice per step, the event loop serving others between
 steps, the steps waiting for more body when they have inspected all that came.
+
+Count only (``tenant_db`` None: a route with ``rpc_count_logins``, the admin host's RPC): the
+same reading without the database rules, and nothing refused. Only the endpoints that may
+log in are read (``/jsonrpc``, ``/xmlrpc[/2]/common``; the rest, ``/web/session/authenticate``
+included, were counted or passed at the head). A call that logs in is counted, and so is a
+body the reading cannot take for one sure call (malformed, over ``limit``, an unexpected
+type or coding): Odoo might read a login in it, and a guesser must not get past the count by
+malformed padding. An empty body is never a login; everything else goes upstream untouched.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from typing import Final
 from ..http.headers import find
 from ..routing.table import LocalAnswer
 from ..security.ratelimit import RateLimits
-from ..security.rpc_firewall import Refuse, Verdict
+from ..security.rpc_firewall import Refuse, Verdict, rpc_endpoint
 from ..security.rpc_inspect import RpcInspector
 from .login_limit import after_inspection
 from .request import Request
@@ -43,16 +51,26 @@ def _header(req: Request, name: bytes) -> str | None:
 
 class Inspection:
     """The inspector for one request, or the refusal its headers already earned; with
-    ``limits``, an allowed call that logs in is counted against the route's rate limit."""
+    ``limits``, an allowed call that logs in is counted against the route's rate limit
+    (``tenant_db`` None: count only, see the module's doc)."""
 
     def __init__(
-        self, req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+        self, req: Request, tenant_db: str | None, limit: int, limits: RateLimits | None = None
     ) -> None:
         self.limit = limit
         self.limits = limits
+        self.count_only = tenant_db is None
         self.refusal: Verdict | None = None
         self.inspector: RpcInspector | None = None
         self.longest = 0.0  # the longest single work() call, seconds
+        self.protocol = ""  # count only: the endpoint's, "" when it cannot log in
+        if tenant_db is None:
+            endpoint = rpc_endpoint(req.path)
+            if endpoint is None or endpoint.protocol == "authenticate":
+                return
+            if endpoint.protocol == "xmlrpc" and endpoint.service != "common":
+                return
+            self.protocol = endpoint.protocol
         try:
             content_type = _header(req, b"content-type")
             content_encoding = _header(req, b"content-encoding")
@@ -76,6 +94,8 @@ class Inspection:
 
     def answer(self, req: Request) -> LocalAnswer | None:
         """None to forward; otherwise the refusal, in the protocol's own shape."""
+        if self.count_only:
+            return self._counted(req)
         if req.body_size > self.limit:
             verdict: Verdict = Refuse(
                 413, "text/plain", b"RPC request body too large\n", "too large"
@@ -95,6 +115,20 @@ class Inspection:
             protocol = inspector.endpoint.protocol
             return after_inspection(self.limits, req, protocol, inspector.request_id)
         return None
+
+    def _counted(self, req: Request) -> LocalAnswer | None:
+        """Count only: the 429 when the call may log in and is over the limit, else None."""
+        limits = self.limits
+        if not self.protocol or limits is None or req.body_size == 0:
+            return None
+        inspector = self.inspector
+        request_id: object = None
+        if inspector is not None and self.refusal is None and req.body_size <= self.limit:
+            sure = not isinstance(inspector.verdict(), Refuse)
+            if sure and not inspector.login_call():
+                return None
+            request_id = inspector.request_id
+        return after_inspection(limits, req, self.protocol, request_id)
 
 
 def inline(req: Request) -> bool:
@@ -123,7 +157,7 @@ def inline_once_whole(req: Request) -> bool:
 
 
 def check_request(
-    req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+    req: Request, tenant_db: str | None, limit: int, limits: RateLimits | None = None
 ) -> LocalAnswer | None:
     """The firewall on a whole body in memory (``inline`` said so): None to forward."""
     inspection = Inspection(req, tenant_db, limit, limits)
@@ -173,7 +207,7 @@ class BodyInspection:
     from the temp file it spilled to, a slice per step; the verdict once it is whole."""
 
     def __init__(
-        self, req: Request, tenant_db: str, limit: int, limits: RateLimits | None = None
+        self, req: Request, tenant_db: str | None, limit: int, limits: RateLimits | None = None
     ) -> None:
         self.req = req
         self.inspection = Inspection(req, tenant_db, limit, limits)
@@ -183,6 +217,9 @@ class BodyInspection:
     def step(self) -> int:
         inspection = self.inspection
         req = self.req
+        if inspection.count_only and inspection.inspector is None:
+            # Nothing to read (an endpoint that cannot log in): a spilled upload stays unread.
+            return DONE if req.complete or req.error_status else WAIT
         while True:
             if self.busy:
                 if inspection.work():

@@ -16,6 +16,8 @@ def _action_text(route: Route) -> str:
             extras.append("websocket")
         if a.rpc_firewall:
             extras.append("rpc_firewall")
+        if a.rpc_count_logins:
+            extras.append("rpc_count_logins")
         if a.cache:
             extras.append("cache")
         if not a.request_buffering:
@@ -123,7 +125,8 @@ def explain(
             f"cache:       {'on' if a.cache else 'off'}",
         ]
         if d.rate_limit is not None:  # security/ratelimit.py: which requests count
-            out.append(f"rate limit:  {d.rate_limit.text}, on login attempts")
+            how = ", RPC bodies read for them" if a.rpc_count_logins else ""
+            out.append(f"rate limit:  {d.rate_limit.text}, on login attempts{how}")
     out.append(
         f"X-Odoo-dbfilter: {d.dbfilter}"
         if d.dbfilter

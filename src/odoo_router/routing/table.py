@@ -107,7 +107,11 @@ class Decision:
     proxy: ProxyAction | None = field(init=False, compare=False, repr=False)
     dbfilter_line: bytes = field(init=False, compare=False, repr=False)  # headers.dbfilter_line
     pool: str = field(init=False, compare=False, repr=False)  # "" unless proxied
-    inspect: bool = field(init=False, compare=False, repr=False)  # the RPC firewall reads the body
+    # The body goes through datapath/rpc_guard.py: the RPC firewall's (on a tenant host), or
+    # the login count alone (rpc_count_logins with a rate limit).
+    inspect: bool = field(init=False, compare=False, repr=False)
+    firewall_db: str | None = field(init=False, compare=False, repr=False)  # None: count only
+    limit_at_head: bool = field(init=False, compare=False, repr=False)  # login_limit.at_head
     buffered: bool = field(init=False, compare=False, repr=False)  # body read whole first
     cache: bool = field(init=False, compare=False, repr=False)  # the static cache may answer
 
@@ -118,8 +122,12 @@ class Decision:
         setattr_(self, "proxy", proxy)
         setattr_(self, "dbfilter_line", dbfilter_line(self.dbfilter))
         setattr_(self, "pool", proxy.pool if proxy is not None else "")
-        firewall = proxy is not None and proxy.rpc_firewall
-        setattr_(self, "inspect", firewall and self.tenant_db is not None)
+        firewall = proxy is not None and proxy.rpc_firewall and self.tenant_db is not None
+        limited = self.rate_limit is not None
+        counting = limited and proxy is not None and proxy.rpc_count_logins
+        setattr_(self, "inspect", firewall or counting)
+        setattr_(self, "firewall_db", self.tenant_db if firewall else None)
+        setattr_(self, "limit_at_head", limited and not firewall)
         buffered = proxy is not None and (proxy.request_buffering or proxy.rpc_firewall)
         setattr_(self, "buffered", buffered)
         setattr_(self, "cache", proxy is not None and proxy.cache)

@@ -11,9 +11,13 @@ Rules / theory of operation
     the bulk of RPC traffic) is never counted, and a refused call never reached Odoo;
   - elsewhere (``at_head``, before the body is read): ``/web/session/authenticate`` (and its
     ``/<lang>/`` and trailing-slash forms) whatever the method, since Odoo's JSON routes take
-    any; other RPC endpoints not at all (without the firewall nobody reads the body, and a
-    login cannot be told from any other call); any other path for every method but GET and
-    HEAD (``/web/login`` logs in on POST only; the form itself is not limited).
+    any; any other path that is no RPC endpoint for every method but GET and HEAD
+    (``/web/login`` logs in on POST only; the form itself is not limited);
+  - the other RPC endpoints only on a route with ``rpc_count_logins`` (the admin host's,
+    which may address every database): the body is read without the firewall's database
+    rules and nothing is refused; a call that logs in counts, and so does a body that
+    cannot be read as one sure call (datapath/rpc_guard.py). Without either, a login there
+    cannot be told from any other call, and nothing counts.
 * The key is the client address after the ``forwarded`` rules (``ClientView.client_ip``),
   never a header a client chooses; an IPv6 address counts as its /64 (one host's whole
   prefix: a client cannot spread guesses over its 2^64 addresses), an IPv4-mapped one as

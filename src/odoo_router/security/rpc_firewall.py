@@ -187,16 +187,21 @@ class Reject(Exception):
 # --------------------------------------------------------------------------- policy
 
 
-def check_json(endpoint: Endpoint, call: JsonCall, tenant_db: str) -> None:
-    """The JSON-RPC policy on what rpc_json.JsonCall kept of a parsed body (a dict)."""
+def check_json_shape(call: JsonCall) -> None:
+    """The JSON-RPC checks that are not about databases: keys read as Odoo reads them."""
     if call.lookalike_top is not None:
         raise _lookalike(call.lookalike_top, "request")
-    found = call.found
-    if found[S_PARAMS] is not DICT:
+    if call.found[S_PARAMS] is not DICT:
         # Odoo runs dict(params): a list of pairs would become keyword arguments.
         raise Reject(400, "JSON-RPC params must be a JSON object", "params not an object")
     if call.lookalike_params is not None:
         raise _lookalike(call.lookalike_params, "params")
+
+
+def check_json(endpoint: Endpoint, call: JsonCall, tenant_db: str) -> None:
+    """The JSON-RPC policy on what rpc_json.JsonCall kept of a parsed body (a dict)."""
+    check_json_shape(call)
+    found = call.found
     if endpoint.protocol == "authenticate":
         if found[S_DB] is MISSING:
             raise Reject(400, "authenticate needs params.db", "authenticate without db")

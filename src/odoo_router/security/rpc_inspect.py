@@ -12,6 +12,9 @@ Rules / theory of operation
   trailing bytes 400, over ``limit`` once inflated 413), the body's first bytes (UTF-16/32
   415, JSON byte order mark 400, XML charset 415), empty (400), not UTF-8 (JSON, 400), the
   parse (400; an XML declaration with another charset 415), then the policy (400/403).
+* ``tenant_db`` None: no database rules (the login count of a route with
+  ``rpc_count_logins``, datapath/rpc_guard.py): the same reading, the keys checked as Odoo
+  reads them, but no tenant needed and no service, method or database refused.
   A fault found early is only final at the end: a later one of an earlier rank (413 for a
   body that inflates too far) wins, so the rest of the body is still decoded and counted,
   but no longer parsed.
@@ -37,6 +40,7 @@ from .rpc_firewall import (
     Verdict,
     check_call,
     check_json,
+    check_json_shape,
     content_coding,
     json_error,
     media_type,
@@ -113,7 +117,7 @@ class RpcInspector:
         path: str,
         content_type: str | None,
         content_encoding: str | None,
-        tenant_db: str,
+        tenant_db: str | None,
         limit: int,
     ) -> None:
         self.tenant_db = tenant_db
@@ -151,9 +155,9 @@ class RpcInspector:
         endpoint: Endpoint,
         content_type: str | None,
         content_encoding: str | None,
-        tenant_db: str,
+        tenant_db: str | None,
     ) -> None:
-        if not tenant_db:
+        if tenant_db == "":
             raise Reject(403, "RPC is not available on this host", "host has no tenant db")
         media, charset = media_type(content_type)
         if endpoint.protocol == "xmlrpc":
@@ -316,6 +320,12 @@ class RpcInspector:
         if root is not DICT:
             raise Reject(400, "a JSON-RPC request must be a JSON object", "json not an object")
         self.request_id = call.found[S_ID]  # echoed in a refusal from here on
+        if self.tenant_db is None:
+            check_json_shape(call)
+            found = call.found
+            if not isinstance(found[S_SERVICE], str) or not isinstance(found[S_METHOD], str):
+                raise Reject(400, "params.service and params.method must be strings", "bad call")
+            return
         check_json(self.endpoint, call, self.tenant_db)
 
     def _xml_verdict(self, call: XmlCall) -> None:
@@ -345,6 +355,10 @@ class RpcInspector:
             raise Reject(
                 400, "the body is not a valid XML-RPC call", f"bad xml: {call.error}"[:120]
             )
+        if self.tenant_db is None:
+            if call.method is None:
+                raise Reject(400, "the XML-RPC call has no methodName", "no methodName")
+            return
         check_call(self.endpoint.service or "", call.method, call.first, self.tenant_db)
 
 

@@ -202,6 +202,10 @@ PROXY = {
         "rpc_firewall: enabled",
         f"{P}.rpc_firewall: expected true or false, got a string",
     ),
+    "rpc_count_logins": (
+        "rpc_count_logins: 1",
+        f"{P}.rpc_count_logins: expected true or false, got int",
+    ),
     "rpc_body_limit": (
         "rpc_body_limit: huge",
         f"{P}.rpc_body_limit: expected a size such as 8k or 50m, got 'huge'",

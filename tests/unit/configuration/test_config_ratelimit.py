@@ -89,3 +89,53 @@ def test_every_problem_of_a_limit_at_once() -> None:
         f"{R}.rate_limit.rate",
         f"{R}.rate_limit.burst",
     ]
+
+
+# -- rpc_count_logins: the admin host's RPC logins counted without the firewall ----------
+
+LIMIT = "{key: client_ip, rate: 10/min, burst: 5}"
+
+
+def _counting(proxy: str, limit: str | None = LIMIT) -> str:
+    item = f"- name: rpc\n  regex: '^/(jsonrpc|xmlrpc)'\n  proxy: {{pool: tenant, {proxy}}}"
+    return item + (f"\n  rate_limit: {limit}" if limit is not None else "")
+
+
+def test_count_logins_needs_a_rate_limit() -> None:
+    text = render(item=_counting("rpc_count_logins: true", None))
+    assert problems(text) == [
+        f"{R}.proxy.rpc_count_logins: counts RPC logins against the route's rate_limit: the "
+        f"route needs one ({FILENAME}:{line_of(text, 'rpc_count_logins')})"
+    ]
+
+
+def test_count_logins_and_the_firewall_are_one_or_the_other() -> None:
+    text = render(item=_counting("rpc_count_logins: true, rpc_firewall: true"))
+    assert problems(text) == [
+        f"{R}.proxy.rpc_count_logins: the RPC firewall counts the calls that log in already: "
+        f"drop one of the two ({FILENAME}:{line_of(text, 'rpc_count_logins')})"
+    ]
+
+
+def test_count_logins_needs_request_buffering() -> None:
+    text = render(item=_counting("rpc_count_logins: true, request_buffering: false"))
+    assert problems(text) == [
+        f"{R}.proxy.rpc_count_logins: counting RPC logins reads the whole body first: needs "
+        f"request_buffering ({FILENAME}:{line_of(text, 'rpc_count_logins')})"
+    ]
+
+
+def test_count_logins_is_a_boolean() -> None:
+    text = render(item=_counting("rpc_count_logins: maybe"))
+    (problem,) = problems(text)
+    assert problem.startswith(f"{R}.proxy.rpc_count_logins: expected true or false")
+
+
+def test_count_logins_reaches_the_decision() -> None:
+    from odoo_router.routing.table import Facts, compile_table, decide
+
+    config = build_config(render(item=_counting("rpc_count_logins: true")))
+    route = config.hosts[1].routes[0]
+    assert route.action.rpc_count_logins is True  # type: ignore[union-attr]
+    d = decide(compile_table(config), Facts("POST", "unknown.test", "/jsonrpc"))  # default host
+    assert (d.inspect, d.firewall_db, d.limit_at_head, d.buffered) == (True, None, True, True)
