@@ -139,6 +139,16 @@ int buf_add(Buf *b, const char *at, size_t length) {
     return 0;
 }
 
+PyObject *end_events(PyObject *events, PyObject *last) {
+    if (last == NULL || PyList_Append(events, last) < 0) {
+        Py_XDECREF(last);
+        Py_DECREF(events);
+        return NULL;
+    }
+    Py_DECREF(last);
+    return events;
+}
+
 static inline Parser *owner(llhttp_t *p) { return (Parser *)p->data; }
 
 static int refuse(Parser *self, int status) {
@@ -305,15 +315,7 @@ static PyObject *Parser_feed(Parser *self, PyObject *data) {
     }
     self->events = NULL;
     if (err == HPE_OK) {
-        if (!self->in_head) return events;
-        PyObject *code = PyLong_FromLong(IN_HEAD);
-        if (code == NULL || PyList_Append(events, code) < 0) {
-            Py_XDECREF(code);
-            Py_DECREF(events);
-            return NULL;
-        }
-        Py_DECREF(code);
-        return events;
+        return self->in_head ? end_events(events, PyLong_FromLong(IN_HEAD)) : events;
     }
     if (self->status == -1) { /* a Python error, not the request's */
         Py_DECREF(events);
@@ -331,14 +333,7 @@ static PyObject *Parser_feed(Parser *self, PyObject *data) {
         const char *reason = ll.get_error_reason(&self->llhttp);
         stop = reason && strstr(reason, "invalid `Transfer-Encoding`") ? 501 : 400;
     }
-    PyObject *code = PyLong_FromLong(stop);
-    if (code == NULL || PyList_Append(events, code) < 0) {
-        Py_XDECREF(code);
-        Py_DECREF(events);
-        return NULL;
-    }
-    Py_DECREF(code);
-    return events;
+    return end_events(events, PyLong_FromLong(stop));
 }
 
 static PyObject *Parser_close(Parser *self, PyObject *Py_UNUSED(ignored)) {

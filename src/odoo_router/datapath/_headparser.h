@@ -36,6 +36,10 @@ int buf_add(Buf *b, const char *at, size_t length);
 /* The header name made once equal to data[:len], as a new reference, or NULL. */
 PyObject *known_name(const char *data, Py_ssize_t len);
 
+/* A feed's last event: ``last`` (stolen) appended to ``events``, which is returned; on a
+   failure (``last`` NULL included) both are dropped and NULL is returned. */
+PyObject *end_events(PyObject *events, PyObject *last);
+
 /* Readies ResponseParser and adds it (and UNASKED) to the module; -1 on an error. */
 int add_response_parser(PyObject *module);
 

@@ -244,13 +244,7 @@ static PyObject *RParser_feed(RParser *self, PyObject *data) {
         const char *reason = ll.get_error_reason(&self->llhttp);
         last = PyUnicode_DecodeLatin1(reason ? reason : "", reason ? strlen(reason) : 0, NULL);
     }
-    if (last == NULL || PyList_Append(events, last) < 0) {
-        Py_XDECREF(last);
-        Py_DECREF(events);
-        return NULL;
-    }
-    Py_DECREF(last);
-    return events;
+    return end_events(events, last);
 }
 
 static PyObject *RParser_close(RParser *self, PyObject *Py_UNUSED(ignored)) {

@@ -31,7 +31,7 @@ from time import monotonic
 
 from ..http.errors import CLIENT, UPSTREAM
 from ..http.headers import find
-from ..routing.table import Decision, Facts, decide
+from ..routing.table import Decision, Facts, LocalAnswer, decide
 from ..security.passwords import cached_basic_auth, check_basic_auth
 from ..security.ratelimit import RateLimits
 from . import forward, login_limit
@@ -207,13 +207,9 @@ class Driver(Intake):
                 limit = self.max_body
             if not req.error_status:
                 if inline(req):  # small and whole: at once
-                    refusal = check_request(req, tenant_db, limit, self._limits(decision))
-                    if refusal is not None:
-                        self.out.answer(req, refusal)
-                        req.enter(rs.DONE)
-                    else:
-                        req.enter(rs.UPSTREAM)
-                    return True
+                    return self._verdict(
+                        req, check_request(req, tenant_db, limit, self._limits(decision))
+                    )
                 if inline_once_whole(req):
                     self.out.send_continue(req)
                     return False  # message_complete goes on
@@ -231,7 +227,10 @@ class Driver(Intake):
             self.out.error(req, req.error_status)
             req.enter(rs.FAILED)
             return True
-        refusal = inspection.answer()
+        return self._verdict(req, inspection.answer())
+
+    def _verdict(self, req: Request, refusal: LocalAnswer | None) -> bool:
+        """The firewall's verdict on a whole body: its refusal answered, or on upstream."""
         if refusal is not None:
             self.out.answer(req, refusal)
             req.enter(rs.DONE)
