@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 from typing import Any
 
 from harness.processes import free_port
 from integration.router import RouterProcess, closed_port, compat_config, start_router
 from integration.upstreams import Farm
-from runtime.support import NAMED_TENANT
+from runtime.support import fetch
 
 HALF_DEAD = "halfdead.test"
 HALF_DEAD_POOL = "halfdead"
@@ -44,16 +43,6 @@ def start_status_router(farm: Farm, workers: int = 2) -> tuple[RouterProcess, in
         },
     )
     return start_router(config, port), metrics, dead
-
-
-def fetch(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
 
 
 def status_json(metrics: int) -> dict[str, Any]:
@@ -90,39 +79,3 @@ def wait_failed(
         assert time.monotonic() < deadline, f"{dead} never shown failed: {doc['pools']}"
         hit_half_dead(router, 4)
         time.sleep(0.3)
-
-
-class Traffic(threading.Thread):
-    """Keep-alive GETs on a tenant host until ``stop()`` (or ``seconds``, or ``limit``
-    requests): the load the page is looked at under."""
-
-    def __init__(self, port: int, seconds: float = 120.0, limit: int = 50_000) -> None:
-        super().__init__(daemon=True)
-        self.port, self.seconds, self.limit = port, seconds, limit
-        self.ok = 0
-        self.failures: list[str] = []
-        self._stop_now = threading.Event()
-
-    def stop(self) -> None:
-        self._stop_now.set()
-        self.join(timeout=15)
-
-    def run(self) -> None:
-        deadline = time.monotonic() + self.seconds
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while not self._stop_now.is_set() and time.monotonic() < deadline and n < self.limit:
-            n += 1
-            try:
-                conn.request("GET", f"/web/traffic/{n}", headers={"Host": NAMED_TENANT})
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {resp.status}")
-            except (OSError, http.client.HTTPException) as exc:
-                self.failures.append(repr(exc))
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        conn.close()

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 NAMED_TENANT = "testodoo.seisei.tokyo"
 
@@ -46,6 +48,37 @@ def children(pid: int) -> list[int]:
     return []
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape_metrics(port: int) -> Samples:
+    """The metrics listener's samples on 127.0.0.1:``port``, by name and sorted labels,
+    parsed by the reference Prometheus parser (the answer checked to be its text format)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    out: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def fetch(
+    port: int, path: str, method: str = "GET", timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One request on its own connection to 127.0.0.1:``port``: status, headers (names in
+    lower case), body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
 class Loop(threading.Thread):
     """A bounded client loop (count and time) recording every failure."""
 
@@ -57,12 +90,18 @@ class Loop(threading.Thread):
         self.host = host
         self.ok = 0
         self.failures: list[str] = []
+        self._stop_now = threading.Event()
+
+    def stop(self) -> None:
+        """End the loop before its time or count (and wait for it)."""
+        self._stop_now.set()
+        self.join(timeout=15)
 
     def run(self) -> None:
         deadline = time.monotonic() + self.seconds
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         n = 0
-        while time.monotonic() < deadline and n < self.max_requests:
+        while not self._stop_now.is_set() and time.monotonic() < deadline and n < self.max_requests:
             n += 1
             try:
                 conn.request("GET", f"/web/loop/{n}", headers={"Host": self.host})

@@ -7,18 +7,15 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_router.ops.metrics import BUCKETS, FAULT_KINDS, Stats, write_snapshot
 from odoo_router.ops.metrics_http import MetricsServer, start_metrics_server
 from odoo_router.ops.metrics_merge import forget_worker, read_merged, reset_directory
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+from runtime.support import Samples, scrape_metrics
 
 
 @pytest.fixture
@@ -38,15 +35,7 @@ def server(snapdir: str) -> Iterator[MetricsServer]:
 
 
 def scrape(srv: MetricsServer) -> Samples:
-    with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/metrics", timeout=5) as resp:
-        assert resp.status == 200
-        assert resp.headers["Content-Type"].startswith("text/plain")
-        text = resp.read().decode()
-    out: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+    return scrape_metrics(srv.port)
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:

@@ -15,6 +15,7 @@ import pytest
 from odoo_router.ops.metrics import Stats, write_snapshot
 from odoo_router.ops.metrics_http import MAX_CLIENTS, MetricsServer, start_metrics_server
 from odoo_router.ops.metrics_merge import reset_directory
+from runtime.support import fetch
 
 
 @pytest.fixture
@@ -34,13 +35,7 @@ def server(tmp_path: Path) -> Iterator[MetricsServer]:
 def request(
     srv: MetricsServer, method: str, path: str = "/metrics"
 ) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
-    try:
-        conn.request(method, path)
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+    return fetch(srv.port, path, method, timeout=5)
 
 
 def closed_unanswered(sock: socket.socket) -> bool:

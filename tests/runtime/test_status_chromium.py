@@ -25,12 +25,12 @@ import yaml
 from integration.upstreams import Farm
 from runtime.status_router import (
     HALF_DEAD_POOL,
-    Traffic,
     hit_half_dead,
     start_status_router,
     status_json,
     wait_failed,
 )
+from runtime.support import Loop
 
 REPO = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT = 1440, 900
@@ -122,7 +122,7 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_status_page_in_chromium(farm: Farm, tmp_path: Path) -> None:
     exe = chromium()
     router, metrics, dead = start_status_router(farm)
-    loops = [Traffic(router.port) for _ in range(2)]
+    loops = [Loop(router.port, seconds=120, max_requests=50_000) for _ in range(2)]
     try:
         for loop in loops:
             loop.start()

@@ -21,13 +21,12 @@ from odoo_router import __version__
 from odoo_router.ops.metrics_tenants import FIXED
 from runtime.status_router import (
     HALF_DEAD_POOL,
-    fetch,
     hit_half_dead,
     start_status_router,
     status_json,
     wait_failed,
 )
-from runtime.support import Loop, children
+from runtime.support import Loop, children, fetch
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "status.schema.json").read_text()

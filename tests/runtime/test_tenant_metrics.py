@@ -11,20 +11,17 @@ import os
 import signal
 import socket
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from harness.processes import free_port
 from integration.router import RouterProcess, compat_config, start_router
 from integration.upstreams import Farm
-from runtime.support import children
+from runtime.support import Samples, children, scrape_metrics
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 FIXED = {"_admin", "_unknown", "_other"}
 REQ = "odoo_router_tenant_requests_total"
 WS = "odoo_router_tenant_websockets"
@@ -51,14 +48,7 @@ class Tenants:
         self.port = port
 
     def scrape(self) -> Samples:
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
-        out: Samples = {}
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-        return out
+        return scrape_metrics(self.metrics_port)
 
     def wait_for(self, check: Callable[[Samples], bool], timeout: float = 20.0) -> Samples:
         """Scrape until ``check`` holds: slots are granted within about 1-3 s."""
