@@ -312,11 +312,13 @@ class Master:
         log("reloaded")
 
     def _count_reload(self, outcome: str, digest: str, detail: str) -> None:
-        """Reloads are counted once, here, not once per worker."""
-        self.info.reloaded(outcome, digest, detail)
+        """Reloads are counted once, here, not once per worker. The count's file is written
+        before the status page's history names the reload (metrics_http reads the history
+        first): a page that lists a reload counts it too."""
         self.stats.reload(outcome)
         if self.metrics_dir:
             write_snapshot(self.stats, self.metrics_dir, "master")
+        self.info.reloaded(outcome, digest, detail)
 
 
 def _describe(status: int) -> str:

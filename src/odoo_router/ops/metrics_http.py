@@ -121,9 +121,9 @@ class MetricsServer:
             self._clients.release()
 
     def _get(self, path: bytes, *, head_only: bool) -> bytes:
-        merged = read_merged(self.directory)
         if path == b"/status" or path == b"/status.json":
-            doc = status_document(merged, self.info.view(), self.rates)
+            info = self.info.view()  # before the files: see Master._count_reload
+            doc = status_document(read_merged(self.directory), info, self.rates)
             if path == b"/status":
                 body, kind, extra = render_page(doc), "text/html; charset=utf-8", page_headers()
             else:
@@ -131,7 +131,8 @@ class MetricsServer:
                 kind = "application/json"
                 extra = [("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")]
             return _answer("200 OK", body, kind, head_only=head_only, extra=extra)
-        return _answer("200 OK", render(families(merged)), CONTENT_TYPE, head_only=head_only)
+        body = render(families(read_merged(self.directory)))
+        return _answer("200 OK", body, CONTENT_TYPE, head_only=head_only)
 
     def stop(self) -> None:
         self._stopping = True
