@@ -1,6 +1,6 @@
-/* What the two halves of odoo_router.datapath._headparser share: _headparser.c (the
-   request side, the module, the binding to httptools' llhttp) and _headparser_response.c
-   (the response side). */
+/* What the parts of odoo_router.datapath._headparser share: _headparser.c (the
+   request side, the module, the binding to httptools' llhttp), _headparser_response.c
+   (the response side), _headparser_join.c (the join of head pieces). */
 #ifndef ODOO_ROUTER_HEADPARSER_H
 #define ODOO_ROUTER_HEADPARSER_H
 
@@ -39,6 +39,9 @@ PyObject *known_name(const char *data, Py_ssize_t len);
 /* A feed's last event: ``last`` (stolen) appended to ``events``, which is returned; on a
    failure (``last`` NULL included) both are dropped and NULL is returned. */
 PyObject *end_events(PyObject *events, PyObject *last);
+
+/* join(pieces): b"".join of a list of bytes without a buffer per piece (_headparser_join.c). */
+PyObject *join_pieces(PyObject *module, PyObject *pieces);
 
 /* Readies ResponseParser and adds it (and UNASKED) to the module; -1 on an error. */
 int add_response_parser(PyObject *module);

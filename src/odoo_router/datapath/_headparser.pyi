@@ -7,6 +7,8 @@ IN_HEAD: int
 UPGRADE: int
 UNASKED: int
 
+def join(pieces: list[bytes]) -> bytes: ...
+
 class Parser:
     def __init__(self, header_limit: int, max_headers: int) -> None: ...
     @property

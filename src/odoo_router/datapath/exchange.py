@@ -34,6 +34,7 @@ from ..http.response_headers import NO_LENGTH, response_head, status_line
 from .cache import Key
 from .downstream import Downstream
 from .events import Events
+from .headparse import join_pieces
 from .pools import Receiver, UpstreamConnection
 from .request import Request
 from .respparse import UNASKED, UPGRADE, ResponseHead, ResponseParser, new_response_parser
@@ -149,7 +150,7 @@ class Exchange(Receiver):
             self.feeding = False
             self.out = None
             if out:
-                self._deliver(out[0] if len(out) == 1 else b"".join(out))
+                self._deliver(join_pieces(out))
         if not self.ended():
             if not self.head_sent and self.head_read > self.head_max:
                 self._head_too_big(self.head_read, False)
@@ -285,10 +286,11 @@ class Exchange(Receiver):
         client = self.client
         state = client.state
         status = self.status
-        parts = [
-            status_line(status, self.reason),
-            state.server_date,  # the router's Server and Date lines
-        ]
+        # Inside a read the pieces join the read's one write (no join of the head alone).
+        out = self.out
+        parts = out if out is not None else []
+        parts.append(status_line(status, self.reason))
+        parts.append(state.server_date)  # the router's Server and Date lines
         length = response_head(
             self.headers,
             state.secure_cookies,
@@ -315,7 +317,8 @@ class Exchange(Receiver):
             parts += (client.connection_line(req), b"\r\n")
         req.status = status
         self.head_sent = True
-        self._emit(b"".join(parts))
+        if out is None:
+            self._deliver(join_pieces(parts))
 
     def origin(self) -> bytes:
         """``http://host[:port]`` as nginx makes a redirect absolute (response_headers.py)."""

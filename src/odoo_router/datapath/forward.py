@@ -23,6 +23,7 @@ from .cache import Key, cache_key
 from .downstream import Downstream
 from .events import Events
 from .exchange import Exchange, Outcome
+from .headparse import join_pieces
 from .pools import UpstreamConnection, UpstreamPool
 from .request import NO_LINES, Request
 from .spool import Spool
@@ -66,7 +67,7 @@ def cache_answer(out: Downstream, req: Request) -> tuple[bool, Key | None]:
     for name, value in headers:
         parts += (name, b": ", value, b"\r\n")
     parts += (out.connection_line(req), b"\r\n", body)
-    out.write(b"".join(parts))
+    out.write(join_pieces(parts))
     return True, None
 
 
@@ -81,17 +82,19 @@ def upstream_head(memo: HeadMemo, req: Request, decision: Decision, websocket: b
         memo.view = view
     complete = req.complete
     chunked = req.frame_chunked = req.chunked and not complete
-    return hdr.upstream_request_head(
-        _METHOD_BYTES.get(req.method) or req.method.encode("ascii"),
-        req.target,
-        memo.prefix,
-        req.request_id,
-        decision.dbfilter_line,
-        req.forward,
-        req.body_size if complete else req.content_length,
-        chunked,
-        _upgrade_value(req) if websocket else None,
-        req.connection_named,
+    return join_pieces(
+        hdr.upstream_request_parts(
+            _METHOD_BYTES.get(req.method) or req.method.encode("ascii"),
+            req.target,
+            memo.prefix,
+            req.request_id,
+            decision.dbfilter_line,
+            req.forward,
+            req.body_size if complete else req.content_length,
+            chunked,
+            _upgrade_value(req) if websocket else None,
+            req.connection_named,
+        )
     )
 
 
@@ -125,7 +128,7 @@ def send(
         req.body_file.seek(0)
         FileBody(req, up, ex).pump()
     elif not req.frame_chunked and req.complete:
-        transport.write(head + b"".join(req.body) if req.body else head)
+        transport.write(join_pieces([head, *req.body]) if req.body else head)
         req.body_sent = True
     else:  # streaming: what came so far, then each piece as it arrives (the driver's body())
         parts = [head]
@@ -139,7 +142,7 @@ def send(
             req.body = NO_LINES
             req.sink = up
             out.resume_reading()
-        transport.write(b"".join(parts))
+        transport.write(join_pieces(parts))
     return ex
 
 

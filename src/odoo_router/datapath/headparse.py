@@ -244,6 +244,23 @@ def new_parser(header_limit: int, max_headers: int, compiled: bool = True) -> He
     return LlhttpParser(header_limit, max_headers)
 
 
+def _join() -> Callable[[list[bytes]], bytes]:
+    """The compiled join of head pieces (_headparser_join.c) where the extension is built,
+    else bytes.join: the same bytes either way. Not under an httptools the extension was
+    not verified with: loading it binds that llhttp (whatever ODOO_ROUTER_HEAD_PARSER says)."""
+    if httptools.__version__ not in VERIFIED_HTTPTOOLS:
+        return b"".join
+    try:
+        from ._headparser import join
+    except ImportError:
+        return b"".join
+    return join
+
+
+# b"".join for the heads of every request and response (a list of short pieces).
+join_pieces: Final = _join()
+
+
 def describe() -> str:
     """One line for the startup log."""
     if COMPILED:

@@ -238,7 +238,7 @@ def dbfilter_line(dbfilter: str | None) -> bytes:
     return b"X-Odoo-dbfilter: " + dbfilter.encode("latin-1") + b"\r\n" if dbfilter else b""
 
 
-def upstream_request_head(
+def upstream_request_parts(
     method: bytes,
     target: bytes,
     prefix: bytes,
@@ -249,8 +249,9 @@ def upstream_request_head(
     chunked: bool = False,
     upgrade: bytes | None = None,
     named: frozenset[bytes] = frozenset(),
-) -> bytes:
-    """The request head sent upstream (HTTP/1.1, keep-alive unless upgrading).
+) -> list[bytes]:
+    """The pieces of the request head sent upstream (HTTP/1.1, keep-alive unless upgrading),
+    for the data path's join.
 
     ``prefix`` is upstream_head_prefix(), ``dbfilter`` dbfilter_line(); ``forward`` the
     client's forwardable headers as (name, b": ", value, b"\r\n") runs; ``named`` the
@@ -271,4 +272,4 @@ def upstream_request_head(
     else:
         parts += forward
     parts.append(b"\r\n")
-    return b"".join(parts)
+    return parts

@@ -53,8 +53,9 @@ NATIVE = (
 # modules above where llhttp.h can be had (setup.py); without it headparse.py uses the
 # current parser.
 HEAD_PARSER = "datapath._headparser"
-# Its sources, suffixes of its name: the request side and the module, the response side.
-HEAD_PARSER_C = (".c", "_response.c")
+# Its sources, suffixes of its name: the request side and the module, the response side, the
+# join of head pieces.
+HEAD_PARSER_C = (".c", "_response.c", "_join.c")
 
 PACKAGE = Path(__file__).resolve().parent.parent
 

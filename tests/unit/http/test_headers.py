@@ -6,6 +6,7 @@ through a real router is in tests/integration/test_headers.py."""
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -109,28 +110,28 @@ def test_client_view(
     assert hdr.client_view(forwarded, peer, "http", xff, xfp) == ClientView(*expected)
 
 
+def _head(*args: Any) -> bytes:
+    return b"".join(hdr.upstream_request_parts(*args))
+
+
 def test_upstream_head() -> None:
     prefix = hdr.upstream_head_prefix(
         "h.example", ClientView("1.2.3.4", "https", "9.9.9.9, 1.2.3.4")
     )
     forward = [b"Accept", b": ", b"*/*", b"\r\n", b"X-Custom", b": ", b"v", b"\r\n"]
-    head = hdr.upstream_request_head(
-        b"POST", b"/a?b", prefix, b"rid", hdr.dbfilter_line("^ten_a$"), forward, 5
-    )
+    head = _head(b"POST", b"/a?b", prefix, b"rid", hdr.dbfilter_line("^ten_a$"), forward, 5)
     assert head == (
         b"POST /a?b HTTP/1.1\r\nHost: h.example\r\nX-Real-IP: 1.2.3.4\r\n"
         b"X-Forwarded-For: 9.9.9.9, 1.2.3.4\r\nX-Forwarded-Proto: https\r\n"
         b"X-Forwarded-Host: h.example\r\nX-Request-ID: rid\r\nX-Odoo-dbfilter: ^ten_a$\r\n"
         b"Connection: keep-alive\r\nContent-Length: 5\r\nAccept: */*\r\nX-Custom: v\r\n\r\n"
     )
-    chunked = hdr.upstream_request_head(
+    chunked = _head(
         b"POST", b"/", prefix, b"r", b"", forward, None, True, None, frozenset({b"x-custom"})
     )
     assert b"Transfer-Encoding: chunked\r\n" in chunked and b"Content-Length" not in chunked
     assert b"X-Custom" not in chunked  # named in the client's Connection header
-    upgrade = hdr.upstream_request_head(
-        b"GET", b"/ws", prefix, b"r", b"", [], None, False, b"websocket"
-    )
+    upgrade = _head(b"GET", b"/ws", prefix, b"r", b"", [], None, False, b"websocket")
     assert b"Connection: upgrade\r\nUpgrade: websocket\r\n" in upgrade
     assert b"keep-alive" not in upgrade and b"X-Odoo-dbfilter" not in upgrade
 
