@@ -31,8 +31,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from json.encoder import encode_basestring_ascii
-from time import monotonic
 from typing import TYPE_CHECKING, Final, Protocol
+
+from .clock import monotonic
 
 if TYPE_CHECKING:
     from .request import Request

@@ -8,11 +8,12 @@ owns it. Nothing here decides what to answer: the phases do (driver.py, forward.
 from __future__ import annotations
 
 import asyncio
-from time import monotonic
+from collections.abc import Callable
 from typing import Final
 
 from ..http.pages import error_page
 from ..routing.table import LocalAnswer
+from .clock import monotonic
 from .request import Request
 from .state import WorkerState
 
@@ -27,6 +28,11 @@ class Downstream:
     def __init__(self, state: WorkerState, transport: asyncio.Transport | None) -> None:
         self.state = state
         self.transport = transport
+        # transport.write, bound once: the compiled build calls a bound method directly and
+        # looks a method up by name on every call (about 90 instructions more).
+        self.send: Callable[[bytes], None] | None = (
+            transport.write if transport is not None else None
+        )
         self.closed = False
         self.paused_writing = False
         self.write_progress = 0.0  # while paused: when the client last took a byte
@@ -35,12 +41,14 @@ class Downstream:
 
     def made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
+        self.send = transport.write
 
     # -- bytes out ------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        send = self.send
+        if not self.closed and send is not None:
+            send(data)
 
     def connection_line(self, req: Request) -> bytes:
         """The response's Connection header; a draining worker ends every connection."""

@@ -27,7 +27,6 @@ client sends becomes queued requests; the timers).
 from __future__ import annotations
 
 import asyncio
-from time import monotonic
 
 from ..http.errors import CLIENT, UPSTREAM
 from ..http.headers import find
@@ -36,6 +35,7 @@ from ..security.passwords import cached_basic_auth, check_basic_auth
 from ..security.ratelimit import RateLimits
 from . import forward, login_limit
 from . import request as rs
+from .clock import monotonic
 from .exchange import Exchange, Outcome
 from .intake import Intake
 from .maintenance import maintenance_answer

@@ -13,13 +13,13 @@ is never reused.
 
 from __future__ import annotations
 
-from time import monotonic
 from typing import Final
 
 from ..http import headers as hdr
 from ..http.pages import status_line
 from ..routing.table import Decision
 from .cache import Key, cache_key
+from .clock import monotonic
 from .downstream import Downstream
 from .events import Events
 from .exchange import Exchange, Outcome
@@ -120,15 +120,15 @@ def send(
         ex = Exchange(up)
         up.adopt(ex)
     ex.begin(out, req, req.method == "HEAD", websocket, owner, now, key)
-    transport = up.transport
-    assert transport is not None
+    send = up.send  # transport.write, bound (pools.py)
+    assert send is not None
     head = req.up_head
     if req.body_file is not None:
-        transport.write(head)
+        send(head)
         req.body_file.seek(0)
         FileBody(req, up, ex).pump()
     elif not req.frame_chunked and req.complete:
-        transport.write(join_pieces([head, *req.body]) if req.body else head)
+        send(join_pieces([head, *req.body]) if req.body else head)
         req.body_sent = True
     else:  # streaming: what came so far, then each piece as it arrives (the driver's body())
         parts = [head]
@@ -142,7 +142,7 @@ def send(
             req.body = NO_LINES
             req.sink = up
             out.resume_reading()
-        transport.write(join_pieces(parts))
+        send(join_pieces(parts))
     return ex
 
 

@@ -34,12 +34,13 @@ Rules
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from ..http.errors import CLIENT, RequestError
 from ..routing.request_filter import RequestHead
 from .events import Events
-from .headparse import IN_HEAD, UPGRADE, Head, HeadParser, new_parser
+from .headparse import IN_HEAD, UPGRADE, Event, Head, HeadParser, new_parser
 
 FEED_SLICE: Final = 16384
 _NO_EVENTS: Final = Events()
@@ -68,7 +69,10 @@ def chunked_length(data: bytes) -> int | None:
 class RequestFraming:
     def __init__(self, events: Events, header_limit: int, max_headers: int) -> None:
         self.events = events
-        self.parser: HeadParser | None = new_parser(header_limit, max_headers)
+        parser = new_parser(header_limit, max_headers)
+        self.parser: HeadParser | None = parser
+        # parser.feed bound once: a call by name costs about 90 instructions more.
+        self.parse: Callable[[bytes], list[Event]] = parser.feed
         self.header_limit = header_limit  # large_client_header_buffers
         self.raw_target: bytes | None = None  # the next head's target as sent, if escaped
         self.line_buf = b""  # the start of a request line with raw bytes, until its end comes
@@ -161,7 +165,7 @@ class RequestFraming:
         status = 0  # a refusal: the parser's, or raised by an event
         source = CLIENT
         try:
-            for event in parser.feed(data):
+            for event in self.parse(data):
                 if self.stopped:
                     return False
                 if event is None:  # the message ended

@@ -13,8 +13,6 @@ body reads, the last answer, a client that takes nothing, the lingering close.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from time import monotonic
 from typing import Final
 
 from ..http.errors import CLIENT, LOCAL
@@ -23,6 +21,7 @@ from ..routing.uri import BadRequest
 from . import forward
 from . import request as rs
 from .cache import Key
+from .clock import monotonic
 from .downstream import Downstream
 from .events import Events
 from .exchange import Exchange
@@ -54,7 +53,9 @@ class Intake(Events):
         self.keepalive_requests = settings.keepalive_requests
         self.max_body = settings.client_max_body_size
         self.buffer_memory = settings.request_buffer_memory
-        self.queue: deque[Request] = deque()
+        # A list, not a deque: short (reading pauses past MAX_QUEUED), and the compiled build
+        # calls a list's methods directly (a deque's by name, about 130 instructions a call).
+        self.queue: list[Request] = []
         self.busy = False  # the request at the queue's head has been started
         self.dispatching = False
         self.ending = False  # the connection answers no further request
@@ -265,7 +266,7 @@ class Intake(Events):
         """Log ``req`` and take it off the queue; False when the connection ends here."""
         queue = self.queue
         if queue and queue[0] is req:
-            queue.popleft()
+            queue.pop(0)
         self.busy = False
         if req.body_file is not None:
             req.body_file.close()

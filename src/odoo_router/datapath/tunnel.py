@@ -16,10 +16,10 @@ an upstream that does not finish its frame within RESTART_WAIT gets the connecti
 
 from __future__ import annotations
 
-from time import monotonic
 from typing import Final
 
 from ..routing.table import Decision
+from .clock import monotonic
 from .downstream import Downstream
 from .events import Events
 from .pools import Receiver, UpstreamConnection

@@ -13,6 +13,7 @@ from pathlib import Path
 # The modules on every request's path; the rest (config, CLI, metrics, migration) stays Python.
 NATIVE = (
     "datapath.accessline",
+    "datapath.clock",
     "datapath.downstream",
     "datapath.driver",
     "http.errors",
