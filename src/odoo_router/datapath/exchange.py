@@ -1,15 +1,13 @@
 """One request/response exchange with an upstream, written straight to the client.
 
 The response parser (respparse.py: llhttp driven from C, or through httptools' callbacks)
-hands over the events of each read (the whole head, body pieces, the end, and where parsing
-stopped); the Exchange walks them in order, and head and body go to the client as they
-arrive. The client transport's high-water mark is the read-ahead
-buffer: only when that much waits for a slow client is the upstream paused.
-
-One Exchange (and its parser) lives as long as its upstream connection and is reset for
-each request: a keep-alive connection costs no per-request object beyond the response
-head. The end of an exchange is reported once, after the read's events, to the
-driver (``Events.exchange_done``): no task, no future.
+hands over the events of each read (the whole head, body pieces, the end, where parsing
+stopped); the Exchange walks them in order, head and body going to the client as they
+arrive. The client transport's high-water mark is the read-ahead buffer: only when that
+much waits for a slow client is the upstream paused. One Exchange (and its parser) lives as
+long as its upstream connection, reset for each request (no per-request object beyond the
+response head); its end is reported once, after the read's events, to the driver
+(``Events.exchange_done``): no task, no future.
 
 Failure edges (pingora's, see STYLE.md):
 * nothing received from a *reused* connection before it closed: ``RETRY`` (the upstream
@@ -65,10 +63,8 @@ class Exchange(Receiver):
         self.conn = conn
         parser = new_response_parser()
         self.parser: ResponseParser | None = parser
-        # Its feed and begin, bound once: the compiled build calls a bound method directly and
-        # looks a method up by name on every call (about 90 instructions more).
+        # parser.feed bound once: a method called by name costs about 90 instructions more.
         self.parse: Callable[[bytes], list[ResponseEvent]] = parser.feed
-        self.restart: Callable[[bool, bool], None] = parser.begin
         self.parser_dirty = False  # the parser was bypassed mid-body: it starts over next time
         self.head_max = conn.pool.head_max  # server.proxy_header_max
         # Bytes read before the head was whole; back to 0 with each whole head. Set here, not
@@ -89,8 +85,9 @@ class Exchange(Receiver):
     ) -> None:
         """Reset for one request sent at ``now``; ``owner`` hears the end; the response is
         stored in the static cache under ``cache_key`` if it may be kept."""
-        if self.parser is not None:
-            self.restart(head_only, self.parser_dirty)
+        parser = self.parser
+        if parser is not None:
+            parser.begin(head_only, self.parser_dirty)
             self.parser_dirty = False
         conn = self.conn
         conn.attach(self, now)  # the read timeout runs from the send
@@ -113,11 +110,9 @@ class Exchange(Receiver):
         self.keep_alive = False
         self.bytes_out = 0
         self.out: list[bytes] | None = None
-        # Body bytes still due under Content-Length framing once the parser has seen the
-        # head: they bypass the parser (no copy per chunk), counted down to the end.
+        # Body bytes due under Content-Length once the head is parsed: past the parser.
         self.passthrough = 0
         self.body_length = -1
-        # The body kept for the static cache (a GET's; a HEAD stores nothing).
         self.capture: list[bytes] | None = [] if cache_key is not None and not head_only else None
         self.cache_key = cache_key
         self.spool: Spool | None = None
@@ -129,8 +124,7 @@ class Exchange(Receiver):
             parser.close()
             self.parser = None
 
-    def ended(self) -> bool:
-        # A call: callbacks set ``outcome`` mid-method, and a narrowed attribute would not see it.
+    def ended(self) -> bool:  # a call: a narrowed attribute would miss a callback's change
         return self.outcome is not None
 
     # -- input from the upstream connection ---------------------------------------
@@ -298,8 +292,7 @@ class Exchange(Receiver):
         client = self.client
         state = client.state
         status = self.status
-        # Inside a read the pieces join the read's one write (no join of the head alone).
-        out = self.out
+        out = self.out  # inside a read: the head's pieces join the read's one write
         parts = out if out is not None else []
         parts.append(status_line(status, self.reason))
         parts.append(state.server_date)  # the router's Server and Date lines
