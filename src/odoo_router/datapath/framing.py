@@ -44,6 +44,8 @@ from .headparse import IN_HEAD, UPGRADE, Event, Head, HeadParser, new_parser
 
 FEED_SLICE: Final = 16384
 _NO_EVENTS: Final = Events()
+# bytes.isascii as a Final: called directly where data.isascii() is looked up by name.
+_isascii: Final[Callable[[bytes], bool]] = bytes.isascii
 
 
 def chunked_length(data: bytes) -> int | None:
@@ -100,7 +102,7 @@ class RequestFraming:
             self.held = b""
         self.now = now
         # A request line starts here (the parser refuses one without " HTTP/").
-        if self.cur_done and self.head_start < 0 and not data.isascii():
+        if self.cur_done and self.head_start < 0 and not _isascii(data):
             self._feed_raw_bytes(data)
             return
         self._feed_ahead(data)

@@ -93,6 +93,20 @@ def _response_kind(name: bytes) -> int:
     return kind
 
 
+def _length(value: bytes) -> int:
+    """int(value) for a Content-Length llhttp let through (digits only), in a loop the
+    compiled build runs natively (int() on bytes costs about 400 instructions); anything
+    else goes to int(), which answers it as before."""
+    if not value or len(value) > 18:
+        return int(value)
+    n = 0
+    for c in value:
+        if c < 48 or c > 57:
+            return int(value)
+        n = n * 10 + c - 48
+    return n
+
+
 class Origin(Protocol):
     def origin(self) -> bytes:
         """``scheme://host[:port]`` as nginx writes an absolute redirect for this request."""
@@ -168,7 +182,7 @@ def response_head(
         if kind == _FORWARD:
             add_line(out, name, value)
         elif kind == _LENGTH:
-            length = int(value)
+            length = _length(value)
             add_line(out, name, value)
         elif kind == _COOKIE:
             if secure or samesite is not None:

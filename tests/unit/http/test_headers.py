@@ -237,3 +237,24 @@ def test_status_line_keeps_the_upstream_reason() -> None:
     assert resp.status_line(200, b"OK") == b"HTTP/1.1 200 OK\r\n"
     assert resp.status_line(200, b"Fine") == b"HTTP/1.1 200 Fine\r\n"
     assert resp.status_line(418, b"") == b"HTTP/1.1 418 \r\n"
+
+
+@pytest.mark.parametrize(
+    "value", [b"0", b"7", b"1024", b"000123", b"9" * 18, b"9" * 19, b"123456789012345678901"]
+)
+def test_content_length_digits_read_as_int_reads_them(value: bytes) -> None:
+    length = resp.response_head([b"Content-Length", value], False, None, False, [])
+    assert length == int(value)
+
+
+@pytest.mark.parametrize("value", [b"", b"12a", b"-1", b"+1", b"1_0", b" 12 ", b"\xff"])
+def test_content_length_not_all_digits_is_read_as_int_reads_it(value: bytes) -> None:
+    try:
+        expected: int | type[ValueError] = int(value)
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            resp.response_head([b"Content-Length", value], False, None, False, [])
+    else:
+        assert resp.response_head([b"Content-Length", value], False, None, False, []) == expected
