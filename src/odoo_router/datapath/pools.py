@@ -7,7 +7,9 @@
   closes and reopens upstream connections on every request (see docs/deviations.md); the
   idle list is still trimmed back to ``keepalive`` within a second of the load ending.
 * A connection returns to the idle list only after a complete, well-framed exchange whose
-  response allowed keep-alive; anything else is closed.
+  response allowed keep-alive, if it has carried fewer than ``keepalive_requests`` requests
+  and is younger than ``keepalive_time``; anything else is closed. An idle connection is
+  closed after ``keepalive_timeout`` unused (nginx's three upstream keepalive_* settings).
 * Bytes no request asked for end a connection: past the end of a response (exchange.py) or
   on an idle connection. An idle connection keeps reading (``release`` resumes a paused
   one), so data or EOF on it closes it and takes it off the idle list the moment uvloop
@@ -79,11 +81,13 @@ class UpstreamConnection(asyncio.Protocol):
         "idle_since",
         "last_read",
         "last_write",
+        "made",
         "own",
         "paused_writing",
         "pool",
         "reading_paused",
         "receiver",
+        "requests",
         "reused",
         "server",
         "transport",
@@ -97,6 +101,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.own: Receiver | None = None  # this connection's Exchange, reused per request
         self.closed = False
         self.reused = False
+        self.made = monotonic()  # keepalive_time runs from here
+        self.requests = 0  # requests it carried, against keepalive_requests
         self.addr = ""
         self.last_read = 0.0
         self.idle_since = 0.0
@@ -326,7 +332,12 @@ class UpstreamPool:
 
     def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
-        if not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
+        if not now:
+            now = monotonic()
+        conn.requests += 1
+        cfg = self.cfg
+        worn = conn.requests >= cfg.keepalive_requests or now - conn.made > cfg.keepalive_time
+        if worn or not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
             conn.close()
             return
         conn.receiver = None
@@ -337,9 +348,13 @@ class UpstreamPool:
 
     def trim(self, now: float) -> None:
         """Close the least recently used idle connections over the cap once unused for
-        IDLE_GRACE (the idle list is most-recently-used last)."""
+        IDLE_GRACE, and any unused for keepalive_timeout (the idle list is
+        most-recently-used last)."""
         idle = self.idle
         while len(idle) > self.cfg.keepalive and now - idle[0].idle_since > IDLE_GRACE:
+            idle.popleft().close()
+        timeout = self.cfg.keepalive_timeout
+        while idle and now - idle[0].idle_since > timeout:
             idle.popleft().close()
 
     def forget(self, conn: UpstreamConnection) -> None:
