@@ -117,6 +117,14 @@ class RequestFraming:
             return cur.start
         return self.head_start
 
+    def cut_short(self) -> RequestHead | None:
+        """A head the client began and did not finish, made for the log (the connection
+        ended); None when it is in none, or parsing stopped (its error was logged)."""
+        parser = self.parser
+        if self.stopped or not self.cur_done or parser is None or not parser.in_head:
+            return None
+        return self._partial()
+
     def stop(self) -> None:
         """Parse nothing more (what still comes is dropped)."""
         self.stopped = True
