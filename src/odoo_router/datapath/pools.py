@@ -242,6 +242,9 @@ class UpstreamPool:
         self._next = 0
         self._fails = [0] * len(cfg.servers)
         self.idle_cap = IDLE_HARD_CAP if cfg.keepalive else 0
+        # nginx's keepalive_requests and keepalive_time, read here once (cfg is no native class)
+        self.max_requests = cfg.keepalive_requests
+        self.max_age = cfg.keepalive_time
         self.retired = False  # a reload replaced this pool: connections end with their exchange
         self._first_fail = [0.0] * len(cfg.servers)
         self._down_until = [0.0] * len(cfg.servers)
@@ -335,8 +338,7 @@ class UpstreamPool:
         if not now:
             now = monotonic()
         conn.requests += 1
-        cfg = self.cfg
-        worn = conn.requests >= cfg.keepalive_requests or now - conn.made > cfg.keepalive_time
+        worn = conn.requests >= self.max_requests or now - conn.made > self.max_age
         if worn or not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
             conn.close()
             return
