@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from odoo_router.configuration.model import ConfigError
+from odoo_router.configuration.static import reloaded, static_changes
 from odoo_router.configuration.validate import build_config, load_config
 from odoo_router.http.response_headers import RedirectRule
 
@@ -156,4 +157,17 @@ def test_the_upstream_keepalive_limits_default_to_nginx_and_are_read() -> None:
         0.5,
         3,
         120.0,
+    )
+
+
+def test_the_upstream_keepalive_limits_are_reloadable() -> None:
+    running = build_config(BASE.format(server="", pool=""))
+    pool = "    keepalive_timeout: 5s\n    keepalive_requests: 10\n    keepalive_time: 10m"
+    new = build_config(BASE.format(server="", pool=pool))
+    assert not static_changes(running, new)
+    tenant = reloaded(running, new).pools["tenant"]
+    assert (tenant.keepalive_timeout, tenant.keepalive_requests, tenant.keepalive_time) == (
+        5.0,
+        10,
+        600.0,
     )
