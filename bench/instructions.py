@@ -69,6 +69,7 @@ def _production_state() -> WorkerState:
     data["server"]["forwarded"]["trusted_proxies"] = []
     for pool in data["pools"].values():
         pool["servers"] = ["127.0.0.1:9"]  # never connected to: the pool has an idle one
+        pool["keepalive_requests"] = 1 << 30  # and keeps it for every round
     return WorkerState(build_config(yaml.safe_dump(data)))
 
 

@@ -74,6 +74,7 @@ def _state() -> WorkerState:
     data["server"]["keepalive_requests"] = 1 << 30  # one client connection for every round
     for pool in data["pools"].values():
         pool["servers"] = ["127.0.0.1:9"]  # never connected to: the pool has an idle one
+        pool["keepalive_requests"] = 1 << 30  # and keeps it for every round
     return WorkerState(build_config(yaml.safe_dump(data)))
 
 

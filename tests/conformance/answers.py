@@ -4,6 +4,7 @@ bodies, hop-by-hop response headers, nginx's X-Accel-* control headers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -82,6 +83,11 @@ async def _accel(request: web.Request, pool: str) -> web.StreamResponse:
     return response
 
 
+async def _slow(request: web.Request, pool: str) -> web.StreamResponse:
+    await asyncio.sleep(1.0)  # a client that half-closes meanwhile (test_half_close.py)
+    return _text(pool)
+
+
 ANSWERS: dict[str, Answer] = {
     "cookies": _cookies,
     "no-content": _no_content,
@@ -92,6 +98,7 @@ ANSWERS: dict[str, Answer] = {
     "big": _big,
     "hop-by-hop": _hop_by_hop,
     "accel": _accel,
+    "slow": _slow,
 }
 
 

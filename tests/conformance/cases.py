@@ -6,7 +6,8 @@ methods of pipelined requests).
 Groups: `path` (every location and its boundaries on the main host classes), `hostform`
 (host normalisation forms on the locations), `method`, `header` (dbfilter spellings,
 X-Forwarded-* spoofs, Connection tricks), `websocket` (an upgrade on every host class),
-`oversize` (a declared body over the 50 MiB limit, headers only), `malformed`, `absolute`,
+`oversize` (a declared body over the 50 MiB limit, headers only), `malformed`, `blank`
+(blank lines and odd spacing around a request line), `absolute`,
 `response` (odd upstream answers), `pipeline` (several requests in one write), and `table`
 (the compat rows of the shared routing case table, tests/cases/routing_cases.yaml).
 """
@@ -41,7 +42,7 @@ from .matrix import (
     WS_VARIANTS,
     ws_headers,
 )
-from .odd_requests import absolute_forms, chunked_post, malformed, pipelines
+from .odd_requests import absolute_forms, blank_lines, chunked_post, malformed, pipelines
 
 __all__ = ["Case", "generate"]
 
@@ -88,6 +89,7 @@ def generate() -> tuple[Case, ...]:
         make_case("method", by_name["testodoo"], "POST", "/jsonrpc", "at-limit", (), limit)
     )
     cases.extend(malformed())
+    cases.extend(blank_lines())
     cases.extend(absolute_forms())
     for host in METHOD_HOSTS:
         for path in ("/jsonrpc", "/web/login", "/qr/x", "/odoo", "/web/database/restore"):

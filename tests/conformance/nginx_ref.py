@@ -84,9 +84,17 @@ def loadable_reference(listen_port: int, upstream_ports: dict[str, int]) -> str:
     return text
 
 
-def wrapper_conf(tmp: Path, server_conf: Path, http_extra: str = "") -> str:
+def wrapper_conf(
+    tmp: Path, server_conf: Path, http_extra: str = "", access_log: bool = False
+) -> str:
     """A minimal nginx.conf around the reference, as the nginx:alpine image has it;
-    ``http_extra``: directives added to its http block (a test's short timeouts)."""
+    ``http_extra``: directives added to its http block (a test's short timeouts);
+    ``access_log``: ``$status $request`` per line in ``access.log``, else none."""
+    log = (
+        f"log_format status '$status $request';\n    access_log {tmp}/access.log status;"
+        if access_log
+        else "access_log off;"
+    )
     return f"""worker_processes 1;
 daemon off;
 master_process on;
@@ -96,7 +104,7 @@ events {{ worker_connections 1024; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log off;
+    {log}
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -127,12 +135,18 @@ class NginxProcess:
     def stop(self) -> None:
         stop(self.proc, self.tmp)
 
+    def access_log(self) -> str:
+        path = self.tmp / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def error_log(self) -> str:
         path = self.tmp / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_nginx(port: int, upstream_ports: dict[str, int], http_extra: str = "") -> NginxProcess:
+def start_nginx(
+    port: int, upstream_ports: dict[str, int], http_extra: str = "", access_log: bool = False
+) -> NginxProcess:
     # Workers drop to an unprivileged user when the master runs as root: they must reach the
     # temp dirs nginx creates here, so this dir is world-traversable and sits directly in /tmp.
     tmp = Path(tempfile.mkdtemp(prefix="conformance-nginx-"))
@@ -140,7 +154,7 @@ def start_nginx(port: int, upstream_ports: dict[str, int], http_extra: str = "")
     server_conf = tmp / "reference.conf"
     server_conf.write_text(loadable_reference(port, upstream_ports), encoding="utf-8")
     conf = tmp / "nginx.conf"
-    conf.write_text(wrapper_conf(tmp, server_conf, http_extra), encoding="utf-8")
+    conf.write_text(wrapper_conf(tmp, server_conf, http_extra, access_log), encoding="utf-8")
     nginx = find_nginx()
     check = subprocess.run(
         [nginx, "-t", "-q", "-p", str(tmp), "-c", str(conf)],

@@ -86,8 +86,38 @@ def malformed() -> list[Case]:
     return cases
 
 
+def blank_lines() -> list[Case]:
+    """CR and LF before a request line (nginx skips any number of them, its buffer emptied
+    when they fill it), other whitespace there (refused), and odd spacing inside the line."""
+    tenant = HostForm("testodoo", ("testodoo.seisei.tokyo",))
+    get = "GET /jsonrpc HTTP/1.1\r\nHost: testodoo.seisei.tokyo\r\n\r\n"
+    host = "\r\nHost: testodoo.seisei.tokyo\r\n\r\n"
+    raw_cases = {
+        "crlf-before": "\r\n" + get,
+        "lf-before": "\n" + get,
+        "cr-before": "\r" + get,
+        "mixed-before": "\r\r\n\n\r\n" + get,
+        "crlf-over-buffer": "\r\n" * 3000 + get,  # past client_header_buffer_size 1k
+        "crlf-over-large-buffers": "\r\n" * 20_000 + get,  # past 4 x 8k
+        "space-before": " " + get,
+        "tab-before": "\t" + get,
+        "crlf-space-before": "\r\n " + get,
+        "two-spaces-after-method": "GET  /jsonrpc HTTP/1.1" + host,
+        "two-spaces-before-version": "GET /jsonrpc  HTTP/1.1" + host,
+        "space-after-version": "GET /jsonrpc HTTP/1.1 " + host,
+        "tab-after-method": "GET\t/jsonrpc HTTP/1.1" + host,
+    }
+    cases = []
+    for name, text in raw_cases.items():
+        case = make_case("blank", tenant, "GET", "/jsonrpc", name, raw=text.encode("latin-1"))
+        if name in STRICT_HEAD:
+            case = replace(case, classes=case.classes | {"strict-head"})
+        cases.append(case)
+    return cases
+
+
 # What llhttp refuses and nginx tolerates (docs/deviations.md#strict-request-head).
-STRICT_HEAD = frozenset({"header-no-colon", "lf-only", "unknown-method"})
+STRICT_HEAD = frozenset({"header-no-colon", "lf-only", "unknown-method", "space-after-version"})
 
 
 def pipelines() -> list[Case]:
@@ -135,6 +165,10 @@ def pipelines() -> list[Case]:
             get(tenant, "/web/database/caf\xc3\xa9"),
             get(sub, "/jsonrpc"),
         ],
+        # blank lines between requests (nginx skips them), after a body too
+        "blank-line-between": [get(tenant, "/jsonrpc"), "\r\n" + get(tenant, "/qr/x")],
+        "blank-lines-between": [get(tenant, "/jsonrpc"), "\n\r\n\r" + get(sub, "/jsonrpc")],
+        "blank-line-after-body": [post(tenant, "/jsonrpc", "{}") + "\r\n", get(tenant, "/qr/x")],
         "dbfilter-per-request": [
             get(sub, "/jsonrpc", "X-Odoo-dbfilter: evil\r\n"),
             get("example.com", "/jsonrpc"),

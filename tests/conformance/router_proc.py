@@ -18,8 +18,11 @@ from .procs import stop, wait_ready
 COMPAT_CONFIG = REPO / "config" / "nginx-compat.yaml"
 
 
-def router_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
-    """A copy of nginx-compat.yaml on loopback: own port, echo upstreams, no metrics or log."""
+def router_config(
+    port: int, upstream_ports: dict[str, int], access_log: str | None = None
+) -> dict[str, Any]:
+    """A copy of nginx-compat.yaml on loopback: own port, echo upstreams, no metrics, no
+    access log unless a path is given."""
     data: dict[str, Any] = yaml.safe_load(COMPAT_CONFIG.read_text(encoding="utf-8"))
     if set(data["pools"]) != set(upstream_ports):
         raise AssertionError(
@@ -29,7 +32,7 @@ def router_config(port: int, upstream_ports: dict[str, int]) -> dict[str, Any]:
     for name, pool in data["pools"].items():
         pool["servers"] = [f"127.0.0.1:{upstream_ports[name]}"]
     data["metrics"] = {"listen": None}
-    data["logging"] = {"access_log": None}
+    data["logging"] = {"access_log": access_log}
     return data
 
 
@@ -60,15 +63,23 @@ class RouterProcess:
     def stop(self) -> None:
         stop(self.proc, self.tmp)
 
+    def access_log(self) -> str:
+        path = self.tmp / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def log(self) -> str:
         path = self.tmp / "router.out"
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_router(port: int, upstream_ports: dict[str, int]) -> RouterProcess:
+def start_router(
+    port: int, upstream_ports: dict[str, int], access_log: bool = False
+) -> RouterProcess:
+    """The router on nginx-compat.yaml; ``access_log``: JSON lines in ``access.log``."""
     tmp = Path(tempfile.mkdtemp(prefix="conformance-router-"))
     config = tmp / "router.yaml"
-    config.write_text(yaml.safe_dump(router_config(port, upstream_ports)), encoding="utf-8")
+    log = str(tmp / "access.log") if access_log else None
+    config.write_text(yaml.safe_dump(router_config(port, upstream_ports, log)), encoding="utf-8")
     with (tmp / "router.out").open("wb") as out:
         command, env = router_command(config)
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)

@@ -90,6 +90,13 @@ SCRIPTS: dict[str, Script] = {
     "304-length": _fixed(
         _head("304 Not Modified", 'ETag: "v1"', "Content-Length: 6", length=False)
     ),
+    # status lines without a reason phrase, or with one of the upstream's own
+    "no-reason": _fixed(
+        b"HTTP/1.1 200\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n\r\nhello\n"
+    ),
+    "no-reason-space": _fixed(_head("200 ", body=_OK)),
+    "own-reason": _fixed(_head("200 Fine Thanks", body=_OK)),
+    "no-reason-404": _fixed(_head("404", body=_OK)),
     # status lines that are not
     "bad-status-code": _fixed(_head("2000 Odd", body=_OK)),
     "bad-status-line": _fixed(b"HTTP/1.1 OK\r\nContent-Length: 6\r\n\r\nhello\n"),

@@ -139,9 +139,18 @@ def random_message(rng: random.Random) -> str:
     return text + pick(ENDS, "ends") + random_body(pick, head)
 
 
+# Before a request line: blank lines nginx skips (CR, LF, any number), and whitespace it
+# refuses.
+LEADING = ("\r\n", "\n", "\r", "\r\n\r\n", "\n\r\r", "\r\n" * 40, " ", "\t")
+
+
 def random_stream(rng: random.Random) -> bytes:
-    """One to three messages, as one client would send them in a row."""
-    parts = [random_message(rng) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
+    """One to three messages, as one client would send them in a row, some after blank
+    lines."""
+    parts = [
+        (rng.choice(LEADING) if rng.random() < 0.15 else "") + random_message(rng)
+        for _ in range(rng.choice((1, 1, 1, 2, 3)))
+    ]
     return "".join(parts).encode("latin-1")
 
 

@@ -76,6 +76,12 @@ class Pool:
     name: str
     servers: tuple[tuple[str, int], ...]
     keepalive: int = 16
+    # nginx's upstream keepalive_timeout, keepalive_requests and keepalive_time: an idle
+    # connection is closed after the first, a connection after the second's requests or once
+    # older than the third (checked when a request ends on it).
+    keepalive_timeout: float = 60.0
+    keepalive_requests: int = 1000
+    keepalive_time: float = 3600.0
     connect_timeout: float = 60.0
     max_fails: int = 1
     fail_timeout: float = 10.0

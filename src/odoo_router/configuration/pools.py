@@ -12,6 +12,9 @@ from .values import as_int, kind, parse_duration, parse_hostport
 
 POOL_KEYS = (
     "keepalive",
+    "keepalive_timeout",
+    "keepalive_requests",
+    "keepalive_time",
     "connect_timeout",
     "max_fails",
     "fail_timeout",
@@ -49,6 +52,9 @@ def read_pools(r: Reader, value: object) -> dict[str, Pool]:
             name=name,
             servers=tuple(servers),
             keepalive=r.get(data, p, "keepalive", as_int(0, 100000), 16),
+            keepalive_timeout=r.get(data, p, "keepalive_timeout", parse_duration, 60.0),
+            keepalive_requests=r.get(data, p, "keepalive_requests", as_int(1, 1 << 30), 1000),
+            keepalive_time=r.get(data, p, "keepalive_time", parse_duration, 3600.0),
             connect_timeout=r.get(data, p, "connect_timeout", parse_duration, 60.0),
             max_fails=r.get(data, p, "max_fails", as_int(0, 1000), 1),
             fail_timeout=r.get(data, p, "fail_timeout", parse_duration, 10.0),

@@ -21,7 +21,8 @@
    Rules, the same in headparse.LlhttpParser:
    - a feed that starts outside a message and whose first line (up to its LF) has no
      " HTTP/" is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take,
-     and garbage (nginx answers both 400);
+     and garbage (nginx answers both 400); CR and LF bytes before a request line are
+     blank lines, skipped (nginx and llhttp skip them: any number, in any order);
    - the target is the concatenation of llhttp's URL pieces; longer than `limit` -> 414;
    - a header is complete when the next header name begins, or at the end of the head (or
      of a chunk, for trailers); trailing blanks of its value are dropped; name + value + 4
@@ -282,13 +283,23 @@ static int on_chunk_complete(llhttp_t *p) {
 
 /* Whether the first line of data[0:len], if its end is there, names no HTTP version: an
    HTTP/0.9 request line (which llhttp would take, waiting for a header) or garbage. */
-static int no_http_version(const char *data, Py_ssize_t len) {
+static int first_line_unversioned(const char *data, Py_ssize_t len) {
     const char *end = memchr(data, '\n', (size_t)len);
     if (end == NULL) return 0;
     for (const char *at = data; at + 6 <= end; at++) {
         if (*at == ' ' && memcmp(at + 1, "HTTP/", 5) == 0) return 0;
     }
     return 1;
+}
+
+/* The same for the first line after any CR and LF bytes that lead: nginx skips those before
+   a request line, any number in any order (llhttp too, so they are fed to it as they are).
+   Looked past only when the first line fails, so a plain read pays nothing for it. */
+static int no_http_version(const char *data, Py_ssize_t len) {
+    if (!first_line_unversioned(data, len)) return 0;
+    Py_ssize_t skip = 0;
+    while (skip < len && (data[skip] == '\r' || data[skip] == '\n')) skip++;
+    return skip == 0 || first_line_unversioned(data + skip, len - skip);
 }
 
 static PyObject *Parser_feed(Parser *self, PyObject *data) {

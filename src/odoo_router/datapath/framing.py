@@ -23,6 +23,8 @@ Rules
   bytes >= 0x80 in a request target pass (llhttp refuses them: such a line is fed
   %-escaped, one head at a time, and the raw target kept to forward unchanged); trailers of
   a chunked body count against the header limits and are dropped.
+* Blank lines (CR and LF bytes, any number) before a request line are skipped, as nginx
+  skips them; they start no head (its timer, its limits) and are not logged.
 * Refused, as nginx: HTTP/0.9 and lines with no ``HTTP/`` version (400, by the parser before
   llhttp sees them), a version 0.x (400) or 2+ (505), a target over
   ``large_client_header_buffers`` (414), a header line over it or a head over four of them
@@ -120,6 +122,14 @@ class RequestFraming:
         if not self.cur_done and cur is not None:
             return cur.start
         return self.head_start
+
+    def cut_short(self) -> RequestHead | None:
+        """A head the client began and did not finish, made for the log (the connection
+        ended); None when it is in none, or parsing stopped (its error was logged)."""
+        parser = self.parser
+        if self.stopped or not self.cur_done or parser is None or not parser.in_head:
+            return None
+        return self._partial()
 
     def stop(self) -> None:
         """Parse nothing more (what still comes is dropped)."""
@@ -246,6 +256,9 @@ class RequestFraming:
             if not self.cur_done:
                 self._feed(data)  # inside a message: a chunked body and what follows
                 return
+            if data[:1] in (b"\r", b"\n"):  # blank lines before a request line: skipped
+                data = data.lstrip(b"\r\n")
+                continue
             first = data.find(b"\n")
             if first < 0:  # a request line cut across reads: wait for its end (bounded)
                 if len(data) > self.header_limit:

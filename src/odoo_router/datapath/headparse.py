@@ -25,6 +25,10 @@ Rules (theory of operation):
 - A feed that starts outside a message and whose first line (up to its LF) has no
   ``" HTTP/"`` is refused (400) before llhttp sees it: HTTP/0.9, which llhttp would take
   (waiting for a header line), and garbage; nginx answers both 400 (docs/deviations.md).
+  CR and LF bytes before a request line (a new connection's, or between two keep-alive
+  requests) are blank lines, skipped as nginx skips them: any number, in any order, none
+  counted against a limit (nginx empties its header buffer of them). Other whitespace
+  there is refused (400), as nginx refuses it.
 - Two implementations give the same events: the compiled one (``_headparser``, llhttp driven
   from C, one Python call per read) and ``LlhttpParser``: llhttp through httptools, one
   Python callback per URL piece, header, head and message, the router's limits applied in
@@ -81,6 +85,21 @@ class HeadParser(Protocol):
     def close(self) -> None: ...
 
 
+def _first_line_unversioned(data: bytes) -> bool:
+    first = data.find(b"\n")
+    return first >= 0 and data.find(b" HTTP/", 0, first) < 0
+
+
+def _unversioned(data: bytes) -> bool:
+    """Whether the first request line of a feed, if its end is there, names no HTTP version.
+    CR and LF bytes before it are blank lines, skipped as nginx skips them (any number, in
+    any order; llhttp skips them too): looked past only when the first line fails."""
+    if not _first_line_unversioned(data):
+        return False
+    rest = data.lstrip(b"\r\n")
+    return len(rest) == len(data) or _first_line_unversioned(rest)
+
+
 class _Refused(Exception):
     """Raised in a callback: llhttp stops, and the feed ends with this status."""
 
@@ -124,11 +143,9 @@ class LlhttpParser:
         if parser is None:
             raise ValueError("feed() after close()")
         events = self.events = []
-        if not self.in_message:
-            first = data.find(b"\n")
-            if first >= 0 and data.find(b" HTTP/", 0, first) < 0:
-                events.append(400)  # HTTP/0.9 or garbage, refused before llhttp sees it
-                return events
+        if not self.in_message and _unversioned(data):
+            events.append(400)  # HTTP/0.9 or garbage, refused before llhttp sees it
+            return events
         try:
             parser.feed_data(data)
             if self._in_head:

@@ -53,8 +53,7 @@ class Intake(Events):
         self.keepalive_requests = settings.keepalive_requests
         self.max_body = settings.client_max_body_size
         self.buffer_memory = settings.request_buffer_memory
-        # A list, not a deque: short (reading pauses past MAX_QUEUED), and the compiled build
-        # calls a list's methods directly (a deque's by name, about 130 instructions a call).
+        # Not a deque: the compiled build calls a deque's methods by name (~130 instructions).
         self.queue: list[Request] = []
         self.busy = False  # the request at the queue's head has been started
         self.dispatching = False
@@ -113,6 +112,9 @@ class Intake(Events):
             self.tunnel.client_drained()
 
     def lost(self) -> None:
+        cut = None if self.queue else self.framing.cut_short()
+        if isinstance(cut, Request):  # a head the client never finished: logged, as nginx
+            self.queue.append(cut)
         self.out.lost()
         self.framing.close()
         self.state.connection_closed(self)
@@ -128,9 +130,9 @@ class Intake(Events):
             self.spool.abort()
             self.spool = None
             self.finish_as(req, rs.DONE)
-        elif not self.busy or req.state == rs.BODY:  # waiting for its turn or its body
+        elif not self.busy or req.state == rs.BODY:  # waiting for its turn, body or head
             self.inspection = None
-            req.status = req.status or 499
+            req.status = req.status or (499 if req.complete else 400)  # cut short: 400, as nginx
             self.finish_as(req, rs.FAILED)
         # FILTERED or UPSTREAM with a check or a connect pending: it sees the close
 
@@ -311,10 +313,9 @@ class Intake(Events):
             self.read_on()
 
     def linger(self) -> None:
-        """nginx's lingering close, for an answer sent before the client's body was read:
-        our side is shut after the answer, and what the client still sends is read and
-        dropped (framing stopped) for at most LINGERING_TIME, LINGERING_TIMEOUT between
-        reads, so that the client reads the answer instead of a reset."""
+        """nginx's lingering close, for an answer sent before the client's body was read: our
+        side is shut, what the client still sends read and dropped (framing stopped) for at
+        most LINGERING_TIME, LINGERING_TIMEOUT between reads: it reads the answer, no reset."""
         if self.out.closed:
             return
         self.framing.stop()
@@ -379,6 +380,7 @@ class Intake(Events):
                 self._body_timed_out(req)
         elif began >= 0:  # the whole head, from its first byte (no slowloris)
             if now - began > s.client_header_timeout:
+                self.framing.stop()  # not logged (nginx: 408)
                 out.close()
         elif self.served == 0:  # a new connection's first request: from the accept
             if now - self.last_activity > s.client_header_timeout:

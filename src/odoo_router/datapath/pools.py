@@ -7,7 +7,9 @@
   closes and reopens upstream connections on every request (see docs/deviations.md); the
   idle list is still trimmed back to ``keepalive`` within a second of the load ending.
 * A connection returns to the idle list only after a complete, well-framed exchange whose
-  response allowed keep-alive; anything else is closed.
+  response allowed keep-alive, if it has carried fewer than ``keepalive_requests`` requests
+  and is younger than ``keepalive_time``; anything else is closed. An idle connection is
+  closed after ``keepalive_timeout`` unused (nginx's three upstream keepalive_* settings).
 * Bytes no request asked for end a connection: past the end of a response (exchange.py) or
   on an idle connection. An idle connection keeps reading (``release`` resumes a paused
   one), so data or EOF on it closes it and takes it off the idle list the moment uvloop
@@ -78,11 +80,13 @@ class UpstreamConnection(asyncio.Protocol):
         "idle_since",
         "last_read",
         "last_write",
+        "made",
         "own",
         "paused_writing",
         "pool",
         "reading_paused",
         "receiver",
+        "requests",
         "reused",
         "send",
         "server",
@@ -99,6 +103,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.own: Receiver | None = None  # this connection's Exchange, reused per request
         self.closed = False
         self.reused = False
+        self.made = monotonic()  # keepalive_time runs from here
+        self.requests = 0  # requests it carried, against keepalive_requests
         self.addr = ""
         self.last_read = 0.0
         self.idle_since = 0.0
@@ -234,13 +240,14 @@ class UpstreamPool:
         self.cfg = cfg
         self.head_max = head_max  # server.proxy_header_max (static: kept across reloads)
         self.name = cfg.name
-        # A list (most recently used last): the compiled build calls its pop and append
-        # directly, a deque's by name; only the trim takes from the front, past the cap.
-        self.idle: list[UpstreamConnection] = []
+        self.idle: list[UpstreamConnection] = []  # MRU last; a list: deque calls go by name
         self.active: set[UpstreamConnection] = set()
         self._next = 0
         self._fails = [0] * len(cfg.servers)
         self.idle_cap = IDLE_HARD_CAP if cfg.keepalive else 0
+        # nginx's keepalive_requests and keepalive_time, read here once (cfg is no native class)
+        self.max_requests = cfg.keepalive_requests
+        self.max_age = cfg.keepalive_time
         self.retired = False  # a reload replaced this pool: connections end with their exchange
         self._first_fail = [0.0] * len(cfg.servers)
         self._down_until = [0.0] * len(cfg.servers)
@@ -331,7 +338,11 @@ class UpstreamPool:
 
     def release(self, conn: UpstreamConnection, reusable: bool, now: float = 0.0) -> None:
         self.active.discard(conn)
-        if not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
+        if not now:
+            now = monotonic()
+        conn.requests += 1
+        worn = conn.requests >= self.max_requests or now - conn.made > self.max_age
+        if worn or not reusable or conn.closed or self.retired or len(self.idle) >= self.idle_cap:
             conn.close()
             return
         conn.receiver = None
@@ -342,9 +353,13 @@ class UpstreamPool:
 
     def trim(self, now: float) -> None:
         """Close the least recently used idle connections over the cap once unused for
-        IDLE_GRACE (the idle list is most-recently-used last)."""
+        IDLE_GRACE, and any unused for keepalive_timeout (the idle list is
+        most-recently-used last)."""
         idle = self.idle
         while len(idle) > self.cfg.keepalive and now - idle[0].idle_since > IDLE_GRACE:
+            idle.pop(0).close()
+        timeout = self.cfg.keepalive_timeout
+        while idle and now - idle[0].idle_since > timeout:
             idle.pop(0).close()
 
     def forget(self, conn: UpstreamConnection) -> None:

@@ -116,6 +116,18 @@ FORWARDED = {
 POOL = {
     "servers": ("servers: []", "pools.tenant.servers: expected a non-empty list of 'host:port'"),
     "keepalive": ("keepalive: -1", "pools.tenant.keepalive: must be between 0 and 100000, got -1"),
+    "keepalive_timeout": (
+        "keepalive_timeout: idle",
+        "pools.tenant.keepalive_timeout: expected a duration such as 60s or 500ms, got 'idle'",
+    ),
+    "keepalive_requests": (
+        "keepalive_requests: 0",
+        "pools.tenant.keepalive_requests: must be between 1 and 1073741824, got 0",
+    ),
+    "keepalive_time": (
+        "keepalive_time: -1",
+        "pools.tenant.keepalive_time: a duration cannot be negative",
+    ),
     "connect_timeout": (
         "connect_timeout: forever",
         "pools.tenant.connect_timeout: expected a duration such as 60s or 500ms, got 'forever'",

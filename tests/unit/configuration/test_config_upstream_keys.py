@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from odoo_router.configuration.model import ConfigError
+from odoo_router.configuration.static import reloaded, static_changes
 from odoo_router.configuration.validate import build_config, load_config
 from odoo_router.http.response_headers import RedirectRule
 
@@ -140,3 +141,33 @@ def test_location_rule(value: bytes, nginx: bytes, relative: bytes) -> None:
 def test_refresh_rule(value: bytes, nginx: bytes, relative: bytes) -> None:
     assert RedirectRule("http://odoo_tenant/", True).refresh(value) == nginx
     assert RedirectRule("http://odoo_tenant/", False).refresh(value) == relative
+
+
+def test_the_upstream_keepalive_limits_default_to_nginx_and_are_read() -> None:
+    """nginx's upstream keepalive_timeout 60s, keepalive_requests 1000, keepalive_time 1h."""
+    default = build_config(BASE.format(server="", pool="")).pools["tenant"]
+    assert (default.keepalive_timeout, default.keepalive_requests, default.keepalive_time) == (
+        60.0,
+        1000,
+        3600.0,
+    )
+    pool = "    keepalive_timeout: 500ms\n    keepalive_requests: 3\n    keepalive_time: 2m"
+    tuned = build_config(BASE.format(server="", pool=pool)).pools["tenant"]
+    assert (tuned.keepalive_timeout, tuned.keepalive_requests, tuned.keepalive_time) == (
+        0.5,
+        3,
+        120.0,
+    )
+
+
+def test_the_upstream_keepalive_limits_are_reloadable() -> None:
+    running = build_config(BASE.format(server="", pool=""))
+    pool = "    keepalive_timeout: 5s\n    keepalive_requests: 10\n    keepalive_time: 10m"
+    new = build_config(BASE.format(server="", pool=pool))
+    assert not static_changes(running, new)
+    tenant = reloaded(running, new).pools["tenant"]
+    assert (tenant.keepalive_timeout, tenant.keepalive_requests, tenant.keepalive_time) == (
+        5.0,
+        10,
+        600.0,
+    )

@@ -139,13 +139,49 @@ def test_a_feed_that_ends_inside_a_head_says_so(make: Make) -> None:
         b"DESCRIBE / RTSP/1.0\r\n\r\n",
         b"SOURCE / ICE/1.0\r\n\r\n",
         b"GET /xHTTP/1.1\r\n\r\n",
-        b"\r\nGET / HTTP/1.1\r\n\r\n",  # the first line is the blank one
+        b"\r\nGET /jsonrpc\r\n",  # after blank lines, still HTTP/0.9
+        b"\n\r\rGET /jsonrpc\n",
     ],
 )
 def test_a_feed_starting_with_no_http_version_is_refused(make: Make, line: bytes) -> None:
     parser = make(8192, 1000)
     assert parser.feed(line) == [400]
     assert not parser.in_head  # nothing was parsed
+
+
+GET_A = ("GET", b"/a", 11, [b"Host", b"a"], True, False)
+BLANKS = [b"\r\n", b"\n", b"\r", b"\r\r\n\n\r", b"\r\n" * 5000]
+
+
+@pytest.mark.parametrize("blank", BLANKS, ids=lambda b: repr(b[:8]))
+def test_blank_lines_before_a_request_line_are_skipped(make: Make, blank: bytes) -> None:
+    """As nginx (ngx_http_parse_request_line's start state): CR and LF bytes before a
+    request line, any number in any order, on a new connection and between two requests,
+    in the same read or alone in one; they count against no limit."""
+    get = b"GET /a HTTP/1.1\r\n" + H + b"\r\n"
+    assert feed(make, blank + get, limit=64) == [GET_A, None]
+    assert feed(make, get + blank + get, limit=64) == [GET_A, None, GET_A, None]
+    parser = make(64, 1000)
+    assert parser.feed(get) == [GET_A, None]
+    assert parser.feed(blank) == []  # no message began: nothing to time or log
+    assert not parser.in_head
+    assert parser.feed(blank + get) == [GET_A, None]
+    assert parser.feed(blank + b"GET /a") == [IN_HEAD]
+    assert parser.feed(b" HTTP/1.1\r\n" + H + b"\r\n") == [GET_A, None]
+
+
+@pytest.mark.parametrize("lead", [b" ", b"\t", b"\x0b", b"\x0c", b"\x00", b"\r\n "])
+def test_other_whitespace_before_a_request_line_is_refused(make: Make, lead: bytes) -> None:
+    """nginx takes only CR and LF there; anything else is no method (400)."""
+    assert feed(make, lead + b"GET / HTTP/1.1\r\n" + H + b"\r\n") == [400]
+
+
+def test_a_blank_line_after_a_body_is_skipped(make: Make) -> None:
+    """Old clients end a POST body with an extra CRLF: the next request still parses."""
+    post = b"POST /a HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\n{}"
+    parser = make(8192, 1000)
+    assert parser.feed(post)[1:] == [b"{}", None]
+    assert parser.feed(b"\r\nGET /a HTTP/1.1\r\n" + H + b"\r\n") == [GET_A, None]
 
 
 def test_the_version_check_is_on_a_feed_that_starts_a_message(make: Make) -> None:
