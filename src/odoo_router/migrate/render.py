@@ -21,7 +21,8 @@ from .render_router import RouterComposeSpec, RouterSpec, edit_router_service, r
 from .render_traefik import EdgeEdits, EdgeSpec, edit_edge
 from .simulate import build_table, static_settings, traefik_version
 from .survey import Survey
-from .traefik_files import aimed_at
+from .tomltext import TomlError
+from .traefik_files import aimed_at, dynamic_doc
 from .traefik_model import qualify
 from .traefik_providers import normalize
 from .yamltext import YamlError, YamlText
@@ -125,7 +126,7 @@ def _router_service(s: Survey, port: int) -> tuple[str, str | None]:
     assert router is not None and s.edge is not None
     names = _names(router.cf, router.svc.name)
     for path in s.edge.dynamic_files:
-        data = YamlText(s.text(path), s.show(path)).data if path.suffix != ".toml" else {}
+        data = dynamic_doc(s.text(path), s.show(path)).data
         services = ((data or {}).get("http") or {}).get("services") or {}
         for name, body in services.items():
             for server in ((body or {}).get("loadBalancer") or {}).get("servers") or ():
@@ -147,7 +148,7 @@ def _backends(s: Survey, names: set[str]) -> frozenset[str]:
     t, out = s.tree, set()
     assert s.edge is not None
     for path in s.edge.dynamic_files:
-        data = YamlText(s.text(path), s.show(path)).data if path.suffix != ".toml" else {}
+        data = dynamic_doc(s.text(path), s.show(path)).data
         for name, body in (((data or {}).get("http") or {}).get("services") or {}).items():
             lb = (body or {}).get("loadBalancer") or {}
             if any(
@@ -211,7 +212,7 @@ def _edge(s: Survey, out: Rendered) -> EdgeEdits:
     dbfilter = [(qualify(m.name, "file"), m.where) for m in e.dbfilter_middlewares]
     try:
         return edit_edge(spec, table, texts, shown, dbfilter, _label_owners(s))
-    except YamlError as exc:
+    except (YamlError, TomlError) as exc:
         return EdgeEdits(problems=[str(exc)])
 
 
