@@ -57,6 +57,13 @@ def strict_load(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
 
 
+def load_dynamic(path: Path) -> Any:
+    """A YAML file strictly, a TOML file (Traefik's two dynamic formats) by its name."""
+    if path.suffix == ".toml":
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    return strict_load(path)
+
+
 def expect(tree: str) -> dict[str, Any]:
     data = strict_load(CORPUS / tree / "expect.yaml")
     assert isinstance(data, dict)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,17 +117,20 @@ def _filestore_dir(s: Survey) -> str | None:
         return None
 
 
-def test_rendered_yaml_is_strict_and_traefik_decodes_it(rendered: Rendered) -> None:
+def test_rendered_files_are_strict_and_traefik_decodes_them(rendered: Rendered) -> None:
     assert rendered.code == X.OK, rendered.report
     exp = expect(rendered.tree)
     version = parse_version(str(exp["traefik_version"]), "expect.yaml")
     before, after = _files(rendered.src), _files(rendered.out)
     traefik_dir = _dynamic_prefix(rendered.report)
     for rel, data in after.items():
-        if before.get(rel) == data or not rel.endswith((".yml", ".yaml")):
+        if before.get(rel) == data or not rel.endswith((".yml", ".yaml", ".toml")):
             continue
         text = data.decode("utf-8")
-        parse_strict(text, rel)  # raises YamlError with file:line:col
+        if rel.endswith(".toml"):
+            tomllib.loads(text)
+        else:
+            parse_strict(text, rel)  # raises YamlError with file:line:col
         if traefik_dir and rel.startswith(traefik_dir):
             errors = [p for p in lint_text(text, rel, version) if p.severity == "error"]  # type: ignore[arg-type]
             assert errors == [], errors
@@ -248,8 +252,11 @@ def test_real_traefik_loads_the_rendered_directory(tree: str, tmp_path: Path) ->
     work = tmp_path / "traefik"
     dynamic = work / "dynamic"
     shutil.copytree(out / s.edge.dynamic_dir.relative_to(s.layout.stacks), dynamic)
-    for path in dynamic.rglob("*.y*ml"):  # no certificate can match here: SNI checks refuse all
-        path.write_text(path.read_text("utf-8").replace("sniStrict: true", "sniStrict: false"))
+    for path in dynamic.rglob("*.*"):  # no certificate can match here: SNI checks refuse all
+        text = path.read_text("utf-8")
+        for true in ("sniStrict: true", "sniStrict = true"):
+            text = text.replace(true, true.replace("true", "false"))
+        path.write_text(text)
     file_routers = {r.name for r in after.routers if r.provider == "file"}
     # a file router that names a label service or middleware is disabled without docker
     label_bound = {
