@@ -32,12 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .context import Context
 from .docker_api import Container
 from .fsops import sha256_file, write_atomic
 from .journal import Journal
+from .yamltext.tabs import safe_load
 
 
 class StepFailed(Exception):
@@ -68,7 +67,7 @@ def compose_services(data: bytes | None) -> list[str]:
     """The service names a compose file defines ([] for no file)."""
     if data is None:
         return []
-    doc = yaml.safe_load(data.decode("utf-8")) or {}
+    doc = safe_load(data.decode("utf-8")) or {}
     services = doc.get("services") if isinstance(doc, dict) else None
     return sorted(str(k) for k in services) if isinstance(services, dict) else []
 

@@ -32,6 +32,8 @@ import yaml
 from .traefik_model import MiddlewareEntry, RoutingTable, make_router, qualify
 from .traefik_schema import SchemaProblem, lint_text
 from .traefik_version import TraefikVersion, interpolate
+from .yamltext.tabs import compose as compose_yaml
+from .yamltext.tabs import safe_load
 
 DEFAULT_RULE = "Host(`{{ normalize .Name }}`)"
 _EXTS = (".yml", ".yaml", ".toml")
@@ -62,7 +64,7 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
     """(section, name) -> line of the name's key under http.<section>, for messages."""
     out: dict[tuple[str, str], int] = {}
     try:
-        root = yaml.compose(text)
+        root = compose_yaml(text)
     except yaml.YAMLError:
         return out
     for k, v in getattr(root, "value", ()) if isinstance(root, yaml.MappingNode) else ():
@@ -97,7 +99,7 @@ def load_file_provider(
         if path.suffix.lower() == ".toml":
             data: Any = tomllib.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = safe_load(text)
         decoded.append((name, data if isinstance(data, dict) else {}, _key_lines(text)))
     failed = sorted({p.file for p in problems if p.fatal})
     if failed:
@@ -176,8 +178,8 @@ def compose_services(
 ) -> list[ComposeService]:
     """The services of one compose file with their labels (list or mapping form)."""
     text = compose.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    root = yaml.compose(text)
+    data = safe_load(text) or {}
+    root = compose_yaml(text)
     out: list[ComposeService] = []
     proj = project or project_name(compose, data, env)
     services_node = _node(root, "services")

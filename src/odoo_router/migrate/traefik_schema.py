@@ -31,6 +31,7 @@ import yaml
 from .traefik_rule_tree import RuleError
 from .traefik_rules import findings, parse
 from .traefik_version import TraefikVersion
+from .yamltext.tabs import compose as compose_yaml
 
 Severity = Literal["error", "warning"]
 _BOOL = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
@@ -309,7 +310,7 @@ def lint_text(
             return checker.problems
     else:
         try:
-            node = yaml.compose(text)
+            node = compose_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             checker.error(

@@ -32,6 +32,7 @@ import yaml
 from ..configuration.yamlmarks import load_marked, syntax_error
 from .facts import Fact
 from .traefik_providers import DEFAULT_RULE
+from .yamltext.tabs import SafeLoader
 
 _TRUE = ("true", "1", "t", "")
 
@@ -169,7 +170,7 @@ def from_file(text: str, name: str, host: Path | None = None) -> TraefikStatic:
             raise ValueError(f"{name}: not valid TOML: {exc}") from exc
     else:
         try:
-            marked = load_marked(text, name)
+            marked = load_marked(text, name, SafeLoader)
         except yaml.YAMLError as exc:
             raise ValueError(syntax_error(exc, name)) from exc
         data = marked.data or {}
