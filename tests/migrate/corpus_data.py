@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,8 +30,10 @@ STATIC_PATHS = (
 )
 
 
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a duplicate key (PyYAML keeps the last one silently)."""
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader that refuses a duplicate key (PyYAML keeps the last one silently). On
+    libyaml where PyYAML has it: Go's YAML (compose, Traefik) is a port of libyaml, whose
+    scanner takes a tab before a comment after a value, where PyYAML's own refuses it."""
 
 
 def _no_duplicates(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -162,7 +165,8 @@ def entry_points(edge: Path) -> dict[str, bool]:
 
 
 def file_provider_dir(edge: Path) -> Path:
-    """The tree's directory that Traefik's file provider watches (flags or traefik.y[a]ml)."""
+    """The tree's directory that Traefik's file provider watches (flags or traefik.y[a]ml),
+    or its one file (``providers.file.filename``)."""
     service = traefik_service(edge)
     for arg in _command(service):
         match = re.fullmatch(r"--providers\.file\.directory=(.+)", arg, flags=re.IGNORECASE)
@@ -172,8 +176,25 @@ def file_provider_dir(edge: Path) -> Path:
             return found
     static = _static_file(edge, service)
     if static is not None:
-        directory = load_static(static)["providers"]["file"]["directory"]
-        found = _host_path(edge, service, directory)
-        assert found is not None, directory
+        file = load_static(static)["providers"]["file"]
+        found = _host_path(edge, service, file.get("directory") or file["filename"])
+        assert found is not None, file
         return found
     raise AssertionError(f"{edge}: no file provider directory")
+
+
+def dynamic_files(edge: Path) -> list[Path]:
+    """What the file provider loads: its directory's files, or its one file (filename)."""
+    source = file_provider_dir(edge)
+    if source.is_file():
+        return [source]
+    return sorted(p for p in source.rglob("*") if p.suffix in (".yml", ".yaml", ".toml"))
+
+
+def copy_dynamic(source: Path, dest: Path) -> None:
+    """A directory Traefik reads as it reads ``source`` (a directory, or one file)."""
+    if source.is_file():
+        dest.mkdir(parents=True)
+        shutil.copy(source, dest / source.name)
+    else:
+        shutil.copytree(source, dest)

@@ -140,6 +140,9 @@ def _dynamic_prefix(report: str) -> str | None:
     for line in report.splitlines():
         if line.strip().startswith("Traefik dynamic directory "):
             return line.strip()[len("Traefik dynamic directory ") :].split(":")[0] + "/"
+        single = "Traefik dynamic file (providers.file.filename): "
+        if line.strip().startswith(single):
+            return line.strip()[len(single) :]
     return None
 
 
@@ -248,10 +251,15 @@ def test_real_traefik_loads_the_rendered_directory(tree: str, tmp_path: Path) ->
     )  # fmt: skip
     assert code == X.OK, report
     s, _, after, ep = tables(base, out)
-    assert s.edge is not None and s.edge.dynamic_dir is not None
+    assert s.edge is not None and s.edge.dynamic_files
     work = tmp_path / "traefik"
     dynamic = work / "dynamic"
-    shutil.copytree(out / s.edge.dynamic_dir.relative_to(s.layout.stacks), dynamic)
+    if s.edge.dynamic_dir is not None:
+        shutil.copytree(out / s.edge.dynamic_dir.relative_to(s.layout.stacks), dynamic)
+    else:  # providers.file.filename: a directory holding only that file reads the same
+        (single,) = s.edge.dynamic_files
+        dynamic.mkdir(parents=True)
+        shutil.copy(out / single.relative_to(s.layout.stacks), dynamic / single.name)
     for path in dynamic.rglob("*.*"):  # no certificate can match here: SNI checks refuse all
         text = path.read_text("utf-8")
         for true in ("sniStrict: true", "sniStrict = true"):

@@ -24,9 +24,9 @@ from .corpus_data import (
     TREES,
     compose_file,
     dotenv,
+    dynamic_files,
     expect,
     exposed_by_default,
-    file_provider_dir,
     load_dynamic,
     stacks,
     strict_load,
@@ -329,9 +329,8 @@ def test_bad_case_is_well_formed(case: str) -> None:
 @pytest.mark.parametrize("tree", TREES)
 def test_traefik_watches_a_directory_of_the_tree(tree: str) -> None:
     edge = stacks(tree) / expect(tree)["facts"]["stacks"]["traefik"]
-    dynamic = file_provider_dir(edge)
-    files = [p for p in dynamic.rglob("*") if p.suffix in (".yml", ".yaml", ".toml")]
-    assert 1 <= len([p for p in files if p.parent == dynamic]) <= 5, files
+    files = dynamic_files(edge)
+    assert 1 <= len({p for p in files if p.parent == files[0].parent}) <= 5, files
     for path in files:
         assert set(load_dynamic(path)) <= {"http", "tls", "tcp", "udp"}, path
     assert exposed_by_default(edge) is expect(tree)["facts"]["exposed_by_default"]

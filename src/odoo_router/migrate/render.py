@@ -303,11 +303,12 @@ def _compose(s: Survey, settings: Settings, out: Rendered, edges: EdgeEdits) -> 
 
 def _dynamic(s: Survey, out: Rendered, edges: EdgeEdits) -> None:
     e = s.edge
-    if e is None or e.dynamic_dir is None:
+    if e is None or not e.dynamic_files:
         return
+    base = e.dynamic_dir or e.dynamic_files[0].parent  # a directory, or the one file's
     for path, y in edges.docs.items():
         text = y.render()
         if text != s.text(path):
             # a flat role: it names files in the run's staging and originals folders
-            role = "dynamic:" + str(path.relative_to(e.dynamic_dir)).replace("/", ":")
+            role = "dynamic:" + str(path.relative_to(base)).replace("/", ":")
             out.add(role, path, text)
