@@ -106,8 +106,11 @@ def _host_path(edge: Path, service: dict[str, Any], target: str) -> Path | None:
     """The host path of a container path, through the service's bind mounts."""
     want = PurePosixPath(target)
     for volume in service.get("volumes", []):
-        source, _, rest = str(volume).partition(":")
-        mount = PurePosixPath(rest.split(":")[0])
+        if isinstance(volume, dict):  # the long syntax
+            source, mount = str(volume.get("source", "")), PurePosixPath(volume["target"])
+        else:
+            source, _, rest = str(volume).partition(":")
+            mount = PurePosixPath(rest.split(":")[0])
         if source.startswith((".", "/")) and (want == mount or mount in want.parents):
             base = edge / source if source.startswith(".") else Path(source)
             return base / want.relative_to(mount)

@@ -165,7 +165,10 @@ def test_version_matches_the_image_or_the_inputs(tree: str) -> None:
     edge = stacks / exp["facts"]["stacks"]["traefik"]
     image = strict_load(compose_file(edge))["services"]
     (tag,) = {str(s["image"]).split(":", 1)[1] for s in image.values() if "traefik" in s["image"]}
-    tag = re.sub(r"\$\{(\w+)\}", lambda m: dotenv(edge)[m.group(1)], tag)
+    env = dotenv(edge)
+    tag = re.sub(
+        r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: env.get(m.group(1)) or m.group(2) or "", tag
+    )
     tag_version = re.fullmatch(r"v?(\d+\.\d+)(\.\d+)?", tag)
     inputs = strict_load(CORPUS / tree / "inputs.yaml")
     if exp["traefik_version_from"] == "image":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.merge import Overrides
 from odoo_router.migrate.plan import LiveFacts, Plan, Secret, build_plan
 from odoo_router.migrate.render import Settings, render_all
-from odoo_router.migrate.render_compose import labels_dict
+from odoo_router.migrate.render_compose import SplitSpec, copy_service, labels_dict, split_edits
 from odoo_router.migrate.render_odoo import (
     hash_admin_password,
     render_admin_conf,
@@ -24,6 +25,7 @@ from odoo_router.migrate.render_odoo import (
 from odoo_router.migrate.render_traefik import allowlist_key, tenant_rule
 from odoo_router.migrate.report import format_plan
 from odoo_router.migrate.survey import Survey, survey
+from odoo_router.migrate.yamltext import YamlText
 
 FIXTURE = Path(__file__).parent / "fixture"
 STACKS = FIXTURE / "srv" / "stacks"
@@ -393,3 +395,49 @@ def test_odoo_confs_keep_crlf_and_change_a_key_written_twice() -> None:
         "server_wide_modules = base,web,dbfilter_from_header\r\n"
         "proxy_mode = True\r\ngevent_port = 8072\r\n"
     )
+
+
+def _split(text: str) -> dict[str, Any]:
+    spec = SplitSpec(
+        service="web",
+        conf_target="/etc/odoo/odoo.conf",
+        conf_by_file=True,
+        tenant_conf=("./odoo-tenant.conf", "/etc/odoo/odoo-tenant.conf"),
+        admin_conf=("./odoo-admin.conf", "/etc/odoo/odoo-admin.conf"),
+        drop_networks=(),
+        filestore=None,
+    )
+    y = YamlText(copy_service(text, "c.yml", "web"), "c.yml")
+    split_edits(y, spec)
+    out: dict[str, Any] = yaml.safe_load(y.render())["services"]
+    return out
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [
+        '    ports:\n      - "127.0.0.1:18069:8069"\n',
+        "    ports:\n      - target: 8069\n        published: 18069\n        host_ip: 127.0.0.1\n",
+    ],
+)
+def test_host_ports_stay_with_odoo_tenant_only(ports: str) -> None:
+    """Both copies binding the same host port: compose up would fail during the downtime."""
+    text = (
+        "services:\n  web:\n    image: odoo:18\n"
+        + ports
+        + "    volumes:\n      - ./odoo.conf:/etc/odoo/odoo.conf:ro\n"
+    )
+    svc = _split(text)
+    assert svc["odoo-tenant"]["ports"] == yaml.safe_load(text)["services"]["web"]["ports"]
+    assert "ports" not in svc["odoo-admin"]
+
+
+def test_host_ports_a_merge_brings_are_overridden_on_odoo_admin() -> None:
+    text = (
+        "x-odoo: &odoo\n  image: odoo:18\n  ports: ['18069:8069']\n"
+        "services:\n  web:\n    <<: *odoo\n"
+        "    volumes:\n      - ./odoo.conf:/etc/odoo/odoo.conf:ro\n"
+    )
+    svc = _split(text)
+    assert svc["odoo-tenant"]["ports"] == ["18069:8069"]
+    assert svc["odoo-admin"]["ports"] == []
