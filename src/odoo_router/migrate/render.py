@@ -168,10 +168,13 @@ def _backends(s: Survey, names: set[str]) -> frozenset[str]:
 
 
 def _label_owners(s: Survey) -> dict[str, tuple[Path, str]]:
-    """Which compose service defines each label router and middleware (name@docker)."""
+    """Which compose service defines each label router and middleware (name@docker), and
+    the default router Traefik makes for a service without router labels (named like its
+    docker service: ``<service>-<project>``)."""
     out: dict[str, tuple[Path, str]] = {}
     for cf in s.tree.composes:
         for svc in cf.services.values():
+            out.setdefault(normalize(f"{svc.name}_{cf.project}") + "@docker", (cf.path, svc.name))
             for key in svc.labels:
                 parts = key.split(".")
                 if (
