@@ -24,9 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from ..configuration.yamlmarks import load_marked, syntax_error
+from .compose_extras import check_merged
 from .composefile import (
     COMPOSE_NAMES,
     OVERRIDE_NAMES,
@@ -42,7 +40,6 @@ from .layout import Layout
 from .nginx_parse import Resolver
 from .nginxconf import NginxError, NginxFacts, read_nginx
 from .traefik_sources import is_traefik
-from .yamltext.tabs import SafeLoader
 
 MAX_DEPTH = 3
 DEFAULT_ODOO_CONF = "/etc/odoo/odoo.conf"
@@ -299,44 +296,8 @@ def discover(layout: Layout, inputs: Inputs, reader: Reader) -> Tree:
         ]
     else:
         tree.warnings += [msg for _, msg in sorted(broken.items())]
-    _overrides(tree, reader)
+    check_merged(tree, reader)
     return tree
-
-
-def _overrides(tree: Tree, reader: Reader) -> None:
-    """An override file compose merges into a migrated service would outlive the split (a
-    service ``web`` holding only its keys after ``web`` became odoo-tenant: ``compose up``
-    fails in the downtime): refused, with the line. One that names other services stays."""
-    migrated = {
-        (r.cf.dir, r.svc.name): role
-        for r, role in ((tree.odoo, "Odoo"), (tree.router, "nginx router"))
-        if r is not None
-    }
-    for o in tree.overrides:
-        shown = reader.show(o)
-        try:
-            marked = load_marked(reader.text(o) or "", shown, SafeLoader)
-        except yaml.YAMLError as exc:
-            tree.problems.append(syntax_error(exc, shown))
-            continue
-        services = (marked.data or {}).get("services") if isinstance(marked.data, dict) else None
-        named = [
-            (name, migrated[(o.parent, str(name))])
-            for name in (services or {})
-            if (o.parent, str(name)) in migrated
-        ]
-        for name, role in named:
-            line = marked.lines.get(f"services.{name}", 1)
-            tree.problems.append(
-                f"{shown}:{line}: compose merges this override into the {role} service "
-                f"{name}, which the migration splits or replaces: move its settings for {name} "
-                "into the main compose file (or delete them), then plan again"
-            )
-        if not named:
-            tree.warnings.append(
-                f"{shown}: compose merges this override file; it names none of the services "
-                "the migration changes and stays as it is"
-            )
 
 
 def _roles(missing: list[str]) -> list[str]:
