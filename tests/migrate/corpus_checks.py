@@ -62,6 +62,7 @@ def _owned_toml(text: str, name: str, paths: list[list[Any]]) -> set[int]:
     """TOML: every statement at or below a listed path (a table header with the lines of its
     block up to the next header), the run of comments directly above each; a header whose
     every statement below it is owned goes too (the tool deletes what it empties)."""
+    text = text.removeprefix("\ufeff")  # Traefik skips a byte order mark
     stmts = scan(text, name)
     lines = text.splitlines()
     heads = [i for i, st in enumerate(stmts) if st.kind != "kv"]

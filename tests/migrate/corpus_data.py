@@ -62,8 +62,8 @@ def strict_load(path: Path) -> Any:
 
 def load_dynamic(path: Path) -> Any:
     """A YAML file strictly, a TOML file (Traefik's two dynamic formats) by its name."""
-    if path.suffix == ".toml":
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+    if path.suffix == ".toml":  # Traefik skips a byte order mark
+        return tomllib.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
     return strict_load(path)
 
 

@@ -202,3 +202,11 @@ def test_multi_line_strings_and_hashes_in_strings_are_read_as_values() -> None:
     y.set_scalar(("http", "routers", "a", "service"), "new")
     out = y.render()
     assert out == text.replace('service = "old"', 'service = "new"')
+
+
+def test_a_byte_order_mark_is_read_past_and_kept() -> None:
+    """Traefik loads a TOML file saved with a UTF-8 BOM (tomllib alone refuses it)."""
+    y = TomlText("\ufeff" + TABLES, "r.toml")
+    assert y.data["http"]["routers"]["c"]["service"] == "other"
+    y.set_scalar(("http", "routers", "c", "service"), "router")
+    assert y.render() == "\ufeff" + TABLES.replace('"other"', '"router"')

@@ -20,6 +20,7 @@ from ..configuration.yamlmarks import load_marked
 from .composefile import ComposeFile, Service, container_path
 from .discover import Reader, Role
 from .facts import Fact
+from .tomltext import loads as toml_loads
 from .traefik_sources import STATIC_PATHS, config_file_target, list_dynamic
 from .traefik_static import TraefikStatic, from_env, from_file, from_flags
 from .traefik_version import TraefikVersion, from_image
@@ -143,7 +144,7 @@ def _read_dynamic(path: Path, reader: Reader, edge: Edge) -> None:
     lines: dict[str, int] = {}
     try:
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         else:
             marked = load_marked(text, name, SafeLoader)
             data, lines = marked.data, marked.lines

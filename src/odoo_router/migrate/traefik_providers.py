@@ -21,7 +21,6 @@ Label keys compare case-insensitively; compose interpolates ``${VAR}`` in label 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from .tomltext import loads as toml_loads
 from .traefik_model import MiddlewareEntry, RoutingTable, make_router, qualify
 from .traefik_schema import SchemaProblem, lint_text
 from .traefik_version import TraefikVersion, interpolate
@@ -97,7 +97,7 @@ def load_file_provider(
         if any(p.fatal for p in found):
             continue
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         else:
             data = safe_load(text)
         decoded.append((name, data if isinstance(data, dict) else {}, _key_lines(text)))

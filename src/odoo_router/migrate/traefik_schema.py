@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .tomltext import loads as toml_loads
 from .traefik_rule_tree import RuleError
 from .traefik_rules import findings, parse
 from .traefik_version import TraefikVersion
@@ -304,7 +305,7 @@ def lint_text(
         )
     if file.lower().endswith(".toml"):
         try:
-            root = _from_toml(tomllib.loads(text))
+            root = _from_toml(toml_loads(text))
         except tomllib.TOMLDecodeError as exc:
             checker.error(0, f"not TOML ({exc})")
             return checker.problems

@@ -31,6 +31,7 @@ import yaml
 
 from ..configuration.yamlmarks import load_marked, syntax_error
 from .facts import Fact
+from .tomltext import loads as toml_loads
 from .traefik_providers import DEFAULT_RULE
 from .yamltext.tabs import SafeLoader
 
@@ -165,7 +166,7 @@ def from_file(text: str, name: str, host: Path | None = None) -> TraefikStatic:
     lines: dict[str, int] = {}
     if name.lower().endswith(".toml"):
         try:
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{name}: not valid TOML: {exc}") from exc
     else:

@@ -35,7 +35,9 @@ _SEP = "\x00"  # a blank line before a new table, unless the output already has 
 
 class TomlText:
     def __init__(self, text: str, name: str) -> None:
-        self.text, self.name = text, name
+        self.original, self.name = text, name
+        self.bom = "\ufeff" if text.startswith("\ufeff") else ""  # kept, as Traefik skips it
+        text = self.text = text[len(self.bom) :]
         try:
             self.data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -99,7 +101,7 @@ class TomlText:
 
     def render(self) -> str:
         if not self._edits:
-            return self.text
+            return self.original
         want = self._expected()
         gone: set[int] = set()  # lines removed
         dirty: set[int] = set()  # stmts whose value is rewritten
@@ -125,7 +127,7 @@ class TomlText:
             raise TomlError(self.name, 1, 1, f"the edited file is not valid TOML: {exc}") from exc
         if got != want:
             raise TomlError(self.name, 1, 1, "the edited file does not read as the edits say")
-        return out
+        return self.bom + out
 
     def _expected(self) -> Any:
         data = copy.deepcopy(self.data)
