@@ -210,3 +210,20 @@ def test_a_byte_order_mark_is_read_past_and_kept() -> None:
     assert y.data["http"]["routers"]["c"]["service"] == "other"
     y.set_scalar(("http", "routers", "c", "service"), "router")
     assert y.render() == "\ufeff" + TABLES.replace('"other"', '"router"')
+
+
+def test_a_table_given_a_new_value_is_written_anew() -> None:
+    """A second plan on a tree that has the allowlist already: its body replaced."""
+    text = (
+        "[http.middlewares.sec.headers]\nframeDeny = true\n\n"
+        "# admin ranges\n[http.middlewares.allow.ipAllowList]\nsourceRange = ['192.0.2.0/24']\n"
+    )
+    y = TomlText(text, "m.toml")
+    y.replace(
+        ("http", "middlewares", "allow"), {"ipAllowList": {"sourceRange": ["198.51.100.0/24"]}}
+    )
+    out = y.render()
+    assert tomllib.loads(out)["http"]["middlewares"]["allow"] == {
+        "ipAllowList": {"sourceRange": ["198.51.100.0/24"]}
+    }
+    assert out.startswith("[http.middlewares.sec.headers]\nframeDeny = true\n\n")
