@@ -227,3 +227,12 @@ def test_a_table_given_a_new_value_is_written_anew() -> None:
         "ipAllowList": {"sourceRange": ["198.51.100.0/24"]}
     }
     assert out.startswith("[http.middlewares.sec.headers]\nframeDeny = true\n\n")
+
+
+def test_a_trailing_blank_line_away_from_the_removal_stays() -> None:
+    y = TomlText(TABLES + "\n", "r.toml")
+    y.delete(("http", "routers", "a"))
+    assert y.render().endswith('service = "other"\n\n')
+    y = TomlText(TABLES + "\n", "r.toml")
+    y.delete(("http", "routers", "c"))
+    assert y.render().endswith('    certResolver = "le"\n')

@@ -227,7 +227,7 @@ class TomlText:
             else:
                 lines = [
                     f"{indent}[{emit.key_text(base)}]",
-                    f"{kv_indent}{key} = {emit.inline(value)}",
+                    f"{kv_indent}{emit.key_text((key,))} = {emit.inline(value)}",
                 ]
             if n == 0 and not isinstance(value, dict):
                 head = next((s for s in self._stmts if s.kind != "kv"), None)
@@ -290,7 +290,7 @@ class TomlText:
                 continue  # one separation where the removed lines stood
             removed_before = removed_before and not line.strip()
             out.append(line)
-        while out and not out[-1].strip() and len(out) < len(lines) and gone:
+        while out and not out[-1].strip() and removed_before:
             out.pop()  # a removal at the end leaves no trailing blank lines
         return "".join(out)
 
