@@ -13,8 +13,10 @@ only, so each is checked against what it would leave broken after the split:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -22,46 +24,52 @@ from ..configuration.yamlmarks import load_marked, syntax_error
 from .composefile import ComposeError, ComposeFile, load_compose
 from .yamltext.tabs import SafeLoader
 
-if TYPE_CHECKING:
-    from .discover import Reader, Tree
+
+@dataclass
+class Merged:
+    """What discovery found that the checks need, and what they report."""
+
+    composes: list[ComposeFile]
+    overrides: list[Path]
+    migrated: dict[tuple[Path, str], str]  # (project directory, service) -> its role
+    odoo: tuple[ComposeFile, str] | None  # the Odoo service's file and name
+    roles_found: bool  # both the Odoo service and the nginx router
+    text: Callable[[Path], str | None]
+    show: Callable[[Path], str]
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def check_merged(tree: Tree, reader: Reader) -> None:
-    _overrides(tree, reader)
-    for cf in tree.composes:
+def check_merged(m: Merged) -> None:
+    _overrides(m)
+    for cf in m.composes:
         if cf.data.get("include"):
-            _includes(tree, reader, cf)
+            _includes(m, cf)
 
 
-def _migrated(tree: Tree) -> dict[tuple[Path, str], str]:
-    roles = ((tree.odoo, "Odoo"), (tree.router, "nginx router"))
-    return {(r.cf.dir, r.svc.name): role for r, role in roles if r is not None}
-
-
-def _overrides(tree: Tree, reader: Reader) -> None:
-    migrated = _migrated(tree)
-    for o in tree.overrides:
-        shown = reader.show(o)
+def _overrides(m: Merged) -> None:
+    for o in m.overrides:
+        shown = m.show(o)
         try:
-            marked = load_marked(reader.text(o) or "", shown, SafeLoader)
+            marked = load_marked(m.text(o) or "", shown, SafeLoader)
         except yaml.YAMLError as exc:
-            tree.problems.append(syntax_error(exc, shown))
+            m.problems.append(syntax_error(exc, shown))
             continue
         data = marked.data if isinstance(marked.data, dict) else {}
         named = [
-            (str(name), migrated[(o.parent, str(name))])
+            (str(name), m.migrated[(o.parent, str(name))])
             for name in data.get("services") or {}
-            if (o.parent, str(name)) in migrated
+            if (o.parent, str(name)) in m.migrated
         ]
         for name, role in named:
             line = marked.lines.get(f"services.{name}", 1)
-            tree.problems.append(
+            m.problems.append(
                 f"{shown}:{line}: compose merges this override into the {role} service "
                 f"{name}, which the migration splits or replaces: move its settings for {name} "
                 "into the main compose file (or delete them), then plan again"
             )
         if not named:
-            tree.warnings.append(
+            m.warnings.append(
                 f"{shown}: compose merges this override file; it names none of the services "
                 "the migration changes and stays as it is"
             )
@@ -75,26 +83,25 @@ def _paths(entry: Any) -> list[str]:
     return [str(entry)]
 
 
-def _includes(tree: Tree, reader: Reader, cf: ComposeFile) -> None:
+def _includes(m: Merged, cf: ComposeFile) -> None:
     entries = cf.data["include"]
     entries = entries if isinstance(entries, list) else [entries]
-    odoo = tree.odoo.svc.name if tree.odoo is not None and tree.odoo.cf is cf else None
+    odoo = m.odoo[1] if m.odoo is not None and m.odoo[0] is cf else None
     for i, entry in enumerate(entries):
-        line = cf.line(f"include[{i}]")
+        where = f"{cf.rel}:{cf.line(f'include[{i}]')}"
         for rel in _paths(entry):
             path = (cf.dir / rel).resolve() if not rel.startswith("/") else Path(rel)
-            where = f"{cf.rel}:{line}"
-            text = reader.text(path)
+            text = m.text(path)
             if text is None:
-                tree.problems.append(f"{where}: include: {rel} not found")
+                m.problems.append(f"{where}: include: {rel} not found")
                 continue
             try:
-                inc = load_compose(path, reader.show(path), text, reader.text(cf.dir / ".env"))
+                inc = load_compose(path, m.show(path), text, m.text(cf.dir / ".env"))
             except ComposeError as exc:
-                tree.problems.append(str(exc))
+                m.problems.append(str(exc))
                 continue
-            if tree.odoo is None or tree.router is None:
-                tree.problems.append(
+            if not m.roles_found:
+                m.problems.append(
                     f"{where}: include: compose merges {inc.rel} ({', '.join(inc.services)}) "
                     f"into {cf.rel}; the migration does not read included files: if the Odoo "
                     f"service or the nginx router is there, move it into {cf.rel}"
@@ -102,13 +109,13 @@ def _includes(tree: Tree, reader: Reader, cf: ComposeFile) -> None:
                 continue
             broken = [n for n, raw in inc.data["services"].items() if _depends(raw, odoo)]
             for name in broken:
-                tree.problems.append(
+                m.problems.append(
                     f"{inc.rel}:{inc.line(f'services.{name}')}: service {name} depends on "
                     f"{odoo}, which the migration renames to odoo-tenant, and an included file "
                     f"is not edited: move {name} into {cf.rel}, then plan again"
                 )
             if not broken:
-                tree.warnings.append(
+                m.warnings.append(
                     f"{where}: include: the services of {inc.rel} "
                     f"({', '.join(inc.services)}) stay as they are"
                 )
