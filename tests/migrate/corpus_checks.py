@@ -14,6 +14,7 @@ from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.merge import Overrides
 from odoo_router.migrate.simulate import build_table, entry_point, static_settings, traefik_version
 from odoo_router.migrate.survey import Survey, survey
+from odoo_router.migrate.tomltext.scan import scan
 from odoo_router.migrate.traefik_model import RoutingTable, Winner
 from odoo_router.migrate.yamltext import YamlText
 
@@ -22,6 +23,8 @@ from .corpus_data import BAD, CORPUS, strict_load
 
 def owned_lines(text: str, name: str, paths: list[list[Any]]) -> set[int]:
     """1-based lines of the listed nodes (and the comments they own) in the original text."""
+    if name.endswith(".toml"):
+        return _owned_toml(text, name, paths)
     y = YamlText(text, name)
     lines = text.splitlines()
     out: set[int] = set()
@@ -52,6 +55,41 @@ def owned_lines(text: str, name: str, paths: list[list[Any]]) -> set[int]:
                 break
             n += 1
     _emptied(y, paths, out)
+    return out
+
+
+def _owned_toml(text: str, name: str, paths: list[list[Any]]) -> set[int]:
+    """TOML: every statement at or below a listed path (a table header with the lines of its
+    block up to the next header), the run of comments directly above each; a header whose
+    every statement below it is owned goes too (the tool deletes what it empties)."""
+    text = text.removeprefix("\ufeff")  # Traefik skips a byte order mark
+    stmts = scan(text, name)
+    lines = text.splitlines()
+    heads = [i for i, st in enumerate(stmts) if st.kind != "kv"]
+    out: set[int] = set()
+
+    def take(i: int) -> None:
+        st = stmts[i]
+        first, last = st.first, st.last
+        if st.kind != "kv":
+            nxt = next((stmts[j].first for j in heads if j > i), len(lines))
+            last = nxt - 1
+            while last > st.first and (
+                not lines[last].strip() or lines[last].lstrip().startswith("#")
+            ):
+                last -= 1
+        while first > 0 and lines[first - 1].lstrip().startswith("#"):
+            first -= 1
+        out.update(range(first + 1, last + 2))
+
+    wanted = [tuple(p) for p in paths if not any(str(k).startswith("+") for k in p)]
+    for i, st in enumerate(stmts):
+        if any(st.path[: len(p)] == p for p in wanted):
+            take(i)
+    for i in heads:
+        below = [st for st in stmts if st.path[: len(stmts[i].path)] == stmts[i].path]
+        if all(set(range(b.first + 1, b.last + 2)) <= out for b in below[1:]) and below[1:]:
+            take(i)
     return out
 
 

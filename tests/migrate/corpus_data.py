@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,8 +30,10 @@ STATIC_PATHS = (
 )
 
 
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a duplicate key (PyYAML keeps the last one silently)."""
+class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader that refuses a duplicate key (PyYAML keeps the last one silently). On
+    libyaml where PyYAML has it: Go's YAML (compose, Traefik) is a port of libyaml, whose
+    scanner takes a tab before a comment after a value, where PyYAML's own refuses it."""
 
 
 def _no_duplicates(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
@@ -55,6 +58,13 @@ StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no
 
 def strict_load(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+
+
+def load_dynamic(path: Path) -> Any:
+    """A YAML file strictly, a TOML file (Traefik's two dynamic formats) by its name."""
+    if path.suffix == ".toml":  # Traefik skips a byte order mark
+        return tomllib.loads(path.read_text(encoding="utf-8").removeprefix("\ufeff"))
+    return strict_load(path)
 
 
 def expect(tree: str) -> dict[str, Any]:
@@ -96,8 +106,11 @@ def _host_path(edge: Path, service: dict[str, Any], target: str) -> Path | None:
     """The host path of a container path, through the service's bind mounts."""
     want = PurePosixPath(target)
     for volume in service.get("volumes", []):
-        source, _, rest = str(volume).partition(":")
-        mount = PurePosixPath(rest.split(":")[0])
+        if isinstance(volume, dict):  # the long syntax
+            source, mount = str(volume.get("source", "")), PurePosixPath(volume["target"])
+        else:
+            source, _, rest = str(volume).partition(":")
+            mount = PurePosixPath(rest.split(":")[0])
         if source.startswith((".", "/")) and (want == mount or mount in want.parents):
             base = edge / source if source.startswith(".") else Path(source)
             return base / want.relative_to(mount)
@@ -155,7 +168,8 @@ def entry_points(edge: Path) -> dict[str, bool]:
 
 
 def file_provider_dir(edge: Path) -> Path:
-    """The tree's directory that Traefik's file provider watches (flags or traefik.y[a]ml)."""
+    """The tree's directory that Traefik's file provider watches (flags or traefik.y[a]ml),
+    or its one file (``providers.file.filename``)."""
     service = traefik_service(edge)
     for arg in _command(service):
         match = re.fullmatch(r"--providers\.file\.directory=(.+)", arg, flags=re.IGNORECASE)
@@ -165,8 +179,25 @@ def file_provider_dir(edge: Path) -> Path:
             return found
     static = _static_file(edge, service)
     if static is not None:
-        directory = load_static(static)["providers"]["file"]["directory"]
-        found = _host_path(edge, service, directory)
-        assert found is not None, directory
+        file = load_static(static)["providers"]["file"]
+        found = _host_path(edge, service, file.get("directory") or file["filename"])
+        assert found is not None, file
         return found
     raise AssertionError(f"{edge}: no file provider directory")
+
+
+def dynamic_files(edge: Path) -> list[Path]:
+    """What the file provider loads: its directory's files, or its one file (filename)."""
+    source = file_provider_dir(edge)
+    if source.is_file():
+        return [source]
+    return sorted(p for p in source.rglob("*") if p.suffix in (".yml", ".yaml", ".toml"))
+
+
+def copy_dynamic(source: Path, dest: Path) -> None:
+    """A directory Traefik reads as it reads ``source`` (a directory, or one file)."""
+    if source.is_file():
+        dest.mkdir(parents=True)
+        shutil.copy(source, dest / source.name)
+    else:
+        shutil.copytree(source, dest)

@@ -71,17 +71,23 @@ def _decodes(text: str, major_minor: tuple[int, int]) -> bool:
     return not (major_minor < (2, 11) and "ipAllowList" in text)  # not known yet
 
 
+# libyaml where PyYAML has it: Go's YAML is a port of it (a tab before a comment is fine)
+GO_LIKE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _file_docs(dynamic: Path | None, major_minor: tuple[int, int]) -> list[dict[str, Any]]:
-    if dynamic is None or not dynamic.is_dir():
+    if dynamic is None or not dynamic.exists():
         return []
     docs = []
-    for f in sorted(p for p in dynamic.rglob("*") if p.is_file()):
+    files = [dynamic] if dynamic.is_file() else sorted(p for p in dynamic.rglob("*"))
+    for f in (p for p in files if p.is_file()):  # a directory, or providers.file.filename
         if f.suffix not in (".yml", ".yaml", ".toml"):
             continue
         text = f.read_text("utf-8")
         if not _decodes(text, major_minor):
             continue
-        doc = tomllib.loads(text) if f.suffix == ".toml" else yaml.safe_load(text)
+        text = text.removeprefix("\ufeff")  # Traefik skips a byte order mark
+        doc = tomllib.loads(text) if f.suffix == ".toml" else yaml.load(text, Loader=GO_LIKE)
         docs.append(doc if isinstance(doc, dict) else {})
     return docs
 

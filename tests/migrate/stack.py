@@ -21,12 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from odoo_router.migrate import cli
 from odoo_router.migrate.fsops import tree_digest
 
-from .corpus_data import entry_points, expect, exposed_by_default, file_provider_dir
+from .corpus_data import entry_points, expect, exposed_by_default, file_provider_dir, strict_load
 from .fake_traefik import Edge, fake_traefik
 from .fakes import RouterHosts, fake_router
 from .servers import TEST_IMAGE, DockerEngine, PgServer
@@ -185,7 +183,7 @@ def compose_file(stack_dir: Path) -> Path | None:
 
 def _is_traefik(d: Path) -> bool:
     f = compose_file(d)
-    services = (yaml.safe_load(f.read_text()) or {}).get("services") or {} if f else {}
+    services = (strict_load(f) or {}).get("services") or {} if f else {}
     return any(str((s or {}).get("image", "")).startswith("traefik") for s in services.values())
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.processes import free_port
 from odoo_router.migrate import exitcodes as X
 
 from .conftest import FIXTURE
@@ -44,7 +45,9 @@ def _corpus(name: str, traefik_version: str, health: str, *fit: tuple[str, str, 
 # the most from it and from each other (corpus/SCHEMA.md): Traefik v2 on flags with list
 # labels beside the file routes; v3 with the nginx router in Odoo's compose project and
 # every route a label; v3 with merge keys in the services and in a label mapping and the
-# filestore volume already external. CI runs these.
+# filestore volume already external; v3 in compose's long forms with a published Odoo port,
+# env files and an override file; v3 written on Windows (CRLF, byte order marks, tabs) with
+# one dynamic file. CI runs these.
 TREES = [
     pytest.param(FIXTURE, TreeSpec(), id="fixture"),
     _corpus(
@@ -56,6 +59,24 @@ TREES = [
     ),
     _corpus("v31-same-project-docker-routes", "3.1.4", "/__health"),
     _corpus("v35-anchors-labels-merge", "3.5.3", "/healthz"),
+    _corpus(
+        "v36-compose-env-longsyntax-override",
+        "3.6.2",
+        "/_health",
+        # published host ports: free ones on this machine (odoo-tenant keeps Odoo's)
+        ("srv/stacks/shop-odoo/.env", "ODOO_DEBUG_PORT=18069", f"ODOO_DEBUG_PORT={free_port()}"),
+        (
+            "srv/stacks/shop-odoo/compose.override.yml",
+            "published: 5050",
+            f"published: {free_port()}",
+        ),
+        (
+            "srv/stacks/dbrouter/docker-compose.yaml",
+            'published: "18080"',
+            f'published: "{free_port()}"',
+        ),
+    ),
+    _corpus("v33-windows-crlf-bom-single-file", "3.3.4", "/healthz"),
 ]
 # The slow sweep adds a tree with four dynamic files and a folder inside the watched
 # directory, compose secrets and CJK comments.

@@ -283,11 +283,23 @@ def test_a_broken_compose_file_elsewhere_is_a_warning(tmp_path: Path) -> None:
 
 def test_an_override_file_is_named(tmp_path: Path) -> None:
     files = base()
-    files["erp/docker-compose.override.yml"] = "services:\n  web:\n    ports: ['8069:8069']\n"
+    files["erp/docker-compose.override.yml"] = "services:\n  cache:\n    image: redis:7\n"
     tree, _ = run(make(tmp_path, files))
     assert tree.warnings and tree.warnings[0].startswith(
-        "erp/docker-compose.override.yml: compose merges"
+        "erp/docker-compose.override.yml: compose merges this override file; it names none"
     )
+
+
+def test_an_override_file_naming_the_odoo_service_is_refused(tmp_path: Path) -> None:
+    """After the split a service ``web`` would hold only the override's keys."""
+    files = base()
+    files["erp/docker-compose.override.yml"] = "services:\n  web:\n    ports: ['8069:8069']\n"
+    tree, _ = run(make(tmp_path, files))
+    assert tree.problems == [
+        "erp/docker-compose.override.yml:2: compose merges this override into the Odoo "
+        "service web, which the migration splits or replaces: move its settings for web into "
+        "the main compose file (or delete them), then plan again"
+    ]
 
 
 @pytest.mark.parametrize(

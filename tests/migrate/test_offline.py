@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -237,3 +238,27 @@ def test_a_snapshot_gives_the_running_version_and_routers(tree: Path, tmp_path: 
     (tmp_path / "out").rename(tmp_path / "out1")
     code, out, _ = offline(tree, tmp_path, INPUTS, "--traefik-snapshot", str(broken))
     assert code == X.REFUSED and "version.json: cannot read" in " ".join(out.split())
+
+
+def test_a_config_file_flag_alone_is_not_reported_as_flags_ignored(
+    tmp_path: Path, no_server: None
+) -> None:
+    """``--configFile`` names the static file Traefik reads: no other flag to ignore."""
+    src = Path(__file__).parent / "corpus/v33-windows-crlf-bom-single-file"
+    inputs = (src / "inputs.yaml").read_text()
+    code, out, _ = offline(src, tmp_path, inputs)
+    assert code == X.OK, out
+    assert "are ignored by Traefik" not in out
+    assert "Traefik dynamic file (providers.file.filename): edge/dynamic.yml" in out
+    root = tmp_path / "tree"
+    shutil.copytree(src, root)
+    compose = root / "srv/stacks/edge/docker-compose.yml"
+    compose.write_bytes(
+        compose.read_bytes().replace(
+            b"--configFile=/etc/traefik/traefik.yml",
+            b"--configFile=/etc/traefik/traefik.yml\r\n      - --log.level=DEBUG",
+        )
+    )
+    (tmp_path / "again").mkdir()
+    code, out, _ = offline(root, tmp_path / "again", inputs)
+    assert "the command flags in edge/docker-compose.yml:2 are ignored by Traefik" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from odoo_router.migrate.layout import Layout
 from odoo_router.migrate.merge import Overrides
 from odoo_router.migrate.plan import LiveFacts, Plan, Secret, build_plan
 from odoo_router.migrate.render import Settings, render_all
-from odoo_router.migrate.render_compose import labels_dict
+from odoo_router.migrate.render_compose import SplitSpec, copy_service, labels_dict, split_edits
 from odoo_router.migrate.render_odoo import (
     hash_admin_password,
     render_admin_conf,
@@ -24,6 +25,7 @@ from odoo_router.migrate.render_odoo import (
 from odoo_router.migrate.render_traefik import allowlist_key, tenant_rule
 from odoo_router.migrate.report import format_plan
 from odoo_router.migrate.survey import Survey, survey
+from odoo_router.migrate.yamltext import YamlText
 
 FIXTURE = Path(__file__).parent / "fixture"
 STACKS = FIXTURE / "srv" / "stacks"
@@ -331,3 +333,111 @@ def test_hosts_only_the_labels_served_get_file_routers(tree: Path) -> None:
     assert routers["odoo-admin"]["tls"]["domains"][0]["sans"] == ["*.erp.seisei.tokyo"]
     assert routers["odoo-testodoo-seisei-tokyo"]["tls"] == {"certResolver": "cloudflare"}
     assert "odoo-qr" not in routers
+
+
+OPERATOR_CONF = """\
+[options]
+; the farm's settings, see the wiki
+addons_path = /mnt/extra-addons,
+    /usr/lib/python3/dist-packages/odoo/addons
+;db_name = old_default
+db_name = ten_main
+
+# workers sized for 8 cores
+workers: 9
+server_wide_modules = web,base
+admin_passwd = changeme
+Proxy_Mode = False
+data_dir = /var/lib/odoo
+
+[queue_job]
+channels = root:2
+"""
+
+
+def test_odoo_confs_keep_the_operator_s_lines_and_change_only_what_must_differ() -> None:
+    h = "$pbkdf2-sha512$1000$x$y"
+    tenant = render_tenant_conf(OPERATOR_CONF, h)
+    head, _, body = tenant.partition("[options]\n")
+    assert head.startswith("; Rendered by odoo-router-migrate")
+    assert body == (
+        "; the farm's settings, see the wiki\n"
+        "addons_path = /mnt/extra-addons,\n"
+        "    /usr/lib/python3/dist-packages/odoo/addons\n"
+        ";db_name = old_default\n"  # a comment, even shaped like a key
+        "\n"
+        "# workers sized for 8 cores\n"
+        "workers: 9\n"
+        "server_wide_modules = web,base,dbfilter_from_header\n"
+        f"admin_passwd = {h}\n"
+        "Proxy_Mode = True\n"  # the operator's spelling of the key
+        "data_dir = /var/lib/odoo\n"
+        "list_db = False\n"
+        "gevent_port = 8072\n"
+        "\n"
+        "[queue_job]\n"
+        "channels = root:2\n"
+    )
+    admin = render_admin_conf(OPERATOR_CONF, h)
+    assert "workers: 1\n" in admin and "[queue_job]\nchannels = root:2\n" in admin
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read_string(admin)
+    assert cp["options"]["max_cron_threads"] == "0" and "db_name" not in cp["options"]
+
+
+def test_odoo_confs_keep_crlf_and_change_a_key_written_twice() -> None:
+    text = "[options]\r\nadmin_passwd = a\r\nlist_db = True\r\nadmin_passwd = b\r\n"
+    out = render_tenant_conf(text, "H")
+    assert out.startswith("; Rendered")
+    assert "\n" not in out.replace("\r\n", "")
+    assert out.endswith(
+        "[options]\r\nadmin_passwd = H\r\nlist_db = False\r\nadmin_passwd = H\r\n"
+        "server_wide_modules = base,web,dbfilter_from_header\r\n"
+        "proxy_mode = True\r\ngevent_port = 8072\r\n"
+    )
+
+
+def _split(text: str) -> dict[str, Any]:
+    spec = SplitSpec(
+        service="web",
+        conf_target="/etc/odoo/odoo.conf",
+        conf_by_file=True,
+        tenant_conf=("./odoo-tenant.conf", "/etc/odoo/odoo-tenant.conf"),
+        admin_conf=("./odoo-admin.conf", "/etc/odoo/odoo-admin.conf"),
+        drop_networks=(),
+        filestore=None,
+    )
+    y = YamlText(copy_service(text, "c.yml", "web"), "c.yml")
+    split_edits(y, spec)
+    out: dict[str, Any] = yaml.safe_load(y.render())["services"]
+    return out
+
+
+@pytest.mark.parametrize(
+    "ports",
+    [
+        '    ports:\n      - "127.0.0.1:18069:8069"\n',
+        "    ports:\n      - target: 8069\n        published: 18069\n        host_ip: 127.0.0.1\n",
+    ],
+)
+def test_host_ports_stay_with_odoo_tenant_only(ports: str) -> None:
+    """Both copies binding the same host port: compose up would fail during the downtime."""
+    text = (
+        "services:\n  web:\n    image: odoo:18\n"
+        + ports
+        + "    volumes:\n      - ./odoo.conf:/etc/odoo/odoo.conf:ro\n"
+    )
+    svc = _split(text)
+    assert svc["odoo-tenant"]["ports"] == yaml.safe_load(text)["services"]["web"]["ports"]
+    assert "ports" not in svc["odoo-admin"]
+
+
+def test_host_ports_a_merge_brings_are_overridden_on_odoo_admin() -> None:
+    text = (
+        "x-odoo: &odoo\n  image: odoo:18\n  ports: ['18069:8069']\n"
+        "services:\n  web:\n    <<: *odoo\n"
+        "    volumes:\n      - ./odoo.conf:/etc/odoo/odoo.conf:ro\n"
+    )
+    svc = _split(text)
+    assert svc["odoo-tenant"]["ports"] == ["18069:8069"]
+    assert svc["odoo-admin"]["ports"] == []

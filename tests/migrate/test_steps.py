@@ -45,6 +45,11 @@ class FakeDocker(Docker):
     resources: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     makes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     busy: set[str] = field(default_factory=set)
+    holding: set[str] = field(default_factory=set)  # volumes with data in them
+    unknown: set[str] = field(default_factory=set)  # volumes whose content cannot be seen
+
+    def volume_empty(self, volume: str) -> bool | None:
+        return None if volume in self.unknown else volume not in self.holding
 
     def project_resources(self, kind: str, project: str) -> list[str]:
         return sorted(self.resources.get((kind, project), []))
@@ -410,3 +415,44 @@ def test_password_is_shown_once_on_a_terminal_and_never_in_a_log(
     ctx.layout.secrets_file.write_text(json.dumps({**secret, "generated": False}))
     apply_mod.password_notice(ctx, j)
     assert "S3cret" not in capsys.readouterr().err
+
+
+def test_rollback_keeps_a_volume_the_run_made_when_it_holds_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A volume the old service declared but never had is made by the new file's ``up``, and
+    the new services write into it: nothing can restore that after a removal, so it stays
+    (named, with the command that removes it); an empty one goes; one whose content cannot
+    be seen from here (another driver, a remote engine) stays too."""
+    docker = FakeDocker(Recorder())
+    docker.projects[ODOO] = [Container("a1", "odoo18-prod-web", "web", "running")]
+    docker.files[ODOO] = ["web"]
+    docker.resources = {("volume", ODOO): [f"{ODOO}_data"]}
+    made = [f"{ODOO}_sessions", f"{ODOO}_cache", f"{ODOO}_nfs"]
+    docker.makes["odoo-tenant"] = [("volume", n) for n in made]
+    docker.holding, docker.unknown = {f"{ODOO}_sessions"}, {f"{ODOO}_nfs"}
+    odoo = tmp_path / "srv/stacks/odoo18-prod"
+    odoo.mkdir(parents=True)
+    old = b"services:\n  web: {}\n"
+    (odoo / "docker-compose.yml").write_bytes(old)
+    run = _run(tmp_path, docker)
+    run.journal.append(
+        "containers-before", projects=C.take_snapshot(run.ctx, run.journal, run.plan)
+    )
+    stop, start = steps.StopStack("stop-odoo", "odoo"), steps.StartStack("start-odoo", "odoo")
+    stop.act(run)
+    (odoo / "docker-compose.yml").write_bytes(b"services:\n  odoo-tenant: {}\n")
+    start.act(run)
+    (odoo / "docker-compose.yml").write_bytes(old)
+    start.undo(run, {})
+    stop.undo(run, {})
+    assert ("rm", "volume", [f"{ODOO}_cache"]) in docker.calls
+    assert docker.project_resources("volume", ODOO) == [
+        f"{ODOO}_data", f"{ODOO}_nfs", f"{ODOO}_sessions"
+    ]  # fmt: skip
+    p, snap = run.project("odoo"), run.snapshot("odoo")
+    assert C.kept_volumes(run.ctx, p, snap) == [f"{ODOO}_nfs", f"{ODOO}_sessions"]
+    assert C.left_by_run(run.ctx, p, snap) == []  # the end state holds: nothing to remove
+    err = capsys.readouterr().err
+    assert f"volume {ODOO}_sessions was created by the run for {ODOO} and is kept" in err
+    assert f"docker volume rm {ODOO}_nfs" in err

@@ -30,14 +30,17 @@ def _path(parent: str, key: object) -> str:
     return f"{parent}.{key}" if parent else str(key)
 
 
-def load_marked(text: str, filename: str = "<config>") -> Marked:
+def load_marked(
+    text: str, filename: str = "<config>", loader: type[yaml.SafeLoader] = yaml.SafeLoader
+) -> Marked:
     """Parse ``text``; raise ``yaml.YAMLError`` (with its own mark) on syntax errors.
+    ``loader``: the migration reads operators' files with Go's tab rule (yamltext/tabs.py).
 
     Nothing here may form a reference cycle: a reload runs this in the master, where
     garbage left for the cyclic collector (a recursive closure holding the constructor,
     whose memo holds every node and mark of the file) grew the process by 3 MiB over
     200 reloads before the collector caught up."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=loader)
     out = Marked(data=None)
     if node is None:
         return out

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from ..configuration.yamlmarks import load_marked, syntax_error
+from .yamltext.tabs import SafeLoader
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_NAMES = (
@@ -315,7 +316,7 @@ def load_compose(path: Path, rel: str, text: str, env_text: str | None) -> Compo
     """Parse ``text`` (the file at ``path``, shown as ``rel``); ComposeError on bad YAML,
     duplicate keys or a bad interpolation, each with its line."""
     try:
-        marked = load_marked(text, rel)
+        marked = load_marked(text, rel, SafeLoader)
     except yaml.YAMLError as exc:
         raise ComposeError(syntax_error(exc, rel)) from exc
     if marked.duplicate_keys:

@@ -13,7 +13,10 @@ that record alone:
 - the run created a network or volume when compose labels it with the project and its
   name is not in the record (compose makes only what the services it starts use, so these
   are what the new files declared for the new services): rollback removes them once the
-  run's containers are gone, never one that existed before;
+  run's containers are gone, never one that existed before. A volume goes only when it is
+  empty: one the run created may hold what the new services wrote since apply (a volume
+  the old service declared but never had, made by the first ``up``), which no backup
+  holds; it is kept and named (``kept_volumes``), and the operator decides;
 - the pre-apply set is started from the restored compose file with ``up -d --no-deps`` and
   the services that ran, nothing else (a service that was stopped stays stopped), and each
   of its containers must then run.
@@ -29,12 +32,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .context import Context
 from .docker_api import Container
 from .fsops import sha256_file, write_atomic
 from .journal import Journal
+from .yamltext.tabs import safe_load
 
 
 class StepFailed(Exception):
@@ -65,7 +67,7 @@ def compose_services(data: bytes | None) -> list[str]:
     """The service names a compose file defines ([] for no file)."""
     if data is None:
         return []
-    doc = yaml.safe_load(data.decode("utf-8")) or {}
+    doc = safe_load(data.decode("utf-8")) or {}
     services = doc.get("services") if isinstance(doc, dict) else None
     return sorted(str(k) for k in services) if isinstance(services, dict) else []
 
@@ -102,12 +104,29 @@ def created_resources(ctx: Context, p: Project, snap: dict[str, Any]) -> list[tu
     return out
 
 
+def left_by_run(ctx: Context, p: Project, snap: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the run created that rollback must remove: its networks, and its volumes that
+    hold nothing (see kept_volumes)."""
+    return [
+        (kind, n)
+        for kind, n in created_resources(ctx, p, snap)
+        if kind == "network" or ctx.docker.volume_empty(n) is True
+    ]
+
+
+def kept_volumes(ctx: Context, p: Project, snap: dict[str, Any]) -> list[str]:
+    """Volumes the run created that hold data (or whose content cannot be seen from here):
+    never removed, since nothing can restore what the new services wrote in them."""
+    gone = set(left_by_run(ctx, p, snap))
+    return [n for k, n in created_resources(ctx, p, snap) if k == "volume" and (k, n) not in gone]
+
+
 def remove_created_resources(ctx: Context, p: Project, snap: dict[str, Any]) -> list[str]:
     """Remove them; the errors (one still in use stays, and is named)."""
     errors = []
+    left = left_by_run(ctx, p, snap)
     for kind in RESOURCES:
-        names = [n for k, n in created_resources(ctx, p, snap) if k == kind]
-        errors += ctx.docker.remove_resources(kind, names)
+        errors += ctx.docker.remove_resources(kind, [n for k, n in left if k == kind])
     return errors
 
 

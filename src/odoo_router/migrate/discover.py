@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compose_extras import Merged, check_merged
 from .composefile import (
     COMPOSE_NAMES,
     OVERRIDE_NAMES,
@@ -295,11 +296,19 @@ def discover(layout: Layout, inputs: Inputs, reader: Reader) -> Tree:
         ]
     else:
         tree.warnings += [msg for _, msg in sorted(broken.items())]
-    for o in tree.overrides:
-        tree.warnings.append(
-            f"{reader.show(o)}: compose merges this override file; its changes to the migrated "
-            "services are not rendered: fold it into the main file first"
-        )
+    roles = ((tree.odoo, "Odoo"), (tree.router, "nginx router"))
+    merged = Merged(
+        composes=tree.composes,
+        overrides=tree.overrides,
+        migrated={(r.cf.dir, r.svc.name): name for r, name in roles if r is not None},
+        odoo=(tree.odoo.cf, tree.odoo.svc.name) if tree.odoo is not None else None,
+        roles_found=tree.odoo is not None and tree.router is not None,
+        text=reader.text,
+        show=reader.show,
+    )
+    check_merged(merged)
+    tree.problems += merged.problems
+    tree.warnings += merged.warnings
     return tree
 
 

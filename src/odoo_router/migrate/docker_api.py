@@ -9,6 +9,7 @@ replayed by hand from the journal, and it adds no dependency. Everything goes th
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,24 @@ class Docker:
             ],
             out,
         )
+
+    def volume_empty(self, volume: str) -> bool | None:
+        """True when the volume holds nothing (a ``local`` volume without options, its
+        directory on this host listed empty); None when that cannot be known here (another
+        driver, a bind-type volume, a remote engine, no permission): never guessed empty."""
+        res = self.runner.run(
+            [self.docker, "volume", "inspect", "--format",
+             "{{.Driver}}\t{{len .Options}}\t{{.Mountpoint}}", volume],
+            check=False,
+        )  # fmt: skip
+        parts = res.stdout.strip().split("\t")
+        if res.returncode != 0 or len(parts) != 3 or parts[:2] != ["local", "0"]:
+            return None
+        try:
+            with os.scandir(parts[2]) as entries:
+                return next(entries, None) is None
+        except OSError:
+            return None
 
     def image_exists(self, image: str) -> bool:
         res = self.runner.run(

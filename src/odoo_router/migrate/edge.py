@@ -20,9 +20,11 @@ from ..configuration.yamlmarks import load_marked
 from .composefile import ComposeFile, Service, container_path
 from .discover import Reader, Role
 from .facts import Fact
+from .tomltext import loads as toml_loads
 from .traefik_sources import STATIC_PATHS, config_file_target, list_dynamic
 from .traefik_static import TraefikStatic, from_env, from_file, from_flags
 from .traefik_version import TraefikVersion, from_image
+from .yamltext.tabs import SafeLoader
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def _static(traefik: Role, reader: Reader, edge: Edge) -> TraefikStatic | None:
         except ValueError as exc:
             edge.problems.append(str(exc))
             return None
-        if flags is not None:
+        if flags is not None and set(flags.settings) - {"configfile"}:  # the flag naming it
             edge.warnings.append(
                 f"{st.source} is Traefik's static configuration: the command flags in "
                 f"{cf.rel}:{svc.line} are ignored by Traefik"
@@ -142,9 +144,9 @@ def _read_dynamic(path: Path, reader: Reader, edge: Edge) -> None:
     lines: dict[str, int] = {}
     try:
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         else:
-            marked = load_marked(text, name)
+            marked = load_marked(text, name, SafeLoader)
             data, lines = marked.data, marked.lines
             if marked.duplicate_keys:
                 key, line = marked.duplicate_keys[0]

@@ -21,7 +21,8 @@ from .render_router import RouterComposeSpec, RouterSpec, edit_router_service, r
 from .render_traefik import EdgeEdits, EdgeSpec, edit_edge
 from .simulate import build_table, static_settings, traefik_version
 from .survey import Survey
-from .traefik_files import aimed_at
+from .tomltext import TomlError
+from .traefik_files import aimed_at, dynamic_doc
 from .traefik_model import qualify
 from .traefik_providers import normalize
 from .yamltext import YamlError, YamlText
@@ -125,7 +126,7 @@ def _router_service(s: Survey, port: int) -> tuple[str, str | None]:
     assert router is not None and s.edge is not None
     names = _names(router.cf, router.svc.name)
     for path in s.edge.dynamic_files:
-        data = YamlText(s.text(path), s.show(path)).data if path.suffix != ".toml" else {}
+        data = dynamic_doc(s.text(path), s.show(path)).data
         services = ((data or {}).get("http") or {}).get("services") or {}
         for name, body in services.items():
             for server in ((body or {}).get("loadBalancer") or {}).get("servers") or ():
@@ -147,7 +148,7 @@ def _backends(s: Survey, names: set[str]) -> frozenset[str]:
     t, out = s.tree, set()
     assert s.edge is not None
     for path in s.edge.dynamic_files:
-        data = YamlText(s.text(path), s.show(path)).data if path.suffix != ".toml" else {}
+        data = dynamic_doc(s.text(path), s.show(path)).data
         for name, body in (((data or {}).get("http") or {}).get("services") or {}).items():
             lb = (body or {}).get("loadBalancer") or {}
             if any(
@@ -167,10 +168,13 @@ def _backends(s: Survey, names: set[str]) -> frozenset[str]:
 
 
 def _label_owners(s: Survey) -> dict[str, tuple[Path, str]]:
-    """Which compose service defines each label router and middleware (name@docker)."""
+    """Which compose service defines each label router and middleware (name@docker), and
+    the default router Traefik makes for a service without router labels (named like its
+    docker service: ``<service>-<project>``)."""
     out: dict[str, tuple[Path, str]] = {}
     for cf in s.tree.composes:
         for svc in cf.services.values():
+            out.setdefault(normalize(f"{svc.name}_{cf.project}") + "@docker", (cf.path, svc.name))
             for key in svc.labels:
                 parts = key.split(".")
                 if (
@@ -211,7 +215,7 @@ def _edge(s: Survey, out: Rendered) -> EdgeEdits:
     dbfilter = [(qualify(m.name, "file"), m.where) for m in e.dbfilter_middlewares]
     try:
         return edit_edge(spec, table, texts, shown, dbfilter, _label_owners(s))
-    except YamlError as exc:
+    except (YamlError, TomlError) as exc:
         return EdgeEdits(problems=[str(exc)])
 
 
@@ -302,11 +306,12 @@ def _compose(s: Survey, settings: Settings, out: Rendered, edges: EdgeEdits) -> 
 
 def _dynamic(s: Survey, out: Rendered, edges: EdgeEdits) -> None:
     e = s.edge
-    if e is None or e.dynamic_dir is None:
+    if e is None or not e.dynamic_files:
         return
+    base = e.dynamic_dir or e.dynamic_files[0].parent  # a directory, or the one file's
     for path, y in edges.docs.items():
         text = y.render()
         if text != s.text(path):
             # a flat role: it names files in the run's staging and originals folders
-            role = "dynamic:" + str(path.relative_to(e.dynamic_dir)).replace("/", ":")
+            role = "dynamic:" + str(path.relative_to(base)).replace("/", ":")
             out.add(role, path, text)

@@ -5,7 +5,8 @@ Pass 1 copies the old service, as written (comments, quoting, aliases, merge key
 odoo-admin next to it. Pass 2 renames the old one to odoo-tenant in place and edits both:
 - each copy gets its own conf: a file-mounted conf is replaced by the new file; a conf read
   from a mounted directory is chosen with ``-c`` in the command, else ``ODOO_RC``;
-- container names: ``odoo-tenant``/``odoo-admin`` when the old service had one;
+- container names: ``odoo-tenant``/``odoo-admin`` when the old service had one; host ports
+  the old service published stay with odoo-tenant only (two services cannot bind them);
 - Traefik labels go, ``traefik.enable=false`` comes, in the file's own form (list or mapping):
   routing is the router's job, and a stray label would bring the duplicate routes back
   (labels that already say just that stay as written, comments included);
@@ -198,6 +199,8 @@ def split_edits(y: YamlText, spec: SplitSpec) -> None:
         if _label_values(labels) != _label_values(old.get("labels")):  # else as written
             set_key(y, base, "labels", labels)
         _networks(y, base, spec.drop_networks)
+    if (old or {}).get("ports"):
+        _unpublish(y, ("services", ADMIN))
     y.rename_key(("services", spec.service), TENANT)
     for name, svc in (data.get("services") or {}).items():
         if name in (ADMIN, spec.service) or not isinstance(svc, dict):
@@ -210,6 +213,16 @@ def split_edits(y: YamlText, spec: SplitSpec) -> None:
             y.insert(("volumes", key), "external", True)
             if not (isinstance(vol, dict) and vol.get("name")):
                 y.insert(("volumes", key), "name", real)
+
+
+def _unpublish(y: YamlText, base: Path_) -> None:
+    """odoo-admin publishes no host port: the copy of the old service's ``ports`` would
+    bind the same host ports as odoo-tenant, and ``compose up`` fails on the second one
+    during the downtime (the admin container is reached through the router only)."""
+    if explicit(y, (*base, "ports")):
+        y.delete((*base, "ports"))
+    else:  # brought by a merge key: an explicit empty list overrides it
+        y.insert(base, "ports", [])
 
 
 def _references(y: YamlText, name: str, svc: dict[str, Any], old: str) -> None:

@@ -1,4 +1,5 @@
-"""Render odoo-tenant.conf and odoo-admin.conf from the current odoo.conf, pure.
+"""Render odoo-tenant.conf and odoo-admin.conf from the current odoo.conf, pure: the
+operator's file with only these keys changed, every other line as it was.
 
 What changes and why (tests/reference/README.md):
 - ``server_wide_modules`` gains ``dbfilter_from_header``: without it Odoo ignores the
@@ -17,6 +18,8 @@ import base64
 import configparser
 import hashlib
 import secrets
+
+from .odooconf import ConfText
 
 DBFILTER_MODULE = "dbfilter_from_header"
 WEAK_PASSWORDS = frozenset({"", "changeme", "admin", "odoo", "password"})
@@ -58,30 +61,32 @@ def read_options(text: str) -> dict[str, str]:
     return dict(cp["options"]) if cp.has_section("options") else {}
 
 
-def _render(
-    options: dict[str, str], overrides: dict[str, str], admin_hash: str, header: str
-) -> str:
-    opts = {k: v for k, v in options.items() if k not in _DROP}
+def _render(text: str, overrides: dict[str, str], admin_hash: str, header: str) -> str:
+    """The operator's odoo.conf, line for line, with only the keys that must differ changed
+    (odooconf.py): its comments, order and other settings stay."""
+    options = read_options(text)
+    conf = ConfText(text)
+    for key in _DROP:
+        conf.delete("options", key)
     modules = [
-        m.strip() for m in opts.get("server_wide_modules", "base,web").split(",") if m.strip()
+        m.strip() for m in options.get("server_wide_modules", "base,web").split(",") if m.strip()
     ]
-    for m in ("base", "web", DBFILTER_MODULE):
-        if m not in modules:
-            modules.append(m)
-    opts["server_wide_modules"] = ",".join(modules)
-    opts.update(overrides)
+    wanted = [*modules, *(m for m in ("base", "web", DBFILTER_MODULE) if m not in modules)]
+    if wanted != modules or "server_wide_modules" not in options:
+        conf.set("options", "server_wide_modules", ",".join(wanted))
+    for key, value in overrides.items():
+        if options.get(key) != value:
+            conf.set("options", key, value)
     # data_dir stays as it was, written or not: Odoo's default (~/.local/share/Odoo of the
     # image's user) must keep pointing at the same filestore.
-    opts["admin_passwd"] = admin_hash
-    lines = [f"; {line}" if line else ";" for line in header.splitlines()]
-    lines.append("[options]")
-    lines += [f"{k} = {v}" for k, v in opts.items()]
-    return "\n".join(lines) + "\n"
+    conf.set("options", "admin_passwd", admin_hash)
+    conf.prepend_comment(header)
+    return conf.render()
 
 
 def render_tenant_conf(odoo_conf: str, admin_hash: str) -> str:
     return _render(
-        read_options(odoo_conf),
+        odoo_conf,
         _TENANT,
         admin_hash,
         "Rendered by odoo-router-migrate from odoo.conf: the tenant container.\n"
@@ -91,7 +96,7 @@ def render_tenant_conf(odoo_conf: str, admin_hash: str) -> str:
 
 def render_admin_conf(odoo_conf: str, admin_hash: str) -> str:
     return _render(
-        read_options(odoo_conf),
+        odoo_conf,
         _ADMIN,
         admin_hash,
         "Rendered by odoo-router-migrate from odoo.conf: the admin container.\n"

@@ -9,7 +9,7 @@ restored files. Each undo is journaled before ("undo")
 and after ("undone" / "undo-failed"); a failed undo does not stop the others (a half
 rollback is worse than a best effort). Last, a check of the end state: every file as it was,
 every container that ran before running, nothing the run created left (containers,
-networks, volumes). ``rolled-back`` only
+networks, empty volumes: a volume that holds data is kept and named). ``rolled-back`` only
 when all of it holds, else ``rollback-incomplete`` (exit 8). Every undo is idempotent, so a
 killed or incomplete rollback is simply run again.
 """
@@ -107,7 +107,7 @@ def end_state_problems(run: Run) -> list[str]:
             ]
             out += [
                 f"{p.name}: {kind} {name} was created by the run and is still there"
-                for kind, name in C.created_resources(run.ctx, p, snap)
+                for kind, name in C.left_by_run(run.ctx, p, snap)
             ]
         except CommandError as exc:
             out.append(f"{p.name}: cannot list its containers: {exc}")

@@ -100,17 +100,22 @@ def build_table(
     with tempfile.TemporaryDirectory(prefix="odoo-router-migrate-") as tmp:
         root = Path(tmp)
         e = s.edge
-        if e is not None and e.dynamic_dir is not None:
+        # the directory's files, or the one file of ``providers.file.filename``: a
+        # directory holding only it reads the same
+        base = e.dynamic_dir if e is not None else None
+        if e is not None and base is None and len(e.dynamic_files) == 1:
+            base = e.dynamic_files[0].parent
+        if e is not None and base is not None:
             copy = root / "dynamic"
             copy.mkdir()
             for path in e.dynamic_files:
-                dest = copy / path.relative_to(e.dynamic_dir)
+                dest = copy / path.relative_to(base)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(files.get(path, s.text(path).encode("utf-8")))
             for path, data in files.items():  # a rendered file new to the directory
-                if path.is_relative_to(e.dynamic_dir) and path not in e.dynamic_files:
-                    (copy / path.relative_to(e.dynamic_dir)).write_bytes(data)
-            label = s.show(e.dynamic_dir)
+                if e.dynamic_dir and path.is_relative_to(base) and path not in e.dynamic_files:
+                    (copy / path.relative_to(base)).write_bytes(data)
+            label = s.show(base)
             got, problems = load_file_provider(copy, version, static.default_rule_syntax, label)
             table.add(got)
         if static.docker:

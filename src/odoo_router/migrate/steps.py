@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 from . import containers as C
 from .backup import run_backup, with_plan
+from .console import warn
 from .context import Context
 from .coverage import covered
 from .fsops import (
@@ -230,6 +231,12 @@ class StopStack:
         # Phase 1 removed every container the run made, in every project: the networks and
         # volumes compose made for them are free to go now, before the old set comes back.
         errors = C.remove_created_resources(run.ctx, p, snap)
+        for name in C.kept_volumes(run.ctx, p, snap):
+            warn(
+                f"volume {name} was created by the run for {p.name} and is kept: it may hold "
+                "what the new services wrote since apply, which no backup has; once nothing "
+                f"in it is needed: docker volume rm {name}"
+            )
         C.start_before_set(run.ctx, p, snap)
         if errors:
             raise StepFailed("could not remove what the run created: " + "; ".join(errors))

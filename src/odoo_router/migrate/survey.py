@@ -69,6 +69,10 @@ class Survey:
             out.append(
                 f"Traefik dynamic directory {self.show(e.dynamic_dir)}: {names or '(empty)'}"
             )
+        elif e is not None and e.dynamic_files:
+            out.append(
+                f"Traefik dynamic file (providers.file.filename): {self.show(e.dynamic_files[0])}"
+            )
         if self.version is not None:
             out.append(f"Traefik version {self.version.value}: {self.version.source}")
         if self.filestore is not None:

@@ -1,7 +1,8 @@
-"""The dynamic files as render_traefik edits them: read on demand, edited through YamlText,
-keys matched case-insensitively as Traefik does; the allowlist middleware's place (and the
-ipStrategy of the allowlists it replaces), the router's Traefik service, services and
-transports left unused by the migration."""
+"""The dynamic files as render_traefik edits them: read on demand, edited through YamlText
+(``.yml``/``.yaml``) or TomlText (``.toml``, the same calls), keys matched
+case-insensitively as Traefik does; the allowlist middleware's place (and the ipStrategy
+of the allowlists it replaces), the router's Traefik service, services and transports left
+unused by the migration."""
 
 from __future__ import annotations
 
@@ -10,16 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .tomltext import TomlText
 from .traefik_model import MiddlewareEntry, RouterEntry, RoutingTable
 from .yamltext import YamlText
+
+DynDoc = YamlText | TomlText
+
+
+def dynamic_doc(text: str, name: str) -> DynDoc:
+    """The editor for a dynamic file, by its extension as Traefik picks the decoder."""
+    return TomlText(text, name) if name.lower().endswith(".toml") else YamlText(text, name)
 
 
 @dataclass
 class EdgeEdits:
-    """YamlText of each dynamic file touched, and the label operations on the router
+    """The editor of each dynamic file touched, and the label operations on the router
     service (("set", key, value) or ("delete", key, ""))."""
 
-    docs: dict[Path, YamlText] = field(default_factory=dict)
+    docs: dict[Path, DynDoc] = field(default_factory=dict)
     labels: list[tuple[str, str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -32,18 +41,17 @@ def ci(mapping: Any, key: str) -> str | None:
 
 
 class Files:
-    """The dynamic files, read as needed, edited through YamlText."""
+    """The dynamic files, read as needed, each edited in its own format."""
 
     def __init__(self, texts: dict[Path, str], shown: dict[str, Path], edits: EdgeEdits) -> None:
         self.texts, self.shown, self.edits = texts, shown, edits
         self.dropped: dict[tuple[Path, tuple[str, ...]], set[str]] = {}
         self.filled: set[tuple[Path, tuple[str, ...]]] = set()
 
-    def doc(self, path: Path) -> YamlText:
+    def doc(self, path: Path) -> DynDoc:
         if path not in self.edits.docs:
-            self.edits.docs[path] = YamlText(self.texts[path], str(path))
-        doc: YamlText = self.edits.docs[path]
-        return doc
+            self.edits.docs[path] = dynamic_doc(self.texts[path], str(path))
+        return self.edits.docs[path]
 
     def drop(self, path: Path, key: tuple[str, ...]) -> None:
         """Delete the entry at ``key`` (applied by ``finish``)."""
@@ -96,7 +104,7 @@ def section_key(files: Files, path: Path, section: str, name: str) -> tuple[str,
 
 def home_file(files: Files, table: RoutingTable, sibling: RouterEntry | None) -> Path | None:
     """The file that holds the Odoo routers (a new router's place), else one with routers,
-    else the first YAML file."""
+    else the first file (YAML first)."""
     if sibling is not None and sibling.provider == "file":
         path = files.file_of(sibling.source)
         if path is not None:
@@ -104,7 +112,8 @@ def home_file(files: Files, table: RoutingTable, sibling: RouterEntry | None) ->
     for r in table.routers:
         if r.provider == "file" and (path := files.file_of(r.source)) is not None:
             return path
-    return next((p for p in files.texts if p.suffix.lower() in (".yml", ".yaml")), None)
+    ordered = sorted(files.texts, key=lambda p: p.suffix.lower() == ".toml")
+    return next(iter(ordered), None)
 
 
 def sibling_fields(files: Files, sibling: RouterEntry | None) -> dict[str, Any]:
@@ -133,8 +142,7 @@ def define_allowlist(
 ) -> None:
     """The allowlist middleware ``name`` in a file that already holds middlewares (the one the
     removed dbfilter middlewares were in, first), else in ``home``."""
-    yaml_files = [p for p in files.texts if p.suffix.lower() in (".yml", ".yaml")]
-    with_mw = [p for p in yaml_files if files.section(p, "middlewares") is not None]
+    with_mw = [p for p in files.texts if files.section(p, "middlewares") is not None]
     target = next((p for p in first if p in with_mw), None) or (with_mw[0] if with_mw else home)
     if target is None:
         return
@@ -204,13 +212,11 @@ def services(
     transports: dict[str, tuple[Path, tuple[str, ...]]] = {}
     defined: set[str] = set()
     for path in files.texts:
-        if path.suffix.lower() not in (".yml", ".yaml"):
-            continue
         data = files.doc(path).data
         http = (data or {}).get(ci(data, "http") or "") or {}
         defined |= {str(k) for k in http.get(ci(http, "services") or "") or {}}
     for path in list(files.texts):
-        base = files.section(path, "services") if path.suffix.lower() in (".yml", ".yaml") else None
+        base = files.section(path, "services")
         if base is None:
             continue
         y = files.doc(path)
@@ -237,11 +243,7 @@ def services(
 def unused_transports(files: Files, gone: dict[str, tuple[Path, tuple[str, ...]]]) -> None:
     for name in gone:
         for path in files.texts:
-            base = (
-                files.section(path, "serversTransports")
-                if path.suffix.lower() in (".yml", ".yaml")
-                else None
-            )
+            base = files.section(path, "serversTransports")
             if base is not None and name in (files.doc(path).data[base[0]][base[1]] or {}):
                 still = any(name in files.texts[p] and p != path for p in files.texts)
                 if not still:

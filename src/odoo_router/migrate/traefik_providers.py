@@ -21,7 +21,6 @@ Label keys compare case-insensitively; compose interpolates ``${VAR}`` in label 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,12 @@ from typing import Any
 
 import yaml
 
+from .tomltext import loads as toml_loads
 from .traefik_model import MiddlewareEntry, RoutingTable, make_router, qualify
 from .traefik_schema import SchemaProblem, lint_text
 from .traefik_version import TraefikVersion, interpolate
+from .yamltext.tabs import compose as compose_yaml
+from .yamltext.tabs import safe_load
 
 DEFAULT_RULE = "Host(`{{ normalize .Name }}`)"
 _EXTS = (".yml", ".yaml", ".toml")
@@ -62,7 +64,7 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
     """(section, name) -> line of the name's key under http.<section>, for messages."""
     out: dict[tuple[str, str], int] = {}
     try:
-        root = yaml.compose(text)
+        root = compose_yaml(text)
     except yaml.YAMLError:
         return out
     for k, v in getattr(root, "value", ()) if isinstance(root, yaml.MappingNode) else ():
@@ -95,9 +97,9 @@ def load_file_provider(
         if any(p.fatal for p in found):
             continue
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = safe_load(text)
         decoded.append((name, data if isinstance(data, dict) else {}, _key_lines(text)))
     failed = sorted({p.file for p in problems if p.fatal})
     if failed:
@@ -176,8 +178,8 @@ def compose_services(
 ) -> list[ComposeService]:
     """The services of one compose file with their labels (list or mapping form)."""
     text = compose.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    root = yaml.compose(text)
+    data = safe_load(text) or {}
+    root = compose_yaml(text)
     out: list[ComposeService] = []
     proj = project or project_name(compose, data, env)
     services_node = _node(root, "services")

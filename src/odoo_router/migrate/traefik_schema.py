@@ -28,9 +28,11 @@ from typing import Any, Literal
 
 import yaml
 
+from .tomltext import loads as toml_loads
 from .traefik_rule_tree import RuleError
 from .traefik_rules import findings, parse
 from .traefik_version import TraefikVersion
+from .yamltext.tabs import compose as compose_yaml
 
 Severity = Literal["error", "warning"]
 _BOOL = {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
@@ -303,13 +305,13 @@ def lint_text(
         )
     if file.lower().endswith(".toml"):
         try:
-            root = _from_toml(tomllib.loads(text))
+            root = _from_toml(toml_loads(text))
         except tomllib.TOMLDecodeError as exc:
             checker.error(0, f"not TOML ({exc})")
             return checker.problems
     else:
         try:
-            node = yaml.compose(text)
+            node = compose_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             checker.error(

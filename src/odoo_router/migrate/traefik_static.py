@@ -31,7 +31,9 @@ import yaml
 
 from ..configuration.yamlmarks import load_marked, syntax_error
 from .facts import Fact
+from .tomltext import loads as toml_loads
 from .traefik_providers import DEFAULT_RULE
+from .yamltext.tabs import SafeLoader
 
 _TRUE = ("true", "1", "t", "")
 
@@ -164,12 +166,12 @@ def from_file(text: str, name: str, host: Path | None = None) -> TraefikStatic:
     lines: dict[str, int] = {}
     if name.lower().endswith(".toml"):
         try:
-            data: Any = tomllib.loads(text)
+            data: Any = toml_loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{name}: not valid TOML: {exc}") from exc
     else:
         try:
-            marked = load_marked(text, name)
+            marked = load_marked(text, name, SafeLoader)
         except yaml.YAMLError as exc:
             raise ValueError(syntax_error(exc, name)) from exc
         data = marked.data or {}

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .yamltext.tabs import compose as compose_yaml
+
 RuleSyntax = Literal["v2", "v3"]
 
 
@@ -155,7 +157,7 @@ def from_image(image: str, env: Mapping[str, str], where: str) -> Version:
 def find_traefik_image(compose: Path, env: Mapping[str, str], label: str) -> Version | None:
     """The first service whose image is traefik in a compose file; ``label`` names the file in
     messages (a path relative to the stacks). None when no service runs traefik."""
-    node = yaml.compose(compose.read_text(encoding="utf-8"))
+    node = compose_yaml(compose.read_text(encoding="utf-8"))
     services = _child(node, "services")
     if not isinstance(services, yaml.MappingNode):
         return None

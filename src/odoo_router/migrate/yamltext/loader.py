@@ -26,6 +26,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import YamlError
+from .tabs import TabScanner
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
@@ -83,7 +84,7 @@ _Constructor.add_multi_constructor("!", _local_tag)
 
 class _Strict(
     yaml.reader.Reader,
-    yaml.scanner.Scanner,
+    TabScanner,
     yaml.parser.Parser,
     yaml.composer.Composer,
     _Constructor,
@@ -93,7 +94,7 @@ class _Strict(
 
     def __init__(self, text: str) -> None:
         yaml.reader.Reader.__init__(self, text)
-        yaml.scanner.Scanner.__init__(self)
+        TabScanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
         _Constructor.__init__(self)
