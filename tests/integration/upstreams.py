@@ -338,7 +338,7 @@ class _Conn(asyncio.Protocol):
         with self.journal.lock:
             self.journal.records.append(rec)
         if asked is not None:
-            self._spawn(self._db_exist(asked))
+            self._spawn(self._db_exist(asked, rec))
             return
         behave = rec.values("x-test-behave")
         if rec.websocket and behave != ["refuse-upgrade"]:
@@ -482,7 +482,7 @@ class _Conn(asyncio.Protocol):
             return
         self._write(body)
 
-    async def _db_exist(self, name: str) -> None:
+    async def _db_exist(self, name: str, rec: Record) -> None:
         kind, _, arg = self.server.databases.answer(name).partition(":")
         if kind == "close":
             self._close()
@@ -503,6 +503,8 @@ class _Conn(asyncio.Protocol):
             % len(body)
             + body
         )
+        if rec.version == "1.0" or "close" in (v.lower() for v in rec.values("connection")):
+            self._close()  # as Odoo's server does
 
     async def _unasked(self, framing: str, when: str) -> None:
         first = {

@@ -9,8 +9,10 @@ Rules (all bounds hold whatever the workers report):
 * In the background: ``offer`` only queues a name; at most ``in_flight`` threads ask, one
   question each at a time, so neither the master's loop nor a worker ever waits for Odoo
   (the workers' data path does not know this exists).
-* At most ``rate`` questions start per second, across the threads: a flood of random names
-  costs Odoo at most that many calls per second, however many names it brings. The queue
+* At most ``rate`` questions start per second on average, across the threads, after a
+  burst of ``BURST`` (a token bucket: a few new tenants are asked at once): a flood of
+  random names costs Odoo at most ``BURST + rate * t`` calls in ``t`` seconds, however many
+  names it brings. The queue
   holds at most ``PENDING_MAX`` names; an offer past that is dropped (the workers offer
   their candidates again every second).
 * Each question has ``timeout`` seconds in all (connect, send, answer).
@@ -33,7 +35,8 @@ from collections.abc import Callable
 from .metrics_dbexist import NoAnswer, Servers, db_exist
 
 IN_FLIGHT = 4
-RATE = 20.0  # questions started per second
+RATE = 20.0  # questions started per second, on average
+BURST = 4  # questions that may start at once after a quiet time
 TIMEOUT = 2.0
 NO_TTL = 60.0
 RETRY = 5.0
@@ -71,7 +74,8 @@ class Confirmations:
         self._asking: set[str] = set()
         self._later: dict[str, float] = {}  # name -> not asked again before (monotonic)
         self._threads = 0
-        self._next_start = 0.0
+        self._tokens = float(BURST)  # below 0: questions already promised a later start
+        self._filled = time.monotonic()
         self._turn = 0  # round robin over a pool's servers
         self._logged = 0.0
         self._unlogged = 0
@@ -113,13 +117,15 @@ class Confirmations:
                 servers = self._pending.pop(name)
                 self._asking.add(name)
                 now = time.monotonic()
-                start = max(now, self._next_start)
-                self._next_start = start + 1.0 / self.rate
+                tokens = self._tokens + (now - self._filled) * self.rate
+                self._tokens = min(float(BURST), tokens) - 1.0
+                self._filled = now
+                wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
                 first = self._turn
                 self._turn += 1
                 self.asked += 1
-            if start > now:
-                time.sleep(start - now)
+            if wait:
+                time.sleep(wait)
             self._settle(name, servers, first)
 
     def _settle(self, name: str, servers: Servers, first: int) -> None:

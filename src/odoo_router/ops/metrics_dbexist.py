@@ -11,8 +11,9 @@ connection is muted), always with HTTP 200; a failure of the call itself is a JS
 Rules:
 * The master asks the Odoo that answered the tenant's request (a server of its pool),
   directly, not through the router: no dbfilter header, so Odoo needs no registry for it.
-* HTTP/1.0 and one request per connection: the answer ends with the connection, whatever
-  framing Odoo would have chosen. The answer is read up to ``MAX_ANSWER`` bytes.
+* HTTP/1.0 with ``Connection: close``, one request per connection: the answer ends at its
+  ``Content-Length`` or with the connection (no chunked coding in HTTP/1.0). It is read up
+  to ``MAX_ANSWER`` bytes.
 * Only a 200 whose JSON ``result`` is exactly ``true`` or ``false`` is an answer; anything
   else (no connection, a timeout, another status, an ``error`` member, not JSON) raises
   ``NoAnswer``, which the caller treats as "not yet", never as a yes.
@@ -52,9 +53,22 @@ def request_bytes(host: str, port: int, name: str) -> bytes:
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     head = (
         f"POST /jsonrpc HTTP/1.0\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole answer by its Content-Length (else: until the end)."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return value.strip().isdigit() and len(body) >= int(value)
+    return False
 
 
 def parse_answer(data: bytes) -> bool:
@@ -116,6 +130,8 @@ def _exchange(host: str, port: int, name: str, deadline: float) -> bool:
                 data += chunk
                 if len(data) > MAX_ANSWER:
                     raise NoAnswer(f"an answer over {MAX_ANSWER} bytes")
+                if complete(data):  # a server that keeps the connection open anyway
+                    return parse_answer(data)
         except TimeoutError:
             raise NoAnswer("timed out waiting for the answer") from None
         except OSError as exc:

@@ -19,9 +19,9 @@ redirects and refusals, Odoo's 404s and its redirects to the database selector, 
 ``/web/static/`` or ``/<module>/static/`` files, which Odoo serves to any host, never
 qualify); each snapshot carries the candidates, the master reads them about once a second,
 asks Odoo whether each exists, grants or refuses those that do and writes the granted list
-to ``tenants.json`` in the snapshot directory, which every worker reads once a second
-(``refresh``). A new tenant's first requests, until that round trip is done (1-3 s),
-count under ``_other``.
+to ``tenants.json`` in the snapshot directory, which every worker reads when it changes
+(``refresh``: a stat every 0.1 s). A new tenant's first requests, until that round trip is
+done (1-2 s), count under ``_other``.
 
 Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap + 3),
 ``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
@@ -98,7 +98,7 @@ def tenant_key(tenant_db: str | None, host_rule: str, default_rule: str) -> str:
 class TenantStats:
     """One worker's per-tenant counters. Single-threaded (the worker's event loop)."""
 
-    __slots__ = ("_mtime", "candidates", "cap", "granted", "rows", "websockets")
+    __slots__ = ("_seen", "candidates", "cap", "granted", "rows", "websockets")
 
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
         self.cap = cap  # 0: tenant metrics off (the master's tenants.json says)
@@ -106,7 +106,10 @@ class TenantStats:
         self.rows: dict[str, TenantRow] = {label: TenantRow() for label in FIXED}
         self.candidates: dict[str, str] = {}  # database -> the pool that answered; oldest first
         self.websockets: dict[str, int] = {}  # key at open -> websockets open now
-        self._mtime = 0
+        # tenants.json's inode, size and mtime when last read: the master may write it twice
+        # within one tick of the file system's clock, but each write is a new file (rename)
+        # and every grant makes it longer.
+        self._seen: tuple[int, int, int] = (0, 0, 0)
 
     # ------------------------------------------------------------------ hot path
 
@@ -152,16 +155,18 @@ class TenantStats:
         else:
             self.websockets.pop(key, None)
 
-    # ------------------------------------------------------------------ once a second
+    # ------------------------------------------------------------------ housekeeping
 
     def refresh(self, directory: str) -> None:
-        """Take the master's granted list (``tenants.json``) when it changed. A database
-        that lost its slot (a smaller ``tenant_labels_max`` after a reload) moves its counts
-        to ``_other``: the merged sum stays the same, so no counter goes down."""
+        """Take the master's granted list (``tenants.json``) when it changed (a stat when it
+        did not: the worker asks every 0.1 s). A database that lost its slot (a smaller
+        ``tenant_labels_max`` after a reload) moves its counts to ``_other``: the merged sum
+        stays the same, so no counter goes down."""
         path = os.path.join(directory, SLOTS_FILE)
         try:
-            mtime = os.stat(path).st_mtime_ns
-            if mtime == self._mtime:
+            st = os.stat(path)
+            seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if seen == self._seen:
                 return
             with open(path, "rb") as fh:
                 data = json.loads(fh.read())
@@ -169,7 +174,7 @@ class TenantStats:
             granted = frozenset(str(name) for name in data["granted"])
         except (OSError, ValueError, KeyError, TypeError):
             return  # not written yet, or being replaced: keep what we have
-        self._mtime = mtime
+        self._seen = seen
         self.apply(cap, granted)
 
     def apply(self, cap: int, granted: frozenset[str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from odoo_router.configuration.model import Pool
 from odoo_router.configuration.validate import build_config
-from odoo_router.ops.metrics import Stats, write_snapshot
+from odoo_router.ops.metrics import Stats, write_atomic, write_snapshot
 from odoo_router.ops.metrics_merge import Merged, forget_worker, read_merged, reset_directory
 from odoo_router.ops.metrics_slots import REFUSED_MEMORY, TenantSlots
 from odoo_router.ops.metrics_tenants import (
@@ -136,6 +136,20 @@ def test_refresh_reads_the_masters_file_when_it_changes(tmp_path: Path) -> None:
     (tmp_path / SLOTS_FILE).write_text("not json")
     t.refresh(str(tmp_path))  # a torn or bad file keeps what we had
     assert t.granted == {"ten_a"}
+
+
+def test_refresh_sees_two_grants_within_one_tick_of_the_file_clock(tmp_path: Path) -> None:
+    """The master's confirmations may write tenants.json twice within one tick of the file
+    system's clock: the second write is still read (it is a new file, and longer)."""
+    path = tmp_path / SLOTS_FILE
+    t = TenantStats()
+    write_atomic(str(path), b'{"cap": 5, "granted": ["ten_a"], "folded": 0}')
+    t.refresh(str(tmp_path))
+    mtime = os.stat(path).st_mtime_ns
+    write_atomic(str(path), b'{"cap": 5, "granted": ["ten_a", "ten_b"], "folded": 0}')
+    os.utime(path, ns=(mtime, mtime))  # the same modification time as the first write
+    t.refresh(str(tmp_path))
+    assert t.granted == {"ten_a", "ten_b"}
 
 
 # --------------------------------------------------------------------------- the master
