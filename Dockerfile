@@ -37,6 +37,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=igno
 RUN groupadd --system --gid 10001 odoo-router \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin odoo-router
+# The maintenance state (config/router.yaml: maintenance.file is state/maintenance.yaml),
+# written by `odoo-router maintenance on|off` run in the container as this user: a directory
+# it owns. deploy/docker-compose.yml mounts the host's odoo-router/state here (owned by
+# 10001 there too).
+RUN mkdir -p /etc/odoo-router/state && chown 10001:10001 /etc/odoo-router/state
 COPY --from=build /wheels /tmp/wheels
 RUN python -m pip install --no-index --find-links=/tmp/wheels odoo-router \
     && rm -rf /tmp/wheels

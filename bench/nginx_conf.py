@@ -166,6 +166,15 @@ def sink(port: int, big_file: Path, body_size: int = 1024) -> str:
         default_type text/plain;
         return 200 "{body}\\n";
     }}
+    location = /jsonrpc {{
+        # The router's master asks db.db_exist before a tenant takes a metrics label slot
+        # (it names itself in User-Agent): every database exists here.
+        if ($http_user_agent ~ "db\\.db_exist") {{
+            return 200 '{{"jsonrpc":"2.0","id":1,"result":true}}';
+        }}
+        default_type text/plain;
+        return 200 "{body}\\n";
+    }}
     location / {{
         default_type text/plain;
         return 200 "{body}\\n";

@@ -11,10 +11,14 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import os
+import signal
 import struct
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+import yaml
 
 from harness.processes import free_port
 from odoo_router.ops.maintenance import Entry, now_utc, write_state
@@ -220,6 +224,88 @@ async def test_a_frame_never_finished_gets_the_connection_cut_without_a_close_fr
             partial = stream[at:]
             assert partial and frame_bytes(whole).startswith(partial), "a frame cut, nothing else"
             await asyncio.wait_for(upstream.closed.wait(), 5)
+        finally:
+            upstream.go_on.set()
+            if conn is not None:
+                await conn.close()
+            router.stop()
+
+
+async def test_a_websocket_opened_before_the_reload_that_added_maintenance(
+    farm: Farm, tmp_path: Path
+) -> None:
+    """Every tunnel tracks its frames from the 101 on, so one opened while router.yaml had no
+    ``maintenance`` section is closed with 1012 between two frames too, once a reload has
+    added the section and the tenant is put in maintenance."""
+    async with streaming_upstream() as (ws_port, upstream):
+        port = free_port()
+        ports = dict(farm.ports)
+        ports["tenant_lp"] = ws_port
+        config = production_config(port, ports)
+        config.pop("maintenance", None)
+        router = start_router(config, port)
+        conn: Conn | None = None
+        try:
+            conn = await connect(port)
+            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
+            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 101 "), head
+            reading = asyncio.ensure_future(read_frames(conn.reader, time.monotonic() + 30))
+            await asyncio.sleep(0.3)  # frames flow before the section exists
+            state = tmp_path / "maintenance.yaml"
+            config["maintenance"] = {"file": str(state)}
+            router.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+            os.kill(router.proc.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while "reloaded" not in router.log() and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert "reloaded" in router.log()
+            await asyncio.sleep(0.3)  # the worker has swapped its table (and watches the file)
+            upstream.hold = True  # a frame in flight when maintenance comes
+            await asyncio.wait_for(upstream.held.wait(), 5)
+            write_state(str(state), {"ten_testodoo": Entry(now_utc())})
+            await asyncio.sleep(0.5)
+            assert not reading.done(), "closed while a frame was in flight"
+            upstream.go_on.set()
+            frames, code, reason = await asyncio.wait_for(reading, 20)
+            assert (code, reason) == (1012, b"maintenance")
+            assert frames >= 2, "frames flowed before the close"
+            assert await conn.reader.read() == b"", "nothing after the close frame"
+            await asyncio.wait_for(upstream.closed.wait(), 5)
+        finally:
+            upstream.go_on.set()
+            if conn is not None:
+                await conn.close()
+            router.stop()
+
+
+async def test_shutdown_closes_with_1001_between_frames(farm: Farm) -> None:
+    """Graceful stop (SIGTERM), with no maintenance section at all: the 1001 close frame
+    waits for the frame in flight, as the 1012 of maintenance does."""
+    async with streaming_upstream() as (ws_port, upstream):
+        port = free_port()
+        ports = dict(farm.ports)
+        ports["tenant_lp"] = ws_port
+        config = production_config(port, ports)
+        config.pop("maintenance", None)
+        router = start_router(config, port)
+        conn: Conn | None = None
+        try:
+            conn = await connect(port)
+            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
+            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 101 "), head
+            reading = asyncio.ensure_future(read_frames(conn.reader, time.monotonic() + 30))
+            await asyncio.sleep(0.3)
+            upstream.hold = True
+            await asyncio.wait_for(upstream.held.wait(), 5)
+            os.kill(router.proc.pid, signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            assert not reading.done(), "closed while a frame was in flight"
+            upstream.go_on.set()
+            frames, code, _ = await asyncio.wait_for(reading, 20)
+            assert code == 1001 and frames >= 2
+            assert await conn.reader.read() == b"", "nothing after the close frame"
         finally:
             upstream.go_on.set()
             if conn is not None:

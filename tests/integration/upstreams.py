@@ -36,6 +36,12 @@ what was received, two cookies (one already Secure) and hop-by-hop headers to be
   nobody asked for, in the same write (``with``) or 0.15 s later, on the idle connection
   (``later``); ``eof-later`` closes the idle connection instead (no bytes).
 
+A JSON-RPC ``db.db_exist`` call on ``/jsonrpc`` (the router's master asks it before a
+tenant takes a metrics label slot) is answered as ``Farm.databases`` says for that name:
+``true`` or ``false`` (Odoo's ``result``), ``slow:<seconds>`` (true, that late), ``error``
+(a JSON-RPC error, HTTP 200, as Odoo answers a failed call), ``status:<code>`` or ``close``
+(no answer at all). The record's ``rpc`` names the call (``db_exist:<name>``).
+
 A request with ``Upgrade: websocket`` gets a 101 and a minimal websocket echo: text
 ``hello`` comes back as ``<pool>:hello``, binary comes back unchanged, a ping gets a pong,
 a client close is answered with the same code, text ``close:<code>`` makes the upstream
@@ -60,6 +66,7 @@ from typing import Any
 import httptools
 
 POOLS = ("tenant", "tenant_lp", "admin", "admin_lp")
+RPC_BODY_MAX = 4096
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 # A complete answer no request asked for: whoever receives it was served another's bytes.
 FORGED = b"HTTP/1.1 200 OK\r\nX-Upstream: forged\r\nContent-Length: 6\r\n\r\nforged"
@@ -81,6 +88,7 @@ class Record:
     body_length: int
     body_sha256: str
     websocket: bool = False
+    rpc: str | None = None  # "db_exist:<name>" for a JSON-RPC db.db_exist call
 
     def values(self, name: str) -> list[str]:
         low = name.lower()
@@ -108,6 +116,30 @@ class Record:
 
 
 @dataclass
+class Databases:
+    """How ``db.db_exist`` is answered: by database name, else ``default`` (see the module)."""
+
+    default: str = "true"
+    names: dict[str, str] = field(default_factory=dict)
+
+    def answer(self, name: str) -> str:
+        return self.names.get(name, self.default)
+
+
+def db_exist_name(target: str, method: str, body: bytes) -> str | None:
+    """The database a JSON-RPC ``db.db_exist`` call asks about, else None."""
+    if target != "/jsonrpc" or method != "POST":
+        return None
+    try:
+        params = json.loads(body).get("params", {})
+        if params.get("service") == "db" and params.get("method") == "db_exist":
+            return str(params["args"][0])
+    except (ValueError, AttributeError, LookupError, TypeError):
+        pass
+    return None
+
+
+@dataclass
 class Journal:
     """Everything the upstreams saw; written by the farm thread, read by the tests."""
 
@@ -122,6 +154,11 @@ class Journal:
     def by_tag(self, tag: str) -> list[Record]:
         with self.lock:
             return [r for r in self.records if r.tag() == tag]
+
+    def db_exist_calls(self) -> list[str]:
+        """The databases asked about with db.db_exist, in the order asked."""
+        with self.lock:
+            return [r.rpc[9:] for r in self.records if r.rpc and r.rpc.startswith("db_exist:")]
 
     def is_closed(self, conn_id: int) -> bool:
         with self.lock:
@@ -170,6 +207,7 @@ class _Conn(asyncio.Protocol):
         self.headers: list[tuple[str, str]] = []
         self.digest = hashlib.sha256()
         self.length = 0
+        self.body = b""  # the first RPC_BODY_MAX bytes: enough to see a db.db_exist call
         self.ws = False
         self.ws_buf = b""
         self.pending_ws: Record | None = None
@@ -239,6 +277,7 @@ class _Conn(asyncio.Protocol):
         self.headers = []
         self.digest = hashlib.sha256()
         self.length = 0
+        self.body = b""
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -273,6 +312,8 @@ class _Conn(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.digest.update(body)
         self.length += len(body)
+        if len(self.body) < RPC_BODY_MAX:
+            self.body += body[: RPC_BODY_MAX - len(self.body)]
 
     def on_message_complete(self) -> None:
         self.seq += 1
@@ -291,8 +332,14 @@ class _Conn(asyncio.Protocol):
         )
         upgrade = [v.lower() for k, v in rec.headers if k.lower() == "upgrade"]
         rec.websocket = upgrade == ["websocket"]
+        asked = db_exist_name(target, rec.method, self.body)
+        if asked is not None:
+            rec.rpc = f"db_exist:{asked}"
         with self.journal.lock:
             self.journal.records.append(rec)
+        if asked is not None:
+            self._spawn(self._db_exist(asked, rec))
+            return
         behave = rec.values("x-test-behave")
         if rec.websocket and behave != ["refuse-upgrade"]:
             self.pending_ws = rec  # the handshake answer follows HttpParserUpgrade
@@ -435,6 +482,30 @@ class _Conn(asyncio.Protocol):
             return
         self._write(body)
 
+    async def _db_exist(self, name: str, rec: Record) -> None:
+        kind, _, arg = self.server.databases.answer(name).partition(":")
+        if kind == "close":
+            self._close()
+            return
+        if kind == "status":
+            self._write(b"HTTP/1.1 %d Status\r\nContent-Length: 0\r\n\r\n" % int(arg))
+            return
+        if kind == "slow":
+            await asyncio.sleep(float(arg))
+        if kind == "error":  # Odoo's shape for a failed call, still HTTP 200
+            doc: dict[str, Any] = {"code": 200, "message": "Odoo Server Error", "data": {}}
+            answer: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "error": doc}
+        else:
+            answer = {"jsonrpc": "2.0", "id": 1, "result": kind in ("true", "slow")}
+        body = json.dumps(answer).encode()
+        self._write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body)
+            + body
+        )
+        if rec.version == "1.0" or "close" in (v.lower() for v in rec.values("connection")):
+            self._close()  # as Odoo's server does
+
     async def _unasked(self, framing: str, when: str) -> None:
         first = {
             "cl": b"HTTP/1.1 200 OK\r\nX-Upstream: first\r\nContent-Length: 5\r\n\r\nhello",
@@ -520,9 +591,12 @@ class _Conn(asyncio.Protocol):
 
 
 class UpstreamServer:
-    def __init__(self, name: str, journal: Journal, counter: list[int]) -> None:
+    def __init__(
+        self, name: str, journal: Journal, counter: list[int], databases: Databases
+    ) -> None:
         self.name = name
         self.journal = journal
+        self.databases = databases
         self._counter = counter
         self.port = 0
         self.server: asyncio.AbstractServer | None = None
@@ -546,8 +620,11 @@ class Farm:
 
     def __init__(self, names: tuple[str, ...] = POOLS) -> None:
         self.journal = Journal()
+        self.databases = Databases()  # how db.db_exist is answered, by every server
         self._counter = [0]
-        self.servers = {n: UpstreamServer(n, self.journal, self._counter) for n in names}
+        self.servers = {
+            n: UpstreamServer(n, self.journal, self._counter, self.databases) for n in names
+        }
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None

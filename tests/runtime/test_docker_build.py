@@ -66,8 +66,13 @@ def test_compose_matches_runbook_e5() -> None:
         "seisei-odoo-network": {"external": True},
         "edge": {"external": True},
     }
-    assert all(v.endswith(":ro") for v in svc["volumes"])
-    assert any(v.split(":")[1] == "/etc/odoo-router" for v in svc["volumes"])
+    mounts = {v.split(":")[1]: v for v in svc["volumes"]}
+    assert set(mounts) == {"/etc/odoo-router", "/etc/odoo-router/state"}
+    assert mounts["/etc/odoo-router"].endswith(":ro")  # the config, read-only
+    # The one writable place, the maintenance file's directory, from the same host tree.
+    assert mounts["/etc/odoo-router/state"] == "./odoo-router/state:/etc/odoo-router/state"
+    maintenance = load_config(str(REPO / "config/router.yaml")).maintenance.file
+    assert maintenance == str(REPO / "config/state/maintenance.yaml")
     test = svc["healthcheck"]["test"]
     assert "curl" not in test and "wget" not in test
     assert test[:4] == ["CMD", "python", "-m", "odoo_router.probe"]
@@ -530,5 +535,85 @@ def test_container_starts_turns_healthy_reloads_and_stops(engine: Engine, image:
         engine.run("stop", "-t", "40", name, timeout=90)
         state = _inspect(engine, "--type", "container", name)["State"]
         assert state["ExitCode"] == 0, engine.run("logs", name, check=False).stderr.decode()
+    finally:
+        engine.run("rm", "-f", name, check=False)
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(300)
+def test_maintenance_in_the_container_as_compose_lays_it_out(
+    engine: Engine, image: str, tmp_path: Path
+) -> None:
+    """deploy/docker-compose.yml's layout with the shipped router.yaml: the config directory
+    read-only, its state/ mounted writable. As Docker makes a missing bind source (root's),
+    ``odoo-router maintenance on`` in the container (uid 10001) is refused and says what to
+    do; with state/ made as the compose file says (owned by 10001) it takes the tenant out
+    (503 within a second), and the state outlives the container."""
+    if not _has_cli():
+        pytest.skip("src/odoo_router/ops/cli.py is not written yet")
+    conf = tmp_path / "odoo-router"
+    conf.mkdir(mode=0o755)
+    shutil.copy(REPO / "config/router.yaml", conf / "router.yaml")
+    (conf / "router.yaml").chmod(0o644)
+    state = conf / "state"
+    state.mkdir(mode=0o755)  # root's, as Docker would make it
+    name, config = "odoo-router-test-maintenance", "/etc/odoo-router/router.yaml"
+    start = [
+        "run", "-d", "--name", name, "--network", "none", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges:true",
+        "-v", f"{conf}:/etc/odoo-router:ro", "-v", f"{state}:/etc/odoo-router/state", image,
+    ]  # fmt: skip
+    probe = (
+        "import sys, urllib.request as u, urllib.error as e\n"
+        "r = u.Request('http://127.0.0.1/report/x', headers={'Host': sys.argv[1]})\n"
+        "try:\n    a = u.urlopen(r, timeout=5); print(a.status)\n"
+        "except e.HTTPError as x:\n    print(x.code, x.headers.get('Retry-After'))\n"
+    )
+
+    def answer(host: str) -> str:
+        done = engine.run("exec", name, "python", "-c", probe, host, check=False)
+        return done.stdout.decode().strip()
+
+    def wait_for(host: str, want: str) -> str:
+        deadline = time.monotonic() + 20
+        got = answer(host)
+        while not got.startswith(want) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            got = answer(host)
+        return got
+
+    def maintenance(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return engine.run(
+            "exec", name, "odoo-router", "maintenance", *args, "--config", config, check=False
+        )
+
+    engine.run("rm", "-f", name, check=False)
+    try:
+        engine.run(*start)
+        # The upstreams do not resolve here: a tenant's proxied path answers 502.
+        assert wait_for("testodoo.seisei.tokyo", "502").startswith("502")
+        refused = maintenance("on", "ten_testodoo")
+        assert refused.returncode == 1
+        assert "belongs to uid 0 and this runs as uid 10001" in refused.stderr.decode()
+        assert not (state / "maintenance.yaml").exists()
+        os.chown(state, 10001, 10001)  # install -d -o 10001 -g 10001 odoo-router/state
+        done = maintenance("on", "ten_testodoo", "--until", "30m")
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.decode().startswith("ten_testodoo: in maintenance until ")
+        switched = time.monotonic()
+        got = wait_for("testodoo.seisei.tokyo", "503")
+        assert got.startswith("503 ") and 1700 < int(got.split()[1]) <= 1800, got
+        assert time.monotonic() - switched < 5
+        assert answer("acme.erp.seisei.tokyo").startswith("502")  # another tenant: untouched
+        assert "ten_testodoo:" in (state / "maintenance.yaml").read_text()  # on the host too
+        # The state outlives the container: a new one on the same directory starts with it.
+        engine.run("rm", "-f", name)
+        engine.run(*start)
+        assert wait_for("testodoo.seisei.tokyo", "503").startswith("503 ")
+        listed = maintenance("list").stdout.decode()
+        assert listed.startswith("ten_testodoo  since ") and "by odoo-router@" in listed
+        done = maintenance("off", "ten_testodoo")
+        assert done.stdout.decode().strip() == "ten_testodoo: back online"
+        assert wait_for("testodoo.seisei.tokyo", "502").startswith("502")
     finally:
         engine.run("rm", "-f", name, check=False)

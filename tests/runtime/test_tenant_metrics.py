@@ -6,7 +6,6 @@ configuration reloaded."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -17,61 +16,21 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.processes import free_port
-from integration.router import RouterProcess, compat_config, start_router
 from integration.upstreams import Farm
-from runtime.support import Samples, children, scrape_metrics
-
-FIXED = {"_admin", "_unknown", "_other"}
-REQ = "odoo_router_tenant_requests_total"
-WS = "odoo_router_tenant_websockets"
-FOLDED = "odoo_router_tenant_labels_folded_total"
-ADMIN_HOST = "admin.erp.seisei.tokyo"
-
-
-def tenant_host(name: str) -> str:
-    return f"{name}.erp.seisei.tokyo"  # compat: database ten_<name>, /report/ proxied
-
-
-class Tenants:
-    """A router with two workers and the metrics listener on loopback."""
-
-    def __init__(self, farm: Farm, cap: int | None) -> None:
-        port = free_port()
-        config = compat_config(port, farm.ports)
-        config["server"]["workers"] = 2
-        self.metrics_port = free_port()
-        config["metrics"] = {"listen": f"127.0.0.1:{self.metrics_port}"}
-        if cap is not None:
-            config["metrics"]["tenant_labels_max"] = cap
-        self.router: RouterProcess = start_router(config, port)
-        self.port = port
-
-    def scrape(self) -> Samples:
-        return scrape_metrics(self.metrics_port)
-
-    def wait_for(self, check: Callable[[Samples], bool], timeout: float = 20.0) -> Samples:
-        """Scrape until ``check`` holds: slots are granted within about 1-3 s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            samples = self.scrape()
-            if check(samples) or time.monotonic() > deadline:
-                return samples
-            time.sleep(0.2)
-
-    def load(self, hosts: list[str], per_host: int, path: str = "/report/x", **headers: str) -> int:
-        """``per_host`` keep-alive GETs on each host (bounded); the number answered."""
-        done = 0
-        for host in hosts:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            try:
-                for _ in range(per_host):
-                    conn.request("GET", path, headers={"Host": host, **headers})
-                    conn.getresponse().read()
-                    done += 1
-            finally:
-                conn.close()
-        return done
+from runtime.support import Samples, children
+from runtime.tenant_router import (
+    ADMIN_HOST,
+    FIXED,
+    FOLDED,
+    WS,
+    Tenants,
+    all_requests,
+    dbs,
+    granted,
+    sockets,
+    tenant_host,
+    workers_took_the_grant,
+)
 
 
 @pytest.fixture
@@ -85,36 +44,6 @@ def make(farm: Farm) -> Iterator[Callable[[int | None], Tenants]]:
     yield factory
     for t in made:
         t.router.stop()
-
-
-def dbs(samples: Samples) -> dict[str, float]:
-    """Requests per db label, all status classes summed."""
-    out: dict[str, float] = {}
-    for (name, labels), v in samples.items():
-        if name == REQ:
-            db = dict(labels)["db"]
-            out[db] = out.get(db, 0) + v
-    return out
-
-
-def granted(samples: Samples) -> set[str]:
-    """The databases holding a slot: each has its series from the grant on."""
-    return {dict(labels)["db"] for name, labels in samples if name == WS} - FIXED
-
-
-def workers_took_the_grant() -> None:
-    """The scrape shows a grant as soon as the master wrote tenants.json; each worker reads
-    it once a second (housekeeping): until then it still counts the tenant as _other."""
-    time.sleep(2.0)
-
-
-def all_requests(samples: Samples) -> float:
-    """Every request, as the per-route family counts them."""
-    return sum(v for (name, _), v in samples.items() if name == "odoo_router_requests_total")
-
-
-def sockets(samples: Samples) -> dict[str, float]:
-    return {dict(labels)["db"]: v for (name, labels), v in samples.items() if name == WS and v}
 
 
 def test_fifty_tenants_give_fifty_series(make: Callable[[int | None], Tenants]) -> None:
@@ -231,6 +160,7 @@ def test_a_replaced_worker_keeps_counters_monotonic_and_slots_stable(
     hosts = [tenant_host(f"k{i}") for i in range(6)]
     t.load(hosts, 1)
     t.wait_for(lambda s: len(granted(s)) == 6)
+    workers_took_the_grant()
     sent = t.load(hosts, 5)
     before = t.wait_for(lambda s: all_requests(s) >= 6 + sent)
     victim = children(t.router.proc.pid)[0]

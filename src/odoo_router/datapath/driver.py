@@ -380,9 +380,8 @@ class Driver(Intake):
         decision = req.decision
         assert decision is not None and decision.proxy is not None
         idle = decision.proxy.read_timeout
-        tunnel = self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self, decision)
-        if self.state.ws_frames:  # a maintenance may close it: between the server's frames
-            tunnel.track(ex.upgrade_rest)
+        rest = ex.upgrade_rest  # the server's first bytes after its 101: frames start there
+        tunnel = self.tunnel = Tunnel(self.out, up, idle, self.upgrade_rest, self, decision, rest)
         self.upgrade_rest = b""
         self.tunneled = req
         self.out.resume_reading()

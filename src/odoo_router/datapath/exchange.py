@@ -71,7 +71,7 @@ class Exchange(Receiver):
         # per request: an exchange that fails ends its connection, and this object with it.
         self.head_read = 0
         self.cause = ""  # why it failed: reset | timeout | bad_answer | client
-        self.upgrade_rest = b""  # after a 101: the bytes past its head (tunnel.Tunnel.track)
+        self.upgrade_rest = b""  # after a 101: the bytes past its head (Tunnel: where frames start)
 
     def begin(
         self,

@@ -97,7 +97,6 @@ class WorkerState:
         # the worker's watcher of the maintenance file (ops/maintenance_watch.py).
         self.maintenance: dict[str, float] = {}
         self.maintenance_retry = config.maintenance.retry_after
-        self.ws_frames = config.maintenance.file is not None  # tunnels track frame ends
         self.draining = False
         self._ticker: asyncio.TimerHandle | None = None
         self.loop: asyncio.AbstractEventLoop | None = None  # set by the first connection
@@ -113,7 +112,6 @@ class WorkerState:
         self.config = config
         self.table = table
         self.maintenance_retry = config.maintenance.retry_after
-        self.ws_frames = config.maintenance.file is not None
         self.routes = RouteMemo(table)
         self.pools = Pools(
             config.pools, self.upstream_error, self.log_error, self.settings.proxy_header_max

@@ -2,16 +2,17 @@
 
 WebSocket frames, pings and close codes pass untouched. The route's read timeout is the
 idle limit (Odoo pings every 45 s, so the routes use 300 s). Back-pressure goes both ways:
-a side whose peer cannot keep up stops being read. On graceful shutdown the client gets a
-close frame with code 1001 (going away) before the tunnel closes. Its end is reported to
-the driver (``Events.tunnel_closed``), which closes the client connection.
+a side whose peer cannot keep up stops being read. Its end is reported to the driver
+(``Events.tunnel_closed``), which closes the client connection.
 
-A tenant put in maintenance has its websockets closed with 1012 (service restart): the
-close frame goes between two of the server's frames, never inside one in flight
-(wsframes.py: tracked from the first byte after the 101 while a maintenance file is
-configured). Mid-frame, the rest of that frame is relayed first, then the close frame;
-an upstream that does not finish its frame within RESTART_WAIT gets the connection cut
-(no close frame: it could only land inside the frame). Then the upstream side is closed.
+The router closes a websocket itself with a close frame between two of the server's frames,
+never inside one in flight: 1012 (service restart) when its tenant is put in maintenance,
+1001 (going away) on graceful shutdown. Every tunnel tracks where the server's frames end
+from the first byte after the 101 (wsframes.py: headers only, one subtraction per read), so
+a tunnel opened before a reload added the ``maintenance`` section closes as cleanly as any.
+Mid-frame, the rest of that frame is relayed first, then the close frame; an upstream that
+does not finish its frame within RESTART_WAIT gets the connection cut (no close frame: it
+could only land inside the frame). Then the upstream side is closed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Tunnel(Receiver):
         early: bytes,
         owner: Events,
         decision: Decision | None = None,  # what opened it: its tenant, for the metrics
+        relayed: bytes = b"",  # what the upstream sent after its 101 head, already relayed
     ) -> None:
         self.client = client
         self.upstream = upstream
@@ -50,7 +52,8 @@ class Tunnel(Receiver):
         self.closed = False
         self.decision = decision
         self.tenant = decision.tenant_db if decision is not None else None  # for maintenance
-        self.frames: FrameEnds | None = None  # where the server's frames end, when tracked
+        self.frames = FrameEnds()  # where the server's frames end
+        self.frames.advance(relayed, False)
         self.closing = 0.0  # closing between frames: the deadline for the frame in flight
         self.close_frame = b""
         upstream.attach(self, self.last)
@@ -70,24 +73,16 @@ class Tunnel(Receiver):
             self.client.pause_reading()
             up.when_drained(self.client.resume_reading)
 
-    def track(self, first: bytes) -> None:
-        """Track the server's frame ends from here; ``first``: what the upstream sent after
-        its 101 head in the same read (relayed before the tunnel existed)."""
-        frames = self.frames = FrameEnds()
-        frames.advance(first, False)
-
     def upstream_data(self, data: bytes) -> None:
         self.last = monotonic()
-        frames = self.frames
-        if frames is not None:
-            if self.closing:
-                end = frames.advance(data, True)
-                if end >= 0:
-                    self.client.write(data[:end])
-                    self._close_now()
-                    return
-            else:
-                frames.advance(data, False)
+        if self.closing:
+            end = self.frames.advance(data, True)
+            if end >= 0:
+                self.client.write(data[:end])
+                self._close_now()
+                return
+        else:
+            self.frames.advance(data, False)
         self.client.write(data)
         if self.client.paused_writing:
             self.upstream.pause_reading()
@@ -118,23 +113,15 @@ class Tunnel(Receiver):
             self.close()
 
     def going_away(self) -> None:
-        if self.frames is None:
-            self.client.write(GOING_AWAY)  # not tracked: as before, wherever the stream is
-            self.close()
-            return
+        """Close with 1001 (graceful shutdown), between two of the server's frames."""
         self._close_with(GOING_AWAY)
 
     def restart(self) -> None:
-        """Close with 1012 (service restart), between two of the server's frames. Without
-        tracking no frame end can be known: the connections are closed with no close frame
-        (the client sees 1006 and reconnects, to a 503)."""
-        if self.frames is None:
-            self.close()
-            return
+        """Close with 1012 (service restart: maintenance), between two of the server's
+        frames."""
         self._close_with(SERVICE_RESTART)
 
     def _close_with(self, frame: bytes) -> None:
-        frames = self.frames
         if self.closed:
             return
         if self.closing:  # asked again while the frame in flight has not ended: cut
@@ -142,7 +129,7 @@ class Tunnel(Receiver):
             self.close()
             return
         self.close_frame = frame
-        if frames is not None and frames.at_end():
+        if self.frames.at_end():
             self._close_now()
         else:  # the rest of the frame first (upstream_data), within RESTART_WAIT
             self.closing = monotonic() + RESTART_WAIT

@@ -1,14 +1,15 @@
 """Where the server's WebSocket frames end in the byte stream a tunnel relays to the client.
 
-The tunnel relays bytes, not frames; to close a websocket itself (maintenance: 1012) the
-router must put its close frame *between* two of the server's frames, never inside one in
-flight, or the client reads garbage. RFC 6455 5.4 allows a control frame between the
-fragments of a message, so a frame's end is always a place for it.
+The tunnel relays bytes, not frames; to close a websocket itself (maintenance: 1012,
+shutdown: 1001) the router must put its close frame *between* two of the server's frames,
+never inside one in flight, or the client reads garbage. RFC 6455 5.4 allows a control
+frame between the fragments of a message, so a frame's end is always a place for it.
 
 ``FrameEnds`` reads only frame headers (2-14 bytes) and counts payload bytes down: a frame
 of any size costs one subtraction per read, whatever its size. A header split across
-reads is kept until whole. Tunnels track only while the router may have to close them
-(a maintenance file is configured: WorkerState.ws_frames).
+reads is kept until whole. Every tunnel tracks, from its first byte: one opened before a
+reload added the ``maintenance`` section may have to be closed too, and a stream joined in
+the middle has no frame boundary to be found.
 """
 
 from __future__ import annotations

@@ -187,7 +187,8 @@ class Master:
             if self.config.metrics.listen is not None:
                 self.metrics_dir = tempfile.mkdtemp(prefix="odoo-router-metrics-")
                 reset_directory(self.metrics_dir)
-                self.slots = TenantSlots(self.metrics_dir, self.config.metrics.tenant_labels_max)
+                cap = self.config.metrics.tenant_labels_max
+                self.slots = TenantSlots(self.metrics_dir, cap, self.config.pools, log)
                 host, port = self.config.metrics.listen
                 self.metrics = start_metrics(host, port, self.metrics_dir, self.info)
                 log(f"metrics on http://{host}:{self.metrics.port}/metrics")
@@ -305,6 +306,7 @@ class Master:
         # Static settings stay as they were: keep them for workers spawned later.
         self.config = reloaded(self.config, new)
         if self.slots is not None:
+            self.slots.pools = self.config.pools  # whom to ask whether a database exists
             with contextlib.suppress(OSError):
                 self.slots.set_cap(self.config.metrics.tenant_labels_max)
         detail = f"{', '.join(changed)} need a restart" if changed else ""

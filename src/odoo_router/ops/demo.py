@@ -3,7 +3,9 @@
 Every HTTP request is answered with JSON describing what the upstream received: which
 pool it is, the method, the raw target, and the headers in order (duplicates kept). It
 sets a ``session_id`` cookie the way Odoo does (no Secure, no SameSite) so the router's
-cookie rules show, and ``/websocket`` echoes websocket messages.
+cookie rules show, and ``/websocket`` echoes websocket messages. The JSON-RPC call
+``db.db_exist`` (the router's master asks it before a tenant takes a metrics label) is
+answered as Odoo would for a database it has: every database exists here.
 
     python -m odoo_router.ops.demo --listen 127.0.0.1:18069=tenant \
         --listen 127.0.0.1:18072=tenant_lp ...
@@ -24,6 +26,14 @@ def _raw_headers(request: web.Request) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
 
 
+def _asks_db_exist(body: bytes) -> bool:
+    try:
+        params = json.loads(body)["params"]
+        return bool(params["service"] == "db" and params["method"] == "db_exist")
+    except (ValueError, LookupError, TypeError):
+        return False
+
+
 def make_app(name: str) -> web.Application:
     async def websocket(request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -39,6 +49,8 @@ def make_app(name: str) -> web.Application:
 
     async def describe(request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        if request.method == "POST" and request.path == "/jsonrpc" and _asks_db_exist(body):
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "result": True})
         info = {
             "upstream": name,
             "method": request.method,

@@ -16,6 +16,7 @@ Rules
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
 import re
@@ -161,6 +162,23 @@ def _write(path: str, act: Callable[[], T]) -> T:
     try:
         return act()
     except OSError as exc:
-        raise MaintenanceError(
-            f"cannot write {path}: {exc.strerror or exc} (nothing was changed)"
-        ) from exc
+        why = f"{exc.strerror or exc} (nothing was changed)"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            why += _owner_hint(os.path.dirname(os.path.abspath(path)))
+        raise MaintenanceError(f"cannot write {path}: {why}") from exc
+
+
+def _owner_hint(directory: str) -> str:
+    """Who owns the directory and who runs: in the container the command runs as the
+    image's user (uid 10001), and a state directory Docker created for a bind mount is
+    root's."""
+    try:
+        owner = os.stat(directory).st_uid
+    except OSError:
+        return ""
+    me = os.geteuid()
+    return (
+        f"; {directory} belongs to uid {owner} and this runs as uid {me}: "
+        f"make it writable for uid {me} (on the host of a container: chown {me} on the "
+        "mounted directory, docs/maintenance.md)"
+    )

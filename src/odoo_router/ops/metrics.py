@@ -135,7 +135,7 @@ class Stats:
             tenants = self.tenants
             trow = tenants.rows.get(tenant)
             if trow is None:
-                trow = tenants.unlabelled(tenant, upstream_status)
+                trow = tenants.unlabelled(tenant, upstream_status, pool)
             trow.classes[ci] += 1
             trow.bytes_in += bytes_in
             trow.bytes_out += bytes_out

@@ -5,10 +5,14 @@ Rules:
   scrape shows at most ``tenant_labels_max`` databases plus ``_admin``, ``_unknown`` and
   ``_other`` (metrics_merge maps any other name to ``_other``, whatever a file says).
 * About once a second (``update``, from the master's loop) the candidates of every worker
-  snapshot (databases Odoo answered below 400: metrics_tenants.py) are granted a slot in
-  the order found while slots are free; past the cap each is refused once and counted in
-  ``folded`` (``odoo_router_tenant_labels_folded_total``). The master remembers up to
-  ``REFUSED_MEMORY`` refused names: past that a refused database may be counted again.
+  snapshot (databases Odoo answered with a 2xx or 101: metrics_tenants.py), each with the
+  pool that answered it, are handed to the confirmations (metrics_confirm.py), which ask
+  that pool's Odoo whether the database exists, in the background and bounded. Only a
+  database Odoo says it has is decided (``confirmed``, from a confirmation's thread): granted
+  a slot while slots are free; past the cap refused once and counted in ``folded``
+  (``odoo_router_tenant_labels_folded_total``), so ``folded`` counts real databases only.
+  The master remembers up to ``REFUSED_MEMORY`` refused names: past that a refused database
+  may be counted again.
 * Slots are stable: a granted database keeps its slot for the master's lifetime, across
   scrapes, worker restarts (a new worker reads ``tenants.json`` before its first request
   is counted) and reloads. A reload that lowers ``tenant_labels_max`` keeps the oldest
@@ -16,16 +20,23 @@ Rules:
   a refused database is not granted again while the master remembers it, since its past
   counts already sit in ``_other``. A restart starts afresh, as every counter does.
 * ``tenants.json`` (cap, granted in grant order, folded) is written whole (tmp + rename)
-  whenever it changes; workers and the metrics listener only read it.
+  whenever it changes; workers and the metrics listener only read it. The master's loop
+  and the confirmations' threads change the table under one lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
+from collections.abc import Callable, Mapping
 
+from ..configuration.model import Pool
 from .metrics import WORKER_FILE, write_atomic
+from .metrics_confirm import Ask, Confirmations
+from .metrics_dbexist import db_exist
 from .metrics_merge import merge_lock, read_json
 from .metrics_tenants import FIXED, SLOTS_FILE
 
@@ -36,13 +47,24 @@ UPDATE_EVERY = 0.5
 
 
 class TenantSlots:
-    def __init__(self, directory: str, cap: int) -> None:
+    def __init__(
+        self,
+        directory: str,
+        cap: int,
+        pools: Mapping[str, Pool] | None = None,
+        log: Callable[[str], None] | None = None,
+        ask: Ask = db_exist,
+    ) -> None:
         self.directory = directory
         self.cap = cap
+        self.pools: Mapping[str, Pool] = pools or {}  # the running configuration's
         self.granted: dict[str, None] = {}  # grant order
         self.refused: dict[str, None] = {}  # oldest first, at most REFUSED_MEMORY
         self.folded = 0
         self._updated = 0.0
+        self._lock = threading.Lock()
+        self._dirty = False  # a change tenants.json does not show yet
+        self.confirmations = Confirmations(self.confirmed, log, ask)
         self.write()
 
     def _refuse(self, name: str) -> None:
@@ -55,16 +77,27 @@ class TenantSlots:
 
     def set_cap(self, cap: int) -> None:
         """A reload's ``tenant_labels_max``: the oldest ``cap`` grants stay."""
-        if cap == self.cap:
-            return
-        self.cap = cap
-        for name in list(self.granted)[cap:]:
-            del self.granted[name]
-            self._refuse(name)
-        self.write()
+        with self._lock:
+            if cap == self.cap:
+                return
+            self.cap = cap
+            for name in list(self.granted)[cap:]:
+                del self.granted[name]
+                self._refuse(name)
+            self.write()
+
+    def confirmed(self, name: str) -> None:
+        """Odoo says ``name`` exists (a confirmation's thread): grant or refuse it now. A
+        file that cannot be written now is written by the next ``update``."""
+        with self._lock:
+            if self.offer([name]):
+                self._dirty = True
+                with contextlib.suppress(OSError):
+                    self.write()
 
     def offer(self, names: list[str]) -> bool:
-        """Grant or refuse each name not decided yet; True when the table changed."""
+        """Grant or refuse each name not decided yet, Odoo having confirmed that it exists
+        (``confirmed``; the caller holds the lock); True when the table changed."""
         changed = False
         for name in names:
             if name in self.granted or name in FIXED or name in self.refused:
@@ -77,12 +110,15 @@ class TenantSlots:
         return changed
 
     def update(self) -> None:
-        """Read every worker's candidates and grant them; write tenants.json if changed."""
+        """Read every worker's candidates and have those not decided yet confirmed."""
         now = time.monotonic()
         if now - self._updated < UPDATE_EVERY:
             return
         self._updated = now
-        found: list[str] = []
+        if self._dirty:
+            with self._lock:
+                self.write()
+        found: dict[str, str] = {}  # database -> the pool that answered it, first seen
         with merge_lock:
             try:
                 names = sorted(os.listdir(self.directory))
@@ -94,11 +130,22 @@ class TenantSlots:
                 snap = read_json(os.path.join(self.directory, name))
                 tenants = snap.get("tenants") if snap is not None else None
                 if isinstance(tenants, dict) and isinstance(tenants.get("candidates"), list):
-                    found.extend(str(c) for c in tenants["candidates"])
-        if self.offer(found):
-            self.write()
+                    for item in tenants["candidates"]:
+                        if isinstance(item, list) and len(item) == 2:
+                            found.setdefault(str(item[0]), str(item[1]))
+        with self._lock:
+            new = [
+                (db, pool)
+                for db, pool in found.items()
+                if db not in self.granted and db not in self.refused and db not in FIXED
+            ]
+        for db, pool in new:
+            known = self.pools.get(pool)
+            if known is not None:  # a pool a reload removed: its workers offer it again
+                self.confirmations.offer(db, known.servers)
 
     def write(self) -> None:
         data = {"cap": self.cap, "granted": list(self.granted), "folded": self.folded}
         path = os.path.join(self.directory, SLOTS_FILE)
         write_atomic(path, json.dumps(data, separators=(",", ":")).encode())
+        self._dirty = False

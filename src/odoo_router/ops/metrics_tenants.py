@@ -17,20 +17,21 @@ worker counts a request under its database when the database holds a slot, and u
 exists (observe.slot_evidence: a 2xx or 101, never for a static file; so the router's
 redirects and refusals, Odoo's 404s and its redirects to the database selector, and
 ``/web/static/`` or ``/<module>/static/`` files, which Odoo serves to any host, never
-qualify); each snapshot carries the candidates, the master grants or refuses them about once
-a second and writes the granted list to ``tenants.json`` in the snapshot directory, which
-every worker reads once a second (``refresh``). A new tenant's first requests, until that
-round trip is done (1-3 s), count under ``_other``.
+qualify); each snapshot carries the candidates, the master reads them about once a second,
+asks Odoo whether each exists, grants or refuses those that do and writes the granted list
+to ``tenants.json`` in the snapshot directory, which every worker reads when it changes
+(``refresh``: a stat every 0.1 s). A new tenant's first requests, until that round trip is
+done (1-2 s), count under ``_other``.
 
 Bounded memory: ``rows`` holds the granted databases and the fixed labels (cap + 3),
 ``candidates`` at most ``max(cap, CANDIDATES_MIN)`` names (oldest forgotten first; a
 forgotten one that is answered again comes back), and ``websockets`` one entry per database
 with a websocket open now. A flood of random hosts touches none of them while its answers
-are not evidence. The one hole left: Odoo answers a JSON-RPC or XML-RPC call with 200 even
-when it failed because the database does not exist (and ``common.version`` needs none), so
-an RPC call that passes the firewall on a random subdomain makes it a candidate; the cap
-still holds, but such hosts can take slots. Closing it needs Odoo's word that the database
-exists (the JSON-RPC ``db.db_exist`` call, asked by the master before a grant).
+are not evidence. Odoo answers a JSON-RPC or XML-RPC call with 200 even when it failed
+because the database does not exist (and ``common.version`` needs none), so an RPC call that
+passes the firewall on a random subdomain makes it a candidate: the master grants a slot
+only once Odoo confirms that the database exists (metrics_confirm.py, the JSON-RPC
+``db.db_exist`` call), so a candidate carries the pool whose Odoo answered it.
 
 Websockets are counted by the key they opened with, not by label, so that a close always
 undoes its open; the snapshot maps keys to labels (granted name, fixed label, or
@@ -97,15 +98,18 @@ def tenant_key(tenant_db: str | None, host_rule: str, default_rule: str) -> str:
 class TenantStats:
     """One worker's per-tenant counters. Single-threaded (the worker's event loop)."""
 
-    __slots__ = ("_mtime", "candidates", "cap", "granted", "rows", "websockets")
+    __slots__ = ("_seen", "candidates", "cap", "granted", "rows", "websockets")
 
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
         self.cap = cap  # 0: tenant metrics off (the master's tenants.json says)
         self.granted: frozenset[str] = frozenset()
         self.rows: dict[str, TenantRow] = {label: TenantRow() for label in FIXED}
-        self.candidates: dict[str, None] = {}  # insertion-ordered set
+        self.candidates: dict[str, str] = {}  # database -> the pool that answered; oldest first
         self.websockets: dict[str, int] = {}  # key at open -> websockets open now
-        self._mtime = 0
+        # tenants.json's inode, size and mtime when last read: the master may write it twice
+        # within one tick of the file system's clock, but each write is a new file (rename)
+        # and every grant makes it longer.
+        self._seen: tuple[int, int, int] = (0, 0, 0)
 
     # ------------------------------------------------------------------ hot path
 
@@ -117,21 +121,23 @@ class TenantStats:
         total_s: float,
         bytes_in: int,
         bytes_out: int,
+        pool: str = "",
     ) -> None:
         """Count one request of tenant ``key`` (tenant_key). ``upstream_status`` is Odoo's
-        own answer (0: Odoo did not answer). Stats.request_done does the same inline."""
+        own answer (0: Odoo did not answer), from ``pool``. Stats.request_done does the same
+        inline."""
         row = self.rows.get(key)
         if row is None:
-            row = self.unlabelled(key, upstream_status)
+            row = self.unlabelled(key, upstream_status, pool)
         row.classes[status // 100 if 0 <= status < 600 else 0] += 1
         row.bytes_in += bytes_in
         row.bytes_out += bytes_out
         row.counts[bisect_left(BUCKETS, total_s)] += 1
         row.total += total_s
 
-    def unlabelled(self, key: str, upstream_status: int) -> TenantRow:
+    def unlabelled(self, key: str, upstream_status: int, pool: str = "") -> TenantRow:
         """The row of a database without a row yet: its own once granted, else ``_other``
-        (a candidate when Odoo answered it below 400)."""
+        (a candidate when Odoo, behind ``pool``, answered it below 400)."""
         if key in self.granted:
             row = self.rows[key] = TenantRow()
             self.candidates.pop(key, None)
@@ -139,7 +145,7 @@ class TenantStats:
         if 0 < upstream_status < 400 and key not in self.candidates:
             if len(self.candidates) >= max(self.cap, CANDIDATES_MIN):
                 del self.candidates[next(iter(self.candidates))]
-            self.candidates[key] = None
+            self.candidates[key] = pool
         return self.rows[OTHER]
 
     def websocket(self, key: str, delta: int) -> None:
@@ -149,16 +155,18 @@ class TenantStats:
         else:
             self.websockets.pop(key, None)
 
-    # ------------------------------------------------------------------ once a second
+    # ------------------------------------------------------------------ housekeeping
 
     def refresh(self, directory: str) -> None:
-        """Take the master's granted list (``tenants.json``) when it changed. A database
-        that lost its slot (a smaller ``tenant_labels_max`` after a reload) moves its counts
-        to ``_other``: the merged sum stays the same, so no counter goes down."""
+        """Take the master's granted list (``tenants.json``) when it changed (a stat when it
+        did not: the worker asks every 0.1 s). A database that lost its slot (a smaller
+        ``tenant_labels_max`` after a reload) moves its counts to ``_other``: the merged sum
+        stays the same, so no counter goes down."""
         path = os.path.join(directory, SLOTS_FILE)
         try:
-            mtime = os.stat(path).st_mtime_ns
-            if mtime == self._mtime:
+            st = os.stat(path)
+            seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if seen == self._seen:
                 return
             with open(path, "rb") as fh:
                 data = json.loads(fh.read())
@@ -166,7 +174,7 @@ class TenantStats:
             granted = frozenset(str(name) for name in data["granted"])
         except (OSError, ValueError, KeyError, TypeError):
             return  # not written yet, or being replaced: keep what we have
-        self._mtime = mtime
+        self._seen = seen
         self.apply(cap, granted)
 
     def apply(self, cap: int, granted: frozenset[str]) -> None:
@@ -184,7 +192,8 @@ class TenantStats:
         return key if key in self.granted or key in FIXED else OTHER
 
     def snapshot(self) -> dict[str, Any]:
-        """Rows by label, the open websockets by label, the candidates for a slot."""
+        """Rows by label, the open websockets by label, the candidates for a slot (each with
+        the pool that answered it: the master asks that pool's Odoo whether it exists)."""
         sockets: dict[str, int] = {}
         for key, n in self.websockets.items():
             label = self.label(key)
@@ -192,5 +201,5 @@ class TenantStats:
         return {
             "rows": [row.dump(label) for label, row in self.rows.items()],
             "websockets": [[label, n] for label, n in sockets.items()],
-            "candidates": list(self.candidates),
+            "candidates": [[name, pool] for name, pool in self.candidates.items()],
         }

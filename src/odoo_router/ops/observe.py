@@ -20,7 +20,8 @@ def slot_evidence(status: int, path: str) -> int:
     answers a database it does not have with a redirect (to its database selector) or a 404;
     and never a static file (``/web/static/``, ``/<module>/static/``), which Odoo serves to
     any host, database or not. A JSON-RPC or XML-RPC call is answered 200 even when it failed
-    on a missing database: that form of evidence is still accepted (metrics_tenants.py)."""
+    on a missing database: such evidence only makes a candidate, and the master asks Odoo
+    whether the database exists before it grants a slot (metrics_confirm.py)."""
     if (200 <= status < 300 or status == 101) and "/static/" not in path:
         return status
     return 0

@@ -189,10 +189,12 @@ async def _worker(config: Config, socks: list[socket.socket], opts: WorkerOption
             if stats is not None and opts.metrics_dir:
                 for name, pool in state.pools.by_name.items():
                     stats.set_pool(name, len(pool.idle), len(pool.active))
+                # A stat: a slot the master grants (from a confirmation's thread, at any
+                # moment) is taken within ~0.1 s, not at this worker's next second.
+                stats.tenants.refresh(opts.metrics_dir)
                 if ticks % 10 == 0:
                     health = {n: p.health() for n, p in state.pools.by_name.items()}
                     stats.set_health(health, time.monotonic(), time.time())
-                    stats.tenants.refresh(opts.metrics_dir)
                     with contextlib.suppress(OSError):  # a full disk must not stop this loop
                         write_snapshot(stats, opts.metrics_dir, opts.worker_id)
 

@@ -176,3 +176,23 @@ def test_expired_entries_are_not_listed(config: Config) -> None:
     assert config.maintenance.file is not None
     write_state(config.maintenance.file, {"ten_shop": Entry(NOW - timedelta(hours=1), NOW)})
     assert _run(config, "list") == "no tenant in maintenance"
+
+
+def test_a_directory_of_another_user_names_its_owner(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the container the command runs as uid 10001; a bind-mounted state/ that Docker
+    made is root's: the refusal says whose it is and what to do (the real case:
+    tests/runtime/test_docker_build.py)."""
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("odoo_router.ops.maintenance_cli.switch_on", denied)
+    assert config.maintenance.file is not None
+    owner = os.stat(os.path.dirname(config.maintenance.file)).st_uid
+    with pytest.raises(MaintenanceError) as err:
+        _run(config, "on", "ten_shop")
+    assert str(err.value).startswith(f"cannot write {config.maintenance.file}: Permission denied")
+    assert f"belongs to uid {owner} and this runs as uid {os.geteuid()}" in str(err.value)
+    assert f"chown {os.geteuid()}" in str(err.value)

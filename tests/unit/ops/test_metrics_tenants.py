@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from odoo_router.configuration.model import Pool
 from odoo_router.configuration.validate import build_config
-from odoo_router.ops.metrics import Stats, write_snapshot
+from odoo_router.ops.metrics import Stats, write_atomic, write_snapshot
 from odoo_router.ops.metrics_merge import Merged, forget_worker, read_merged, reset_directory
 from odoo_router.ops.metrics_slots import REFUSED_MEMORY, TenantSlots
 from odoo_router.ops.metrics_tenants import (
@@ -137,6 +138,20 @@ def test_refresh_reads_the_masters_file_when_it_changes(tmp_path: Path) -> None:
     assert t.granted == {"ten_a"}
 
 
+def test_refresh_sees_two_grants_within_one_tick_of_the_file_clock(tmp_path: Path) -> None:
+    """The master's confirmations may write tenants.json twice within one tick of the file
+    system's clock: the second write is still read (it is a new file, and longer)."""
+    path = tmp_path / SLOTS_FILE
+    t = TenantStats()
+    write_atomic(str(path), b'{"cap": 5, "granted": ["ten_a"], "folded": 0}')
+    t.refresh(str(tmp_path))
+    mtime = os.stat(path).st_mtime_ns
+    write_atomic(str(path), b'{"cap": 5, "granted": ["ten_a", "ten_b"], "folded": 0}')
+    os.utime(path, ns=(mtime, mtime))  # the same modification time as the first write
+    t.refresh(str(tmp_path))
+    assert t.granted == {"ten_a", "ten_b"}
+
+
 # --------------------------------------------------------------------------- the master
 
 
@@ -177,13 +192,25 @@ def test_the_refused_memory_is_bounded(snapdir: str) -> None:
 
 
 def test_update_reads_the_workers_candidates(snapdir: str) -> None:
-    slots = TenantSlots(snapdir, 10)
+    asked: list[tuple[str, tuple[tuple[str, int], ...]]] = []
+
+    def ask(servers: tuple[tuple[str, int], ...], first: int, name: str, timeout: float) -> bool:
+        asked.append((name, servers))
+        return True
+
+    pools = {"tenant": Pool("tenant", (("odoo-tenant", 8069),))}
+    slots = TenantSlots(snapdir, 10, pools, ask=ask)
     one, two = Stats(), Stats()
-    one.tenants.request_done("ten_a", 200, 200, 0.01, 1, 1)
-    two.tenants.request_done("ten_b", 101, 101, 0.01, 1, 1)
+    one.tenants.request_done("ten_a", 200, 200, 0.01, 1, 1, "tenant")
+    two.tenants.request_done("ten_b", 101, 101, 0.01, 1, 1, "tenant")
     write_snapshot(one, snapdir, 1)
     write_snapshot(two, snapdir, 2)
     slots.update()
+    assert slots.confirmations.idle(5)
+    assert sorted(asked) == [
+        ("ten_a", (("odoo-tenant", 8069),)),
+        ("ten_b", (("odoo-tenant", 8069),)),
+    ]
     assert sorted(slots.granted) == ["ten_a", "ten_b"]
     one.tenants.refresh(snapdir)
     assert one.tenants.granted == {"ten_a", "ten_b"} and one.tenants.candidates == {}
@@ -253,11 +280,13 @@ def test_stats_counts_a_tenant_as_tenant_stats_does() -> None:
     for db, status, up, total in (
         ("ten_a", 200, 200, 0.003),
         ("ten_b", 404, 0, 2.0),
+        ("ten_c", 200, 200, 0.1),  # a candidate, with the pool that answered it
         (ADMIN, 0, 0, 9e9),
     ):
         inline.request_done("h", "r", "p", status, total, None, 7, 9, db, up)
-        alone.request_done(db, status, up, total, 7, 9)
+        alone.request_done(db, status, up, total, 7, 9, "p")
     assert inline.tenants.snapshot() == alone.snapshot()
+    assert alone.snapshot()["candidates"] == [["ten_c", "p"]]
     before = inline.tenants.snapshot()
     inline.request_done("h", "r", "p", 200, 0.1, None, 1, 1)  # tenant None: not counted
     assert inline.tenants.snapshot() == before
