@@ -262,3 +262,17 @@ def test_a_config_file_flag_alone_is_not_reported_as_flags_ignored(
     (tmp_path / "again").mkdir()
     code, out, _ = offline(root, tmp_path / "again", inputs)
     assert "the command flags in edge/docker-compose.yml:2 are ignored by Traefik" in out
+
+
+@pytest.mark.parametrize("where", ["--stacks", "--root"])
+def test_no_stacks_directory_is_refused_with_what_to_give(
+    tmp_path: Path, where: str, no_server: None
+) -> None:
+    (tmp_path / "inputs.yaml").write_text(INPUTS)
+    missing = str(tmp_path / "nothing-here")
+    code, out, err = run(
+        "plan", "--offline", where, missing, "--inputs", str(tmp_path / "inputs.yaml")
+    )
+    assert code == X.REFUSED, out + err
+    assert "is not a directory: --root names the directory that holds srv/stacks" in err
+    assert "Traceback" not in out + err

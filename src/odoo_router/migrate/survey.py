@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .discover import Reader, Tree, discover
 from .edge import Edge, read_edge
+from .exitcodes import REFUSED, MigrateError
 from .facts import Fact, Routing
 from .hazards import Filestore, find_filestore, find_hazards
 from .inputs import Inputs
@@ -105,7 +106,12 @@ def survey(
     networks' real subnets (live)."""
     reader = Reader(layout)
     if not layout.stacks.is_dir():
-        raise FileNotFoundError(f"{layout.rel(layout.stacks)} is not a directory")
+        under = "" if layout.root == Path("/") else f" under --root {layout.root} ({layout.stacks})"
+        raise MigrateError(
+            f"{layout.rel(layout.stacks)}{under} is not a directory: --root names the directory"
+            f" that holds srv/stacks (/ on the host), --stacks the stacks directory under it",
+            REFUSED,
+        )
     tree = discover(layout, inputs, reader)
     edge = read_edge(tree.traefik, tree.composes, reader) if tree.traefik is not None else None
     subnets = dict(edge.networks) if edge is not None else {}
