@@ -17,6 +17,7 @@ import struct
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -135,12 +136,30 @@ async def read_frames(reader: asyncio.StreamReader, until: float) -> tuple[int, 
     raise AssertionError(f"no close frame after {i} frames")
 
 
+def _config(farm: Farm, port: int, ws_port: int) -> dict[str, Any]:
+    """The production profile with the tenants' websocket pool on the streaming upstream."""
+    ports = dict(farm.ports)
+    ports["tenant_lp"] = ws_port
+    return production_config(port, ports)
+
+
+async def _websocket(port: int) -> Conn:
+    """A websocket to the tenant NAMED, its 101 read (closed if the 101 does not come)."""
+    conn = await connect(port)
+    try:
+        await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
+        head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101 "), head
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
 async def test_websockets_closed_with_1012_between_frames(farm: Farm, tmp_path: Path) -> None:
     async with streaming_upstream() as (ws_port, upstream):
         port = free_port()
-        ports = dict(farm.ports)
-        ports["tenant_lp"] = ws_port
-        config = production_config(port, ports)
+        config = _config(farm, port, ws_port)
         state = tmp_path / "maintenance.yaml"
         config["maintenance"] = {"file": str(state)}
         router = start_router(config, port)
@@ -196,18 +215,13 @@ async def test_a_frame_never_finished_gets_the_connection_cut_without_a_close_fr
     client got is whole frames, then part of one: never a close frame inside it."""
     async with streaming_upstream() as (ws_port, upstream):
         port = free_port()
-        ports = dict(farm.ports)
-        ports["tenant_lp"] = ws_port
-        config = production_config(port, ports)
+        config = _config(farm, port, ws_port)
         state = tmp_path / "maintenance.yaml"
         config["maintenance"] = {"file": str(state)}
         router = start_router(config, port)
         conn: Conn | None = None
         try:
-            conn = await connect(port)
-            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
-            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
-            assert head.startswith(b"HTTP/1.1 101 "), head
+            conn = await _websocket(port)
             await asyncio.sleep(0.2)
             upstream.hold = True  # and never go on
             await asyncio.wait_for(upstream.held.wait(), 5)
@@ -239,17 +253,12 @@ async def test_a_websocket_opened_before_the_reload_that_added_maintenance(
     added the section and the tenant is put in maintenance."""
     async with streaming_upstream() as (ws_port, upstream):
         port = free_port()
-        ports = dict(farm.ports)
-        ports["tenant_lp"] = ws_port
-        config = production_config(port, ports)
+        config = _config(farm, port, ws_port)
         config.pop("maintenance", None)
         router = start_router(config, port)
         conn: Conn | None = None
         try:
-            conn = await connect(port)
-            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
-            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
-            assert head.startswith(b"HTTP/1.1 101 "), head
+            conn = await _websocket(port)
             reading = asyncio.ensure_future(read_frames(conn.reader, time.monotonic() + 30))
             await asyncio.sleep(0.3)  # frames flow before the section exists
             state = tmp_path / "maintenance.yaml"
@@ -284,17 +293,12 @@ async def test_shutdown_closes_with_1001_between_frames(farm: Farm) -> None:
     waits for the frame in flight, as the 1012 of maintenance does."""
     async with streaming_upstream() as (ws_port, upstream):
         port = free_port()
-        ports = dict(farm.ports)
-        ports["tenant_lp"] = ws_port
-        config = production_config(port, ports)
+        config = _config(farm, port, ws_port)
         config.pop("maintenance", None)
         router = start_router(config, port)
         conn: Conn | None = None
         try:
-            conn = await connect(port)
-            await conn.send(build("GET", "/websocket", websocket_handshake(NAMED)))
-            head = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
-            assert head.startswith(b"HTTP/1.1 101 "), head
+            conn = await _websocket(port)
             reading = asyncio.ensure_future(read_frames(conn.reader, time.monotonic() + 30))
             await asyncio.sleep(0.3)
             upstream.hold = True
