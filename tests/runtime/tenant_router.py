@@ -5,6 +5,7 @@ the readings of its per-tenant series that the tenant-metrics tests share
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 from collections.abc import Callable
 
@@ -112,3 +113,20 @@ def all_requests(samples: Samples) -> float:
 
 def sockets(samples: Samples) -> dict[str, float]:
     return {dict(labels)["db"]: v for (name, labels), v in samples.items() if name == WS and v}
+
+
+def open_websocket(port: int, host: str) -> socket.socket:
+    """A websocket opened on ``host``: the 101 read, the socket left open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"GET /websocket HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        % host.encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, "closed before the 101"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock

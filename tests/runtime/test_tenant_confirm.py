@@ -26,6 +26,7 @@ from runtime.tenant_router import (
     all_requests,
     dbs,
     granted,
+    open_websocket,
     tenant_host,
     workers_took_the_grant,
 )
@@ -146,27 +147,11 @@ def test_past_the_cap_only_real_databases_are_folded(
     assert m[(FOLDED, ())] == 1  # the third real one, not the eight ghosts
 
 
-def _open_websocket(port: int, host: str) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        b"GET /websocket HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        % host.encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(4096)
-        assert chunk, "closed before the 101"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
 def test_the_question_goes_to_the_pool_that_answered(
     odoo: Farm, make: Callable[[int], Tenants]
 ) -> None:
     t = make(10)
-    sock = _open_websocket(t.port, tenant_host("wsq"))  # a 101 from the tenant_lp pool
+    sock = open_websocket(t.port, tenant_host("wsq"))  # a 101 from the tenant_lp pool
     try:
         assert granted(t.wait_for(lambda s: granted(s) == {"ten_wsq"})) == {"ten_wsq"}
     finally:

@@ -27,6 +27,7 @@ from runtime.tenant_router import (
     all_requests,
     dbs,
     granted,
+    open_websocket,
     sockets,
     tenant_host,
     workers_took_the_grant,
@@ -104,30 +105,14 @@ def test_random_subdomain_floods_take_no_slot(make: Callable[[int | None], Tenan
     assert granted(t.wait_for(lambda s: granted(s) == real)) == real  # the slots were free
 
 
-def _open_websocket(port: int, host: str) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(
-        b"GET /websocket HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        % host.encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(4096)
-        assert chunk, "closed before the 101"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
 def test_the_websocket_gauge_is_the_websockets_open(make: Callable[[int | None], Tenants]) -> None:
     t = make(None)
     opened: dict[str, list[socket.socket]] = {"wsa": [], "wsb": [], "wsc": []}
     admin: list[socket.socket] = []
     try:
         for name, n in (("wsa", 4), ("wsb", 3), ("wsc", 1)):
-            opened[name] = [_open_websocket(t.port, tenant_host(name)) for _ in range(n)]
-        admin = [_open_websocket(t.port, ADMIN_HOST) for _ in range(2)]
+            opened[name] = [open_websocket(t.port, tenant_host(name)) for _ in range(n)]
+        admin = [open_websocket(t.port, ADMIN_HOST) for _ in range(2)]
         want = {"ten_wsa": 4.0, "ten_wsb": 3.0, "ten_wsc": 1.0, "_admin": 2.0}
         m = t.wait_for(lambda s: sockets(s) == want)
         assert sockets(m) == want
